@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// Carrier: a supernode runtime for the Boson v3.1 DHT. See README.md and docs/.
+import PackageDescription
+
+let package = Package(
+    name: "Carrier",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CarrierCore", targets: ["CarrierCore"]),
+        .library(name: "CarrierDHT", targets: ["CarrierDHT"]),
+        .executable(name: "carrier", targets: ["CarrierCLI"]),
+        .executable(name: "carrier-bench", targets: ["CarrierBenchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libsodium, from Debian's libsodium-dev (`make deps` installs it).
+        .systemLibrary(
+            name: "CSodium",
+            path: "Runtime/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo.
+        .target(name: "CarrierCore", dependencies: ["CSodium"], path: "Runtime/Core"),
+        // The DHT: for now the sealed datagram envelope; transport, routing and lookups follow.
+        .target(name: "CarrierDHT", dependencies: ["CarrierCore", "CSodium"], path: "Runtime/DHT"),
+        // The `carrier` command-line tool.
+        .executableTarget(
+            name: "CarrierCLI",
+            dependencies: [
+                "CarrierCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Runtime/CLI"
+        ),
+        // `make bench`: throughput table against raw libsodium measured in the same run.
+        .executableTarget(
+            name: "CarrierBenchmarks",
+            dependencies: ["CarrierCore", "CarrierDHT", "CSodium"],
+            path: "Tests/Benchmarks"
+        ),
+        .testTarget(name: "CoreTests", dependencies: ["CarrierCore"], path: "Tests/CoreTests"),
+        .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore"], path: "Tests/DHTTests"),
+        .testTarget(name: "CLITests", dependencies: ["CarrierCore"], path: "Tests/CLITests"),
+    ]
+)

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// The `carrier` tool: `carrier <noun> <verb>`.
+@main
+struct CarrierCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "carrier",
+        abstract: "Carrier supernode runtime for the Boson v3.1 DHT.",
+        discussion: """
+            A node's state (its identity key, later its routing table and storage) lives in a data \
+            directory, ./.carrier unless --data-dir says otherwise; it is created on first use.
+
+            Examples:
+              carrier id                          print this node's id (creating it on first run)
+              carrier run --data-dir /var/lib/carrier
+              carrier wire decode bf6179182161740a61761a4f520001ff
+              carrier wire encode '{"y":33,"t":10,"v":1330774017}'
+            """,
+        subcommands: [IdCommand.self, RunCommand.self, WireCommand.self]
+    )
+}

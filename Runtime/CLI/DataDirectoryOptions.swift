@@ -1,0 +1,48 @@
+import ArgumentParser
+import CarrierCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--data-dir`, shared by every command that reads or writes a node's state.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
+        "The node's data directory (identity key and state); created when missing.", valueName: "DIR"))
+    var path = "./.carrier"
+
+    /// Loads the node's key pair, creating it on first use; a refused key file ends the command.
+    func loadIdentity() throws -> (keyPair: KeyPair, created: Bool) {
+        do {
+            return try IdentityFile.loadOrCreate(dataDirectory: path)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+/// A failure reported as one line on standard error with exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and exit status 1.
+    func reportingFailures(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as CommandFailure {
+            var standardError = StandardError()
+            print("error: \(failure.description)", to: &standardError)
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Standard error as a `TextOutputStream`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}

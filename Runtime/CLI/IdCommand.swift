@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// `carrier id`: prints the node id, creating the identity on first use.
+struct IdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "id",
+        abstract: "Print this node's id (Base58), creating its key pair on first use.",
+        discussion: "The key pair is stored in DIR/identity.key with mode 0600; a key file with looser permissions or corrupt contents is refused.")
+
+    @OptionGroup var dataDirectory: DataDirectoryOptions
+
+    func run() throws {
+        try reportingFailures {
+            print(try dataDirectory.loadIdentity().keyPair.publicKey.base58)
+        }
+    }
+}

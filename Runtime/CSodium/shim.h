@@ -1,0 +1,2 @@
+// libsodium, exposed to Swift as the CSodium module.
+#include <sodium.h>

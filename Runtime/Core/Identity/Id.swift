@@ -1,0 +1,107 @@
+/// A 256-bit Boson identifier: an Ed25519 public key (node, peer or value owner) or the SHA-256 of an
+/// immutable value.
+///
+/// Stored as four big-endian 64-bit words so that XOR distance and ordering are cheap. Ordering is
+/// the unsigned big-endian integer order, which is also the order of XOR distances.
+public struct Id: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Length of an id in bytes.
+    public static let byteCount = 32
+
+    var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
+
+    /// The all-zero id.
+    public static let zero = Id(w0: 0, w1: 0, w2: 0, w3: 0)
+
+    /// The all-ones id (the largest distance).
+    public static let max = Id(w0: .max, w1: .max, w2: .max, w3: .max)
+
+    init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+        (self.w0, self.w1, self.w2, self.w3) = (w0, w1, w2, w3)
+    }
+
+    /// An id from exactly 32 bytes, or nil for any other length.
+    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        guard bytes.count == Id.byteCount else { return nil }
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in bytes.enumerated() { words[index / 8] = words[index / 8] << 8 | UInt64(byte) }
+        self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
+    }
+
+    /// Parses the text forms the reference accepts: Base58, `0x` + 64 hex digits, `did:boson:<base58>`.
+    public init?(_ text: String) {
+        if text.hasPrefix("0x") {
+            guard let bytes = Hex.decode(String(text.dropFirst(2))) else { return nil }
+            self.init(bytes: bytes)
+        } else if text.hasPrefix("did:boson:") {
+            self.init(base58: String(text.dropFirst("did:boson:".count)))
+        } else {
+            self.init(base58: text)
+        }
+    }
+
+    /// Parses Base58 text that must decode to exactly 32 bytes.
+    public init?(base58: String) {
+        guard let bytes = Base58.decode(base58, maxLength: 64) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    /// A uniformly random id.
+    public static func random() -> Id { Id(bytes: Sodium.randomBytes(byteCount))! }
+
+    /// The 32 bytes, big-endian.
+    public var bytes: [UInt8] {
+        var result = [UInt8]()
+        result.reserveCapacity(32)
+        for word in [w0, w1, w2, w3] {
+            for shift in stride(from: 56, through: 0, by: -8) { result.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return result
+    }
+
+    /// Base58 text form.
+    public var base58: String { Base58.encode(bytes) }
+
+    /// Lowercase hex, for logs and debugging.
+    public var hex: String { Hex.encode(bytes) }
+
+    public var description: String { base58 }
+
+    /// Bytewise XOR: the Kademlia distance between two ids, itself an id-sized number.
+    public func distance(to other: Id) -> Id {
+        Id(w0: w0 ^ other.w0, w1: w1 ^ other.w1, w2: w2 ^ other.w2, w3: w3 ^ other.w3)
+    }
+
+    /// Number of leading zero bits (256 for the zero id).
+    public var leadingZeroBitCount: Int {
+        for (index, word) in [w0, w1, w2, w3].enumerated() where word != 0 {
+            return index * 64 + word.leadingZeroBitCount
+        }
+        return 256
+    }
+
+    /// `256 − leadingZeroBits(a XOR b)`: the index of the highest differing bit, counted from 1; 0 for equal ids.
+    public func approximateDistance(to other: Id) -> Int {
+        256 - distance(to: other).leadingZeroBitCount
+    }
+
+    /// Whether `a` is closer to this id than `b` is (ties are not closer).
+    public func isCloser(_ a: Id, than b: Id) -> Bool {
+        distance(to: a) < distance(to: b)
+    }
+
+    /// This id plus `other`, modulo 2^256 (used to derive neighbouring test ids).
+    public func adding(_ other: Id) -> Id {
+        let (r3, c3) = w3.addingReportingOverflow(other.w3)
+        var (r2, c2) = w2.addingReportingOverflow(other.w2)
+        if c3 { let (s, o) = r2.addingReportingOverflow(1); r2 = s; c2 = c2 || o }
+        var (r1, c1) = w1.addingReportingOverflow(other.w1)
+        if c2 { let (s, o) = r1.addingReportingOverflow(1); r1 = s; c1 = c1 || o }
+        var r0 = w0 &+ other.w0
+        if c1 { r0 = r0 &+ 1 }
+        return Id(w0: r0, w1: r1, w2: r2, w3: r3)
+    }
+
+    public static func < (lhs: Id, rhs: Id) -> Bool {
+        (lhs.w0, lhs.w1, lhs.w2, lhs.w3) < (rhs.w0, rhs.w1, rhs.w2, rhs.w3)
+    }
+}

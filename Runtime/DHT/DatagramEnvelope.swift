@@ -1,0 +1,129 @@
+import CarrierCore
+import Synchronization
+
+/// Seals and opens Boson datagrams: `senderId(32) ‖ nonce(24) ‖ MAC(16) ‖ ciphertext` with
+/// crypto_box between the sender's and the receiver's Ed25519-derived X25519 keys (BOSON-WIRE.md §2).
+///
+/// One context per peer caches the shared key and the outbound nonce counter; a context unused for
+/// `contextLifetime` is rebuilt with a fresh random nonce start, as the reference does. Replay
+/// protection is stricter than the reference's (which only refuses a repeat of the immediately
+/// previous nonce): the last `PeerCryptoContext.replayWindow` nonces of each peer are refused, and a
+/// nonce is remembered only after its MAC verified, so forged datagrams cannot disturb the window.
+/// Thread-safe; crypto runs outside the lock.
+public final class DatagramEnvelope: Sendable {
+    /// senderId + nonce + MAC.
+    public static let overhead = Id.byteCount + SharedKey.nonceByteCount + SharedKey.macByteCount
+    /// The reference's minimum datagram (envelope + a 2-byte message is not a message; 74 is its floor).
+    public static let minimumDatagramSize = 74
+
+    /// Our own identity.
+    public let identity: KeyPair
+    /// How long an unused per-peer context is kept.
+    public let contextLifetime: Duration
+    /// Most contexts kept at once; beyond it expired ones are dropped, then the least recently used.
+    public let maxContexts: Int
+
+    private struct State {
+        var contexts: [Id: PeerCryptoContext] = [:]
+        var rejections: [EnvelopeError.Reason: Int] = [:]
+    }
+
+    private let identityBytes: [UInt8]
+    private let state = Mutex(State())
+    private let clock = ContinuousClock()
+
+    public init(identity: KeyPair, contextLifetime: Duration = .seconds(15 * 60), maxContexts: Int = 65_536) {
+        self.identity = identity
+        self.identityBytes = identity.publicKey.bytes
+        self.contextLifetime = contextLifetime
+        self.maxContexts = maxContexts
+    }
+
+    /// How many datagrams were refused, per reason, since this envelope was created.
+    public var rejectionCounts: [EnvelopeError.Reason: Int] {
+        state.withLock { $0.rejections }
+    }
+
+    /// Seals `message` (a CBOR message) for `peer`. Throws if the datagram would exceed the family's limit
+    /// or `peer` is ourselves or not a valid key.
+    public func seal(_ message: [UInt8], to peer: Id, family: AddressFamily = .ipv4) throws(EnvelopeError) -> [UInt8] {
+        let size = DatagramEnvelope.overhead + message.count
+        guard size <= family.maxOutboundDatagramSize else {
+            throw EnvelopeError(.oversized, "\(size) bytes exceeds the \(family.maxOutboundDatagramSize)-byte limit")
+        }
+        guard peer != identity.publicKey else { throw EnvelopeError(.selfAddressed, "refusing to seal a datagram to our own id") }
+        let (key, nonce) = try withContext(for: peer) { context in (context.sharedKey, context.takeNonce()) }
+        var datagram = identityBytes
+        datagram.reserveCapacity(size)
+        datagram.append(contentsOf: nonce)
+        datagram.append(contentsOf: repeatElement(0, count: message.count + SharedKey.macByteCount))
+        datagram.withUnsafeMutableBytes { output in
+            let sealed = UnsafeMutableRawBufferPointer(rebasing: output[(Id.byteCount + SharedKey.nonceByteCount)...])
+            message.withUnsafeBytes { plaintext in
+                nonce.withUnsafeBufferPointer { key.seal(plaintext, nonce: $0.baseAddress!, into: sealed) }
+            }
+        }
+        return datagram
+    }
+
+    /// Opens a datagram: returns the sender's id and the CBOR message, or throws (and counts) why not.
+    public func open(_ datagram: [UInt8], family: AddressFamily = .ipv4) throws(EnvelopeError) -> (sender: Id, message: [UInt8]) {
+        do {
+            return try openUncounted(datagram, family: family)
+        } catch {
+            state.withLock { $0.rejections[error.reason, default: 0] += 1 }
+            throw error
+        }
+    }
+
+    private func openUncounted(_ datagram: [UInt8], family: AddressFamily) throws(EnvelopeError) -> (sender: Id, message: [UInt8]) {
+        guard datagram.count >= DatagramEnvelope.minimumDatagramSize else {
+            throw EnvelopeError(.truncated, "\(datagram.count) bytes is shorter than the \(DatagramEnvelope.minimumDatagramSize)-byte minimum")
+        }
+        guard datagram.count <= family.maxInboundDatagramSize else {
+            throw EnvelopeError(.oversized, "\(datagram.count) bytes exceeds the \(family.maxInboundDatagramSize)-byte limit")
+        }
+        let sender = Id(bytes: datagram[0..<Id.byteCount])!
+        guard sender != identity.publicKey else { throw EnvelopeError(.selfAddressed, "datagram claims our own id as sender") }
+        let nonce = Array(datagram[Id.byteCount..<(Id.byteCount + SharedKey.nonceByteCount)])
+        let key = try withContext(for: sender) { $0.sharedKey }
+        let plaintext = datagram.withUnsafeBytes { bytes in
+            nonce.withUnsafeBufferPointer { key.open(UnsafeRawBufferPointer(rebasing: bytes[(Id.byteCount + SharedKey.nonceByteCount)...]), nonce: $0.baseAddress!) }
+        }
+        guard let plaintext else { throw EnvelopeError(.authenticationFailed, "MAC does not verify for sender \(sender)") }
+        let fresh = try withContext(for: sender) { $0.acceptInbound(nonce: nonce) }
+        guard fresh else { throw EnvelopeError(.replayed, "nonce already used by \(sender)") }
+        return (sender, plaintext)
+    }
+
+    /// Runs `body` on the (possibly new) context for `peer` under the lock.
+    private func withContext<T>(for peer: Id, _ body: (inout PeerCryptoContext) -> T) throws(EnvelopeError) -> T {
+        let now = clock.now
+        let result: Result<T, EnvelopeError> = state.withLock { state in
+            if var context = state.contexts[peer], now - context.lastUsed < contextLifetime {
+                context.lastUsed = now
+                let value = body(&context)
+                state.contexts[peer] = context
+                return .success(value)
+            }
+            guard let key = try? SharedKey(between: identity, and: peer) else {
+                return .failure(EnvelopeError(.invalidPeerKey, "\(peer) is not a valid Ed25519 public key"))
+            }
+            if state.contexts.count >= maxContexts { evict(from: &state.contexts, now: now) }
+            var context = PeerCryptoContext(sharedKey: key, now: now)
+            let value = body(&context)
+            state.contexts[peer] = context
+            return .success(value)
+        }
+        return try result.get()
+    }
+
+    /// Drops expired contexts; if none expired, the least recently used one.
+    private func evict(from contexts: inout [Id: PeerCryptoContext], now: ContinuousClock.Instant) {
+        let before = contexts.count
+        contexts = contexts.filter { now - $0.value.lastUsed < contextLifetime }
+        if contexts.count == before, let oldest = contexts.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            contexts[oldest.key] = nil
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import CarrierCore
+
+/// What we keep per peer id for the datagram envelope: the precomputed crypto_box key, the next
+/// outbound nonce, and the nonces of the peer's last few datagrams (to reject replays).
+struct PeerCryptoContext {
+    /// How many inbound nonces per peer are remembered for replay detection.
+    static let replayWindow = 32
+
+    let sharedKey: SharedKey
+    /// The nonce for our next datagram to this peer; starts random, +1 (little-endian) per datagram.
+    var nextNonce: [UInt8]
+    /// Recently accepted nonces from this peer, oldest first.
+    var recentNonces: [[UInt8]] = []
+    var lastUsed: ContinuousClock.Instant
+
+    init(sharedKey: SharedKey, now: ContinuousClock.Instant) {
+        self.sharedKey = sharedKey
+        self.nextNonce = Sodium.randomBytes(SharedKey.nonceByteCount)
+        self.lastUsed = now
+    }
+
+    /// Returns the nonce to use now and advances the counter (as libsodium's `sodium_increment`).
+    mutating func takeNonce() -> [UInt8] {
+        let nonce = nextNonce
+        for index in nextNonce.indices {
+            nextNonce[index] &+= 1
+            if nextNonce[index] != 0 { break }
+        }
+        return nonce
+    }
+
+    /// Records an authenticated inbound nonce; false if it was already seen (a replay).
+    mutating func acceptInbound(nonce: [UInt8]) -> Bool {
+        guard !recentNonces.contains(nonce) else { return false }
+        if recentNonces.count == PeerCryptoContext.replayWindow { recentNonces.removeFirst() }
+        recentNonces.append(nonce)
+        return true
+    }
+}
