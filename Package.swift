@@ -43,8 +43,11 @@ let package = Package(
             dependencies: ["CarrierCore", "CarrierDHT", "CSodium"],
             path: "Tests/Benchmarks"
         ),
-        .testTarget(name: "CoreTests", dependencies: ["CarrierCore"], path: "Tests/CoreTests"),
+        // Locates ../shared (the reference vectors) for the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore"], path: "Tests/DHTTests"),
-        .testTarget(name: "CLITests", dependencies: ["CarrierCore"], path: "Tests/CLITests"),
+        // Runs the built `carrier` executable as a child process.
+        .testTarget(name: "CLITests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CLITests"),
     ]
 )

@@ -1,8 +1,5 @@
 import ArgumentParser
 import CarrierCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `--data-dir`, shared by every command that reads or writes a node's state.
 struct DataDirectoryOptions: ParsableArguments {
@@ -32,17 +29,8 @@ extension ParsableCommand {
         do {
             try body()
         } catch let failure as CommandFailure {
-            var standardError = StandardError()
-            print("error: \(failure.description)", to: &standardError)
+            Console.error(failure.description)
             throw ExitCode.failure
         }
-    }
-}
-
-/// Standard error as a `TextOutputStream`.
-struct StandardError: TextOutputStream {
-    mutating func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

@@ -20,9 +20,9 @@ struct RunCommand: ParsableCommand {
         try reportingFailures {
             let (keyPair, created) = try dataDirectory.loadIdentity()
             if created { logger.notice("created a new identity", metadata: ["dataDir": "\(dataDirectory.path)"]) }
-            print("Carrier node \(keyPair.publicKey.base58)")
-            print("data directory: \(dataDirectory.path)")
-            print("press Ctrl-C to stop")
+            Console.line("Carrier node \(keyPair.publicKey.base58)")
+            Console.line("data directory: \(dataDirectory.path)")
+            Console.line("press Ctrl-C to stop")
             let signal = waitForTermination()
             logger.info("stopping", metadata: ["signal": "\(signal)"])
         }

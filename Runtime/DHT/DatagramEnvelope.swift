@@ -85,10 +85,13 @@ public final class DatagramEnvelope: Sendable {
         }
         let sender = Id(bytes: datagram[0..<Id.byteCount])!
         guard sender != identity.publicKey else { throw EnvelopeError(.selfAddressed, "datagram claims our own id as sender") }
-        let nonce = Array(datagram[Id.byteCount..<(Id.byteCount + SharedKey.nonceByteCount)])
         let key = try withContext(for: sender) { $0.sharedKey }
-        let plaintext = datagram.withUnsafeBytes { bytes in
-            nonce.withUnsafeBufferPointer { key.open(UnsafeRawBufferPointer(rebasing: bytes[(Id.byteCount + SharedKey.nonceByteCount)...]), nonce: $0.baseAddress!) }
+        let nonceEnd = Id.byteCount + SharedKey.nonceByteCount
+        let (plaintext, nonce) = datagram.withUnsafeBytes { bytes in
+            let nonce = UnsafeRawBufferPointer(rebasing: bytes[Id.byteCount..<nonceEnd])
+            let plaintext = key.open(UnsafeRawBufferPointer(rebasing: bytes[nonceEnd...]),
+                                     nonce: nonce.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            return (plaintext, NonceTag(nonce))
         }
         guard let plaintext else { throw EnvelopeError(.authenticationFailed, "MAC does not verify for sender \(sender)") }
         let fresh = try withContext(for: sender) { $0.acceptInbound(nonce: nonce) }
@@ -100,11 +103,9 @@ public final class DatagramEnvelope: Sendable {
     private func withContext<T>(for peer: Id, _ body: (inout PeerCryptoContext) -> T) throws(EnvelopeError) -> T {
         let now = clock.now
         let result: Result<T, EnvelopeError> = state.withLock { state in
-            if var context = state.contexts[peer], now - context.lastUsed < contextLifetime {
-                context.lastUsed = now
-                let value = body(&context)
-                state.contexts[peer] = context
-                return .success(value)
+            if let lastUsed = state.contexts[peer]?.lastUsed, now - lastUsed < contextLifetime {
+                state.contexts[peer]!.lastUsed = now
+                return .success(body(&state.contexts[peer]!))
             }
             guard let key = try? SharedKey(between: identity, and: peer) else {
                 return .failure(EnvelopeError(.invalidPeerKey, "\(peer) is not a valid Ed25519 public key"))

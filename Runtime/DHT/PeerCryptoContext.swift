@@ -9,8 +9,9 @@ struct PeerCryptoContext {
     let sharedKey: SharedKey
     /// The nonce for our next datagram to this peer; starts random, +1 (little-endian) per datagram.
     var nextNonce: [UInt8]
-    /// Recently accepted nonces from this peer, oldest first.
-    var recentNonces: [[UInt8]] = []
+    /// Recently accepted nonces from this peer (a ring of `replayWindow` slots).
+    var recentNonces: [NonceTag] = []
+    var oldestNonceSlot = 0
     var lastUsed: ContinuousClock.Instant
 
     init(sharedKey: SharedKey, now: ContinuousClock.Instant) {
@@ -30,10 +31,25 @@ struct PeerCryptoContext {
     }
 
     /// Records an authenticated inbound nonce; false if it was already seen (a replay).
-    mutating func acceptInbound(nonce: [UInt8]) -> Bool {
+    mutating func acceptInbound(nonce: NonceTag) -> Bool {
         guard !recentNonces.contains(nonce) else { return false }
-        if recentNonces.count == PeerCryptoContext.replayWindow { recentNonces.removeFirst() }
-        recentNonces.append(nonce)
+        if recentNonces.count < PeerCryptoContext.replayWindow {
+            recentNonces.append(nonce)
+        } else {
+            recentNonces[oldestNonceSlot] = nonce
+            oldestNonceSlot = (oldestNonceSlot + 1) % PeerCryptoContext.replayWindow
+        }
         return true
+    }
+}
+
+/// A 24-byte nonce held in three words, so the replay window needs no allocation per datagram.
+struct NonceTag: Equatable {
+    let a: UInt64, b: UInt64, c: UInt64
+
+    init(_ nonce: UnsafeRawBufferPointer) {
+        a = nonce.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        b = nonce.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        c = nonce.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
     }
 }

@@ -1,5 +1,6 @@
 import CarrierCore
 import Testing
+import TestSupport
 
 /// The reference implementation's message pairs: both forms decode to one message, which re-encodes
 /// to the same bytes and the same text.

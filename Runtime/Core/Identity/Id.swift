@@ -20,11 +20,22 @@ public struct Id: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// An id from exactly 32 bytes, or nil for any other length.
-    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+    public init?(bytes: UnsafeRawBufferPointer) {
         guard bytes.count == Id.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (index, byte) in bytes.enumerated() { words[index / 8] = words[index / 8] << 8 | UInt64(byte) }
-        self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
+        func word(_ index: Int) -> UInt64 { UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)) }
+        self.init(w0: word(0), w1: word(1), w2: word(2), w3: word(3))
+    }
+
+    /// An id from exactly 32 bytes, or nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard let id = bytes.withUnsafeBytes({ Id(bytes: $0) }) else { return nil }
+        self = id
+    }
+
+    /// An id from exactly 32 bytes, or nil for any other length.
+    public init?(bytes: ArraySlice<UInt8>) {
+        guard let id = bytes.withUnsafeBytes({ Id(bytes: $0) }) else { return nil }
+        self = id
     }
 
     /// Parses the text forms the reference accepts: Base58, `0x` + 64 hex digits, `did:boson:<base58>`.
@@ -50,12 +61,11 @@ public struct Id: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The 32 bytes, big-endian.
     public var bytes: [UInt8] {
-        var result = [UInt8]()
-        result.reserveCapacity(32)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) { result.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        [UInt8](unsafeUninitializedCapacity: Id.byteCount) { buffer, count in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            for (index, word) in [w0, w1, w2, w3].enumerated() { raw.storeBytes(of: word.bigEndian, toByteOffset: index * 8, as: UInt64.self) }
+            count = Id.byteCount
         }
-        return result
     }
 
     /// Base58 text form.

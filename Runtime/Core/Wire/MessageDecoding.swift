@@ -161,7 +161,7 @@ extension Value {
             guard let signature else { throw fields.invalid("sig", "missing (a signed value needs a signature)") }
             guard signature.count == KeyPair.signatureByteCount else { throw fields.invalid("sig", "expected 64 bytes, got \(signature.count)") }
             guard sequenceNumber >= 0 else { throw fields.invalid("seq", "must not be negative") }
-            guard (recipient == nil) == (nonce == nil) else { throw fields.invalid(recipient == nil ? "n" : "rec", "rec and n must come together") }
+            guard (recipient == nil) == (nonce == nil) else { throw fields.invalid(recipient == nil ? "rec" : "n", "rec and n must come together") }
         }
         return Value(publicKey: publicKey, recipient: recipient, nonce: nonce, sequenceNumber: sequenceNumber, signature: signature, data: data)
     }
@@ -172,7 +172,7 @@ extension PeerInfo {
         let peerId = try fields.requiredId(peerIdKey)
         let nodeId = try fields.optionalId("o")
         let nodeSignature = try fields.optionalBinary("os", length: KeyPair.signatureByteCount)
-        guard (nodeId == nil) == (nodeSignature == nil) else { throw fields.invalid(nodeId == nil ? "os" : "o", "o and os must come together") }
+        guard (nodeId == nil) == (nodeSignature == nil) else { throw fields.invalid(nodeId == nil ? "o" : "os", "o and os must come together") }
         let sequenceNumber = try fields.optionalInteger("seq", as: Int32.self, in: 0...Int32.max) ?? 0
         guard let signature = try fields.optionalBinary("sig", length: KeyPair.signatureByteCount) else {
             throw fields.invalid("sig", "missing (a peer record needs a signature)")

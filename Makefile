@@ -1,0 +1,43 @@
+# Carrier: the two commands a newcomer runs are `make run` and `make test`.
+# Every target installs the Debian packages it needs first (see `deps`).
+
+SWIFT        ?= swift
+DATA_DIR     ?= .carrier/node
+DEBIAN_PKGS  := libsodium-dev pkg-config
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build run test bench fuzz clean
+
+## deps: install the Debian packages the build needs, if any is missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@command -v $(SWIFT) >/dev/null || { echo "error: swift not found (install Swift 6 from swift.org)"; exit 1; }
+
+## build: release build of the `carrier` executable.
+build: deps
+	$(SWIFT) build -c release --product carrier
+
+## run: start a supernode with its data under ./$(DATA_DIR) (Ctrl-C stops it).
+run: build
+	.build/release/carrier run --data-dir $(DATA_DIR)
+
+## test: build everything and run every test.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest
+
+## bench: throughput table against raw libsodium, measured in the same run.
+bench: deps
+	$(SWIFT) build -c release --product carrier-bench
+	.build/release/carrier-bench
+
+## fuzz: libFuzzer over datagram-open + CBOR decode + message parse (FUZZ_RUNS, default 1000000).
+fuzz: deps
+	Tests/Fuzz/run.sh
+
+clean:
+	rm -rf .build Tests/Fuzz/.build

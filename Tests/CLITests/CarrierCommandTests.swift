@@ -1,0 +1,92 @@
+import CarrierCore
+import Foundation
+import Testing
+import TestSupport
+
+/// The `carrier` executable as a user runs it.
+struct CarrierCommandTests {
+    private func temporaryDataDirectory() -> String {
+        NSTemporaryDirectory() + "carrier-cli-\(UUID().uuidString)"
+    }
+
+    @Test func helpListsTheCommands() throws {
+        let result = try CarrierBinary.run(["--help"])
+        #expect(result.status == 0)
+        for command in ["id", "run", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
+    }
+
+    @Test func idIsCreatedOnceAndStable() throws {
+        let directory = temporaryDataDirectory()
+        let first = try CarrierBinary.run(["id", "--data-dir", directory])
+        #expect(first.status == 0)
+        let id = first.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Id(base58: id) != nil)
+        #expect(try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == id)
+        chmod(directory + "/identity.key", 0o640)
+        let refused = try CarrierBinary.run(["id", "--data-dir", directory])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.hasPrefix("error: ") && refused.standardError.contains("chmod 600"))
+    }
+
+    @Test func wireDecodeAndEncodeAgreeWithTheReference() throws {
+        let decoded = try CarrierBinary.run(["wire", "decode", "bf6179182161740a61761a4f520001ff"])
+        #expect(decoded.status == 0)
+        #expect(decoded.standardOutput == "{\"y\":33,\"t\":10,\"v\":1330774017}\n")
+        let encoded = try CarrierBinary.run(["wire", "encode", "{\"y\":33,\"t\":10,\"v\":1330774017}"])
+        #expect(encoded.standardOutput == "bf6179182161740a61761a4f520001ff\n")
+        let fromStandardInput = try CarrierBinary.run(["wire", "decode", "-"], standardInput: "bf6179182161740a61761a4f520001ff\n")
+        #expect(fromStandardInput.standardOutput == decoded.standardOutput)
+    }
+
+    @Test(.enabled(if: SharedVectors.available, SharedVectors.skipReason))
+    func wireAgreesOnEveryReferenceVector() throws {
+        for vector in try SharedVectors.load() {
+            #expect(try CarrierBinary.run(["wire", "decode", vector.cbor]).standardOutput == vector.json + "\n")
+            #expect(try CarrierBinary.run(["wire", "encode", vector.json]).standardOutput == vector.cbor + "\n")
+        }
+    }
+
+    @Test(arguments: [
+        (["wire", "decode", "zz"], "not hex"),
+        (["wire", "decode", "bf61"], "CBOR: truncated"),
+        (["wire", "decode", "bf6179182161740a61761a4f520001ff00"], "trailing"),
+        (["wire", "decode", "bf6171bfff61791822617401ff"], "field y: must come before"),
+        (["wire", "encode", "{\"y\":34,\"t\":1,\"q\":{\"w\":1}}"], "field q.t: missing"),
+        (["wire", "encode", "{\"y\":33,"], "JSON:"),
+    ])
+    func malformedInputExitsOneWithOneLine(arguments: [String], expected: String) throws {
+        let result = try CarrierBinary.run(arguments)
+        #expect(result.status == 1)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError.hasPrefix("error: "))
+        #expect(result.standardError.contains(expected), "\(result.standardError)")
+        #expect(result.standardError.filter { $0 == "\n" }.count == 1, "one line")
+    }
+
+    @Test func runPrintsTheIdentityAndStopsOnSIGINT() throws {
+        let directory = temporaryDataDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        process.arguments = ["run", "--data-dir", directory]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        let firstLine = output.fileHandleForReading.availableLine()
+        #expect(firstLine.hasPrefix("Carrier node "))
+        let id = try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(firstLine == "Carrier node \(id)")
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}
+
+extension FileHandle {
+    /// Reads until the first newline (blocking), without the newline.
+    func availableLine() -> String {
+        var bytes: [UInt8] = []
+        while let chunk = try? read(upToCount: 1), let byte = chunk.first, byte != UInt8(ascii: "\n") { bytes.append(byte) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
