@@ -10,6 +10,10 @@ import Foundation
 
 let totalSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 5
 let rounds = 5
+/// `carrier-bench WORD` runs only the benchmarks whose name contains WORD (case-insensitive).
+let filter = CommandLine.arguments.dropFirst().first?.lowercased()
+
+func selected(_ name: String) -> Bool { filter.map { name.lowercased().contains($0) } ?? true }
 
 /// Runs `operation` (which performs `batch` operations per call) repeatedly and returns the median ns
 /// per operation. `prepare` runs before each call, outside the timed part, and hands it its input.
@@ -47,6 +51,15 @@ struct Row {
 var rows: [Row] = []
 @inline(never) func consume<T>(_ value: T) { withExtendedLifetime(value) {} }
 
+/// Measures one benchmark if the filter selects `group`, and records it; returns its ns/op.
+@discardableResult @MainActor
+func benchmark(_ name: String, group: String, bytes: Int, baseline: Double? = nil, _ run: () -> Double) -> Double? {
+    guard selected(group) else { return nil }
+    let nanoseconds = run()
+    rows.append(Row(name: name, nanosecondsPerOperation: nanoseconds, bytesPerOperation: bytes, baseline: baseline))
+    return nanoseconds
+}
+
 // Typical messages: a FIND_NODE response with 8 IPv4 contacts and a STORE_VALUE of a signed value.
 let owner = KeyPair.random()
 let contacts = (0..<8).map { index in NodeInfo(id: Id.random(), address: IPAddress("192.0.2.\(index + 1)")!, port: 39001) }
@@ -56,12 +69,12 @@ let storeRequest = Message(txid: 33, body: .storeValueRequest(StoreValueRequest(
 
 for (label, message) in [("FIND_NODE response, 8 nodes", findNodeResponse), ("STORE_VALUE, signed 100 B", storeRequest)] {
     let bytes = message.cbor
-    rows.append(Row(name: "CBOR encode: \(label)", nanosecondsPerOperation: measure(batch: 100) {
-        for _ in 0..<100 { consume(message.cbor) }
-    }, bytesPerOperation: bytes.count, baseline: nil))
-    rows.append(Row(name: "CBOR decode: \(label)", nanosecondsPerOperation: measure(batch: 100) {
-        for _ in 0..<100 { consume(try! Message.decode(cbor: bytes)) }
-    }, bytesPerOperation: bytes.count, baseline: nil))
+    benchmark("CBOR encode: \(label)", group: "cbor encode", bytes: bytes.count) {
+        measure(batch: 100) { for _ in 0..<100 { consume(message.cbor) } }
+    }
+    benchmark("CBOR decode: \(label)", group: "cbor decode", bytes: bytes.count) {
+        measure(batch: 100) { for _ in 0..<100 { consume(try! Message.decode(cbor: bytes)) } }
+    }
 }
 
 // Seal/open of a 200-byte message, against raw libsodium on the same bytes.
@@ -74,32 +87,31 @@ var nonce = Sodium.randomBytes(24)
 var rawOutput = [UInt8](repeating: 0, count: payload.count + 16)
 var rawPlain = [UInt8](repeating: 0, count: payload.count)
 
-let rawSeal = measure(batch: 1000) {
-    for _ in 0..<1000 {
-        crypto_box_easy_afternm(&rawOutput, payload, UInt64(payload.count), nonce, rawKey)
-        sodium_increment(&nonce, nonce.count)
+let rawSeal = benchmark("raw crypto_box_easy_afternm, 200 B", group: "envelope seal", bytes: 200) {
+    measure(batch: 1000) {
+        for _ in 0..<1000 {
+            crypto_box_easy_afternm(&rawOutput, payload, UInt64(payload.count), nonce, rawKey)
+            sodium_increment(&nonce, nonce.count)
+        }
     }
+}
+benchmark("envelope seal, 200 B message", group: "envelope seal", bytes: 200, baseline: rawSeal) {
+    measure(batch: 1000) { for _ in 0..<1000 { consume(try! alice.seal(payload, to: bob.identity.publicKey)) } }
 }
 // Open a genuine box each time (a failing MAC check returns early and would flatter the baseline).
 let openNonce = Sodium.randomBytes(24)
 crypto_box_easy_afternm(&rawOutput, payload, UInt64(payload.count), openNonce, rawKey)
-let rawOpen = measure(batch: 1000) {
-    for _ in 0..<1000 {
-        let status = crypto_box_open_easy_afternm(&rawPlain, rawOutput, UInt64(rawOutput.count), openNonce, rawKey)
-        precondition(status == 0)
+let rawOpen = benchmark("raw crypto_box_open_easy_afternm, 200 B", group: "envelope open", bytes: 200) {
+    measure(batch: 1000) {
+        for _ in 0..<1000 { precondition(crypto_box_open_easy_afternm(&rawPlain, rawOutput, UInt64(rawOutput.count), openNonce, rawKey) == 0) }
     }
 }
-let seal = measure(batch: 1000) {
-    for _ in 0..<1000 { consume(try! alice.seal(payload, to: bob.identity.publicKey)) }
-}
 // Opening needs fresh datagrams (replays are refused): each batch is sealed beforehand, untimed.
-let open = measure(batch: 1000, prepare: { (0..<1000).map { _ in try! alice.seal(payload, to: bob.identity.publicKey) } }) { datagrams in
-    for datagram in datagrams { consume(try! bob.open(datagram)) }
+benchmark("envelope open, 200 B message", group: "envelope open", bytes: 200, baseline: rawOpen) {
+    measure(batch: 1000, prepare: { (0..<1000).map { _ in try! alice.seal(payload, to: bob.identity.publicKey) } }) { datagrams in
+        for datagram in datagrams { consume(try! bob.open(datagram)) }
+    }
 }
-rows.append(Row(name: "raw crypto_box_easy_afternm, 200 B", nanosecondsPerOperation: rawSeal, bytesPerOperation: 200, baseline: nil))
-rows.append(Row(name: "envelope seal, 200 B message", nanosecondsPerOperation: seal, bytesPerOperation: 200, baseline: rawSeal))
-rows.append(Row(name: "raw crypto_box_open_easy_afternm, 200 B", nanosecondsPerOperation: rawOpen, bytesPerOperation: 200, baseline: nil))
-rows.append(Row(name: "envelope open, 200 B message", nanosecondsPerOperation: open, bytesPerOperation: 200, baseline: rawOpen))
 
 func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     let padding = String(repeating: " ", count: max(0, width - text.count))

@@ -16,14 +16,7 @@ public indirect enum CBOR: Hashable, Sendable {
     case map([Entry])
 
     /// One key/value pair of a map.
-    public struct Entry: Hashable, Sendable {
-        public var key: String
-        public var value: CBOR
-        public init(_ key: String, _ value: CBOR) {
-            self.key = key
-            self.value = value
-        }
-    }
+    public typealias Entry = MapEntry<CBOR>
 
     /// The integer as an `Int64`, or nil if it is not an integer or does not fit.
     public var int64: Int64? {

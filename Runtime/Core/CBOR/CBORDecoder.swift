@@ -134,7 +134,7 @@ public struct CBORDecoder {
     private mutating func readMap(count: UInt64?, depth: Int, at start: Int) throws(CBORError) -> [CBOR.Entry] {
         try checkCount(count, at: start)
         var entries: [CBOR.Entry] = []
-        var keys = Set<String>()
+        var keys = DuplicateKeyDetector()
         func readEntry(_ decoder: inout CBORDecoder) throws(CBORError) {
             let keyStart = decoder.position
             let keyItem = try decoder.readItem(depth: depth)
@@ -142,7 +142,7 @@ public struct CBORDecoder {
             guard key.utf8.count <= decoder.limits.maxKeyLength else {
                 throw CBORError(.keyTooLong(length: key.utf8.count, limit: decoder.limits.maxKeyLength), at: keyStart)
             }
-            guard keys.insert(key).inserted else { throw CBORError(.duplicateKey(key), at: keyStart) }
+            guard keys.insert(key) else { throw CBORError(.duplicateKey(key), at: keyStart) }
             entries.append(CBOR.Entry(key, try decoder.readItem(depth: depth)))
         }
         if let count {

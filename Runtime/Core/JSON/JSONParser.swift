@@ -74,7 +74,7 @@ public struct JSONParser {
         guard depth <= JSONParser.maxDepth else { throw JSONError("nesting deeper than \(JSONParser.maxDepth)", at: position) }
         position += 1
         var entries: [JSONValue.Entry] = []
-        var keys = Set<String>()
+        var keys = DuplicateKeyDetector()
         skipWhitespace()
         if try peek() == UInt8(ascii: "}") {
             position += 1
@@ -85,7 +85,7 @@ public struct JSONParser {
             let keyStart = position
             guard try peek() == UInt8(ascii: "\"") else { throw JSONError("expected a string key", at: position) }
             let key = try parseString()
-            guard keys.insert(key).inserted else { throw JSONError("duplicate key \"\(key)\"", at: keyStart) }
+            guard keys.insert(key) else { throw JSONError("duplicate key \"\(key)\"", at: keyStart) }
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
             skipWhitespace()

@@ -11,14 +11,7 @@ public indirect enum JSONValue: Hashable, Sendable {
     case object([Entry])
 
     /// One key/value pair of an object.
-    public struct Entry: Hashable, Sendable {
-        public var key: String
-        public var value: JSONValue
-        public init(_ key: String, _ value: JSONValue) {
-            self.key = key
-            self.value = value
-        }
-    }
+    public typealias Entry = MapEntry<JSONValue>
 
     /// A short name of the value's type, for error messages.
     public var typeName: String {

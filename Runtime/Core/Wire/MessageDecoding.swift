@@ -18,8 +18,9 @@ extension Message {
 
     static func decode<Node: WireNode>(tree: Node) throws(MessageDecodingError) -> Message {
         let fields = try WireFields(tree, path: "")
-        guard let typeIndex = fields.keys.firstIndex(of: "y") else { throw fields.invalid("y", "missing (the message type is required)") }
-        if let bodyIndex = fields.keys.firstIndex(where: { ["q", "r", "e"].contains($0) }), bodyIndex < typeIndex {
+        let keys = fields.keys
+        guard let typeIndex = keys.firstIndex(of: "y") else { throw fields.invalid("y", "missing (the message type is required)") }
+        if let bodyIndex = keys.firstIndex(where: { ["q", "r", "e"].contains($0) }), bodyIndex < typeIndex {
             throw fields.invalid("y", "must come before the body")
         }
         let typeCode = try fields.requiredInteger("y", as: UInt8.self)
@@ -97,8 +98,8 @@ extension Message {
             return .findValueResponse(FindValueResponse(nodes: nodes, value: value))
         default:
             var peers: [PeerInfo] = []
-            for element in try r.optionalArray("p") ?? [] {
-                peers.append(try PeerInfo.decode(try WireFields(element.node, path: element.path), peerIdKey: "id", fingerprintRequired: false))
+            for (index, element) in (try r.optionalArray("p") ?? []).enumerated() {
+                peers.append(try PeerInfo.decode(try WireFields(element, path: r.elementPath("p", index)), peerIdKey: "id", fingerprintRequired: false))
             }
             return .findPeerResponse(FindPeerResponse(nodes: nodes, peers: peers))
         }
@@ -125,9 +126,9 @@ extension NodeLists {
 
     private static func decodeList<Node>(_ r: WireFields<Node>, key: String, ipv4: Bool) throws(MessageDecodingError) -> [NodeInfo] {
         var nodes: [NodeInfo] = []
-        for element in try r.optionalArray(key) ?? [] {
-            let invalid = { (problem: String) in MessageDecodingError.invalidField(field: element.path, problem: problem) }
-            guard let parts = element.node.arrayElements else { throw invalid("expected a node info array, got \(element.node.typeName)") }
+        for (index, element) in (try r.optionalArray(key) ?? []).enumerated() {
+            let invalid = { (problem: String) in MessageDecodingError.invalidField(field: r.elementPath(key, index), problem: problem) }
+            guard let parts = element.arrayElements else { throw invalid("expected a node info array, got \(element.typeName)") }
             guard parts.count == 3 else { throw invalid("a node info has 3 elements [id, ip, port], got \(parts.count)") }
             guard let id = parts[0].idValue else { throw invalid("element 0 must be a 32-byte id") }
             guard let address = parts[1].ipAddressValue, address.isIPv4 == ipv4 else {

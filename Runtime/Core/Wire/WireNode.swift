@@ -1,9 +1,9 @@
 /// A decoded tree (CBOR or JSON) that message decoders read fields from. Each conformance knows how
 /// its form spells ids, binary and addresses, so every message's parsing rules are written once.
-protocol WireNode {
+protocol WireNode: Hashable, Sendable {
     var typeName: String { get }
     /// Key/value pairs in wire order, or nil if not a map.
-    var mapEntries: [(key: String, value: Self)]? { get }
+    var mapEntries: [MapEntry<Self>]? { get }
     /// Elements, or nil if not an array.
     var arrayElements: [Self]? { get }
     /// The integer value, or nil if not an integer (or beyond Int64).
@@ -21,8 +21,8 @@ protocol WireNode {
 }
 
 extension CBOR: WireNode {
-    var mapEntries: [(key: String, value: CBOR)]? {
-        if case .map(let entries) = self { return entries.map { ($0.key, $0.value) } }
+    var mapEntries: [MapEntry<CBOR>]? {
+        if case .map(let entries) = self { return entries }
         return nil
     }
     var arrayElements: [CBOR]? {
@@ -53,8 +53,8 @@ extension CBOR: WireNode {
 }
 
 extension JSONValue: WireNode {
-    var mapEntries: [(key: String, value: JSONValue)]? {
-        if case .object(let entries) = self { return entries.map { ($0.key, $0.value) } }
+    var mapEntries: [MapEntry<JSONValue>]? {
+        if case .object(let entries) = self { return entries }
         return nil
     }
     var arrayElements: [JSONValue]? {
@@ -82,11 +82,11 @@ extension JSONValue: WireNode {
 }
 
 /// The fields of one map, read by key with the dotted path of the map kept for error messages.
-/// Unknown keys are ignored, as the reference does.
+/// Unknown keys are ignored, as the reference does. Lookups scan the entries: Boson maps hold a
+/// handful of keys, and a scan costs less than hashing them.
 struct WireFields<Node: WireNode> {
     let path: String
-    let keys: [String]
-    private let values: [String: Node]
+    private let entries: [MapEntry<Node>]
 
     /// Reads `node` as a map; throws naming `path` if it is not one.
     init(_ node: Node, path: String) throws(MessageDecodingError) {
@@ -94,15 +94,19 @@ struct WireFields<Node: WireNode> {
             throw .invalidField(field: path.isEmpty ? "message" : path, problem: "expected a map, got \(node.typeName)")
         }
         self.path = path
-        self.keys = entries.map(\.key)
-        var values: [String: Node] = [:]
-        for entry in entries { values[entry.key] = entry.value }
-        self.values = values
+        self.entries = entries
+    }
+
+    /// The keys in wire order.
+    var keys: [String] { entries.map { $0.key } }
+
+    private func value(_ key: String) -> Node? {
+        entries.first { $0.key == key }?.value
     }
 
     func fieldPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func has(_ key: String) -> Bool { values[key] != nil }
+    func has(_ key: String) -> Bool { value(key) != nil }
 
     func invalid(_ key: String, _ problem: String) -> MessageDecodingError {
         .invalidField(field: fieldPath(key), problem: problem)
@@ -110,7 +114,7 @@ struct WireFields<Node: WireNode> {
 
     /// Reads `key` with `read`; nil if absent; throws if present but `read` gives nil.
     func optional<T>(_ key: String, expected: String, _ read: (Node) -> T?) throws(MessageDecodingError) -> T? {
-        guard let node = values[key] else { return nil }
+        guard let node = value(key) else { return nil }
         guard let value = read(node) else { throw invalid(key, "expected \(expected), got \(node.typeName)") }
         return value
     }
@@ -122,26 +126,26 @@ struct WireFields<Node: WireNode> {
     }
 
     func optionalId(_ key: String) throws(MessageDecodingError) -> Id? {
-        try optional(key, expected: "a 32-byte id", \.idValue)
+        try optional(key, expected: "a 32-byte id", { $0.idValue })
     }
 
     func requiredId(_ key: String) throws(MessageDecodingError) -> Id {
-        try required(key, expected: "a 32-byte id", \.idValue)
+        try required(key, expected: "a 32-byte id", { $0.idValue })
     }
 
     func optionalBinary(_ key: String, length: Int? = nil) throws(MessageDecodingError) -> [UInt8]? {
-        guard let bytes = try optional(key, expected: "binary data", \.binaryValue) else { return nil }
+        guard let bytes = try optional(key, expected: "binary data", { $0.binaryValue }) else { return nil }
         if let length, bytes.count != length { throw invalid(key, "expected \(length) bytes, got \(bytes.count)") }
         return bytes
     }
 
     func optionalText(_ key: String) throws(MessageDecodingError) -> String? {
-        try optional(key, expected: "text", \.textValue)
+        try optional(key, expected: "text", { $0.textValue })
     }
 
     /// An integer within `range`; nil if absent.
     func optionalInteger<T: FixedWidthInteger>(_ key: String, as type: T.Type, in range: ClosedRange<T> = T.min...T.max) throws(MessageDecodingError) -> T? {
-        guard let node = values[key] else { return nil }
+        guard let node = value(key) else { return nil }
         guard let value = node.integerValue else {
             if node.unsignedValue != nil { throw invalid(key, "integer out of range \(range)") }
             throw invalid(key, "expected an integer, got \(node.typeName)")
@@ -157,14 +161,17 @@ struct WireFields<Node: WireNode> {
 
     /// A nested map.
     func optionalMap(_ key: String) throws(MessageDecodingError) -> WireFields? {
-        guard let node = values[key] else { return nil }
+        guard let node = value(key) else { return nil }
         return try WireFields(node, path: fieldPath(key))
     }
 
-    /// An array's elements with their paths.
-    func optionalArray(_ key: String) throws(MessageDecodingError) -> [(path: String, node: Node)]? {
-        guard let node = values[key] else { return nil }
+    /// An array's elements; `elementPath(key, index)` names one in an error.
+    func optionalArray(_ key: String) throws(MessageDecodingError) -> [Node]? {
+        guard let node = value(key) else { return nil }
         guard let elements = node.arrayElements else { throw invalid(key, "expected an array, got \(node.typeName)") }
-        return elements.enumerated().map { ("\(fieldPath(key))[\($0.offset)]", $0.element) }
+        return elements
     }
+
+    /// The dotted path of element `index` of the array under `key`, for error messages.
+    func elementPath(_ key: String, _ index: Int) -> String { "\(fieldPath(key))[\(index)]" }
 }
