@@ -1,4 +1,5 @@
 import ArgumentParser
+import CarrierCore
 
 /// `carrier id`: prints the node id, creating the identity on first use.
 struct IdCommand: ParsableCommand {
@@ -9,9 +10,14 @@ struct IdCommand: ParsableCommand {
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
 
+    @Flag(help: "Print {\"id\":…,\"hex\":…,\"created\":…} for scripts.")
+    var json = false
+
     func run() throws {
         try reportingFailures {
-            print(try dataDirectory.loadIdentity().keyPair.publicKey.base58)
+            let (keyPair, created) = try dataDirectory.loadIdentity()
+            let id = keyPair.publicKey
+            print(json ? #"{"id":"\#(id.base58)","hex":"\#(id.hex)","created":\#(created)}"# : id.base58)
         }
     }
 }

@@ -39,6 +39,11 @@ public final class DatagramEnvelope: Sendable {
         self.maxContexts = maxContexts
     }
 
+    /// How many peers have a cached context (shared key and nonce state).
+    public var cachedPeerCount: Int {
+        state.withLock { $0.contexts.count }
+    }
+
     /// How many datagrams were refused, per reason, since this envelope was created.
     public var rejectionCounts: [EnvelopeError.Reason: Int] {
         state.withLock { $0.rejections }
@@ -52,7 +57,8 @@ public final class DatagramEnvelope: Sendable {
             throw EnvelopeError(.oversized, "\(size) bytes exceeds the \(family.maxOutboundDatagramSize)-byte limit")
         }
         guard peer != identity.publicKey else { throw EnvelopeError(.selfAddressed, "refusing to seal a datagram to our own id") }
-        let (key, nonce) = try withContext(for: peer) { context in (context.sharedKey, context.takeNonce()) }
+        let key = try sharedKey(with: peer)
+        let nonce = withContext(for: peer, key: key) { $0.takeNonce() }
         var datagram = identityBytes
         datagram.reserveCapacity(size)
         datagram.append(contentsOf: nonce)
@@ -85,7 +91,7 @@ public final class DatagramEnvelope: Sendable {
         }
         let sender = Id(bytes: datagram[0..<Id.byteCount])!
         guard sender != identity.publicKey else { throw EnvelopeError(.selfAddressed, "datagram claims our own id as sender") }
-        let key = try withContext(for: sender) { $0.sharedKey }
+        let key = try sharedKey(with: sender)
         let nonceEnd = Id.byteCount + SharedKey.nonceByteCount
         let (plaintext, nonce) = datagram.withUnsafeBytes { bytes in
             let nonce = UnsafeRawBufferPointer(rebasing: bytes[Id.byteCount..<nonceEnd])
@@ -94,29 +100,41 @@ public final class DatagramEnvelope: Sendable {
             return (plaintext, NonceTag(nonce))
         }
         guard let plaintext else { throw EnvelopeError(.authenticationFailed, "MAC does not verify for sender \(sender)") }
-        let fresh = try withContext(for: sender) { $0.acceptInbound(nonce: nonce) }
+        let fresh = withContext(for: sender, key: key) { $0.acceptInbound(nonce: nonce) }
         guard fresh else { throw EnvelopeError(.replayed, "nonce already used by \(sender)") }
         return (sender, plaintext)
     }
 
-    /// Runs `body` on the (possibly new) context for `peer` under the lock.
-    private func withContext<T>(for peer: Id, _ body: (inout PeerCryptoContext) -> T) throws(EnvelopeError) -> T {
+    /// The shared key with `peer`: the cached one while its context is live, else computed outside
+    /// the lock and not cached (only `withContext` stores contexts, after a seal or a verified open,
+    /// so datagrams forged under random sender ids cannot fill or churn the cache).
+    private func sharedKey(with peer: Id) throws(EnvelopeError) -> SharedKey {
         let now = clock.now
-        let result: Result<T, EnvelopeError> = state.withLock { state in
+        let cached = state.withLock { state -> SharedKey? in
+            guard let context = state.contexts[peer], now - context.lastUsed < contextLifetime else { return nil }
+            return context.sharedKey
+        }
+        if let cached { return cached }
+        do {
+            return try SharedKey(between: identity, and: peer)
+        } catch {
+            throw EnvelopeError(.invalidPeerKey, "\(peer) is not a valid Ed25519 public key")
+        }
+    }
+
+    /// Runs `body` under the lock on the live context for `peer`, first (re)creating it from `key`
+    /// when it is missing or expired.
+    private func withContext<T>(for peer: Id, key: SharedKey, _ body: (inout PeerCryptoContext) -> T) -> T {
+        let now = clock.now
+        return state.withLock { state in
             if let lastUsed = state.contexts[peer]?.lastUsed, now - lastUsed < contextLifetime {
                 state.contexts[peer]!.lastUsed = now
-                return .success(body(&state.contexts[peer]!))
+            } else {
+                if state.contexts[peer] == nil, state.contexts.count >= maxContexts { evict(from: &state.contexts, now: now) }
+                state.contexts[peer] = PeerCryptoContext(sharedKey: key, now: now)
             }
-            guard let key = try? SharedKey(between: identity, and: peer) else {
-                return .failure(EnvelopeError(.invalidPeerKey, "\(peer) is not a valid Ed25519 public key"))
-            }
-            if state.contexts.count >= maxContexts { evict(from: &state.contexts, now: now) }
-            var context = PeerCryptoContext(sharedKey: key, now: now)
-            let value = body(&context)
-            state.contexts[peer] = context
-            return .success(value)
+            return body(&state.contexts[peer]!)
         }
-        return try result.get()
     }
 
     /// Drops expired contexts; if none expired, the least recently used one.

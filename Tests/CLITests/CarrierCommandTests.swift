@@ -22,6 +22,8 @@ struct CarrierCommandTests {
         let id = first.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Id(base58: id) != nil)
         #expect(try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == id)
+        let json = try CarrierBinary.run(["id", "--json", "--data-dir", directory]).standardOutput
+        #expect(json == #"{"id":"\#(id)","hex":"\#(Id(base58: id)!.hex)","created":false}"# + "\n")
         chmod(directory + "/identity.key", 0o640)
         let refused = try CarrierBinary.run(["id", "--data-dir", directory])
         #expect(refused.status == 1)

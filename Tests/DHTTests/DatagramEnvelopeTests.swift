@@ -1,5 +1,6 @@
 import CarrierCore
 import CarrierDHT
+import Foundation
 import Testing
 
 /// The sealed datagram: senderId ‖ nonce ‖ MAC ‖ ciphertext, and every rejection rule.
@@ -100,6 +101,34 @@ struct DatagramEnvelopeTests {
         bytes[31] = 0x7F
         let datagram = bytes + [UInt8](repeating: 1, count: 60)
         #expect(reason { _ = try bob.open(datagram) } == .invalidPeerKey)
+    }
+
+    @Test func forgedDatagramsDoNotFillTheContextCache() throws {
+        let receiver = DatagramEnvelope(identity: KeyPair.random(), maxContexts: 4)
+        for _ in 0..<50 {
+            let forged = KeyPair.random().publicKey.bytes + Sodium.randomBytes(24 + 16 + 20)
+            #expect(reason { _ = try receiver.open(forged) } == .authenticationFailed)
+        }
+        #expect(receiver.cachedPeerCount == 0)
+        #expect(receiver.rejectionCounts[.authenticationFailed] == 50)
+        // Genuine peers are cached, and the bound holds by evicting the least recently used.
+        let senders = (0..<6).map { _ in DatagramEnvelope(identity: KeyPair.random()) }
+        for sender in senders {
+            _ = try receiver.open(try sender.seal(message, to: receiver.identity.publicKey))
+        }
+        #expect(receiver.cachedPeerCount == 4)
+        _ = try receiver.open(try senders[0].seal(message, to: receiver.identity.publicKey))
+    }
+
+    @Test func expiredContextsRestartTheNonceCounter() throws {
+        let sender = DatagramEnvelope(identity: KeyPair.random(), contextLifetime: .milliseconds(1))
+        let first = try sender.seal(message, to: bob.identity.publicKey)
+        Thread.sleep(forTimeInterval: 0.01)
+        let second = try sender.seal(message, to: bob.identity.publicKey)
+        var following = Array(first[32..<56])
+        following[0] &+= 1
+        #expect(Array(second[32..<56]) != following, "a rebuilt context starts from a new random nonce")
+        #expect(try bob.open(second).message == message)
     }
 
     @Test func concurrentSealsNeverReuseANonce() async throws {

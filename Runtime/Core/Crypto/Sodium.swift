@@ -7,9 +7,7 @@ import CSodium
 public enum Sodium {
     /// Initialises libsodium on first access. Evaluate it before any libsodium call.
     public static let ready: Void = {
-        guard sodium_init() >= 0 else {
-            fatalError("libsodium could not be initialised (sodium_init failed)")
-        }
+        precondition(sodium_init() >= 0, "libsodium could not be initialised (sodium_init failed)")
     }()
 
     /// `count` bytes from the operating system's CSPRNG.
