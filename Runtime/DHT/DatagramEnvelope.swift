@@ -5,7 +5,9 @@ import Synchronization
 /// crypto_box between the sender's and the receiver's Ed25519-derived X25519 keys (BOSON-WIRE.md §2).
 ///
 /// One context per peer caches the shared key and the outbound nonce counter; a context unused for
-/// `contextLifetime` is rebuilt with a fresh random nonce start, as the reference does. Replay
+/// `contextLifetime` is rebuilt with a fresh random nonce start, as the reference does. At most
+/// `maxContexts` are kept; a peer evicted from a full cache loses its replay window, like any
+/// bounded cache (the transport's per-source rate limits bound how fast new peers can arrive). Replay
 /// protection is stricter than the reference's (which only refuses a repeat of the immediately
 /// previous nonce): the last `PeerCryptoContext.replayWindow` nonces of each peer are refused, and a
 /// nonce is remembered only after its MAC verified, so forged datagrams cannot disturb the window.
@@ -137,12 +139,13 @@ public final class DatagramEnvelope: Sendable {
         }
     }
 
-    /// Drops expired contexts; if none expired, the least recently used one.
+    /// Makes room in a full cache: drops expired contexts and, if that frees less than an eighth,
+    /// the least recently used eighth, so the scan is paid once per `maxContexts / 8` new peers.
     private func evict(from contexts: inout [Id: PeerCryptoContext], now: ContinuousClock.Instant) {
-        let before = contexts.count
         contexts = contexts.filter { now - $0.value.lastUsed < contextLifetime }
-        if contexts.count == before, let oldest = contexts.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-            contexts[oldest.key] = nil
-        }
+        let target = maxContexts - max(1, maxContexts / 8)
+        guard contexts.count > target else { return }
+        let leastRecentlyUsed = contexts.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(contexts.count - target)
+        for (peer, _) in leastRecentlyUsed { contexts[peer] = nil }
     }
 }

@@ -104,19 +104,23 @@ struct DatagramEnvelopeTests {
     }
 
     @Test func forgedDatagramsDoNotFillTheContextCache() throws {
-        let receiver = DatagramEnvelope(identity: KeyPair.random(), maxContexts: 4)
+        let receiver = DatagramEnvelope(identity: KeyPair.random(), maxContexts: 5)
         for _ in 0..<50 {
             let forged = KeyPair.random().publicKey.bytes + Sodium.randomBytes(24 + 16 + 20)
             #expect(reason { _ = try receiver.open(forged) } == .authenticationFailed)
         }
         #expect(receiver.cachedPeerCount == 0)
         #expect(receiver.rejectionCounts[.authenticationFailed] == 50)
-        // Genuine peers are cached, and the bound holds by evicting the least recently used.
+        // Genuine peers are cached; a full cache drops its least recently used eighth (here one).
         let senders = (0..<6).map { _ in DatagramEnvelope(identity: KeyPair.random()) }
+        var replayable: [[UInt8]] = []
         for sender in senders {
-            _ = try receiver.open(try sender.seal(message, to: receiver.identity.publicKey))
+            let datagram = try sender.seal(message, to: receiver.identity.publicKey)
+            _ = try receiver.open(datagram)
+            replayable.append(datagram)
         }
-        #expect(receiver.cachedPeerCount == 4)
+        #expect(receiver.cachedPeerCount == 5)
+        #expect(reason { _ = try receiver.open(replayable[5]) } == .replayed, "a cached peer keeps its replay window")
         _ = try receiver.open(try senders[0].seal(message, to: receiver.identity.publicKey))
     }
 

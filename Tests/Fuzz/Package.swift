@@ -10,9 +10,12 @@ let package = Package(
         .package(name: "Carrier", path: "../.."),
     ],
     targets: [
+        // Declares LLVMFuzzerRunDriver (header only; the symbol comes from libclang_rt.fuzzer).
+        .systemLibrary(name: "CLibFuzzer", path: "Sources/CLibFuzzer"),
         .executableTarget(
             name: "CarrierFuzz",
             dependencies: [
+                "CLibFuzzer",
                 .product(name: "CarrierCore", package: "Carrier"),
                 .product(name: "CarrierDHT", package: "Carrier"),
             ],

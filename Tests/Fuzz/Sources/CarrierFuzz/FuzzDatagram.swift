@@ -12,8 +12,11 @@
 /// `decode(cbor: m.cbor) == m` and `decode(json: m.json) == m`. A failed invariant calls
 /// `fatalError`, which libFuzzer reports as a crash, like a trap in the code under test.
 ///
-/// No top-level code and no `@main`: libFuzzer's own `main` drives `LLVMFuzzerTestOneInput`.
-/// Build with `-sanitize=fuzzer,address -parse-as-library` (see run.sh).
+/// No top-level code and no `@main`; build with `-sanitize=fuzzer,address -parse-as-library` (run.sh).
+/// SwiftPM links an executable with `--defsym main=CarrierFuzz_main` (so tests can link executables),
+/// which hides libFuzzer's `main`; `CarrierFuzz_main` below does what that `main` does. Were SwiftPM
+/// to stop renaming, it would go unused and libFuzzer's `main` would run instead.
+import CLibFuzzer
 import CarrierCore
 import CarrierDHT
 
@@ -46,6 +49,14 @@ public func fuzzTest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // 3. Direct decode.
     decodeAndCheck(bytes)
     return 0
+}
+
+/// The process entry point under SwiftPM's renaming: runs libFuzzer's driver on `fuzzTest`.
+@_cdecl("CarrierFuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in data.map { fuzzTest($0, size) } ?? 0 }
 }
 
 /// Decodes `bytes` as a CBOR message; if that succeeds, checks the CBOR and JSON round trips.
