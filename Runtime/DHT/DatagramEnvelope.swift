@@ -112,11 +112,7 @@ public final class DatagramEnvelope: Sendable {
     /// so datagrams forged under random sender ids cannot fill or churn the cache).
     private func sharedKey(with peer: Id) throws(EnvelopeError) -> SharedKey {
         let now = clock.now
-        let cached = state.withLock { state -> SharedKey? in
-            guard let context = state.contexts[peer], now - context.lastUsed < contextLifetime else { return nil }
-            return context.sharedKey
-        }
-        if let cached { return cached }
+        if let cached = state.withLock({ liveContext(for: peer, now: now, in: &$0) { $0.sharedKey } }) { return cached }
         do {
             return try SharedKey(between: identity, and: peer)
         } catch {
@@ -126,17 +122,26 @@ public final class DatagramEnvelope: Sendable {
 
     /// Runs `body` under the lock on the live context for `peer`, first (re)creating it from `key`
     /// when it is missing or expired.
-    private func withContext<T>(for peer: Id, key: SharedKey, _ body: (inout PeerCryptoContext) -> T) -> T {
+    private func withContext<T: Sendable>(for peer: Id, key: SharedKey, _ body: (inout PeerCryptoContext) -> T) -> T {
         let now = clock.now
         return state.withLock { state in
-            if let lastUsed = state.contexts[peer]?.lastUsed, now - lastUsed < contextLifetime {
-                state.contexts[peer]!.lastUsed = now
-            } else {
-                if state.contexts[peer] == nil, state.contexts.count >= maxContexts { evict(from: &state.contexts, now: now) }
-                state.contexts[peer] = PeerCryptoContext(sharedKey: key, now: now)
-            }
-            return body(&state.contexts[peer]!)
+            if let result = liveContext(for: peer, now: now, in: &state, body) { return result }
+            if state.contexts[peer] == nil, state.contexts.count >= maxContexts { evict(from: &state.contexts, now: now) }
+            var context = PeerCryptoContext(sharedKey: key, now: now)
+            let result = body(&context)
+            state.contexts[peer] = context
+            return result
         }
+    }
+
+    /// Runs `body` in place on `peer`'s context if it is live (one hash lookup, no copy); nil otherwise.
+    private func liveContext<T: Sendable>(for peer: Id, now: ContinuousClock.Instant, in state: inout State,
+                                _ body: (inout PeerCryptoContext) -> T) -> T? {
+        guard let index = state.contexts.index(forKey: peer), now - state.contexts.values[index].lastUsed < contextLifetime else {
+            return nil
+        }
+        state.contexts.values[index].lastUsed = now
+        return body(&state.contexts.values[index])
     }
 
     /// Makes room in a full cache: drops expired contexts and, if that frees less than an eighth,
