@@ -17,106 +17,73 @@ extension Message {
 
     func write<W: WireWriter>(to writer: inout W) {
         writer.beginMap()
-        writer.key("y")
-        writer.unsigned(UInt64(typeCode))
-        writer.key("t")
-        writer.unsigned(txid)
+        writer.field("y", unsigned: UInt64(typeCode))
+        writer.field("t", unsigned: txid)
         switch body {
         case .pingRequest, .pingResponse, .storeValueResponse, .announcePeerResponse:
             break
         case .findNodeRequest(let request):
-            writer.key("q")
-            writer.beginMap()
-            writeLookup(target: request.target, want: request.want, to: &writer)
-            writer.endMap()
+            writer.map("q") { writeLookup(target: request.target, want: request.want, to: &$0) }
         case .findNodeResponse(let response):
-            writer.key("r")
-            writer.beginMap()
-            response.nodes.write(to: &writer)
-            if response.token != 0 {
-                writer.key("tok")
-                writer.signed(Int64(response.token))
+            writer.map("r") {
+                response.nodes.write(to: &$0)
+                $0.field("tok", nonZero: Int64(response.token))
             }
-            writer.endMap()
         case .findValueRequest(let request):
-            writer.key("q")
-            writer.beginMap()
-            writeLookup(target: request.target, want: request.want, to: &writer)
-            writeCAS(request.cas, to: &writer)
-            writer.endMap()
+            writer.map("q") {
+                writeLookup(target: request.target, want: request.want, to: &$0)
+                writeCAS(request.cas, to: &$0)
+            }
         case .findValueResponse(let response):
-            writer.key("r")
-            writer.beginMap()
-            response.nodes.write(to: &writer)
-            response.value?.writeFields(to: &writer)
-            writer.endMap()
+            writer.map("r") {
+                response.nodes.write(to: &$0)
+                response.value?.writeFields(to: &$0)
+            }
         case .storeValueRequest(let request):
-            writer.key("q")
-            writer.beginMap()
-            writer.key("tok")
-            writer.signed(Int64(request.token))
-            writeCAS(request.cas, to: &writer)
-            request.value.writeFields(to: &writer)
-            writer.endMap()
+            writer.map("q") {
+                $0.field("tok", signed: Int64(request.token))
+                writeCAS(request.cas, to: &$0)
+                request.value.writeFields(to: &$0)
+            }
         case .findPeerRequest(let request):
-            writer.key("q")
-            writer.beginMap()
-            writeLookup(target: request.target, want: request.want, to: &writer)
-            writeCAS(request.cas, to: &writer)
-            if request.expectedCount != 0 {
-                writer.key("e")
-                writer.signed(Int64(request.expectedCount))
+            writer.map("q") {
+                writeLookup(target: request.target, want: request.want, to: &$0)
+                writeCAS(request.cas, to: &$0)
+                $0.field("e", nonZero: Int64(request.expectedCount))
             }
-            writer.endMap()
         case .findPeerResponse(let response):
-            writer.key("r")
-            writer.beginMap()
-            response.nodes.write(to: &writer)
-            if !response.peers.isEmpty {
-                writer.key("p")
-                writer.beginList(count: response.peers.count)
-                for peer in response.peers { peer.writeResultMap(to: &writer) }
-                writer.endList()
+            writer.map("r") { writer in
+                response.nodes.write(to: &writer)
+                if !response.peers.isEmpty {
+                    writer.key("p")
+                    writer.beginList(count: response.peers.count)
+                    for peer in response.peers { peer.writeResultMap(to: &writer) }
+                    writer.endList()
+                }
             }
-            writer.endMap()
         case .announcePeerRequest(let request):
-            writer.key("q")
-            writer.beginMap()
-            writer.key("tok")
-            writer.signed(Int64(request.token))
-            writeCAS(request.cas, to: &writer)
-            request.peer.writeAnnounceFields(to: &writer)
-            writer.endMap()
-        case .error(_, let error):
-            writer.key("e")
-            writer.beginMap()
-            writer.key("c")
-            writer.signed(Int64(error.code))
-            if !error.message.isEmpty {
-                writer.key("m")
-                writer.text(error.message)
+            writer.map("q") {
+                $0.field("tok", signed: Int64(request.token))
+                writeCAS(request.cas, to: &$0)
+                request.peer.writeAnnounceFields(to: &$0)
             }
-            writer.endMap()
+        case .error(_, let error):
+            writer.map("e") {
+                $0.field("c", signed: Int64(error.code))
+                if !error.message.isEmpty { $0.field("m", text: error.message) }
+            }
         }
-        if version != 0 {
-            writer.key("v")
-            writer.unsigned(UInt64(version))
-        }
+        if version != 0 { writer.field("v", unsigned: UInt64(version)) }
         writer.endMap()
     }
 
     private func writeLookup<W: WireWriter>(target: Id, want: LookupWant, to writer: inout W) {
-        writer.key("t")
-        writer.id(target)
-        writer.key("w")
-        writer.unsigned(UInt64(want.rawValue))
+        writer.field("t", id: target)
+        writer.field("w", unsigned: UInt64(want.rawValue))
     }
 
     private func writeCAS<W: WireWriter>(_ cas: Int32?, to writer: inout W) {
-        if let cas, cas >= 0 {
-            writer.key("cas")
-            writer.signed(Int64(cas))
-        }
+        if let cas, cas >= 0 { writer.field("cas", signed: Int64(cas)) }
     }
 }
 
@@ -140,72 +107,37 @@ extension NodeLists {
 extension Value {
     /// `k, rec, n, seq, sig, v`, each only when present (seq only when non-zero).
     func writeFields<W: WireWriter>(to writer: inout W) {
-        if let publicKey {
-            writer.key("k")
-            writer.id(publicKey)
-        }
-        if let recipient {
-            writer.key("rec")
-            writer.id(recipient)
-        }
-        if let nonce {
-            writer.key("n")
-            writer.binary(nonce)
-        }
-        if sequenceNumber != 0 {
-            writer.key("seq")
-            writer.signed(Int64(sequenceNumber))
-        }
-        if let signature {
-            writer.key("sig")
-            writer.binary(signature)
-        }
-        writer.key("v")
-        writer.binary(data)
+        if let publicKey { writer.field("k", id: publicKey) }
+        if let recipient { writer.field("rec", id: recipient) }
+        if let nonce { writer.field("n", binary: nonce) }
+        writer.field("seq", nonZero: Int64(sequenceNumber))
+        if let signature { writer.field("sig", binary: signature) }
+        writer.field("v", binary: data)
     }
 }
 
 extension PeerInfo {
     /// ANNOUNCE_PEER fields after `tok`/`cas`: `k, seq, o, os, sig, f, e, ex` (k, sig, f, e always).
     func writeAnnounceFields<W: WireWriter>(to writer: inout W) {
-        writer.key("k")
-        writer.id(peerId)
+        writer.field("k", id: peerId)
         writeSharedFields(to: &writer, alwaysWriteFingerprint: true)
     }
 
     /// A FIND_PEER result map: `id, seq, o, os, sig, f, e, ex` (f only when non-zero).
     func writeResultMap<W: WireWriter>(to writer: inout W) {
         writer.beginMap()
-        writer.key("id")
-        writer.id(peerId)
+        writer.field("id", id: peerId)
         writeSharedFields(to: &writer, alwaysWriteFingerprint: false)
         writer.endMap()
     }
 
     private func writeSharedFields<W: WireWriter>(to writer: inout W, alwaysWriteFingerprint: Bool) {
-        if sequenceNumber != 0 {
-            writer.key("seq")
-            writer.signed(Int64(sequenceNumber))
-        }
-        if let nodeId {
-            writer.key("o")
-            writer.id(nodeId)
-        }
-        if let nodeSignature {
-            writer.key("os")
-            writer.binary(nodeSignature)
-        }
-        writer.key("sig")
-        writer.binary(signature)
-        if alwaysWriteFingerprint || fingerprint != 0 {
-            writer.key("f")
-            writer.signed(fingerprint)
-        }
-        writer.key("e")
-        writer.text(endpoint)
-        if let extra {
-            writer.key("ex")
-            writer.binary(extra)
-        }
+        writer.field("seq", nonZero: Int64(sequenceNumber))
+        if let nodeId { writer.field("o", id: nodeId) }
+        if let nodeSignature { writer.field("os", binary: nodeSignature) }
+        writer.field("sig", binary: signature)
+        if alwaysWriteFingerprint { writer.field("f", signed: fingerprint) } else { writer.field("f", nonZero: fingerprint) }
+        writer.field("e", text: endpoint)
+        if let extra { writer.field("ex", binary: extra) }
     }
 }

@@ -87,3 +87,44 @@ struct JSONWireWriter: WireWriter {
     mutating func beginNodeInfo() { open("[") }
     mutating func endNodeInfo() { close("]") }
 }
+
+/// Key-and-value shorthands, so each message's field list reads as a list.
+extension WireWriter {
+    mutating func field(_ name: String, unsigned value: UInt64) {
+        key(name)
+        unsigned(value)
+    }
+
+    mutating func field(_ name: String, signed value: Int64) {
+        key(name)
+        signed(value)
+    }
+
+    /// Writes the field only when `value` is not zero, as the reference omits zero optionals.
+    mutating func field(_ name: String, nonZero value: Int64) {
+        if value != 0 { field(name, signed: value) }
+    }
+
+    mutating func field(_ name: String, id value: Id) {
+        key(name)
+        id(value)
+    }
+
+    mutating func field(_ name: String, binary value: [UInt8]) {
+        key(name)
+        binary(value)
+    }
+
+    mutating func field(_ name: String, text value: String) {
+        key(name)
+        text(value)
+    }
+
+    /// A nested map under `name`, its fields written by `body`.
+    mutating func map(_ name: String, _ body: (inout Self) -> Void) {
+        key(name)
+        beginMap()
+        body(&self)
+        endMap()
+    }
+}
