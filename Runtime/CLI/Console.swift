@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Unbuffered writes to standard output and standard error, so that a line a script or a test waits
@@ -7,19 +9,19 @@ import Glibc
 enum Console {
     /// Writes `text` and a newline to standard output.
     static func line(_ text: String) {
-        write(text + "\n", to: STDOUT_FILENO)
+        emit(text + "\n", to: STDOUT_FILENO)
     }
 
     /// Writes `error: <message>` as one line to standard error.
     static func error(_ message: String) {
-        write("error: \(message)\n", to: STDERR_FILENO)
+        emit("error: \(message)\n", to: STDERR_FILENO)
     }
 
-    private static func write(_ text: String, to descriptor: Int32) {
+    private static func emit(_ text: String, to descriptor: Int32) {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             if written <= 0 { return }
             offset += written
         }

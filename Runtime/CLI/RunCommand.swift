@@ -2,6 +2,8 @@ import ArgumentParser
 import Logging
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// `carrier run`: starts a node. At this stage it loads or creates the identity, reports it and
@@ -15,6 +17,14 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOptions
 
     func run() throws {
+        // Block the stop signals before anything else (threads started later inherit the mask), so
+        // they are always received by `sigwait` below and never kill the process half-way.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "carrier.run")
         try reportingFailures {
@@ -23,20 +33,9 @@ struct RunCommand: ParsableCommand {
             Console.line("Carrier node \(keyPair.publicKey.base58)")
             Console.line("data directory: \(dataDirectory.path)")
             Console.line("press Ctrl-C to stop")
-            let signal = waitForTermination()
-            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            var received: Int32 = 0
+            sigwait(&stopSignals, &received)
+            logger.info("stopping", metadata: ["signal": "\(received)"])
         }
-    }
-
-    /// Blocks until SIGINT or SIGTERM arrives and returns its number.
-    private func waitForTermination() -> Int32 {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
-        return received
     }
 }

@@ -1,8 +1,5 @@
 import ArgumentParser
 import CarrierCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `carrier wire`: converts Boson messages between their CBOR and compact JSON forms.
 struct WireCommand: ParsableCommand {

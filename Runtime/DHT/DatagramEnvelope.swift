@@ -15,7 +15,7 @@ import Synchronization
 public final class DatagramEnvelope: Sendable {
     /// senderId + nonce + MAC.
     public static let overhead = Id.byteCount + SharedKey.nonceByteCount + SharedKey.macByteCount
-    /// The reference's minimum datagram (envelope + a 2-byte message is not a message; 74 is its floor).
+    /// The smallest datagram accepted, as in the reference: the 72-byte envelope and 2 message bytes.
     public static let minimumDatagramSize = 74
 
     /// Our own identity.
@@ -53,8 +53,11 @@ public final class DatagramEnvelope: Sendable {
 
     /// Seals `message` (a CBOR message) for `peer`. Throws if the datagram would exceed the family's limit
     /// or `peer` is ourselves or not a valid key.
-    public func seal(_ message: [UInt8], to peer: Id, family: AddressFamily = .ipv4) throws(EnvelopeError) -> [UInt8] {
+    public func seal(_ message: [UInt8], to peer: Id, family: AddressFamily) throws(EnvelopeError) -> [UInt8] {
         let size = DatagramEnvelope.overhead + message.count
+        guard size >= DatagramEnvelope.minimumDatagramSize else {
+            throw EnvelopeError(.truncated, "a \(message.count)-byte message is too short to send")
+        }
         guard size <= family.maxOutboundDatagramSize else {
             throw EnvelopeError(.oversized, "\(size) bytes exceeds the \(family.maxOutboundDatagramSize)-byte limit")
         }
@@ -62,20 +65,18 @@ public final class DatagramEnvelope: Sendable {
         let key = try sharedKey(with: peer)
         let nonce = withContext(for: peer, key: key) { $0.takeNonce() }
         var datagram = identityBytes
-        datagram.reserveCapacity(size)
-        datagram.append(contentsOf: nonce)
-        datagram.append(contentsOf: repeatElement(0, count: message.count + SharedKey.macByteCount))
+        datagram.append(contentsOf: repeatElement(0, count: size - Id.byteCount))
         datagram.withUnsafeMutableBytes { output in
+            nonce.store(into: output, at: Id.byteCount)
+            let nonceBytes = UnsafeRawPointer(output.baseAddress! + Id.byteCount).assumingMemoryBound(to: UInt8.self)
             let sealed = UnsafeMutableRawBufferPointer(rebasing: output[(Id.byteCount + SharedKey.nonceByteCount)...])
-            message.withUnsafeBytes { plaintext in
-                nonce.withUnsafeBufferPointer { key.seal(plaintext, nonce: $0.baseAddress!, into: sealed) }
-            }
+            message.withUnsafeBytes { key.seal($0, nonce: nonceBytes, into: sealed) }
         }
         return datagram
     }
 
     /// Opens a datagram: returns the sender's id and the CBOR message, or throws (and counts) why not.
-    public func open(_ datagram: [UInt8], family: AddressFamily = .ipv4) throws(EnvelopeError) -> (sender: Id, message: [UInt8]) {
+    public func open(_ datagram: [UInt8], family: AddressFamily) throws(EnvelopeError) -> (sender: Id, message: [UInt8]) {
         do {
             return try openUncounted(datagram, family: family)
         } catch {
@@ -99,20 +100,31 @@ public final class DatagramEnvelope: Sendable {
             let nonce = UnsafeRawBufferPointer(rebasing: bytes[Id.byteCount..<nonceEnd])
             let plaintext = key.open(UnsafeRawBufferPointer(rebasing: bytes[nonceEnd...]),
                                      nonce: nonce.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            return (plaintext, NonceTag(nonce))
+            return (plaintext, Nonce(nonce))
         }
         guard let plaintext else { throw EnvelopeError(.authenticationFailed, "MAC does not verify for sender \(sender)") }
-        let fresh = withContext(for: sender, key: key) { $0.acceptInbound(nonce: nonce) }
-        guard fresh else { throw EnvelopeError(.replayed, "nonce already used by \(sender)") }
+        let verdict = withContext(for: sender, key: key) { context -> EnvelopeError.Reason? in
+            if context.isOwnNonce(nonce) { return .reflected }
+            return context.acceptInbound(nonce: nonce) ? nil : .replayed
+        }
+        switch verdict {
+        case .reflected?: throw EnvelopeError(.reflected, "one of our own datagrams to \(sender) sent back to us")
+        case .some: throw EnvelopeError(.replayed, "nonce already used by \(sender)")
+        case nil: break
+        }
         return (sender, plaintext)
     }
 
     /// The shared key with `peer`: the cached one while its context is live, else computed outside
-    /// the lock and not cached (only `withContext` stores contexts, after a seal or a verified open,
-    /// so datagrams forged under random sender ids cannot fill or churn the cache).
+    /// the lock and not cached. Only `withContext` stores or refreshes contexts, after a seal or a
+    /// verified open, so forged datagrams can neither fill the cache nor keep an entry alive.
     private func sharedKey(with peer: Id) throws(EnvelopeError) -> SharedKey {
         let now = clock.now
-        if let cached = state.withLock({ liveContext(for: peer, now: now, in: &$0) { $0.sharedKey } }) { return cached }
+        let cached = state.withLock { state -> SharedKey? in
+            guard let index = state.contexts.index(forKey: peer), now - state.contexts.values[index].lastUsed < contextLifetime else { return nil }
+            return state.contexts.values[index].sharedKey
+        }
+        if let cached { return cached }
         do {
             return try SharedKey(between: identity, and: peer)
         } catch {

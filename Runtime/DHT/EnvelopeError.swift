@@ -10,6 +10,8 @@ public struct EnvelopeError: Error, Equatable, CustomStringConvertible {
         case selfAddressed
         /// Carries a nonce this peer already used recently.
         case replayed
+        /// One of our own datagrams to this peer, sent back to us (the shared key works both ways).
+        case reflected
         /// The MAC does not verify: tampered bytes or the wrong key.
         case authenticationFailed
         /// The sender id is not a usable Ed25519 public key.
@@ -17,6 +19,7 @@ public struct EnvelopeError: Error, Equatable, CustomStringConvertible {
     }
 
     public let reason: Reason
+    /// What exactly was wrong, for logs.
     public let detail: String
 
     public init(_ reason: Reason, _ detail: String) {

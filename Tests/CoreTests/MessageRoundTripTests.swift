@@ -53,7 +53,7 @@ struct MessageRoundTripTests {
         let hosted = Bool.random(using: &random)
         return PeerInfo(peerId: randomId(&random), nodeId: hosted ? randomId(&random) : nil, nodeSignature: hosted ? random.bytes(64) : nil,
                         sequenceNumber: Int32.random(in: 0...Int32.max, using: &random), fingerprint: Int64.random(in: Int64.min...Int64.max, using: &random),
-                        endpoint: randomText(&random), extra: Bool.random(using: &random) ? random.bytes(Int.random(in: 0...20, using: &random)) : nil,
+                        endpoint: randomText(&random), extra: Bool.random(using: &random) ? random.bytes(Int.random(in: 1...20, using: &random)) : nil,
                         signature: random.bytes(64))
     }
 

@@ -15,67 +15,62 @@ struct DatagramEnvelopeTests {
     }
 
     @Test func sealAndOpenBetweenTwoIdentities() throws {
-        let datagram = try alice.seal(message, to: bob.identity.publicKey)
+        let datagram = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
         #expect(datagram.count == DatagramEnvelope.overhead + message.count)
         #expect(Array(datagram[0..<32]) == alice.identity.publicKey.bytes, "the sender id leads in clear")
-        let (sender, opened) = try bob.open(datagram)
+        let (sender, opened) = try bob.open(datagram, family: .ipv4)
         #expect(sender == alice.identity.publicKey)
         #expect(opened == message)
         #expect(try Message.decode(cbor: opened) == Message(txid: 42, body: .pingRequest))
         // And back.
-        let reply = try bob.seal(message, to: alice.identity.publicKey)
-        #expect(try alice.open(reply).message == message)
+        let reply = try bob.seal(message, to: alice.identity.publicKey, family: .ipv4)
+        #expect(try alice.open(reply, family: .ipv4).message == message)
     }
 
     @Test func noncesStartRandomAndIncrementLittleEndian() throws {
-        let first = try alice.seal(message, to: bob.identity.publicKey)
-        let second = try alice.seal(message, to: bob.identity.publicKey)
-        var expected = Array(first[32..<56])
-        for index in expected.indices {
-            expected[index] &+= 1
-            if expected[index] != 0 { break }
-        }
-        #expect(Array(second[32..<56]) == expected)
+        let first = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        let second = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        #expect(Array(second[32..<56]) == Self.increment(Array(first[32..<56])))
         let other = DatagramEnvelope(identity: KeyPair.random())
-        #expect(Array(try other.seal(message, to: bob.identity.publicKey)[32..<56]) != Array(first[32..<56]))
-        _ = try bob.open(first)
-        _ = try bob.open(second)
+        #expect(Array(try other.seal(message, to: bob.identity.publicKey, family: .ipv4)[32..<56]) != Array(first[32..<56]))
+        _ = try bob.open(first, family: .ipv4)
+        _ = try bob.open(second, family: .ipv4)
     }
 
     @Test func everyTamperedByteIsRejected() throws {
-        let datagram = try alice.seal(message, to: bob.identity.publicKey)
+        let datagram = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
         for index in 32..<datagram.count {
             var tampered = datagram
             tampered[index] ^= 0x01
-            #expect(reason { _ = try bob.open(tampered) } == .authenticationFailed, "byte \(index)")
+            #expect(reason { _ = try bob.open(tampered, family: .ipv4) } == .authenticationFailed, "byte \(index)")
         }
         // A flipped sender id names another key: still refused.
         var otherSender = datagram
         otherSender[5] ^= 0x01
-        #expect([.authenticationFailed, .invalidPeerKey].contains(reason { _ = try bob.open(otherSender) }))
-        #expect(try bob.open(datagram).message == message, "the genuine datagram still opens afterwards")
+        #expect([.authenticationFailed, .invalidPeerKey].contains(reason { _ = try bob.open(otherSender, family: .ipv4) }))
+        #expect(try bob.open(datagram, family: .ipv4).message == message, "the genuine datagram still opens afterwards")
     }
 
     @Test func wrongKeyIsRejected() throws {
         let carol = DatagramEnvelope(identity: KeyPair.random())
-        let datagram = try alice.seal(message, to: bob.identity.publicKey)
-        #expect(reason { _ = try carol.open(datagram) } == .authenticationFailed)
+        let datagram = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        #expect(reason { _ = try carol.open(datagram, family: .ipv4) } == .authenticationFailed)
     }
 
     @Test func truncatedDatagramsAreRejected() throws {
-        let datagram = try alice.seal(message, to: bob.identity.publicKey)
-        #expect(reason { _ = try bob.open(Array(datagram.prefix(73))) } == .truncated)
-        #expect(reason { _ = try bob.open([]) } == .truncated)
-        #expect(reason { _ = try bob.open(Array(datagram.dropLast())) } == .authenticationFailed)
+        let datagram = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        #expect(reason { _ = try bob.open(Array(datagram.prefix(73)), family: .ipv4) } == .truncated)
+        #expect(reason { _ = try bob.open([], family: .ipv4) } == .truncated)
+        #expect(reason { _ = try bob.open(Array(datagram.dropLast()), family: .ipv4) } == .authenticationFailed)
     }
 
     @Test func replayedNoncesAreRejected() throws {
-        let first = try alice.seal(message, to: bob.identity.publicKey)
-        let second = try alice.seal(message, to: bob.identity.publicKey)
-        _ = try bob.open(first)
-        #expect(reason { _ = try bob.open(first) } == .replayed)
-        _ = try bob.open(second)
-        #expect(reason { _ = try bob.open(first) } == .replayed, "older nonces in the window are refused too")
+        let first = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        let second = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        _ = try bob.open(first, family: .ipv4)
+        #expect(reason { _ = try bob.open(first, family: .ipv4) } == .replayed)
+        _ = try bob.open(second, family: .ipv4)
+        #expect(reason { _ = try bob.open(first, family: .ipv4) } == .replayed, "older nonces in the window are refused too")
         #expect(bob.rejectionCounts[.replayed] == 2)
     }
 
@@ -90,9 +85,9 @@ struct DatagramEnvelopeTests {
     }
 
     @Test func selfAddressedDatagramsAreRejected() throws {
-        #expect(reason { _ = try alice.seal(message, to: alice.identity.publicKey) } == .selfAddressed)
+        #expect(reason { _ = try alice.seal(message, to: alice.identity.publicKey, family: .ipv4) } == .selfAddressed)
         let forged = alice.identity.publicKey.bytes + [UInt8](repeating: 1, count: 60)
-        #expect(reason { _ = try alice.open(forged) } == .selfAddressed)
+        #expect(reason { _ = try alice.open(forged, family: .ipv4) } == .selfAddressed)
     }
 
     @Test func invalidSenderKeyIsRejected() throws {
@@ -100,39 +95,72 @@ struct DatagramEnvelopeTests {
         var bytes = [UInt8](repeating: 0xFF, count: 32)
         bytes[31] = 0x7F
         let datagram = bytes + [UInt8](repeating: 1, count: 60)
-        #expect(reason { _ = try bob.open(datagram) } == .invalidPeerKey)
+        #expect(reason { _ = try bob.open(datagram, family: .ipv4) } == .invalidPeerKey)
     }
 
     @Test func forgedDatagramsDoNotFillTheContextCache() throws {
         let receiver = DatagramEnvelope(identity: KeyPair.random(), maxContexts: 5)
         for _ in 0..<50 {
             let forged = KeyPair.random().publicKey.bytes + Sodium.randomBytes(24 + 16 + 20)
-            #expect(reason { _ = try receiver.open(forged) } == .authenticationFailed)
+            #expect(reason { _ = try receiver.open(forged, family: .ipv4) } == .authenticationFailed)
         }
         #expect(receiver.cachedPeerCount == 0)
         #expect(receiver.rejectionCounts[.authenticationFailed] == 50)
-        // Genuine peers are cached; a full cache drops its least recently used eighth (here one).
+    }
+
+    /// A full cache drops its least recently used eighth (here one peer): that peer's replay window
+    /// goes with it, while a recently active peer keeps its own.
+    @Test func aFullCacheEvictsTheLeastRecentlyUsedPeer() throws {
+        let receiver = DatagramEnvelope(identity: KeyPair.random(), maxContexts: 5)
         let senders = (0..<6).map { _ in DatagramEnvelope(identity: KeyPair.random()) }
-        var replayable: [[UInt8]] = []
-        for sender in senders {
-            let datagram = try sender.seal(message, to: receiver.identity.publicKey)
-            _ = try receiver.open(datagram)
-            replayable.append(datagram)
+        var captured: [[UInt8]] = []
+        for sender in senders[0..<5] {
+            let datagram = try sender.seal(message, to: receiver.identity.publicKey, family: .ipv4)
+            _ = try receiver.open(datagram, family: .ipv4)
+            captured.append(datagram)
         }
+        // Sender 0 speaks again, so sender 1 is now the least recently used.
+        _ = try receiver.open(try senders[0].seal(message, to: receiver.identity.publicKey, family: .ipv4), family: .ipv4)
+        _ = try receiver.open(try senders[5].seal(message, to: receiver.identity.publicKey, family: .ipv4), family: .ipv4)
         #expect(receiver.cachedPeerCount == 5)
-        #expect(reason { _ = try receiver.open(replayable[5]) } == .replayed, "a cached peer keeps its replay window")
-        _ = try receiver.open(try senders[0].seal(message, to: receiver.identity.publicKey))
+        #expect(reason { _ = try receiver.open(captured[0], family: .ipv4) } == .replayed, "sender 0 kept its window")
+        #expect(reason { _ = try receiver.open(captured[2], family: .ipv4) } == .replayed, "sender 2 kept its window")
+        #expect(try receiver.open(captured[1], family: .ipv4).sender == senders[1].identity.publicKey,
+                "sender 1 was evicted, and with it its replay window (the documented limit of a bounded cache)")
+    }
+
+    @Test func aReflectedDatagramIsRejected() throws {
+        // Alice's datagram to Bob, sent back to Alice with Bob's id in front, opens under the same
+        // shared key; Alice must recognise her own nonce.
+        let datagram = try alice.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        let reflected = bob.identity.publicKey.bytes + datagram[32...]
+        #expect(reason { _ = try alice.open(reflected, family: .ipv4) } == .reflected)
+        #expect(alice.rejectionCounts[.reflected] == 1)
+        // Bob's genuine datagrams to Alice still open.
+        #expect(try alice.open(try bob.seal(message, to: alice.identity.publicKey, family: .ipv4), family: .ipv4).sender == bob.identity.publicKey)
+    }
+
+    @Test func tooShortMessagesAreNotSealed() {
+        #expect(reason { _ = try alice.seal([0xA0], to: bob.identity.publicKey, family: .ipv4) } == .truncated)
     }
 
     @Test func expiredContextsRestartTheNonceCounter() throws {
         let sender = DatagramEnvelope(identity: KeyPair.random(), contextLifetime: .milliseconds(1))
-        let first = try sender.seal(message, to: bob.identity.publicKey)
+        let first = try sender.seal(message, to: bob.identity.publicKey, family: .ipv4)
         Thread.sleep(forTimeInterval: 0.01)
-        let second = try sender.seal(message, to: bob.identity.publicKey)
-        var following = Array(first[32..<56])
-        following[0] &+= 1
-        #expect(Array(second[32..<56]) != following, "a rebuilt context starts from a new random nonce")
-        #expect(try bob.open(second).message == message)
+        let second = try sender.seal(message, to: bob.identity.publicKey, family: .ipv4)
+        #expect(Array(second[32..<56]) != Self.increment(Array(first[32..<56])), "a rebuilt context starts from a new random nonce")
+        #expect(try bob.open(second, family: .ipv4).message == message)
+    }
+
+    /// +1 little-endian with carry, as libsodium's `sodium_increment`.
+    static func increment(_ nonce: [UInt8]) -> [UInt8] {
+        var next = nonce
+        for index in next.indices {
+            next[index] &+= 1
+            if next[index] != 0 { break }
+        }
+        return next
     }
 
     @Test func concurrentSealsNeverReuseANonce() async throws {
@@ -140,7 +168,7 @@ struct DatagramEnvelopeTests {
         let envelope = alice
         let payload = message
         let nonces = try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            for _ in 0..<400 { group.addTask { Array(try envelope.seal(payload, to: target)[32..<56]) } }
+            for _ in 0..<400 { group.addTask { Array(try envelope.seal(payload, to: target, family: .ipv4)[32..<56]) } }
             var all: [[UInt8]] = []
             for try await nonce in group { all.append(nonce) }
             return all

@@ -38,9 +38,11 @@ public struct SharedKey: Sendable {
         }
     }
 
-    /// The plaintext of MAC ‖ ciphertext, or nil if it was not sealed with this key and nonce.
+    /// The plaintext of MAC ‖ ciphertext, or nil if it was not sealed with this key and nonce (or
+    /// the nonce is not 24 bytes).
     public func open(_ sealed: [UInt8], nonce: [UInt8]) -> [UInt8]? {
-        sealed.withUnsafeBytes { sealedBytes in
+        guard nonce.count == SharedKey.nonceByteCount else { return nil }
+        return sealed.withUnsafeBytes { sealedBytes in
             nonce.withUnsafeBufferPointer { open(sealedBytes, nonce: $0.baseAddress!) }
         }
     }

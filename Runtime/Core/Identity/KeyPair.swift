@@ -4,7 +4,7 @@ import CSodium
 ///
 /// The secret key uses libsodium's 64-byte layout (32-byte seed followed by the public key), the same
 /// layout as the reference's `privateKey`.
-public struct KeyPair: Sendable {
+public struct KeyPair: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// Length of a secret key in bytes (seed ‖ public key).
     public static let secretKeyByteCount = 64
     /// Length of a seed in bytes.
@@ -42,6 +42,11 @@ public struct KeyPair: Sendable {
         guard derived.secretKey == secretKey else { throw .inconsistentSecretKey }
         self = derived
     }
+
+    /// Names the public key only, so a key pair in a log or `dump` never shows its secret.
+    public var description: String { "KeyPair(\(publicKey))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": publicKey]) }
 
     /// The 32-byte seed this key pair derives from.
     public var seed: [UInt8] { Array(secretKey[0..<32]) }

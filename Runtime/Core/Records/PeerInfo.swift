@@ -18,7 +18,8 @@ public struct PeerInfo: Hashable, Sendable {
     public var fingerprint: Int64
     /// Endpoint URI (`e`).
     public var endpoint: String
-    /// Opaque extra data (`ex`), by convention a small CBOR map.
+    /// Opaque extra data (`ex`), by convention a small CBOR map. Empty data is carried as nil: the
+    /// wire omits it, and it adds nothing to the signed payload either way.
     public var extra: [UInt8]?
     /// The owner's signature (`sig`).
     public var signature: [UInt8]
@@ -40,7 +41,7 @@ public struct PeerInfo: Hashable, Sendable {
     public static func create(owner: KeyPair, node: KeyPair? = nil, fingerprint: Int64 = Int64(bitPattern: Sodium.randomUInt64()),
                               sequenceNumber: Int32 = 0, endpoint: String, extra: [UInt8]? = nil) -> PeerInfo {
         var peer = PeerInfo(peerId: owner.publicKey, nodeId: node?.publicKey, nodeSignature: nil, sequenceNumber: sequenceNumber,
-                            fingerprint: fingerprint, endpoint: endpoint, extra: extra, signature: [])
+                            fingerprint: fingerprint, endpoint: endpoint, extra: extra?.isEmpty == true ? nil : extra, signature: [])
         if let node { peer.nodeSignature = node.sign(peer.nodeSignedDigest) }
         peer.signature = owner.sign(peer.ownerSignedDigest)
         return peer

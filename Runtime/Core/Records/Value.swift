@@ -105,7 +105,7 @@ public struct Value: Hashable, Sendable {
     /// addressed to `recipient` or the ciphertext does not authenticate.
     public func decrypt(with recipient: KeyPair) -> [UInt8]? {
         guard kind == .encrypted, self.recipient == recipient.publicKey, let publicKey, let nonce,
-              let key = try? SharedKey(between: recipient, and: publicKey) else { return nil }
+              nonce.count == SharedKey.nonceByteCount, let key = try? SharedKey(between: recipient, and: publicKey) else { return nil }
         return key.open(data, nonce: nonce)
     }
 }

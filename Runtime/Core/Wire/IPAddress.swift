@@ -21,6 +21,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a textual IPv4 or IPv6 address.
     public init?(_ text: String) {
+        guard !text.utf8.contains(0) else { return nil }  // inet_pton would stop at the NUL
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             self.bytes = withUnsafeBytes(of: &v4) { Array($0) }

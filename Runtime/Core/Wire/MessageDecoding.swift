@@ -183,7 +183,7 @@ extension PeerInfo {
             : try fields.optionalInteger("f", as: Int64.self) ?? 0
         guard let endpoint = try fields.optionalText("e") else { throw fields.invalid("e", "missing (an endpoint is required)") }
         guard !endpoint.isEmpty else { throw fields.invalid("e", "endpoint must not be empty") }
-        let extra = try fields.optionalBinary("ex")
+        let extra = try fields.optionalBinary("ex").flatMap { $0.isEmpty ? nil : $0 }  // empty is omitted on the wire
         return PeerInfo(peerId: peerId, nodeId: nodeId, nodeSignature: nodeSignature, sequenceNumber: sequenceNumber,
                         fingerprint: fingerprint, endpoint: endpoint, extra: extra, signature: signature)
     }

@@ -138,6 +138,6 @@ extension PeerInfo {
         writer.field("sig", binary: signature)
         if alwaysWriteFingerprint { writer.field("f", signed: fingerprint) } else { writer.field("f", nonZero: fingerprint) }
         writer.field("e", text: endpoint)
-        if let extra { writer.field("ex", binary: extra) }
+        if let extra, !extra.isEmpty { writer.field("ex", binary: extra) }
     }
 }

@@ -8,8 +8,6 @@ protocol WireNode: Hashable, Sendable {
     var arrayElements: [Self]? { get }
     /// The integer value, or nil if not an integer (or beyond Int64).
     var integerValue: Int64? { get }
-    /// A non-negative integer, including those above Int64.max, or nil.
-    var unsignedValue: UInt64? { get }
     /// Text, or nil.
     var textValue: String? { get }
     /// An id (32 bytes in CBOR, Base58 in JSON), or nil with no other explanation needed.
@@ -30,10 +28,6 @@ extension CBOR: WireNode {
         return nil
     }
     var integerValue: Int64? { int64 }
-    var unsignedValue: UInt64? {
-        if case .unsigned(let value) = self { return value }
-        return nil
-    }
     var textValue: String? {
         if case .text(let text) = self { return text }
         return nil
@@ -64,13 +58,6 @@ extension JSONValue: WireNode {
     var integerValue: Int64? {
         if case .integer(let value) = self { return value }
         return nil
-    }
-    var unsignedValue: UInt64? {
-        switch self {
-        case .integer(let value) where value >= 0: UInt64(value)
-        case .largeUnsigned(let value): value
-        default: nil
-        }
     }
     var textValue: String? {
         if case .string(let text) = self { return text }
@@ -136,18 +123,28 @@ struct WireFields<Node: WireNode> {
     func optionalBinary(_ key: String, length: Int? = nil) throws(MessageDecodingError) -> [UInt8]? {
         guard let bytes = try optional(key, expected: "binary data", { $0.binaryValue }) else { return nil }
         if let length, bytes.count != length { throw invalid(key, "expected \(length) bytes, got \(bytes.count)") }
+        try checkLength(key, bytes.count)
         return bytes
     }
 
     func optionalText(_ key: String) throws(MessageDecodingError) -> String? {
-        try optional(key, expected: "text", { $0.textValue })
+        guard let text = try optional(key, expected: "text", { $0.textValue }) else { return nil }
+        try checkLength(key, text.utf8.count)
+        return text
+    }
+
+    /// The CBOR string limit holds for the JSON form too, so every message one form accepts can be
+    /// written in the other and read back.
+    private func checkLength(_ key: String, _ count: Int) throws(MessageDecodingError) {
+        let limit = CBORLimits.standard.maxStringLength
+        if count > limit { throw invalid(key, "\(count) bytes exceeds the limit of \(limit)") }
     }
 
     /// An integer within `range`; nil if absent.
     func optionalInteger<T: FixedWidthInteger>(_ key: String, as type: T.Type, in range: ClosedRange<T> = T.min...T.max) throws(MessageDecodingError) -> T? {
         guard let node = value(key) else { return nil }
         guard let value = node.integerValue else {
-            if node.unsignedValue != nil { throw invalid(key, "integer out of range \(range)") }
+            if node.typeName == "integer" { throw invalid(key, "integer out of range \(range)") }
             throw invalid(key, "expected an integer, got \(node.typeName)")
         }
         guard let exact = T(exactly: value), range.contains(exact) else { throw invalid(key, "integer \(value) out of range \(range)") }
