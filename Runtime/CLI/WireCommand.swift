@@ -11,14 +11,15 @@ struct WireCommand: ParsableCommand {
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the compact JSON form of a CBOR message given as hex.",
-            discussion: "Example: carrier wire decode bf6179182161740a61761a4f520001ff\nprints {\"y\":33,\"t\":10,\"v\":1330774017}. Use - to read the hex from standard input.")
+            discussion: "Example: carrier wire decode bf6179182161740a61761a4f520001ff\nprints {\"y\":33,\"t\":10,\"v\":1330774017}. Spaces and a 0x prefix are allowed; use - to read the hex from standard input.")
 
-        @Argument(help: ArgumentHelp("The CBOR message in hex, or - for standard input.", valueName: "HEX"))
-        var hex: String
+        @Argument(help: ArgumentHelp("The CBOR message in hex (several words are joined), or - for standard input.", valueName: "HEX"))
+        var hex: [String]
 
         func run() throws {
             try reportingFailures {
-                let text = try WireCommand.argumentOrStandardInput(hex).filter { !$0.isWhitespace }
+                var text = try WireCommand.argumentOrStandardInput(hex.joined()).filter { !$0.isWhitespace }
+                if text.hasPrefix("0x") { text.removeFirst(2) }
                 guard let bytes = Hex.decode(text) else { throw CommandFailure("input is not hex (expected pairs of 0-9a-f)") }
                 do {
                     print(try Message.decode(cbor: bytes).json)

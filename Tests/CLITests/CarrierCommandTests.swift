@@ -38,6 +38,8 @@ struct CarrierCommandTests {
         #expect(encoded.standardOutput == "bf6179182161740a61761a4f520001ff\n")
         let fromStandardInput = try CarrierBinary.run(["wire", "decode", "-"], standardInput: "bf6179182161740a61761a4f520001ff\n")
         #expect(fromStandardInput.standardOutput == decoded.standardOutput)
+        let spacedAndPrefixed = try CarrierBinary.run(["wire", "decode", "0xbf6179", "182161740a61761a4f520001ff"])
+        #expect(spacedAndPrefixed.standardOutput == decoded.standardOutput)
     }
 
     @Test(.enabled(if: SharedVectors.available, SharedVectors.skipReason))

@@ -72,13 +72,14 @@ struct CBORTests {
         #expect { try decode(manyItems) } throws: { ($0 as? CBORError)?.reason == .collectionTooLarge(count: 1025, limit: 1024) }
     }
 
-    /// Property: any tree of the profile survives encode → decode unchanged.
+    /// Property: any tree of the profile, each container written definite or indefinite at random
+    /// (the wire uses both), survives encode → decode unchanged.
     @Test func randomTreesRoundTrip() throws {
         var random = SeededGenerator(seed: 0xC0FFEE)
         for _ in 0..<500 {
             let tree = randomTree(depth: 0, using: &random)
             var writer = CBORWriter()
-            writer.item(tree)
+            write(tree, to: &writer, using: &random)
             #expect(try CBORDecoder.decode(writer.bytes) == tree)
         }
     }
@@ -88,7 +89,7 @@ struct CBORTests {
         var random = SeededGenerator(seed: 42)
         for _ in 0..<200 {
             var writer = CBORWriter()
-            writer.item(randomTree(depth: 0, using: &random))
+            write(randomTree(depth: 0, using: &random), to: &writer, using: &random)
             let bytes = writer.bytes
             for cut in 0..<bytes.count {
                 #expect(throws: CBORError.self) { try CBORDecoder.decode(Array(bytes[0..<cut])) }
@@ -96,6 +97,26 @@ struct CBORTests {
             var flipped = bytes
             flipped[Int.random(in: 0..<flipped.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random)
             _ = try? CBORDecoder.decode(flipped)
+        }
+    }
+
+    /// Writes `tree` choosing definite or indefinite form for each container at random.
+    private func write(_ tree: CBOR, to writer: inout CBORWriter, using random: inout SeededGenerator) {
+        let indefinite = Bool.random(using: &random)
+        switch tree {
+        case .array(let elements):
+            if indefinite { writer.beginIndefiniteArray() } else { writer.beginArray(count: elements.count) }
+            for element in elements { write(element, to: &writer, using: &random) }
+            if indefinite { writer.endIndefinite() }
+        case .map(let entries):
+            if indefinite { writer.beginIndefiniteMap() } else { writer.beginMap(count: entries.count) }
+            for entry in entries {
+                writer.textString(entry.key)
+                write(entry.value, to: &writer, using: &random)
+            }
+            if indefinite { writer.endIndefinite() }
+        default:
+            writer.item(tree)
         }
     }
 

@@ -79,11 +79,20 @@ struct MalformedMessageTests {
         }
     }
 
-    /// The same corpus in CBOR form is refused the same way.
+    /// The same corpus in CBOR form is refused naming the same field.
     @Test func theCBORFormsAreRefusedAlike() throws {
         for (json, field) in Self.corpus {
             guard let tree = try? JSONParser.parse(json), let cbor = Self.cbor(of: tree) else { continue }
-            #expect(throws: MessageDecodingError.self, "\(field)") { try Message.decode(cbor: cbor) }
+            do {
+                let message = try Message.decode(cbor: cbor)
+                Issue.record("accepted the CBOR form of \(json) as \(message)")
+            } catch {
+                guard case .invalidField(let named, let problem) = error else {
+                    Issue.record("\(json): unexpected \(error)")
+                    continue
+                }
+                #expect(named == field, "CBOR form of \(json): named \(named) (\(problem)), expected \(field)")
+            }
         }
     }
 
@@ -103,24 +112,97 @@ struct MalformedMessageTests {
         }
     }
 
-    /// A structural CBOR translation of a JSON tree (strings stay text), enough to exercise the
-    /// same field checks through the CBOR reader.
+    /// The CBOR form of a JSON tree as the wire would carry it: ids (`t` in a body, `k`, `rec`, `o`,
+    /// `id`) and binary fields (`sig`, `os`, `n`, `v` in a body, `ex`) become byte strings when their
+    /// text parses, node-info ids and addresses become bytes; anything that does not parse stays
+    /// text, so the decoder still meets the same broken field.
     private static func cbor(of json: JSONValue) -> [UInt8]? {
-        func convert(_ value: JSONValue) -> CBOR? {
+        func convert(_ value: JSONValue, key: String?, depth: Int) -> CBOR? {
             switch value {
             case .integer(let n): return n >= 0 ? .unsigned(UInt64(n)) : .negative(UInt64(-1 - n))
             case .largeUnsigned(let n): return .unsigned(n)
-            case .string(let s): return .text(s)
-            case .array(let a): let items = a.compactMap(convert); return items.count == a.count ? .array(items) : nil
-            case .object(let o):
-                let entries = o.compactMap { entry in convert(entry.value).map { CBOR.Entry(entry.key, $0) } }
-                return entries.count == o.count ? .map(entries) : nil
+            case .string(let text):
+                if depth > 1, ["t", "k", "rec", "o", "id"].contains(key), let id = Id(base58: text) { return .bytes(id.bytes) }
+                if depth > 1, ["sig", "os", "n", "v", "ex"].contains(key), let bytes = Base64URL.decode(text) { return .bytes(bytes) }
+                return .text(text)
+            case .array(let elements):
+                if key == "n4" || key == "n6" {
+                    let nodes = elements.map { element -> CBOR? in
+                        guard case .array(let parts) = element else { return convert(element, key: nil, depth: depth + 1) }
+                        return .array(parts.enumerated().compactMap { index, part in
+                            if case .string(let text) = part, index == 0, let id = Id(base58: text) { return .bytes(id.bytes) }
+                            if case .string(let text) = part, index == 1, let address = IPAddress(text) { return .bytes(address.bytes) }
+                            return convert(part, key: nil, depth: depth + 2)
+                        })
+                    }
+                    return nodes.contains { $0 == nil } ? nil : .array(nodes.map { $0! })
+                }
+                let items = elements.compactMap { convert($0, key: key, depth: depth + 1) }
+                return items.count == elements.count ? .array(items) : nil
+            case .object(let entries):
+                let converted = entries.compactMap { entry in convert(entry.value, key: entry.key, depth: depth + 1).map { CBOR.Entry(entry.key, $0) } }
+                return converted.count == entries.count ? .map(converted) : nil
             case .null, .bool: return nil
             }
         }
-        guard let tree = convert(json) else { return nil }
+        guard let tree = convert(json, key: nil, depth: 0) else { return nil }
         var writer = CBORWriter()
         writer.item(tree)
         return writer.bytes
+    }
+}
+
+/// Smaller refusals and limits found in review.
+struct EdgeCaseTests {
+    @Test func anAddressWithANulIsRefused() {
+        #expect(IPAddress("1.2.3.4\u{0}junk") == nil)
+        #expect(IPAddress("1.2.3.4") != nil)
+        #expect(throws: MessageDecodingError.self) {
+            try Message.decode(json: #"{"y":66,"t":1,"r":{"n4":[["HVG7zCqPqKVyxwwwKtC43EasxA3U7uVDLDU2EkRdKoA5","1.2.3.4\u0000junk",1]]}}"#)
+        }
+    }
+
+    @Test func outOfRangeIntegersSaySo() {
+        #expect(throws: MessageDecodingError.invalidField(field: "t", problem: "integer out of range 1...9223372036854775807")) {
+            try Message.decode(cbor: Hex.decode("bf6179182161743bffffffffffffffffff")!)
+        }
+    }
+
+    @Test func theJSONFormHasTheCBORStringLimit() {
+        let long = Base64URL.encode([UInt8](repeating: 1, count: 4097))
+        #expect { try Message.decode(json: #"{"y":37,"t":1,"q":{"tok":1,"v":"\#(long)"}}"#) } throws: {
+            ($0 as? MessageDecodingError) == .invalidField(field: "q.v", problem: "4097 bytes exceeds the limit of 4096")
+        }
+    }
+
+    @Test func emptyExtraDataIsOmittedLikeTheReference() throws {
+        let peer = PeerInfo.create(owner: KeyPair.random(), endpoint: "tcp://192.0.2.1:1", extra: [])
+        #expect(peer.extra == nil)
+        try peer.validate()
+        var built = peer
+        built.extra = []
+        let message = Message(txid: 1, body: .findPeerResponse(FindPeerResponse(peers: [built])))
+        #expect(!message.json.contains("\"ex\""), "an empty ex is not written")
+        let withEmpty = message.json.replacingOccurrences(of: "\"e\":", with: "\"ex\":\"\",\"e\":")
+        #expect(withEmpty.contains("\"ex\":\"\""))
+        guard case .findPeerResponse(let decoded) = try Message.decode(json: withEmpty).body else { Issue.record("wrong body"); return }
+        #expect(decoded.peers[0].extra == nil, "an empty ex on the wire reads as none")
+    }
+
+    @Test func decryptRefusesAMalformedNonceInsteadOfReadingPastIt() throws {
+        let owner = KeyPair.random(), recipient = KeyPair.random()
+        var value = try Value.encrypted(by: owner, for: recipient.publicKey, sequenceNumber: 0, plaintext: [1, 2, 3])
+        value.nonce = [1, 2, 3]
+        #expect(value.decrypt(with: recipient) == nil)
+        #expect(try SharedKey(between: owner, and: recipient.publicKey).open(value.data, nonce: []) == nil)
+    }
+
+    @Test func aKeyPairNeverPrintsItsSecret() {
+        let keyPair = KeyPair.random()
+        let secretHex = Hex.encode(keyPair.secretKey)
+        for text in ["\(keyPair)", String(reflecting: keyPair), String(describing: Mirror(reflecting: keyPair).children.map(\.value))] {
+            #expect(!text.contains(secretHex) && !text.contains("\(keyPair.secretKey)"))
+            #expect(!text.contains("\(keyPair.secretKey[0]), \(keyPair.secretKey[1]), \(keyPair.secretKey[2])"))
+        }
     }
 }
