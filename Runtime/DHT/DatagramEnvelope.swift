@@ -34,7 +34,10 @@ public final class DatagramEnvelope: Sendable {
     private let state = Mutex(State())
     private let clock = ContinuousClock()
 
+    /// An envelope sealing as `identity`. `contextLifetime` is how long an unused peer context is
+    /// kept (15 minutes, as the reference); `maxContexts` (at least 1) bounds the cache.
     public init(identity: KeyPair, contextLifetime: Duration = .seconds(15 * 60), maxContexts: Int = 65_536) {
+        precondition(maxContexts >= 1, "maxContexts must be at least 1")
         self.identity = identity
         self.identityBytes = identity.publicKey.bytes
         self.contextLifetime = contextLifetime

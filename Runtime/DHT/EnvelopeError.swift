@@ -18,6 +18,7 @@ public struct EnvelopeError: Error, Equatable, CustomStringConvertible {
         case invalidPeerKey
     }
 
+    /// The broken rule.
     public let reason: Reason
     /// What exactly was wrong, for logs.
     public let detail: String

@@ -59,6 +59,24 @@ struct CBORTests {
         do { _ = try decode(hex) } catch { #expect(error.reason == reason, "\(hex): \(error)") }
     }
 
+    @Test func duplicateKeysAreFoundInLargeMapsToo() throws {
+        func map(_ keys: [String]) -> [UInt8] {
+            var writer = CBORWriter()
+            writer.beginIndefiniteMap()
+            for key in keys {
+                writer.textString(key)
+                writer.unsigned(1)
+            }
+            writer.endIndefinite()
+            return writer.bytes
+        }
+        let distinct = (0..<40).map { "k\($0)" }
+        #expect(try CBORDecoder.decode(map(distinct)) != .unsigned(0))
+        for duplicate in ["k3", "k15", "k16", "k39"] {
+            #expect { try CBORDecoder.decode(map(distinct + [duplicate])) } throws: { ($0 as? CBORError)?.reason == .duplicateKey(duplicate) }
+        }
+    }
+
     @Test func limitsAreEnforced() {
         let deep = String(repeating: "81", count: 17) + "00"
         #expect { try decode(deep) } throws: { ($0 as? CBORError)?.reason == .tooDeep(limit: 16) }

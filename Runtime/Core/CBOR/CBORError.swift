@@ -20,6 +20,7 @@ public struct CBORError: Error, Equatable, CustomStringConvertible {
         case duplicateKey(String)
     }
 
+    /// What went wrong.
     public let reason: Reason
     /// Offset of the offending byte in the input.
     public let offset: Int

@@ -1,5 +1,6 @@
 /// Why a JSON text was refused, with the byte offset where the problem was found.
 public struct JSONError: Error, Equatable, CustomStringConvertible {
+    /// What went wrong.
     public let message: String
     /// Offset of the offending byte in the input.
     public let offset: Int

@@ -45,7 +45,9 @@ public enum ErrorCode: Int32, Sendable, CaseIterable, CustomStringConvertible {
 
 /// A failed protocol rule, with the code a node sends back and a human-readable reason.
 public struct ProtocolError: Error, Equatable, CustomStringConvertible {
+    /// The code sent back in an error reply.
     public let code: ErrorCode
+    /// Which rule broke, for the reply's `m` and for logs.
     public let reason: String
 
     public init(_ code: ErrorCode, _ reason: String) {

@@ -7,6 +7,7 @@ public struct Message: Hashable, Sendable {
     public var txid: UInt64
     /// Implementation version (`v`); 0 is omitted on the wire.
     public var version: UInt32
+    /// What the message says; its case fixes the method and type (`y`).
     public var body: Body
 
     /// The version Carrier sends: `"MK"` (Meerkat, the native-node code) version 1.
@@ -76,6 +77,7 @@ public struct Message: Hashable, Sendable {
 public struct ErrorBody: Hashable, Sendable {
     /// Usually an `ErrorCode`, but any int32 is carried as received.
     public var code: Int32
+    /// `m`: a human-readable reason; empty is omitted on the wire.
     public var message: String
 
     public init(code: Int32, message: String = "") {
