@@ -3,7 +3,7 @@
 
 SWIFT        ?= swift
 DATA_DIR     ?= .carrier/node
-DEBIAN_PKGS  := libsodium-dev pkg-config
+DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build run test bench fuzz clean

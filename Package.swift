@@ -23,10 +23,18 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // SQLite 3, from Debian's libsqlite3-dev: the DHT's value and peer storage.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Runtime/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo.
         .target(name: "CarrierCore", dependencies: ["CSodium"], path: "Runtime/Core"),
-        // The DHT: for now the sealed datagram envelope; transport, routing and lookups follow.
-        .target(name: "CarrierDHT", dependencies: ["CarrierCore", "CSodium"], path: "Runtime/DHT"),
+        // The DHT: the sealed datagram envelope, routing table, write tokens and storage so far;
+        // transport and lookups follow.
+        .target(name: "CarrierDHT", dependencies: ["CarrierCore", "CSodium", "CSQLite"], path: "Runtime/DHT"),
         // The `carrier` command-line tool.
         .executableTarget(
             name: "CarrierCLI",

@@ -1,0 +1,276 @@
+import CarrierCore
+import Synchronization
+
+/// The values and peer records a node stores for the DHT, in one SQLite file (WAL, every write
+/// fsynced before it is acknowledged).
+///
+/// The rules are the protocol's (BOSON-WIRE.md §4, §7, §9): an item lives 2 hours after its last
+/// store; a mutable value's content is replaced only by a strictly greater `seq`, while an equal or
+/// lower one just refreshes it; `cas` fails (301) when the stored `seq` is greater than it; a value
+/// cannot change between mutable and immutable (303); invalid values and records are refused with
+/// 401/402. Carrier adds per-node limits (the reference has none), refused with 201. Items the node
+/// publishes itself are `persistent`: never purged, and listed for republishing. Times are wall-clock
+/// milliseconds (they must survive a restart). Thread-safe.
+public final class DHTStorage: Sendable {
+    /// How long an item lives after its last store or announcement.
+    public static let maxAge: Int64 = 2 * 60 * 60_000
+
+    /// Limits on what one node stores for others.
+    public struct Limits: Sendable {
+        /// Most values stored (persistent ones included).
+        public var maxValues = 65_536
+        /// Most peer records stored.
+        public var maxPeers = 65_536
+        /// Most records per peer id (different fingerprints).
+        public var maxRecordsPerPeer = 64
+        public init() {}
+    }
+
+    public let limits: Limits
+    private let database: Mutex<SQLiteDatabase>
+
+    /// Opens (creating when missing) the storage file at `path`.
+    public init(path: String, limits: Limits = Limits()) throws(StorageError) {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS dht_values (
+                id BLOB PRIMARY KEY, public_key BLOB, recipient BLOB, nonce BLOB, seq INTEGER NOT NULL,
+                signature BLOB, data BLOB NOT NULL, persistent INTEGER NOT NULL,
+                created INTEGER NOT NULL, updated INTEGER NOT NULL, announced INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS dht_values_updated ON dht_values(updated);
+            CREATE TABLE IF NOT EXISTS dht_peers (
+                id BLOB NOT NULL, fingerprint INTEGER NOT NULL, node_id BLOB, node_signature BLOB,
+                seq INTEGER NOT NULL, endpoint TEXT NOT NULL, extra BLOB, signature BLOB NOT NULL,
+                persistent INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+                announced INTEGER NOT NULL, PRIMARY KEY (id, fingerprint));
+            CREATE INDEX IF NOT EXISTS dht_peers_updated ON dht_peers(updated);
+            """)
+        self.limits = limits
+        self.database = Mutex(database)
+    }
+
+    // MARK: Values
+
+    /// Stores `value` (a STORE_VALUE, or our own `persistent` publication). Returns once durable.
+    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) {
+        try value.validate()
+        try withDatabase { (database) throws(ProtocolError) in
+            let id = value.id
+            let existing = try storageCall { () throws(StorageError) in
+                try database.query("SELECT public_key IS NOT NULL, seq FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
+            }
+            if let existing {
+                guard (existing.integer(0) != 0) == (value.publicKey != nil) else {
+                    throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(existing.integer(0) != 0 ? "mutable" : "immutable")")
+                }
+                let storedSequence = Int32(truncatingIfNeeded: existing.integer(1))
+                if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+                try storageCall { () throws(StorageError) in
+                    if value.sequenceNumber > storedSequence {
+                        try database.query("""
+                            UPDATE dht_values SET public_key = ?, recipient = ?, nonce = ?, seq = ?, signature = ?, data = ?,
+                            updated = ?, persistent = max(persistent, ?) WHERE id = ?
+                            """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                    } else {
+                        try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
+                                           [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                    }
+                }
+                return
+            }
+            let count = try storageCall { () throws(StorageError) in try database.query("SELECT count(*) FROM dht_values")[0].integer(0) }
+            guard count < limits.maxValues else { throw ProtocolError(.genericError, "value storage is full (\(limits.maxValues) values)") }
+            try storageCall { () throws(StorageError) in
+                try database.query("""
+                    INSERT INTO dht_values (public_key, recipient, nonce, seq, signature, data, id, persistent, created, updated, announced)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                    """, Self.valueColumns(value) + [.blob(id.bytes), .integer(persistent ? 1 : 0), .integer(now), .integer(now)])
+            }
+        }
+    }
+
+    /// The live value with `id`; for a mutable value only if its `seq` ≥ `cas` (when given).
+    public func value(_ id: Id, cas: Int32? = nil, now: Int64) throws(StorageError) -> Value? {
+        let rows = try database.withLock { (database) throws(StorageError) in
+            try database.query("""
+                SELECT public_key, recipient, nonce, seq, signature, data FROM dht_values
+                WHERE id = ? AND (persistent = 1 OR updated > ?)
+                """, [.blob(id.bytes), .integer(now - Self.maxAge)])
+        }
+        guard let row = rows.first, let value = Self.value(from: row) else { return nil }
+        if let cas, value.publicKey != nil, value.sequenceNumber < cas { return nil }
+        return value
+    }
+
+    // MARK: Peers
+
+    /// Stores a peer record (an ANNOUNCE_PEER, or our own `persistent` announcement). Returns once durable.
+    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) {
+        try peer.validate()
+        try withDatabase { (database) throws(ProtocolError) in
+            let key: [SQLiteValue] = [.blob(peer.peerId.bytes), .integer(peer.fingerprint)]
+            let existing = try storageCall { () throws(StorageError) in
+                try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
+            }
+            if let existing {
+                let storedSequence = Int32(truncatingIfNeeded: existing.integer(0))
+                if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+                try storageCall { () throws(StorageError) in
+                    if peer.sequenceNumber > storedSequence {
+                        try database.query("""
+                            UPDATE dht_peers SET node_id = ?, node_signature = ?, seq = ?, endpoint = ?, extra = ?, signature = ?,
+                            updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?
+                            """, Self.peerColumns(peer) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                    } else {
+                        try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
+                                           [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                    }
+                }
+                return
+            }
+            let (total, forPeer) = try storageCall { () throws(StorageError) in
+                let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
+                return (row.integer(0), row.integer(1))
+            }
+            guard total < limits.maxPeers else { throw ProtocolError(.genericError, "peer storage is full (\(limits.maxPeers) records)") }
+            guard forPeer < limits.maxRecordsPerPeer else {
+                throw ProtocolError(.genericError, "\(peer.peerId) already has \(limits.maxRecordsPerPeer) records")
+            }
+            try storageCall { () throws(StorageError) in
+                try database.query("""
+                    INSERT INTO dht_peers (node_id, node_signature, seq, endpoint, extra, signature, id, fingerprint, persistent, created, updated, announced)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                    """, Self.peerColumns(peer) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
+            }
+        }
+    }
+
+    /// Up to `limit` live records for `peerId` with `seq` ≥ `cas` (when given): highest `seq` first,
+    /// then most recently updated, then by fingerprint, as the reference orders them.
+    public func peers(_ peerId: Id, cas: Int32? = nil, limit: Int, now: Int64) throws(StorageError) -> [PeerInfo] {
+        let rows = try database.withLock { (database) throws(StorageError) in
+            try database.query("""
+                SELECT id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature FROM dht_peers
+                WHERE id = ? AND seq >= ? AND (persistent = 1 OR updated > ?)
+                ORDER BY seq DESC, updated DESC, fingerprint LIMIT ?
+                """, [.blob(peerId.bytes), .integer(Int64(cas ?? 0)), .integer(now - Self.maxAge), .integer(Int64(limit))])
+        }
+        return rows.compactMap(Self.peer(from:))
+    }
+
+    // MARK: Expiry and republishing
+
+    /// Deletes items stored for others that were not refreshed in the last 2 hours; returns how many.
+    @discardableResult
+    public func purgeExpired(now: Int64) throws(StorageError) -> Int {
+        try database.withLock { (database) throws(StorageError) in
+            try database.transaction { () throws(StorageError) in
+                let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
+                let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+                let peers = try database.query("DELETE FROM dht_peers WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+                return values + peers
+            }
+        }
+    }
+
+    /// Our own values last announced before `olderThan` (ms ago), for the republish task.
+    public func valuesToRepublish(now: Int64, olderThan age: Int64) throws(StorageError) -> [Value] {
+        let rows = try database.withLock { (database) throws(StorageError) in
+            try database.query("""
+                SELECT public_key, recipient, nonce, seq, signature, data FROM dht_values WHERE persistent = 1 AND announced <= ?
+                """, [.integer(now - age)])
+        }
+        return rows.compactMap(Self.value(from:))
+    }
+
+    /// Our own peer records last announced before `olderThan` (ms ago).
+    public func peersToRepublish(now: Int64, olderThan age: Int64) throws(StorageError) -> [PeerInfo] {
+        let rows = try database.withLock { (database) throws(StorageError) in
+            try database.query("""
+                SELECT id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature FROM dht_peers
+                WHERE persistent = 1 AND announced <= ?
+                """, [.integer(now - age)])
+        }
+        return rows.compactMap(Self.peer(from:))
+    }
+
+    /// Records that our value `id` was just announced to the network.
+    public func markValueAnnounced(_ id: Id, now: Int64) throws(StorageError) {
+        _ = try database.withLock { (database) throws(StorageError) in
+            try database.query("UPDATE dht_values SET announced = ? WHERE id = ?", [.integer(now), .blob(id.bytes)])
+        }
+    }
+
+    /// Records that our peer record (`peerId`, `fingerprint`) was just announced.
+    public func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) throws(StorageError) {
+        _ = try database.withLock { (database) throws(StorageError) in
+            try database.query("UPDATE dht_peers SET announced = ? WHERE id = ? AND fingerprint = ?",
+                               [.integer(now), .blob(peerId.bytes), .integer(fingerprint)])
+        }
+    }
+
+    /// How many values and peer records are stored (live or not yet purged).
+    public func counts() throws(StorageError) -> (values: Int, peers: Int) {
+        try database.withLock { (database) throws(StorageError) in
+            let row = try database.query("SELECT (SELECT count(*) FROM dht_values), (SELECT count(*) FROM dht_peers)")[0]
+            return (Int(row.integer(0)), Int(row.integer(1)))
+        }
+    }
+
+    // MARK: Rows
+
+    /// Runs a write under the lock in one transaction; a storage failure becomes error 1 (IOError),
+    /// which is what the reference sends when its storage fails.
+    private func withDatabase(_ body: (SQLiteDatabase) throws(ProtocolError) -> Void) throws(ProtocolError) {
+        let failure = database.withLock { database -> ProtocolError? in
+            do {
+                try database.execute("BEGIN IMMEDIATE")
+            } catch {
+                return ProtocolError(.ioError, "storage: \(error)")
+            }
+            do throws(ProtocolError) {
+                try body(database)
+                try storageCall { () throws(StorageError) in try database.execute("COMMIT") }
+                return nil
+            } catch {
+                try? database.execute("ROLLBACK")
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    @discardableResult
+    private func storageCall<T>(_ body: () throws(StorageError) -> T) throws(ProtocolError) -> T {
+        do { return try body() } catch { throw ProtocolError(.ioError, "storage: \(error)") }
+    }
+
+    private static func valueColumns(_ value: Value) -> [SQLiteValue] {
+        [.blob(value.publicKey?.bytes), .blob(value.recipient?.bytes), .blob(value.nonce), .integer(Int64(value.sequenceNumber)),
+         .blob(value.signature), .blob(value.data)]
+    }
+
+    private static func peerColumns(_ peer: PeerInfo) -> [SQLiteValue] {
+        [.blob(peer.nodeId?.bytes), .blob(peer.nodeSignature), .integer(Int64(peer.sequenceNumber)), .text(peer.endpoint),
+         .blob(peer.extra), .blob(peer.signature)]
+    }
+
+    /// A value from `public_key, recipient, nonce, seq, signature, data`; nil for a row that does not
+    /// make one (a damaged file), which is then treated as absent.
+    private static func value(from row: SQLiteRow) -> Value? {
+        guard let data = row.blob(5) else { return nil }
+        let publicKey = row.blob(0).flatMap { Id(bytes: $0) }
+        let recipient = row.blob(1).flatMap { Id(bytes: $0) }
+        guard (row.blob(0) == nil) == (publicKey == nil), (row.blob(1) == nil) == (recipient == nil) else { return nil }
+        return Value(publicKey: publicKey, recipient: recipient, nonce: row.blob(2), sequenceNumber: Int32(truncatingIfNeeded: row.integer(3)),
+                     signature: row.blob(4), data: data)
+    }
+
+    /// A peer record from `id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature`.
+    private static func peer(from row: SQLiteRow) -> PeerInfo? {
+        guard let peerId = row.blob(0).flatMap({ Id(bytes: $0) }), let signature = row.blob(7) else { return nil }
+        let nodeId = row.blob(1).flatMap { Id(bytes: $0) }
+        return PeerInfo(peerId: peerId, nodeId: nodeId, nodeSignature: row.blob(2), sequenceNumber: Int32(truncatingIfNeeded: row.integer(3)),
+                        fingerprint: row.integer(4), endpoint: row.text(5), extra: row.blob(6), signature: signature)
+    }
+}

@@ -1,0 +1,129 @@
+import CSQLite
+
+/// A thin, strict wrapper over one SQLite connection: WAL journal, `synchronous = FULL` (a
+/// committed write is on disk before the call returns), prepared statements with typed binds.
+/// Not thread-safe; its owner serialises access.
+final class SQLiteDatabase {
+    private let handle: OpaquePointer
+    let path: String
+
+    init(path: String) throws(StorageError) {
+        var handle: OpaquePointer?
+        let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw StorageError("cannot open \(path): \(message)")
+        }
+        self.handle = handle
+        self.path = path
+        sqlite3_busy_timeout(handle, 5000)
+        try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Runs one or more statements that return no rows.
+    func execute(_ sql: String) throws(StorageError) {
+        var error: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+            let message = error.map { String(cString: $0) } ?? lastError
+            sqlite3_free(error)
+            throw StorageError("\(path): \(message)")
+        }
+    }
+
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    func transaction<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Prepares `sql`, binds `values` to its `?` placeholders in order, and returns the rows it yields.
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw StorageError("\(path): \(lastError) in \(sql)")
+        }
+        defer { sqlite3_finalize(statement) }
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32 = switch value {
+            case .integer(let number): sqlite3_bind_int64(statement, index, number)
+            case .text(let text): sqlite3_bind_text(statement, index, text, -1, SQLiteDatabase.transient)
+            case .blob(let bytes): bytes.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), SQLiteDatabase.transient) }
+            case .null: sqlite3_bind_null(statement, index)
+            }
+            guard status == SQLITE_OK else { throw StorageError("\(path): \(lastError) binding \(index) in \(sql)") }
+        }
+        var rows: [SQLiteRow] = []
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_ROW: rows.append(SQLiteRow(statement: statement))
+            case SQLITE_DONE: return rows
+            default: throw StorageError("\(path): \(lastError) in \(sql)")
+            }
+        }
+    }
+
+    private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+
+    /// SQLITE_TRANSIENT: SQLite copies bound buffers before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+/// A value bound to a statement parameter.
+enum SQLiteValue {
+    case integer(Int64)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    static func blob(_ bytes: [UInt8]?) -> SQLiteValue { bytes.map { .blob($0) } ?? .null }
+}
+
+/// One result row, its columns copied out of SQLite.
+struct SQLiteRow {
+    private let columns: [SQLiteValue]
+
+    init(statement: OpaquePointer) {
+        columns = (0..<sqlite3_column_count(statement)).map { index in
+            switch sqlite3_column_type(statement, index) {
+            case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, index))
+            case SQLITE_TEXT: .text(String(cString: sqlite3_column_text(statement, index)))
+            case SQLITE_BLOB:
+                .blob(Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, index), count: Int(sqlite3_column_bytes(statement, index)))))
+            default: .null
+            }
+        }
+    }
+
+    func integer(_ index: Int) -> Int64 {
+        if case .integer(let number) = columns[index] { return number }
+        return 0
+    }
+
+    func text(_ index: Int) -> String {
+        if case .text(let text) = columns[index] { return text }
+        return ""
+    }
+
+    func blob(_ index: Int) -> [UInt8]? {
+        if case .blob(let bytes) = columns[index] { return bytes }
+        return nil
+    }
+}
+
+/// A storage failure: the file, and what SQLite or the schema check said.
+public struct StorageError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
