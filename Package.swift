@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "CarrierCLI",
             dependencies: [
-                "CarrierCore",
+                "CarrierCore", "CarrierDHT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

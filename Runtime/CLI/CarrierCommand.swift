@@ -15,7 +15,8 @@ struct CarrierCommand: ParsableCommand {
               carrier run --data-dir /var/lib/carrier
               carrier wire decode bf6179182161740a61761a4f520001ff
               carrier wire encode '{"y":33,"t":10,"v":1330774017}'
+              carrier dht simulate --nodes 10000  measure lookups on a simulated network
             """,
-        subcommands: [IdCommand.self, RunCommand.self, WireCommand.self]
+        subcommands: [IdCommand.self, RunCommand.self, DHTCommand.self, WireCommand.self]
     )
 }

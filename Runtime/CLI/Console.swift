@@ -12,6 +12,11 @@ enum Console {
         emit(text + "\n", to: STDOUT_FILENO)
     }
 
+    /// Writes a progress line to standard error, so standard output stays clean for scripts.
+    static func progress(_ message: String) {
+        emit(message + "\n", to: STDERR_FILENO)
+    }
+
     /// Writes `error: <message>` as one line to standard error.
     static func error(_ message: String) {
         emit("error: \(message)\n", to: STDERR_FILENO)

@@ -12,7 +12,7 @@ struct CarrierCommandTests {
     @Test func helpListsTheCommands() throws {
         let result = try CarrierBinary.run(["--help"])
         #expect(result.status == 0)
-        for command in ["id", "run", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
+        for command in ["id", "run", "dht", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
     }
 
     @Test func idIsCreatedOnceAndStable() throws {
@@ -65,6 +65,18 @@ struct CarrierCommandTests {
         #expect(result.standardError.hasPrefix("error: "))
         #expect(result.standardError.contains(expected), "\(result.standardError)")
         #expect(result.standardError.filter { $0 == "\n" }.count == 1, "one line")
+    }
+
+    @Test func simulateReportsEveryChurnLevelAsJSON() throws {
+        let result = try CarrierBinary.run(["dht", "simulate", "--nodes", "120", "--lookups", "10", "--values", "5", "--churn", "0,0.2", "--json"])
+        #expect(result.status == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]]
+        #expect(rows?.count == 2)
+        #expect(rows?.map { $0["churn"] as? Double } == [0, 0.2])
+        #expect((rows?.first?["kClosestFound"] as? Double ?? 0) > 0.5)
+        #expect(result.standardError.contains("nodes joined"), "progress goes to standard error")
+        let refused = try CarrierBinary.run(["dht", "simulate", "--churn", "2"])
+        #expect(refused.status != 0 && refused.standardError.contains("--churn"))
     }
 
     @Test func runPrintsTheIdentityAndStopsOnSIGINT() throws {
