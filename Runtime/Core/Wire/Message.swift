@@ -45,20 +45,23 @@ public struct Message: Hashable, Sendable {
         case announcePeerRequest(AnnouncePeerRequest)
         case announcePeerResponse
         case error(method: Method?, ErrorBody)
+
+        /// The method this body belongs to (nil only for an error answering method 0).
+        public var method: Method? {
+            switch self {
+            case .pingRequest, .pingResponse: .ping
+            case .findNodeRequest, .findNodeResponse: .findNode
+            case .findValueRequest, .findValueResponse: .findValue
+            case .storeValueRequest, .storeValueResponse: .storeValue
+            case .findPeerRequest, .findPeerResponse: .findPeer
+            case .announcePeerRequest, .announcePeerResponse: .announcePeer
+            case .error(let method, _): method
+            }
+        }
     }
 
     /// The message's method (nil only for an error answering method 0).
-    public var method: Method? {
-        switch body {
-        case .pingRequest, .pingResponse: .ping
-        case .findNodeRequest, .findNodeResponse: .findNode
-        case .findValueRequest, .findValueResponse: .findValue
-        case .storeValueRequest, .storeValueResponse: .storeValue
-        case .findPeerRequest, .findPeerResponse: .findPeer
-        case .announcePeerRequest, .announcePeerResponse: .announcePeer
-        case .error(let method, _): method
-        }
-    }
+    public var method: Method? { body.method }
 
     /// The message's type.
     public var kind: Kind {

@@ -1,0 +1,110 @@
+import CarrierCore
+
+/// Answers DHT requests from the routing tables, the token manager and storage, with the
+/// reference's rules (BOSON-WIRE.md §6, §7, §9). No I/O: the transport hands it a decoded request
+/// and the sender, and sends back what it returns.
+public struct RequestHandler: Sendable {
+    /// Most contacts per address family in one answer (the wire rule).
+    public static let maxNodesPerFamily = 16
+    /// Most contacts from one global source unit in one answer (the wire rule).
+    public static let maxNodesPerSourceUnit = 8
+    /// Most peer records in one FIND_PEER answer.
+    public static let maxPeersPerAnswer = 8
+
+    public let tokens: TokenManager
+    public let storage: DHTStorage
+    /// Whether writes from loopback and private addresses are accepted (local testnets).
+    public let allowLocal: Bool
+
+    public init(tokens: TokenManager = TokenManager(), storage: DHTStorage, allowLocal: Bool) {
+        self.tokens = tokens
+        self.storage = storage
+        self.allowLocal = allowLocal
+    }
+
+    /// The answer to `request` from `sender` (who reached us over `family`), or nil when the protocol
+    /// says not to answer. `now` is the token clock, `wallClock` the storage clock, both in ms.
+    public func answer(_ request: Message.Body, from sender: NodeInfo, family: AddressFamily,
+                       ipv4: RoutingTable?, ipv6: RoutingTable?, now: Int64, wallClock: Int64) -> Message.Body? {
+        func nodes(for target: Id, want: LookupWant) -> NodeLists {
+            // Both families in one answer must fit one datagram: 11 (IPv4 socket) or 9 (IPv6) each.
+            let both = want.contains(.ipv4) && want.contains(.ipv6)
+            let perFamily = both ? (family == .ipv4 ? 11 : 9) : Self.maxNodesPerFamily
+            // No family asked for: answer in the family of the socket, as the reference does.
+            let wantIPv4 = want.contains(.ipv4) || (!want.contains(.ipv6) && family == .ipv4)
+            let wantIPv6 = want.contains(.ipv6) || (!want.contains(.ipv4) && family == .ipv6)
+            return NodeLists(ipv4: wantIPv4 ? Self.closest(ipv4, to: target, count: perFamily) : [],
+                             ipv6: wantIPv6 ? Self.closest(ipv6, to: target, count: perFamily) : [])
+        }
+        switch request {
+        case .pingRequest:
+            return .pingResponse
+        case .findNodeRequest(let query):
+            let token = query.want.contains(.token)
+                ? tokens.token(for: sender.id, address: sender.address, port: sender.port, target: query.target, now: now) : 0
+            return .findNodeResponse(FindNodeResponse(nodes: nodes(for: query.target, want: query.want), token: token))
+        case .findValueRequest(let query):
+            do {
+                if let value = try storage.value(query.target, cas: query.cas, now: wallClock) {
+                    return .findValueResponse(FindValueResponse(value: value))
+                }
+            } catch {
+                return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
+            }
+            return .findValueResponse(FindValueResponse(nodes: nodes(for: query.target, want: query.want)))
+        case .findPeerRequest(let query):
+            let wanted = query.expectedCount > 0 ? min(Int(query.expectedCount), Self.maxPeersPerAnswer) : Self.maxPeersPerAnswer
+            do {
+                let peers = try storage.peers(query.target, cas: query.cas, limit: wanted, now: wallClock)
+                return .findPeerResponse(FindPeerResponse(nodes: nodes(for: query.target, want: query.want), peers: peers))
+            } catch {
+                return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
+            }
+        case .storeValueRequest(let store):
+            guard tokens.verify(store.token, for: sender.id, address: sender.address, port: sender.port, target: store.value.id, now: now) else {
+                return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
+            }
+            do {
+                try storage.putValue(store.value, cas: store.cas, now: wallClock)
+                return .storeValueResponse
+            } catch let failure {
+                return errorReply(request, failure)
+            }
+        case .announcePeerRequest(let announce):
+            // The reference ignores announcements from addresses that are not global unicast.
+            guard allowLocal || sender.address.isGlobalUnicast else { return nil }
+            guard tokens.verify(announce.token, for: sender.id, address: sender.address, port: sender.port, target: announce.peer.peerId, now: now) else {
+                return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
+            }
+            do {
+                try storage.putPeer(announce.peer, cas: announce.cas, now: wallClock)
+                return .announcePeerResponse
+            } catch let failure {
+                return errorReply(request, failure)
+            }
+        default:
+            return nil  // responses and errors are not requests
+        }
+    }
+
+    /// An error reply to `request`: it names the request's method.
+    private func errorReply(_ request: Message.Body, _ failure: ProtocolError) -> Message.Body {
+        .error(method: request.method, ErrorBody(failure))
+    }
+
+    /// The closest eligible contacts, at most `count`, and at most 8 from any one global source unit.
+    static func closest(_ table: RoutingTable?, to target: Id, count: Int) -> [NodeInfo] {
+        guard let table else { return [] }
+        var perUnit: [SourceUnit: Int] = [:]
+        var chosen: [NodeInfo] = []
+        for node in table.closest(to: target, count: table.count) where chosen.count < count {
+            if node.address.isGlobalUnicast {
+                let unit = SourceUnit(node.address)
+                guard perUnit[unit, default: 0] < maxNodesPerSourceUnit else { continue }
+                perUnit[unit, default: 0] += 1
+            }
+            chosen.append(node)
+        }
+        return chosen
+    }
+}
