@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         // libsodium, from Debian's libsodium-dev (`make deps` installs it).
@@ -34,7 +35,16 @@ let package = Package(
         .target(name: "CarrierCore", dependencies: ["CSodium"], path: "Runtime/Core"),
         // The DHT: the sealed datagram envelope, routing table, write tokens and storage so far;
         // transport and lookups follow.
-        .target(name: "CarrierDHT", dependencies: ["CarrierCore", "CSodium", "CSQLite"], path: "Runtime/DHT"),
+        .target(
+            name: "CarrierDHT",
+            dependencies: [
+                "CarrierCore", "CSodium", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Runtime/DHT"
+        ),
         // The `carrier` command-line tool.
         .executableTarget(
             name: "CarrierCLI",

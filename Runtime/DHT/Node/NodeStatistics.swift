@@ -1,0 +1,19 @@
+/// What a node counted since it started: traffic, and every kind of input it refused.
+public struct NodeStatistics: Sendable, Codable {
+    public var datagramsReceived = 0
+    public var datagramsSent = 0
+    public var requestsAnswered = 0
+    /// Datagrams dropped by the inbound rate limit.
+    public var throttled = 0
+    /// Datagrams the envelope refused (truncated, oversized, forged, replayed, reflected, ...).
+    public var envelopeRejected = 0
+    /// Authenticated datagrams that were not a valid message.
+    public var malformedMessages = 0
+    /// Responses that matched no outstanding request (unknown txid, wrong address, method or id).
+    public var unmatchedResponses = 0
+    /// Node lists dropped because they broke the per-family or per-source-unit limits.
+    public var nodeListsDiscarded = 0
+    public var requestsTimedOut = 0
+    /// Error replies we sent, by code.
+    public var errorsSent: [Int32: Int] = [:]
+}

@@ -1,0 +1,91 @@
+import CarrierCore
+import CarrierDHT
+import Foundation
+import Testing
+
+/// Real nodes on real UDP sockets on 127.0.0.1.
+@Suite(.serialized)
+struct LoopbackNetworkTests {
+    private func makeNode(k: Int = 16) throws -> DHTNode {
+        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+                                                  dataDirectory: NSTemporaryDirectory() + "carrier-node-\(UUID().uuidString)")
+        configuration.allowLocal = true
+        configuration.k = k
+        configuration.requestTimeout = .milliseconds(500)
+        return try DHTNode(identity: KeyPair.random(), configuration: configuration)
+    }
+
+    private func network(_ count: Int, k: Int = 16) async throws -> [DHTNode] {
+        var nodes: [DHTNode] = []
+        for _ in 0..<count {
+            let node = try makeNode(k: k)
+            try await node.start()
+            nodes.append(node)
+        }
+        let seed = try #require(await nodes[0].nodeInfo)
+        for node in nodes.dropFirst() { await node.bootstrap([seed]) }
+        // A second round lets early joiners learn of later ones.
+        for node in nodes { _ = await node.findNode(node.id) }
+        return nodes
+    }
+
+    @Test func twoNodesPingAndFindEachOther() async throws {
+        let nodes = try await network(2)
+        let a = nodes[0], b = nodes[1]
+        #expect(await a.ping(try #require(await b.nodeInfo)))
+        #expect(await a.contacts.map(\.id) == [b.id])
+        #expect(await b.contacts.map(\.id) == [a.id])
+        #expect(await a.findNode(b.id).map(\.id) == [b.id])
+        for node in nodes { await node.stop() }
+    }
+
+    @Test func a32NodeNetworkStoresAndFinds100ValuesAnd100Peers() async throws {
+        let nodes = try await network(32)
+        let everyone = nodes.map(\.id)
+        // FIND_NODE ends on the true K closest.
+        for _ in 0..<20 {
+            let target = Id.random()
+            let truth = everyone.sorted { target.isCloser($0, than: $1) }
+            let origin = nodes[Int.random(in: 0..<nodes.count)]
+            let expected = truth.filter { $0 != origin.id }.prefix(16)
+            #expect(await origin.findNode(target).map(\.id) == Array(expected))
+        }
+        for index in 0..<100 {
+            let publisher = nodes[index % nodes.count], reader = nodes[(index + 7) % nodes.count]
+            let value = index % 2 == 0 ? Value.immutable(Array("value \(index)".utf8))
+                                       : Value.signed(by: KeyPair.random(), sequenceNumber: Int32(index), data: Array("signed \(index)".utf8))
+            let accepted = try await publisher.storeValue(value, persistent: false)
+            #expect(accepted.values.filter { $0 }.count >= 15, "stored on the 16 closest nodes")
+            #expect(await reader.findValue(value.id) == value)
+            let owner = KeyPair.random()
+            let peer = PeerInfo.create(owner: owner, node: publisher.identity, endpoint: "tcp://127.0.0.1:\(9000 + index)")
+            _ = try await publisher.announcePeer(peer, persistent: false)
+            #expect(await reader.findPeers(owner.publicKey) == [peer])
+        }
+        #expect(await nodes[3].findValue(Id.random()) == nil)
+        for node in nodes { await node.stop() }
+    }
+
+    @Test func badDatagramsAreCountedAndFloodsThrottledWhileOthersAreServed() async throws {
+        let nodes = try await network(2)
+        let target = nodes[0], friend = nodes[1]
+        let targetInfo = try #require(await target.nodeInfo)
+        let attacker = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!)
+        let destination = Endpoint(address: targetInfo.address, port: targetInfo.port)
+        // Garbage, a forged envelope, and a sealed datagram that is not a message.
+        attacker.send([1, 2, 3], to: destination)
+        attacker.send(KeyPair.random().publicKey.bytes + Sodium.randomBytes(80), to: destination)
+        let stranger = DatagramEnvelope(identity: KeyPair.random())
+        attacker.send(try stranger.seal(Array("not cbor at all".utf8), to: target.id, family: .ipv4), to: destination)
+        // Then a flood of 2,000 datagrams from the same source.
+        for _ in 0..<2000 { attacker.send([0], to: destination) }
+        try await Task.sleep(for: .milliseconds(500))
+        let statistics = await target.statistics
+        #expect(statistics.throttled > 1000, "\(statistics.throttled) throttled")
+        #expect(statistics.envelopeRejected >= 2)
+        #expect(statistics.malformedMessages == 1)
+        #expect(await friend.ping(targetInfo), "another source is still served")
+        await attacker.close()
+        for node in nodes { await node.stop() }
+    }
+}
