@@ -25,6 +25,16 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 extension ParsableCommand {
     /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and exit status 1.
+    func reportingFailures(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as CommandFailure {
+            Console.error(failure.description)
+            throw ExitCode.failure
+        }
+    }
+
+    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and exit status 1.
     func reportingFailures(_ body: () throws -> Void) throws {
         do {
             try body()

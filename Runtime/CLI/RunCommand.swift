@@ -1,41 +1,40 @@
 import ArgumentParser
+import CarrierDHT
 import Logging
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// `carrier run`: starts a node. At this stage it loads or creates the identity, reports it and
-/// waits for SIGINT or SIGTERM; the DHT and the plugin host will run here as they land.
-struct RunCommand: ParsableCommand {
+/// `carrier run`: runs a DHT node until SIGINT or SIGTERM.
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a node until interrupted (Ctrl-C).",
-        discussion: "Loads the node's identity from the data directory (creating it on first run) and logs it. The DHT and plugins are not started yet.")
+        discussion: """
+            Loads the node's identity from the data directory (creating it on first run), listens on \
+            --listen (default 0.0.0.0:39001), joins through each --bootstrap node, and serves the DHT. \
+            The first line of output is this node's id; the second its contact line for others' --bootstrap.
+
+            Example: carrier run --listen 127.0.0.1:39001 --allow-local
+            """)
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
+    @OptionGroup var network: NetworkOptions
 
-    func run() throws {
-        // Block the stop signals before anything else (threads started later inherit the mask), so
-        // they are always received by `sigwait` below and never kill the process half-way.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
-
+    func run() async throws {
+        StopSignal.install()
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "carrier.run")
-        try reportingFailures {
+        try await reportingFailures {
             let (keyPair, created) = try dataDirectory.loadIdentity()
             if created { logger.notice("created a new identity", metadata: ["dataDir": "\(dataDirectory.path)"]) }
+            let node = try await network.startNode(identity: keyPair, dataDirectory: dataDirectory.path, defaultListen: "0.0.0.0:39001")
+            let endpoint = await node.localEndpoint!
             Console.line("Carrier node \(keyPair.publicKey.base58)")
+            Console.line("contact: \(keyPair.publicKey.base58)@\(endpoint)")
             Console.line("data directory: \(dataDirectory.path)")
-            Console.line("press Ctrl-C to stop")
-            var received: Int32 = 0
-            sigwait(&stopSignals, &received)
-            logger.info("stopping", metadata: ["signal": "\(received)"])
+            let contacts = await node.contacts.count
+            logger.info("serving", metadata: ["contacts": "\(contacts)"])
+            let signal = await StopSignal.wait()
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            await node.stop()
         }
     }
 }

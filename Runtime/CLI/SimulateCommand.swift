@@ -3,7 +3,7 @@ import CarrierDHT
 import Foundation
 
 /// `carrier dht simulate`: the routing and lookup code on an in-memory network with a virtual clock.
-struct SimulateCommand: ParsableCommand {
+struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Measure lookups and value retrieval on a simulated network under churn.",

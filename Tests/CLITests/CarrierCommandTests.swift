@@ -12,7 +12,7 @@ struct CarrierCommandTests {
     @Test func helpListsTheCommands() throws {
         let result = try CarrierBinary.run(["--help"])
         #expect(result.status == 0)
-        for command in ["id", "run", "dht", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
+        for command in ["id", "run", "dht", "testnet", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
     }
 
     @Test func idIsCreatedOnceAndStable() throws {
@@ -79,11 +79,43 @@ struct CarrierCommandTests {
         #expect(refused.status != 0 && refused.standardError.contains("--churn"))
     }
 
+    @Test func aNewcomerPutsAndGetsThroughATestnet() throws {
+        let directory = temporaryDataDirectory()
+        let testnet = Process()
+        testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        testnet.arguments = ["testnet", "--nodes", "12", "--base-port", "0", "--data-dir", directory + "/testnet"]
+        let output = Pipe()
+        testnet.standardOutput = output
+        testnet.standardError = Pipe()
+        try testnet.run()
+        defer { if testnet.isRunning { testnet.terminate() } }
+        let bootstrap = output.fileHandleForReading.availableLine()
+        #expect(bootstrap.contains("@127.0.0.1:"))
+        let client = ["--bootstrap", bootstrap, "--allow-local", "--data-dir", directory + "/client"]
+        let put = try CarrierBinary.run(["dht", "put", "hello"] + client)
+        #expect(put.status == 0, "\(put.standardError)")
+        let id = put.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try CarrierBinary.run(["dht", "get", id] + client).standardOutput == "hello\n")
+        let signed = try CarrierBinary.run(["dht", "put", "v7", "--signed", "--seq", "7", "--json"] + client)
+        #expect(signed.standardOutput.contains("\"storedOn\":"), "\(signed.standardError)")
+        let owner = try CarrierBinary.run(["id", "--data-dir", directory + "/client"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try CarrierBinary.run(["dht", "get", owner] + client).standardOutput == "v7\n")
+        #expect(try CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7000"] + client).status == 0)
+        #expect(try CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput.contains("tcp://127.0.0.1:7000"))
+        let missing = try CarrierBinary.run(["dht", "get", Id.random().base58] + client)
+        #expect(missing.status == 1 && missing.standardError.contains("not found"))
+        let local = try CarrierBinary.run(["dht", "get", id, "--bootstrap", bootstrap])
+        #expect(local.status == 1 && local.standardError.contains("--allow-local"))
+        testnet.interrupt()
+        testnet.waitUntilExit()
+        #expect(testnet.terminationStatus == 0)
+    }
+
     @Test func runPrintsTheIdentityAndStopsOnSIGINT() throws {
         let directory = temporaryDataDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        process.arguments = ["run", "--data-dir", directory]
+        process.arguments = ["run", "--listen", "127.0.0.1:0", "--allow-local", "--data-dir", directory]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = Pipe()

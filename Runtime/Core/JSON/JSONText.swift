@@ -1,7 +1,8 @@
 /// Writes JSON string literals the way the reference (Jackson) does: `"` and `\` escaped, control
 /// characters as short escapes or `\u00XX`, everything else (including non-ASCII) as UTF-8.
-enum JSONText {
-    static func appendQuoted(_ text: String, to output: inout [UInt8]) {
+public enum JSONText {
+    /// Appends `text` as a quoted JSON string.
+    public static func appendQuoted(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {

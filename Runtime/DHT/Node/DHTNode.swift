@@ -42,7 +42,7 @@ public actor DHTNode {
     private struct PendingCall {
         let node: NodeInfo
         let method: Message.Method?
-        let sentAt: Int64
+        let sentAt: ContinuousClock.Instant
         let continuation: CheckedContinuation<Result<Message.Body, CallFailure>, Never>
     }
 
@@ -60,6 +60,8 @@ public actor DHTNode {
     private var nextTxid = UInt64.random(in: 1...0xFFFF)
     private var limiter: RateLimiter<RateKey>
     private var pinging: Set<Id> = []
+    /// Smoothed round trip of all answers, in ms (0 until the first).
+    private var averageRTT: Double = 0
     private let started = ContinuousClock.now
     /// What the node has counted.
     public private(set) var statistics = NodeStatistics()
@@ -279,11 +281,11 @@ public actor DHTNode {
         } catch {
             return .failure(.cannotSeal(error))
         }
-        let timeout = configuration.requestTimeout
+        let timeout = timeout(for: node.id)
         table.recordRequestSent(to: node.id, now: monotonic)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                pending[txid] = PendingCall(node: node, method: body.method, sentAt: monotonic, continuation: continuation)
+                pending[txid] = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
                 transport.send(datagram, to: Endpoint(address: node.address, port: node.port))
                 statistics.datagramsSent += 1
                 Task { [weak self] in
@@ -294,6 +296,15 @@ public actor DHTNode {
         } onCancel: {
             Task { [weak self] in await self?.finishCall(txid, with: .failure(.cancelled)) }
         }
+    }
+
+    /// Adaptive timeout: four times the contact's smoothed round trip (or, for a contact never
+    /// measured, the node's overall one), at least 200 ms and at most the configured timeout.
+    private func timeout(for id: Id) -> Duration {
+        let known = table.entry(for: id)?.averageRTT ?? 0
+        let rtt = known > 0 ? known : averageRTT
+        guard rtt > 0 else { return configuration.requestTimeout }
+        return min(configuration.requestTimeout, .milliseconds(max(200, Int64(rtt * 4))))
     }
 
     private func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {
@@ -349,7 +360,10 @@ public actor DHTNode {
             return
         }
         pending[message.txid] = nil
-        table.recordResponse(from: sender, rtt: Double(monotonic - call.sentAt), now: monotonic)
+        let elapsed = ContinuousClock.now - call.sentAt
+        let rtt = max(0.01, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
+        table.recordResponse(from: sender, rtt: rtt, now: monotonic)
         if case .error(_, let error) = message.body {
             call.continuation.resume(returning: .failure(.remote(code: error.code, message: error.message)))
         } else {
