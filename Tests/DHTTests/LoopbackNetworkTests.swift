@@ -88,4 +88,42 @@ struct LoopbackNetworkTests {
         await attacker.close()
         for node in nodes { await node.stop() }
     }
+
+    @Test func aRestartedNodeKeepsItsRoutingTableAndValues() async throws {
+        let nodes = try await network(6)
+        let directory = NSTemporaryDirectory() + "carrier-restart-\(UUID().uuidString)"
+        let identity = KeyPair.random()
+        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: directory)
+        configuration.allowLocal = true
+        var node = try DHTNode(identity: identity, configuration: configuration)
+        try await node.start()
+        await node.bootstrap([try #require(await nodes[0].nodeInfo)])
+        let contacts = Set(await node.contacts.map(\.id))
+        #expect(contacts.count == 6)
+        let value = Value.signed(by: identity, sequenceNumber: 1, data: Array("mine".utf8))
+        _ = try await node.storeValue(value)
+        await node.stop()
+
+        node = try DHTNode(identity: identity, configuration: configuration)
+        try await node.start()
+        #expect(Set(await node.contacts.map(\.id)) == contacts, "the routing table came back without a bootstrap")
+        #expect(await node.findValue(value.id) == value)
+        #expect(await node.findNode(nodes[3].id).first?.id == nodes[3].id, "and it works")
+        await node.stop()
+        for node in nodes { await node.stop() }
+    }
+
+    @Test func aCacheOfAnotherNodeOrTooOldIsIgnored() throws {
+        var table = RoutingTable(localId: .random(), now: 0)
+        for index in 1...5 { table.recordResponse(from: NodeInfo(id: .random(), address: IPAddress("10.0.0.\(index)")!, port: 1), now: 0) }
+        let path = NSTemporaryDirectory() + "carrier-cache-\(UUID().uuidString)"
+        try RoutingTableCache.save(table, to: path, now: 1000, wallClock: 5_000_000)
+        let loaded = RoutingTableCache.load(from: path, localId: table.localId, now: 0, wallClock: 5_000_500)
+        #expect(Set(loaded.map(\.id)) == Set(table.entries.map(\.id)))
+        #expect(loaded.allSatisfy { $0.reachable && $0.lastSeen == -1500 }, "seen 1.5 s before the reload, on the new clock")
+        #expect(RoutingTableCache.load(from: path, localId: .random(), now: 0, wallClock: 5_000_500).isEmpty)
+        #expect(RoutingTableCache.load(from: path, localId: table.localId, now: 0, wallClock: 5_000_000 + 25 * 3_600_000).isEmpty)
+        try Data([0xBF, 0x61]).write(to: URL(fileURLWithPath: path))
+        #expect(RoutingTableCache.load(from: path, localId: table.localId, now: 0, wallClock: 5_000_500).isEmpty)
+    }
 }

@@ -1,5 +1,6 @@
 import CarrierCore
 import Foundation
+import Logging
 
 /// A Boson DHT node on one UDP socket (one address family): answers requests, keeps its routing
 /// table alive, and runs lookups, stores and announcements for its owner with async/await.
@@ -63,6 +64,7 @@ public actor DHTNode {
     /// Smoothed round trip of all answers, in ms (0 until the first).
     private var averageRTT: Double = 0
     private let started = ContinuousClock.now
+    private let logger = Logger(label: "carrier.dht")
     /// What the node has counted.
     public private(set) var statistics = NodeStatistics()
 
@@ -105,6 +107,9 @@ public actor DHTNode {
     /// Binds the socket and starts serving; returns the bound endpoint.
     @discardableResult
     public func start() async throws -> Endpoint {
+        for entry in RoutingTableCache.load(from: cachePath, localId: id, now: monotonic, wallClock: wallClock) {
+            table.restore(entry, now: monotonic)
+        }
         let transport = try await UDPTransport(binding: configuration.listen)
         self.transport = transport
         receiveTask = Task { [weak self] in
@@ -119,9 +124,10 @@ public actor DHTNode {
         return transport.localEndpoint
     }
 
-    /// Stops serving and fails every outstanding call.
+    /// Stops serving, saves the routing table, and fails every outstanding call.
     public func stop() async {
         maintenanceTask?.cancel()
+        saveRoutingTable()
         await transport?.close()
         receiveTask?.cancel()
         for (_, call) in pending { call.continuation.resume(returning: .failure(.cancelled)) }
@@ -168,7 +174,9 @@ public actor DHTNode {
     public func storeValue(_ value: Value, cas: Int32? = nil, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
         try value.validate()
         if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
-        return await write(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
+        let outcome = await write(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
+        if persistent { try? storage.markValueAnnounced(value.id, now: wallClock) }
+        return outcome
     }
 
     /// Up to `count` valid peer records for `peerId`.
@@ -191,7 +199,9 @@ public actor DHTNode {
     public func announcePeer(_ peer: PeerInfo, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
         try peer.validate()
         if persistent { try storage.putPeer(peer, persistent: true, now: wallClock) }
-        return await write(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
+        let outcome = await write(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
+        if persistent { try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
+        return outcome
     }
 
     // MARK: Lookups and writes
@@ -395,11 +405,39 @@ public actor DHTNode {
 
     // MARK: Maintenance
 
-    /// Pings questionable entries, refreshes stale buckets, purges expired storage.
+    private var cachePath: String {
+        configuration.dataDirectory + (family == .ipv4 ? "/dht4.cache" : "/dht6.cache")
+    }
+
+    private func saveRoutingTable() {
+        do {
+            try RoutingTableCache.save(table, to: cachePath, now: monotonic, wallClock: wallClock)
+        } catch {
+            logger.warning("cannot save the routing table", metadata: ["path": "\(cachePath)", "error": "\(error)"])
+        }
+    }
+
+    /// Pings questionable entries, refreshes stale buckets, purges expired storage, republishes our
+    /// own items, and saves the routing table.
     private func maintain() async {
+        saveRoutingTable()
+        await republish()
         for entry in table.entriesNeedingPing(now: monotonic).prefix(8) { pingNewContact(entry.node) }
         for target in table.refreshTargets(now: monotonic, interval: 15 * 60_000).prefix(1) { _ = await findNode(target) }
         _ = try? storage.purgeExpired(now: wallClock)
+    }
+
+    /// Re-announces our own values and peer records last announced more than 110 minutes ago.
+    private func republish() async {
+        let age: Int64 = 110 * 60_000
+        for value in (try? storage.valuesToRepublish(now: wallClock, olderThan: age)) ?? [] {
+            _ = await write(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, value: value)) }
+            try? storage.markValueAnnounced(value.id, now: wallClock)
+        }
+        for peer in (try? storage.peersToRepublish(now: wallClock, olderThan: age)) ?? [] {
+            _ = await write(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
+            try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock)
+        }
     }
 
     private var monotonic: Int64 {

@@ -73,7 +73,7 @@ public struct RoutingTable: Sendable {
     @discardableResult
     public mutating func recordResponse(from node: NodeInfo, rtt: Double? = nil, now: Int64) -> Outcome {
         guard node.id != localId else { return .ownId }
-        var index = bucketIndex(for: node.id)
+        let index = bucketIndex(for: node.id)
         if let position = buckets[index].entries.firstIndex(where: { $0.id == node.id }) {
             buckets[index].entries[position].node = node  // the envelope proved the id; it may have moved
             buckets[index].entries[position].recordResponse(now: now, rtt: rtt)
@@ -84,6 +84,22 @@ public struct RoutingTable: Sendable {
         entry.node = node
         entry.recordResponse(now: now, rtt: rtt)
         buckets[index].replacements.removeAll { $0.id == node.id }
+        return place(entry, now: now)
+    }
+
+    /// Puts back an entry saved before a restart, with what was known of it (it must have answered
+    /// before, or it is skipped). Returns what happened, as for a response.
+    @discardableResult
+    public mutating func restore(_ entry: RoutingEntry, now: Int64) -> Outcome {
+        guard entry.id != localId, entry.reachable, self.entry(for: entry.id) == nil else { return .updated }
+        if let limit = maxEntriesPerSourceUnit, entryCount(in: SourceUnit(entry.node.address)) >= limit { return .sourceUnitFull }
+        return place(entry, now: now)
+    }
+
+    /// Inserts a new entry: into its bucket if there is room (splitting our own bucket as needed), in
+    /// place of a replaceable entry, or else into the replacement cache.
+    private mutating func place(_ entry: RoutingEntry, now: Int64) -> Outcome {
+        var index = bucketIndex(for: entry.id)
         while true {
             if buckets[index].entries.count < bucketSize {
                 buckets[index].entries.append(entry)
@@ -92,7 +108,7 @@ public struct RoutingTable: Sendable {
             guard buckets[index].contains(localId), buckets[index].depth < 255 else { break }
             let (low, high) = buckets[index].split()
             buckets.replaceSubrange(index...index, with: [low, high])
-            index = bucketIndex(for: node.id)
+            index = bucketIndex(for: entry.id)
         }
         if let failing = buckets[index].entries.firstIndex(where: { $0.isReplaceable(now: now) }) {
             let old = buckets[index].entries[failing].id
