@@ -61,29 +61,31 @@ public struct RequestHandler: Sendable {
                 return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
             }
         case .storeValueRequest(let store):
-            guard tokens.verify(store.token, for: sender.id, address: sender.address, port: sender.port, target: store.value.id, now: now) else {
-                return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
-            }
-            do {
-                try storage.putValue(store.value, cas: store.cas, now: wallClock)
-                return .storeValueResponse
-            } catch let failure {
-                return errorReply(request, failure)
+            return write(request, token: store.token, target: store.value.id, from: sender, now: now, success: .storeValueResponse) {
+                () throws(ProtocolError) in try storage.putValue(store.value, cas: store.cas, now: wallClock)
             }
         case .announcePeerRequest(let announce):
             // The reference ignores announcements from addresses that are not global unicast.
             guard allowLocal || sender.address.isGlobalUnicast else { return nil }
-            guard tokens.verify(announce.token, for: sender.id, address: sender.address, port: sender.port, target: announce.peer.peerId, now: now) else {
-                return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
-            }
-            do {
-                try storage.putPeer(announce.peer, cas: announce.cas, now: wallClock)
-                return .announcePeerResponse
-            } catch let failure {
-                return errorReply(request, failure)
+            return write(request, token: announce.token, target: announce.peer.peerId, from: sender, now: now, success: .announcePeerResponse) {
+                () throws(ProtocolError) in try storage.putPeer(announce.peer, cas: announce.cas, now: wallClock)
             }
         default:
             return nil  // responses and errors are not requests
+        }
+    }
+
+    /// A STORE_VALUE or ANNOUNCE_PEER: the token first (400), then the storage rules.
+    private func write(_ request: Message.Body, token: Int32, target: Id, from sender: NodeInfo, now: Int64, success: Message.Body,
+                       _ store: () throws(ProtocolError) -> Void) -> Message.Body {
+        guard tokens.verify(token, for: sender.id, address: sender.address, port: sender.port, target: target, now: now) else {
+            return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
+        }
+        do {
+            try store()
+            return success
+        } catch {
+            return errorReply(request, error)
         }
     }
 
