@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Loads the node's identity from the data directory (creating it on first run), listens on \
             --listen (default 0.0.0.0:39001), joins through each --bootstrap node, and serves the DHT. \
-            The first line of output is this node's id; the second its contact line for others' --bootstrap.
+            The first line of output is this node's id; the second where it listens, as a line for others' --bootstrap.
 
             Example: carrier run --listen 127.0.0.1:39001 --allow-local
             """)
@@ -28,7 +28,11 @@ struct RunCommand: AsyncParsableCommand {
             let node = try await network.startNode(identity: keyPair, dataDirectory: dataDirectory.path, defaultListen: "0.0.0.0:39001")
             let endpoint = await node.localEndpoint!
             Console.line("Carrier node \(keyPair.publicKey.base58)")
-            Console.line("contact: \(keyPair.publicKey.base58)@\(endpoint)")
+            if endpoint.address.bytes.allSatisfy({ $0 == 0 }) {
+                Console.line("listening on \(endpoint) (others join with --bootstrap \(keyPair.publicKey.base58)@<this host's address>:\(endpoint.port))")
+            } else {
+                Console.line("contact: \(keyPair.publicKey.base58)@\(endpoint)")
+            }
             Console.line("data directory: \(dataDirectory.path)")
             let contacts = await node.contacts.count
             logger.info("serving", metadata: ["contacts": "\(contacts)"])
