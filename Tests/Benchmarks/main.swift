@@ -130,3 +130,19 @@ for row in rows {
           + pad(ratio, 9, right: true))
 }
 print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
+
+// DHT nodes on loopback (real UDP sockets, one process).
+if selected("loopback") {
+    print("")
+    print("DHT on 127.0.0.1 (one process; 200 put+get+find-node rounds)")
+    print(pad("nodes", 7) + pad("put p50", 10, right: true) + pad("put p99", 10, right: true) + pad("get p50", 10, right: true)
+          + pad("get p99", 10, right: true) + pad("get ok", 9, right: true) + pad("true K", 9, right: true))
+    for count in [64, 256] {
+        let figures = try await LoopbackNetworkBenchmark.run(nodes: count, operations: 200)
+        print(pad("\(figures.nodes)", 7) + pad(String(format: "%.2f ms", figures.putP50), 10, right: true)
+              + pad(String(format: "%.2f ms", figures.putP99), 10, right: true) + pad(String(format: "%.2f ms", figures.getP50), 10, right: true)
+              + pad(String(format: "%.2f ms", figures.getP99), 10, right: true) + pad(String(format: "%.1f %%", figures.getSuccess * 100), 9, right: true)
+              + pad(String(format: "%.1f %%", figures.trueClosest * 100), 9, right: true))
+    }
+    print("\"true K\" = share of FIND_NODE lookups that ended on the true 16 closest nodes.")
+}

@@ -1,0 +1,59 @@
+import CarrierCore
+import CarrierDHT
+import Foundation
+
+/// Carrier nodes on 127.0.0.1: put and get latency, get success, and how often FIND_NODE ends on the
+/// true K closest. (The side-by-side OpenDHT run of issue #3 is not here yet.)
+enum LoopbackNetworkBenchmark {
+    struct Figures {
+        let nodes: Int
+        let putP50: Double, putP99: Double, getP50: Double, getP99: Double
+        let getSuccess: Double
+        let trueClosest: Double
+    }
+
+    static func run(nodes count: Int, operations: Int) async throws -> Figures {
+        var nodes: [DHTNode] = []
+        let directory = NSTemporaryDirectory() + "carrier-bench-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for index in 0..<count {
+            var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(directory)/\(index)")
+            configuration.allowLocal = true
+            let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
+            try await node.start()
+            nodes.append(node)
+        }
+        let seed = await nodes[0].nodeInfo!
+        for node in nodes.dropFirst() { await node.bootstrap([seed]) }
+        for node in nodes { _ = await node.findNode(node.id) }
+
+        var puts: [Double] = [], gets: [Double] = [], found = 0, exact = 0
+        let ids = nodes.map(\.id)
+        for index in 0..<operations {
+            let value = Value.immutable(Array("benchmark value \(index) \(UUID())".utf8))
+            let writer = nodes[index % count], reader = nodes[(index * 7 + 3) % count]
+            let putStart = ContinuousClock.now
+            _ = try await writer.storeValue(value, persistent: false)
+            puts.append(milliseconds(ContinuousClock.now - putStart))
+            let getStart = ContinuousClock.now
+            if await reader.findValue(value.id) == value { found += 1 }
+            gets.append(milliseconds(ContinuousClock.now - getStart))
+            let target = Id.random()
+            let truth = ids.filter { $0 != reader.id }.sorted { target.isCloser($0, than: $1) }.prefix(16)
+            if await reader.findNode(target).map(\.id) == Array(truth) { exact += 1 }
+        }
+        for node in nodes { await node.stop() }
+        return Figures(nodes: count, putP50: percentile(puts, 0.5), putP99: percentile(puts, 0.99),
+                       getP50: percentile(gets, 0.5), getP99: percentile(gets, 0.99),
+                       getSuccess: Double(found) / Double(operations), trueClosest: Double(exact) / Double(operations))
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    private static func percentile(_ samples: [Double], _ share: Double) -> Double {
+        let sorted = samples.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * share))]
+    }
+}
