@@ -354,7 +354,6 @@ public actor DHTNode {
             return
         }
         if message.kind == .request {
-            guard configuration.allowLocal || sender.address.isGlobalUnicast || message.body.method != .announcePeer else { return }
             if let answer = handler.answer(message.body, from: sender, family: family, ipv4: family == .ipv4 ? table : nil,
                                            ipv6: family == .ipv6 ? table : nil, now: monotonic, wallClock: wallClock) {
                 reply(to: sender, txid: message.txid, answer)

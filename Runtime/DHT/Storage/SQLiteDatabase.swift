@@ -46,7 +46,7 @@ final class SQLiteDatabase {
         }
     }
 
-    /// Prepares `sql`, binds `values` to its `?` placeholders in order, and returns the rows it yields.
+    /// Prepares `sql`, binds `values` to its `?` parameters in order, and returns the rows it yields.
     @discardableResult
     func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
         var statement: OpaquePointer?
