@@ -40,6 +40,19 @@ struct DHTCommand: AsyncParsableCommand {
             }
         }
 
+        /// Prints the id of what was stored (and, to stderr or in JSON, on how many nodes); fails
+        /// when no node accepted it.
+        func report(_ accepted: [Id: Bool], idKey: String, id: Id, what: String, verb: String) throws {
+            let stored = accepted.values.filter { $0 }.count
+            guard stored > 0 else { throw CommandFailure("no node accepted \(what)") }
+            if json {
+                Console.line(JSONOutput.object([idKey: .string(id.base58), "storedOn": .number(Int64(stored))]))
+            } else {
+                Console.line(id.base58)
+                Console.progress("\(verb) \(stored) of \(accepted.count) nodes")
+            }
+        }
+
         func parseId(_ text: String) throws -> Id {
             guard let id = Id(text) else { throw CommandFailure("\(text) is not an id (Base58, 0x hex or did:boson:)") }
             return id
@@ -81,14 +94,7 @@ struct DHTCommand: AsyncParsableCommand {
                 let accepted = try await client.withNode { node in
                     do throws(ProtocolError) { return try await node.storeValue(value, persistent: false) } catch { throw CommandFailure(error.description) }
                 }
-                let stored = accepted.values.filter { $0 }.count
-                guard stored > 0 else { throw CommandFailure("no node accepted the value") }
-                if client.json {
-                    Console.line(JSONOutput.object(["id": .string(value.id.base58), "storedOn": .number(Int64(stored))]))
-                } else {
-                    Console.line(value.id.base58)
-                    Console.progress("stored on \(stored) of \(accepted.count) nodes")
-                }
+                try client.report(accepted, idKey: "id", id: value.id, what: "the value", verb: "stored on")
             }
         }
     }
@@ -130,14 +136,7 @@ struct DHTCommand: AsyncParsableCommand {
                 let accepted = try await client.withNode { node in
                     do throws(ProtocolError) { return try await node.announcePeer(peer, persistent: false) } catch { throw CommandFailure(error.description) }
                 }
-                let stored = accepted.values.filter { $0 }.count
-                guard stored > 0 else { throw CommandFailure("no node accepted the announcement") }
-                if client.json {
-                    Console.line(JSONOutput.object(["peerId": .string(peer.peerId.base58), "storedOn": .number(Int64(stored))]))
-                } else {
-                    Console.line(peer.peerId.base58)
-                    Console.progress("announced to \(stored) of \(accepted.count) nodes")
-                }
+                try client.report(accepted, idKey: "peerId", id: peer.peerId, what: "the announcement", verb: "announced to")
             }
         }
     }

@@ -53,8 +53,8 @@ public struct SimulatedNetwork {
     /// Ids of the nodes currently alive.
     public var aliveIds: [Id] { nodes.filter(\.alive).map(\.info.id) }
 
-    /// Number of nodes alive.
-    public var aliveCount: Int { nodes.reduce(0) { $0 + ($1.alive ? 1 : 0) } }
+    /// Number of nodes alive (kept, not counted: it is read on every join and lookup).
+    public private(set) var aliveCount = 0
 
     /// Adds a node that bootstraps from a random live node and looks itself up, as a joining node does.
     @discardableResult
@@ -66,6 +66,7 @@ public struct SimulatedNetwork {
         let bootstrap = randomAliveIndex()
         nodes.append(Node(info: info, table: RoutingTable(localId: id, bucketSize: parameters.k, maxEntriesPerSourceUnit: nil, now: now)))
         indexById[id] = index
+        aliveCount += 1
         if let bootstrap {
             nodes[index].table.recordResponse(from: nodes[bootstrap].info, now: now)
             _ = lookup(from: index, target: id)
@@ -77,7 +78,11 @@ public struct SimulatedNetwork {
     public mutating func churn(_ fraction: Double) {
         let leaving = Int(Double(aliveCount) * fraction)
         for _ in 0..<leaving {
-            if let index = randomAliveIndex() { nodes[index].alive = false; nodes[index].values = [] }
+            if let index = randomAliveIndex() {
+                nodes[index].alive = false
+                nodes[index].values = []
+                aliveCount -= 1
+            }
         }
         for _ in 0..<leaving { join() }
     }
