@@ -113,7 +113,7 @@ public actor DHTNode {
         let transport = try await UDPTransport(binding: configuration.listen)
         self.transport = transport
         receiveTask = Task { [weak self] in
-            try? await transport.receive { datagram in await self?.receive(datagram) }
+            await transport.receive { datagram in await self?.receive(datagram) }
         }
         maintenanceTask = Task { [weak self] in
             while !Task.isCancelled {

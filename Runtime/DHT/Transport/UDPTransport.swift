@@ -1,8 +1,12 @@
 import CarrierCore
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A bound UDP socket (SwiftNIO): datagrams in as an async sequence, datagrams out to any address.
+///
+/// Inbound datagrams wait in a bounded queue (`inboundQueueLimit`); when the consumer falls that far
+/// behind, the newest are dropped, as a full socket buffer would, and counted in `droppedInbound`.
 public final class UDPTransport: Sendable {
     /// One received datagram.
     public struct Datagram: Sendable {
@@ -12,44 +16,77 @@ public final class UDPTransport: Sendable {
 
     /// The address and port the socket is bound to.
     public let localEndpoint: Endpoint
-    private let channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+    private let channel: any Channel
+    private let inbound: AsyncStream<Datagram>
+    private let handler: InboundHandler
 
-    /// Binds `endpoint` (port 0 picks a free port).
-    public init(binding endpoint: Endpoint, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+    /// Binds `endpoint` (port 0 picks a free port). No `SO_REUSEADDR`: UDP has no TIME_WAIT to skip,
+    /// and with it Linux hands out a port 0 that another such socket already holds, so two nodes
+    /// would share a port and one would lose the other's replies.
+    public init(binding endpoint: Endpoint, inboundQueueLimit: Int = 8192,
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+        let (stream, continuation) = AsyncStream.makeStream(of: Datagram.self, bufferingPolicy: .bufferingOldest(inboundQueueLimit))
+        let handler = InboundHandler(continuation)
         channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
-            .bind(host: endpoint.address.description, port: Int(endpoint.port)) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
-                }
-            }
-        guard let local = channel.channel.localAddress, let bound = Endpoint(local) else {
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
+            .bind(host: endpoint.address.description, port: Int(endpoint.port))
+            .get()
+        guard let local = channel.localAddress, let bound = Endpoint(local) else {
+            try? await channel.close()
             throw TransportError("cannot read the bound address of \(endpoint)")
         }
         localEndpoint = bound
+        inbound = stream
+        self.handler = handler
     }
 
-    /// Calls `handle` for each datagram until the socket is closed (then closes it).
-    public func receive(_ handle: (Datagram) async -> Void) async throws {
-        try await channel.executeThenClose { inbound, _ in
-            for try await envelope in inbound {
-                guard let sender = Endpoint(envelope.remoteAddress) else { continue }
-                await handle(Datagram(bytes: Array(envelope.data.readableBytesView), sender: sender))
-            }
-        }
+    /// Datagrams dropped because the consumer was `inboundQueueLimit` behind.
+    public var droppedInbound: Int { handler.dropped.load(ordering: .relaxed) }
+
+    /// Calls `handle` for each datagram until the socket is closed.
+    public func receive(_ handle: (Datagram) async -> Void) async {
+        for await datagram in inbound { await handle(datagram) }
     }
 
     /// Sends `bytes` to `endpoint`; a send failure (unreachable network, full buffer) drops it, as UDP does.
     public func send(_ bytes: [UInt8], to endpoint: Endpoint) {
         guard let address = try? endpoint.socketAddress else { return }
-        let envelope = AddressedEnvelope(remoteAddress: address, data: channel.channel.allocator.buffer(bytes: bytes))
-        channel.channel.writeAndFlush(envelope, promise: nil)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
     }
 
-    /// Closes the socket; `receive` returns.
+    /// Closes the socket; `receive` returns once the queued datagrams are handled.
     public func close() async {
-        try? await channel.channel.close()
+        try? await channel.close()
+    }
+}
+
+/// Moves datagrams from the event loop into the transport's queue.
+private final class InboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let dropped = Atomic<Int>(0)
+    private let continuation: AsyncStream<UDPTransport.Datagram>.Continuation
+
+    init(_ continuation: AsyncStream<UDPTransport.Datagram>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let sender = Endpoint(envelope.remoteAddress) else { return }
+        if case .dropped = continuation.yield(UDPTransport.Datagram(bytes: Array(envelope.data.readableBytesView), sender: sender)) {
+            dropped.add(1, ordering: .relaxed)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP errors (port unreachable) surface here for UDP; they concern one peer, not the socket.
     }
 }
 
