@@ -25,7 +25,7 @@ struct DHTCommand: AsyncParsableCommand {
             guard !network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }
             let scratch = NSTemporaryDirectory() + "carrier-client-\(UUID().uuidString)"
             defer { try? FileManager.default.removeItem(atPath: scratch) }
-            let node = try await network.startNode(identity: KeyPair.random(), dataDirectory: scratch, defaultListen: "0.0.0.0:0")
+            let node = try await network.startNode(identity: KeyPair.random(), dataDirectory: scratch, defaultPort: 0)
             guard await !node.contacts.isEmpty else {
                 await node.stop()
                 throw CommandFailure("no bootstrap node answered (\(network.bootstrapNodes.joined(separator: ", ")))")

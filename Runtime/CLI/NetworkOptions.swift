@@ -4,8 +4,10 @@ import CarrierDHT
 
 /// `--listen`, `--bootstrap` and `--allow-local`: how a command reaches the DHT.
 struct NetworkOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Address and UDP port to listen on (port 0 picks a free one).", valueName: "HOST:PORT"))
-    var listen: String?
+    @Option(help: ArgumentHelp(
+        "Address and UDP port to listen on; once for IPv4 and once for IPv6 to serve both (port 0 picks a free one).",
+        valueName: "HOST:PORT"))
+    var listen: [String] = []
 
     @Option(name: .customLong("bootstrap"), help: ArgumentHelp(
         "A node to join through, as printed by `carrier run` or `carrier testnet` (repeatable).", valueName: "ID@HOST:PORT"))
@@ -28,27 +30,47 @@ struct NetworkOptions: ParsableArguments {
         }
     }
 
-    /// The listen endpoint: --listen, or `fallback`.
-    func listenEndpoint(default fallback: String) throws -> Endpoint {
-        let text = listen ?? fallback
-        guard let endpoint = Endpoint(text) else { throw CommandFailure("--listen \(text): expected HOST:PORT with a numeric address") }
-        return endpoint
+    /// The listen endpoints: each --listen, or else `defaults`.
+    func listenEndpoints(default defaults: [String]) throws -> [Endpoint] {
+        try (listen.isEmpty ? defaults : listen).map { text in
+            guard let endpoint = Endpoint(text) else { throw CommandFailure("--listen \(text): expected HOST:PORT or [IPv6]:PORT with a numeric address") }
+            return endpoint
+        }
     }
 
-    /// Starts a node with `identity`, storage under `dataDirectory`, joined through the bootstrap nodes.
-    func startNode(identity: KeyPair, dataDirectory: String, defaultListen: String) async throws -> DHTNode {
+    /// Starts a node with `identity`, storage under `dataDirectory`, joined through the bootstrap
+    /// nodes. Without --listen it listens on IPv4 and IPv6 at `port`; a client (`port` 0) listens
+    /// only in the families of its bootstrap nodes. When a default IPv6 socket
+    /// cannot be opened (a host without IPv6), it serves IPv4 alone and says so.
+    func startNode(identity: KeyPair, dataDirectory: String, defaultPort port: UInt16) async throws -> DHTNode {
         let bootstrap = try self.bootstrap()
-        let fallback = bootstrap.first.map { $0.address.isIPv4 ? "0.0.0.0:0" : "[::]:0" } ?? defaultListen
-        var configuration = DHTNode.Configuration(listen: try listenEndpoint(default: fallback), dataDirectory: dataDirectory)
+        var families: [AddressFamily] = [.ipv4, .ipv6]
+        if port == 0, !bootstrap.isEmpty {
+            let bootstrapFamilies = Set(bootstrap.map { Endpoint(address: $0.address, port: $0.port).family })
+            families = families.filter(bootstrapFamilies.contains)
+        }
+        let defaults = families.map { $0 == .ipv4 ? "0.0.0.0:\(port)" : "[::]:\(port)" }
+        var configuration = DHTNode.Configuration(listen: try listenEndpoints(default: defaults), dataDirectory: dataDirectory)
         configuration.allowLocal = allowLocal
         let node: DHTNode
         do {
-            node = try DHTNode(identity: identity, configuration: configuration)
-            try await node.start()
+            node = try await Self.start(configuration, identity: identity)
+        } catch let error as ListenError where listen.isEmpty && error.endpoint.family == .ipv6 && configuration.listen.count == 2 {
+            Console.progress("warning: \(error); serving IPv4 only")
+            configuration.listen.removeAll { $0.family == .ipv6 }
+            node = try await Self.start(configuration, identity: identity)
+        } catch let error as CommandFailure {
+            throw error
         } catch {
-            throw CommandFailure("cannot start a node on \(configuration.listen): \(error)")
+            throw CommandFailure("cannot start a node: \(error)")
         }
         if !bootstrap.isEmpty { await node.bootstrap(bootstrap) }
+        return node
+    }
+
+    private static func start(_ configuration: DHTNode.Configuration, identity: KeyPair) async throws -> DHTNode {
+        let node = try DHTNode(identity: identity, configuration: configuration)
+        try await node.start()
         return node
     }
 }

@@ -111,11 +111,11 @@ struct CarrierCommandTests {
         #expect(testnet.terminationStatus == 0)
     }
 
-    @Test func runPrintsTheIdentityAndStopsOnSIGINT() throws {
+    @Test func runPrintsTheIdentityAndBothSocketsAndStopsOnSIGINT() throws {
         let directory = temporaryDataDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        process.arguments = ["run", "--listen", "127.0.0.1:0", "--allow-local", "--data-dir", directory]
+        process.arguments = ["run", "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--allow-local", "--data-dir", directory]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = Pipe()
@@ -124,6 +124,8 @@ struct CarrierCommandTests {
         #expect(firstLine.hasPrefix("Carrier node "))
         let id = try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(firstLine == "Carrier node \(id)")
+        #expect(output.fileHandleForReading.availableLine().hasPrefix("contact: \(id)@127.0.0.1:"))
+        #expect(output.fileHandleForReading.availableLine().hasPrefix("contact: \(id)@[::1]:"))
         process.interrupt()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

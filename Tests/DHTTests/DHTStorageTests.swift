@@ -14,6 +14,29 @@ struct DHTStorageTests {
         return nil
     }
 
+    @Test func onlyChangesOfContentAreAnnouncedAsEvents() async throws {
+        let storage = try DHTStorage(path: path)
+        var events: AsyncStream<DHTEvent>? = storage.changes.subscribe()
+        let v1 = Value.signed(by: owner, sequenceNumber: 1, data: Array("one".utf8))
+        let v2 = Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8))
+        #expect(try storage.putValue(v1, now: 1000))
+        #expect(try storage.putValue(v1, now: 1100) == false, "a refresh is not a change")
+        #expect(try storage.putValue(v2, now: 1200))
+        #expect(code { try storage.putValue(v1, cas: 0, now: 1300) } == .casFail)
+        let peer = PeerInfo.create(owner: owner, endpoint: "tcp://192.0.2.1:80")
+        #expect(try storage.putPeer(peer, now: 1000))
+        #expect(try storage.putPeer(peer, now: 1100) == false)
+        var received: [DHTEvent] = []
+        for await event in events! {
+            received.append(event)
+            if received.count == 3 { break }
+        }
+        #expect(received == [.valueUpdated(v1), .valueUpdated(v2), .peerAnnounced(peer)])
+        #expect(storage.changes.subscriberCount == 1)
+        events = nil
+        #expect(storage.changes.subscriberCount == 0, "a stream let go of unsubscribes")
+    }
+
     @Test func immutableAndSignedValuesFollowTheSeqRules() throws {
         let storage = try DHTStorage(path: path)
         let immutable = Value.immutable(Array("hello".utf8))

@@ -89,6 +89,21 @@ struct LoopbackNetworkTests {
         for node in nodes { await node.stop() }
     }
 
+    @Test func theNodesThatStoreAValueOrPeerAnnounceIt() async throws {
+        let nodes = try await network(6)
+        let watched = nodes[2]
+        let events = watched.events()
+        let owner = KeyPair.random()
+        let value = Value.signed(by: owner, sequenceNumber: 1, data: Array("watch me".utf8))
+        #expect(try await nodes[4].storeValue(value, persistent: false)[watched.id] == true)
+        let peer = PeerInfo.create(owner: owner, endpoint: "tcp://127.0.0.1:8000")
+        #expect(try await nodes[5].announcePeer(peer, persistent: false)[watched.id] == true)
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .valueUpdated(value))
+        #expect(await iterator.next() == .peerAnnounced(peer))
+        for node in nodes { await node.stop() }
+    }
+
     @Test func aRestartedNodeKeepsItsRoutingTableAndValues() async throws {
         let nodes = try await network(6)
         let directory = NSTemporaryDirectory() + "carrier-restart-\(UUID().uuidString)"

@@ -38,6 +38,17 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Whether this is a 4-byte IPv4 address.
     public var isIPv4: Bool { bytes.count == 4 }
 
+    /// The usual text form for people and URLs (RFC 5952: `::1`, `2001:db8::7`), from `inet_ntop`.
+    public var compactText: String {
+        guard !isIPv4 else { return description }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        return bytes.withUnsafeBytes { raw in
+            inet_ntop(AF_INET6, raw.baseAddress, &text, socklen_t(text.count)) != nil
+                ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : description
+        }
+    }
+
+    /// The reference's JSON text form (see the type's comment).
     public var description: String {
         if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
         return stride(from: 0, to: 16, by: 2)

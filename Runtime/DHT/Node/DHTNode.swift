@@ -2,17 +2,19 @@ import CarrierCore
 import Foundation
 import Logging
 
-/// A Boson DHT node on one UDP socket (one address family): answers requests, keeps its routing
-/// table alive, and runs lookups, stores and announcements for its owner with async/await.
+/// A Boson DHT node: one identity on one UDP socket per address family (IPv4, IPv6 or both, each
+/// with its own routing table, as the reference runs them), one storage. It answers requests, keeps
+/// its routing tables alive, and runs lookups, stores and announcements for its owner with async/await.
 ///
 /// Every inbound datagram is rate-limited per source unit, opened by the envelope, decoded and then
 /// either answered (`RequestHandler`) or matched to an outstanding call by txid, address, method
-/// and node id. Everything refused is counted in `statistics`.
+/// and node id. Every outbound request is rate-limited per destination source unit too. Everything
+/// refused is counted in `statistics`. The work is split by purpose over `DHTNode+*.swift`.
 public actor DHTNode {
     /// How a node runs.
     public struct Configuration: Sendable {
-        /// Where to listen (port 0 picks a free port).
-        public var listen: Endpoint
+        /// Where to listen: at most one endpoint per address family (port 0 picks a free port).
+        public var listen: [Endpoint]
         /// Where storage lives (`dht.sqlite` inside it).
         public var dataDirectory: String
         /// Accept loopback and private addresses (local testnets).
@@ -21,62 +23,89 @@ public actor DHTNode {
         public var alpha = 3
         /// How long a request may go unanswered.
         public var requestTimeout: Duration = .seconds(2)
+        /// How many times a ping, a store or an announcement is sent before it counts as failed.
+        /// Lookup requests are sent once: an unanswered one is replaced by the next candidate.
+        public var attempts = 2
         /// Inbound datagrams per second per source unit, and the burst allowed.
         public var inboundRate: Double = 32
         public var inboundBurst: Double = 512
+        /// Requests per second we send to one source unit, and the burst allowed.
+        public var outboundRate: Double = 64
+        public var outboundBurst: Double = 256
 
-        public init(listen: Endpoint, dataDirectory: String) {
+        public init(listen: [Endpoint], dataDirectory: String) {
             self.listen = listen
             self.dataDirectory = dataDirectory
+        }
+
+        public init(listen: Endpoint, dataDirectory: String) {
+            self.init(listen: [listen], dataDirectory: dataDirectory)
         }
     }
 
     /// Why a call to another node did not get an answer.
-    public enum CallFailure: Error, Sendable {
+    public enum CallFailure: Error, Sendable, Equatable {
         case timeout
-        case cannotSeal(EnvelopeError)
+        case cannotSeal(EnvelopeError.Reason)
         /// The node answered with an error reply.
         case remote(code: Int32, message: String)
         case cancelled
+        /// Our outbound rate limit for the contact's source unit was exhausted; nothing was sent.
+        case throttled
+        /// This node has no socket in the contact's address family.
+        case familyNotServed
     }
 
-    private struct PendingCall {
+    struct PendingCall {
         let node: NodeInfo
         let method: Message.Method?
         let sentAt: ContinuousClock.Instant
         let continuation: CheckedContinuation<Result<Message.Body, CallFailure>, Never>
     }
 
+    /// What the rate limiters count by: a global source unit, or the endpoint of a local address.
+    enum RateKey: Hashable {
+        case unit(SourceUnit)
+        case endpoint(Endpoint)
+
+        init(_ endpoint: Endpoint) {
+            self = endpoint.address.isGlobalUnicast ? .unit(SourceUnit(endpoint.address)) : .endpoint(endpoint)
+        }
+    }
+
     public nonisolated let identity: KeyPair
     public nonisolated let configuration: Configuration
     public nonisolated let storage: DHTStorage
-    private let envelope: DatagramEnvelope
-    private let handler: RequestHandler
-    private let family: AddressFamily
-    private var table: RoutingTable
-    private var transport: UDPTransport?
-    private var receiveTask: Task<Void, Never>?
-    private var maintenanceTask: Task<Void, Never>?
-    private var pending: [UInt64: PendingCall] = [:]
-    private var nextTxid = UInt64.random(in: 1...0xFFFF)
-    private var limiter: RateLimiter<RateKey>
-    private var pinging: Set<Id> = []
+    /// The address families served, in the order of `configuration.listen`.
+    public nonisolated let families: [AddressFamily]
+    let envelope: DatagramEnvelope
+    let handler: RequestHandler
+    var tables: [AddressFamily: RoutingTable] = [:]
+    var transports: [AddressFamily: UDPTransport] = [:]
+    var receiveTasks: [Task<Void, Never>] = []
+    var maintenanceTask: Task<Void, Never>?
+    var pending: [UInt64: PendingCall] = [:]
+    var nextTxid = UInt64.random(in: 1...0xFFFF)
+    var inboundLimiter: RateLimiter<RateKey>
+    var outboundLimiter: RateLimiter<RateKey>
+    var pinging: Set<Id> = []
     /// Smoothed round trip of all answers, in ms (0 until the first).
-    private var averageRTT: Double = 0
-    private let started = ContinuousClock.now
-    private let logger = Logger(label: "carrier.dht")
+    var averageRTT: Double = 0
+    let started = ContinuousClock.now
+    let logger = Logger(label: "carrier.dht")
     /// What the node has counted.
-    public private(set) var statistics = NodeStatistics()
+    public internal(set) var statistics = NodeStatistics()
 
-    private enum RateKey: Hashable {
-        case unit(SourceUnit)
-        case endpoint(Endpoint)
-    }
-
+    /// A node that will listen on `configuration.listen` once started. Throws if the listen list is
+    /// empty or names a family twice, or if the storage cannot be opened.
     public init(identity: KeyPair, configuration: Configuration) throws {
+        let families = configuration.listen.map(\.family)
+        guard !families.isEmpty, Set(families).count == families.count else {
+            throw NodeConfigurationError("listen on one IPv4 and/or one IPv6 endpoint (got \(configuration.listen.map(\.description)))")
+        }
         self.identity = identity
         self.configuration = configuration
-        self.family = configuration.listen.family
+        self.families = families
         self.envelope = DatagramEnvelope(identity: identity)
         do {
             try DataDirectory.create(configuration.dataDirectory)
@@ -85,35 +114,60 @@ public actor DHTNode {
         }
         self.storage = try DHTStorage(path: configuration.dataDirectory + "/dht.sqlite")
         self.handler = RequestHandler(storage: storage, allowLocal: configuration.allowLocal)
-        self.table = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
-                                  maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
-        self.limiter = RateLimiter(rate: configuration.inboundRate, burst: configuration.inboundBurst)
+        for family in families {
+            tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
+                                          maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
+        }
+        self.inboundLimiter = RateLimiter(rate: configuration.inboundRate, burst: configuration.inboundBurst)
+        self.outboundLimiter = RateLimiter(rate: configuration.outboundRate, burst: configuration.outboundBurst)
     }
 
     /// This node's id.
     public nonisolated var id: Id { identity.publicKey }
 
-    /// The bound address, once started.
-    public var localEndpoint: Endpoint? { transport?.localEndpoint }
+    /// The bound addresses, one per family, once started.
+    public var localEndpoints: [Endpoint] { families.compactMap { transports[$0]?.localEndpoint } }
 
-    /// This node as a contact (`ID@HOST:PORT`), once started.
-    public var nodeInfo: NodeInfo? {
-        transport.map { NodeInfo(id: id, address: $0.localEndpoint.address, port: $0.localEndpoint.port) }
-    }
+    /// The first bound address, once started.
+    public var localEndpoint: Endpoint? { localEndpoints.first }
 
-    /// The routing table's entries.
-    public var contacts: [NodeInfo] { table.entries.map(\.node) }
+    /// This node as a contact (`ID@HOST:PORT`) in each family, once started.
+    public var nodeInfos: [NodeInfo] { localEndpoints.map { NodeInfo(id: id, address: $0.address, port: $0.port) } }
 
-    /// Binds the socket and starts serving; returns the bound endpoint.
+    /// This node as a contact in its first family, once started.
+    public var nodeInfo: NodeInfo? { nodeInfos.first }
+
+    /// The routing tables' entries, IPv4 first.
+    public var contacts: [NodeInfo] { families.flatMap { contacts(in: $0) } }
+
+    /// The entries of one family's routing table.
+    public func contacts(in family: AddressFamily) -> [NodeInfo] { tables[family]?.entries.map(\.node) ?? [] }
+
+    /// Changes to what this node stores (values stored or updated, peers announced), from now on.
+    public nonisolated func events() -> AsyncStream<DHTEvent> { storage.changes.subscribe() }
+
+    /// Binds one socket per family and starts serving; returns the bound endpoints. If one family
+    /// cannot be bound, none is.
     @discardableResult
-    public func start() async throws -> Endpoint {
-        for entry in RoutingTableCache.load(from: cachePath, localId: id, now: monotonic, wallClock: wallClock) {
-            table.restore(entry, now: monotonic)
+    public func start() async throws -> [Endpoint] {
+        for family in families {
+            for entry in RoutingTableCache.load(from: cachePath(family), localId: id, now: monotonic, wallClock: wallClock) {
+                tables[family]?.restore(entry, now: monotonic)
+            }
         }
-        let transport = try await UDPTransport(binding: configuration.listen)
-        self.transport = transport
-        receiveTask = Task { [weak self] in
-            await transport.receive { datagram in await self?.receive(datagram) }
+        for endpoint in configuration.listen {
+            do {
+                transports[endpoint.family] = try await UDPTransport(binding: endpoint)
+            } catch {
+                for transport in transports.values { await transport.close() }
+                transports = [:]
+                throw ListenError(endpoint: endpoint, reason: "\(error)")
+            }
+        }
+        for (family, transport) in transports {
+            receiveTasks.append(Task { [weak self] in
+                await transport.receive { datagram in await self?.receive(datagram, family: family) }
+            })
         }
         maintenanceTask = Task { [weak self] in
             while !Task.isCancelled {
@@ -121,328 +175,31 @@ public actor DHTNode {
                 await self?.maintain()
             }
         }
-        return transport.localEndpoint
+        return localEndpoints
     }
 
-    /// Stops serving, saves the routing table, and fails every outstanding call.
+    /// Stops serving, saves the routing tables, and fails every outstanding call.
     public func stop() async {
         maintenanceTask?.cancel()
-        saveRoutingTable()
-        await transport?.close()
-        receiveTask?.cancel()
+        saveRoutingTables()
+        for transport in transports.values { await transport.close() }
+        for task in receiveTasks { task.cancel() }
+        receiveTasks = []
         for (_, call) in pending { call.continuation.resume(returning: .failure(.cancelled)) }
         pending = [:]
-        transport = nil
+        transports = [:]
     }
+}
 
-    // MARK: Public operations
+/// A socket of the node could not be opened.
+public struct ListenError: Error, CustomStringConvertible {
+    public let endpoint: Endpoint
+    public let reason: String
+    public var description: String { "cannot listen on \(endpoint): \(reason)" }
+}
 
-    /// Joins through `nodes`: pings each, then looks up our own id.
-    public func bootstrap(_ nodes: [NodeInfo]) async {
-        await withTaskGroup(of: Void.self) { group in
-            for node in nodes { group.addTask { _ = await self.call(.pingRequest, to: node) } }
-        }
-        _ = await findNode(id)
-    }
-
-    /// Pings `node`; true if it answered.
-    public func ping(_ node: NodeInfo) async -> Bool {
-        if case .success = await call(.pingRequest, to: node) { return true }
-        return false
-    }
-
-    /// The K closest nodes to `target` that answered.
-    public func findNode(_ target: Id) async -> [NodeInfo] {
-        await lookup(target) { .findNodeRequest(FindNodeRequest(target: target, want: self.want)) } onAnswer: { _, _ in false }.closestAnswered
-    }
-
-    /// The value with `id` (with seq ≥ `cas` when given), from local storage or the network.
-    public func findValue(_ id: Id, cas: Int32? = nil) async -> Value? {
-        if let local = try? storage.value(id, cas: cas, now: wallClock) { return local }
-        var found: Value?
-        _ = await lookup(id) { .findValueRequest(FindValueRequest(target: id, want: self.want, cas: cas)) } onAnswer: { _, body in
-            guard case .findValueResponse(let response) = body, let value = response.value, value.id == id, value.isValid,
-                  cas.map({ value.publicKey == nil || value.sequenceNumber >= $0 }) ?? true else { return false }
-            if found == nil || value.sequenceNumber > found!.sequenceNumber { found = value }
-            return true
-        }
-        return found
-    }
-
-    /// Stores `value` on the K closest nodes; returns which of them accepted it. A `persistent`
-    /// value is also kept locally, for republishing.
-    public func storeValue(_ value: Value, cas: Int32? = nil, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
-        try value.validate()
-        if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
-        let outcome = await write(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
-        if persistent { try? storage.markValueAnnounced(value.id, now: wallClock) }
-        return outcome
-    }
-
-    /// Up to `count` valid peer records for `peerId`.
-    public func findPeers(_ peerId: Id, count: Int = 8) async -> [PeerInfo] {
-        var found: [Int64: PeerInfo] = [:]
-        for peer in (try? storage.peers(peerId, limit: count, now: wallClock)) ?? [] { found[peer.fingerprint] = peer }
-        _ = await lookup(peerId) {
-            .findPeerRequest(FindPeerRequest(target: peerId, want: self.want, expectedCount: Int32(min(count, 8))))
-        } onAnswer: { _, body in
-            guard case .findPeerResponse(let response) = body else { return false }
-            for peer in response.peers where peer.peerId == peerId && peer.isValid {
-                if (found[peer.fingerprint]?.sequenceNumber ?? -1) < peer.sequenceNumber { found[peer.fingerprint] = peer }
-            }
-            return found.count >= count
-        }
-        return Array(found.values.sorted { $0.sequenceNumber > $1.sequenceNumber }.prefix(count))
-    }
-
-    /// Announces `peer` to the K closest nodes; returns which accepted it.
-    public func announcePeer(_ peer: PeerInfo, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
-        try peer.validate()
-        if persistent { try storage.putPeer(peer, persistent: true, now: wallClock) }
-        let outcome = await write(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
-        if persistent { try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
-        return outcome
-    }
-
-    // MARK: Lookups and writes
-
-    private nonisolated var want: LookupWant { configuration.listen.family == .ipv4 ? .ipv4 : .ipv6 }
-
-    /// Runs an iterative lookup; `onAnswer` sees each answer and returns true to finish early.
-    private func lookup(_ target: Id, request: @escaping @Sendable () -> Message.Body,
-                        onAnswer: (NodeInfo, Message.Body) -> Bool) async -> IterativeLookup {
-        var lookup = IterativeLookup(target: target, seeds: table.closest(to: target, count: configuration.k),
-                                     k: configuration.k, alpha: configuration.alpha, excluding: id)
-        await withTaskGroup(of: (NodeInfo, Result<Message.Body, CallFailure>).self) { group in
-            var inFlight = 0
-            while true {
-                for node in lookup.nextRequests() {
-                    inFlight += 1
-                    group.addTask { (node, await self.call(request(), to: node)) }
-                }
-                guard inFlight > 0, let (node, result) = await group.next() else { break }
-                inFlight -= 1
-                switch result {
-                case .success(let body):
-                    lookup.recordAnswer(from: node.id, nodes: acceptableNodes(in: body))
-                    if onAnswer(node, body) { lookup.finish() }
-                case .failure:
-                    lookup.recordFailure(of: node.id)
-                }
-                if lookup.isFinished { break }
-            }
-            group.cancelAll()
-        }
-        table.markRefreshed(target, now: monotonic)
-        return lookup
-    }
-
-    /// Finds the K closest nodes to `target` with write tokens, then sends each its write.
-    private func write(to target: Id, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: Bool] {
-        var tokens: [Id: Int32] = [:]
-        let closest = await lookup(target) { .findNodeRequest(FindNodeRequest(target: target, want: self.want.union(.token))) } onAnswer: { node, body in
-            if case .findNodeResponse(let response) = body, response.token != 0 { tokens[node.id] = response.token }
-            return false
-        }.closestAnswered
-        return await withTaskGroup(of: (Id, Bool).self) { group in
-            for node in closest {
-                guard let token = tokens[node.id] else { continue }
-                group.addTask {
-                    if case .success = await self.call(request(token), to: node) { return (node.id, true) }
-                    return (node.id, false)
-                }
-            }
-            var outcome: [Id: Bool] = [:]
-            for await (node, accepted) in group { outcome[node] = accepted }
-            return outcome
-        }
-    }
-
-    /// The contacts of an answer in our family, or none if the answer breaks the wire limits
-    /// (more than 16, or more than 8 from one global source unit), as the reference does.
-    private func acceptableNodes(in body: Message.Body) -> [NodeInfo] {
-        let lists: NodeLists
-        switch body {
-        case .findNodeResponse(let response): lists = response.nodes
-        case .findValueResponse(let response): lists = response.nodes
-        case .findPeerResponse(let response): lists = response.nodes
-        default: return []
-        }
-        let nodes = family == .ipv4 ? lists.ipv4 : lists.ipv6
-        var perUnit: [SourceUnit: Int] = [:]
-        for node in nodes where node.address.isGlobalUnicast { perUnit[SourceUnit(node.address), default: 0] += 1 }
-        guard nodes.count <= RequestHandler.maxNodesPerFamily, perUnit.values.allSatisfy({ $0 <= RequestHandler.maxNodesPerSourceUnit }) else {
-            statistics.nodeListsDiscarded += 1
-            return []
-        }
-        return nodes.filter { $0.id != id && $0.port != 0 && (configuration.allowLocal || $0.address.isGlobalUnicast) }
-    }
-
-    // MARK: Calls
-
-    /// Sends `body` to `node` and waits for its answer (or the timeout).
-    func call(_ body: Message.Body, to node: NodeInfo) async -> Result<Message.Body, CallFailure> {
-        guard let transport else { return .failure(.cancelled) }
-        nextTxid = nextTxid >= UInt64(Int32.max) ? 1 : nextTxid + 1
-        let txid = nextTxid
-        let datagram: [UInt8]
-        do {
-            datagram = try envelope.seal(Message(txid: txid, body: body).cbor, to: node.id, family: family)
-        } catch {
-            return .failure(.cannotSeal(error))
-        }
-        let timeout = timeout(for: node.id)
-        table.recordRequestSent(to: node.id, now: monotonic)
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                pending[txid] = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
-                transport.send(datagram, to: Endpoint(address: node.address, port: node.port))
-                statistics.datagramsSent += 1
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    await self?.finishCall(txid, with: .failure(.timeout))
-                }
-            }
-        } onCancel: {
-            Task { [weak self] in await self?.finishCall(txid, with: .failure(.cancelled)) }
-        }
-    }
-
-    /// Adaptive timeout: four times the contact's smoothed round trip (or, for a contact never
-    /// measured, the node's overall one), at least 200 ms and at most the configured timeout.
-    private func timeout(for id: Id) -> Duration {
-        let known = table.entry(for: id)?.averageRTT ?? 0
-        let rtt = known > 0 ? known : averageRTT
-        guard rtt > 0 else { return configuration.requestTimeout }
-        return min(configuration.requestTimeout, .milliseconds(max(200, Int64(rtt * 4))))
-    }
-
-    private func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {
-        guard let call = pending.removeValue(forKey: txid) else { return }
-        if case .failure(.timeout) = result {
-            statistics.requestsTimedOut += 1
-            table.recordTimeout(of: call.node.id, now: monotonic)
-        }
-        call.continuation.resume(returning: result)
-    }
-
-    // MARK: Inbound
-
-    private func receive(_ datagram: UDPTransport.Datagram) {
-        statistics.datagramsReceived += 1
-        let key: RateKey = datagram.sender.address.isGlobalUnicast ? .unit(SourceUnit(datagram.sender.address)) : .endpoint(datagram.sender)
-        guard limiter.allow(key, now: monotonic) else {
-            statistics.throttled += 1
-            return
-        }
-        let opened: (sender: Id, message: [UInt8])
-        do {
-            opened = try envelope.open(datagram.bytes, family: family)
-        } catch {
-            statistics.envelopeRejected += 1
-            return
-        }
-        let sender = NodeInfo(id: opened.sender, address: datagram.sender.address, port: datagram.sender.port)
-        let message: Message
-        do {
-            message = try Message.decode(cbor: opened.message)
-        } catch {
-            statistics.malformedMessages += 1
-            if case .unknownMethod(let txid) = error {
-                reply(to: sender, txid: txid, .error(method: nil, ErrorBody(code: ErrorCode.methodUnknown.rawValue, message: "method unknown")))
-            }
-            return
-        }
-        if message.kind == .request {
-            if let answer = handler.answer(message.body, from: sender, family: family, ipv4: family == .ipv4 ? table : nil,
-                                           ipv6: family == .ipv6 ? table : nil, now: monotonic, wallClock: wallClock) {
-                reply(to: sender, txid: message.txid, answer)
-            }
-            if configuration.allowLocal || sender.address.isGlobalUnicast, table.recordRequest(from: sender, now: monotonic) {
-                pingNewContact(sender)
-            }
-            return
-        }
-        guard let call = pending[message.txid], call.node.id == sender.id, call.node.address == sender.address,
-              call.node.port == sender.port, message.body.method == call.method || message.body.method == nil else {
-            statistics.unmatchedResponses += 1
-            return
-        }
-        pending[message.txid] = nil
-        let elapsed = ContinuousClock.now - call.sentAt
-        let rtt = max(0.01, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-        averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
-        table.recordResponse(from: sender, rtt: rtt, now: monotonic)
-        if case .error(_, let error) = message.body {
-            call.continuation.resume(returning: .failure(.remote(code: error.code, message: error.message)))
-        } else {
-            call.continuation.resume(returning: .success(message.body))
-        }
-    }
-
-    private func reply(to node: NodeInfo, txid: UInt64, _ body: Message.Body) {
-        var message = Message(txid: txid, body: body)
-        var bytes = message.cbor
-        if bytes.count + DatagramEnvelope.overhead > family.maxOutboundDatagramSize {
-            message = Message(txid: txid, body: .error(method: body.method, ErrorBody(code: ErrorCode.messageTooBig.rawValue, message: "message too big")))
-            bytes = message.cbor
-        }
-        if case .error(_, let error) = message.body { statistics.errorsSent[error.code, default: 0] += 1 } else { statistics.requestsAnswered += 1 }
-        guard let datagram = try? envelope.seal(bytes, to: node.id, family: family) else { return }
-        transport?.send(datagram, to: Endpoint(address: node.address, port: node.port))
-        statistics.datagramsSent += 1
-    }
-
-    /// An unknown contact sent us a request: ping it once; its answer makes it an entry.
-    private func pingNewContact(_ node: NodeInfo) {
-        guard pinging.insert(node.id).inserted else { return }
-        Task {
-            _ = await call(.pingRequest, to: node)
-            pinging.remove(node.id)
-        }
-    }
-
-    // MARK: Maintenance
-
-    private var cachePath: String {
-        configuration.dataDirectory + (family == .ipv4 ? "/dht4.cache" : "/dht6.cache")
-    }
-
-    private func saveRoutingTable() {
-        do {
-            try RoutingTableCache.save(table, to: cachePath, now: monotonic, wallClock: wallClock)
-        } catch {
-            logger.warning("cannot save the routing table", metadata: ["path": "\(cachePath)", "error": "\(error)"])
-        }
-    }
-
-    /// Pings questionable entries, refreshes stale buckets, purges expired storage, republishes our
-    /// own items, and saves the routing table.
-    private func maintain() async {
-        saveRoutingTable()
-        await republish()
-        for entry in table.entriesNeedingPing(now: monotonic).prefix(8) { pingNewContact(entry.node) }
-        for target in table.refreshTargets(now: monotonic, interval: 15 * 60_000).prefix(1) { _ = await findNode(target) }
-        _ = try? storage.purgeExpired(now: wallClock)
-    }
-
-    /// Re-announces our own values and peer records last announced more than 110 minutes ago.
-    private func republish() async {
-        let age: Int64 = 110 * 60_000
-        for value in (try? storage.valuesToRepublish(now: wallClock, olderThan: age)) ?? [] {
-            _ = await write(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, value: value)) }
-            try? storage.markValueAnnounced(value.id, now: wallClock)
-        }
-        for peer in (try? storage.peersToRepublish(now: wallClock, olderThan: age)) ?? [] {
-            _ = await write(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
-            try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock)
-        }
-    }
-
-    private var monotonic: Int64 {
-        let elapsed = ContinuousClock.now - started
-        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-    }
-
-    private nonisolated var wallClock: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+/// A node configuration that cannot run.
+public struct NodeConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

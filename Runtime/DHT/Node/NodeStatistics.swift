@@ -14,6 +14,10 @@ public struct NodeStatistics: Sendable, Codable {
     /// Node lists dropped because they broke the per-family or per-source-unit limits.
     public var nodeListsDiscarded = 0
     public var requestsTimedOut = 0
+    /// Requests sent again after a timeout.
+    public var retries = 0
+    /// Requests not sent because our outbound rate limit for the destination was exhausted.
+    public var outboundThrottled = 0
     /// Error replies we sent, by code.
     public var errorsSent: [Int32: Int] = [:]
 }

@@ -27,6 +27,8 @@ public final class DHTStorage: Sendable {
     }
 
     public let limits: Limits
+    /// Every change of stored content, once durable: values stored or updated, peer records announced.
+    public let changes = EventBroadcaster<DHTEvent>()
     private let database: Mutex<SQLiteDatabase>
 
     /// Opens (creating when missing) the storage file at `path`.
@@ -51,10 +53,13 @@ public final class DHTStorage: Sendable {
 
     // MARK: Values
 
-    /// Stores `value` (a STORE_VALUE, or our own `persistent` publication). Returns once durable.
-    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) {
+    /// Stores `value` (a STORE_VALUE, or our own `persistent` publication). Returns once durable:
+    /// true if the content changed (a new value or a greater `seq`), which is also sent to `changes`;
+    /// false if it only refreshed the stored one.
+    @discardableResult
+    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) -> Bool {
         try value.validate()
-        try withDatabase { (database) throws(ProtocolError) in
+        let changed = try withDatabase { (database) throws(ProtocolError) -> Bool in
             let id = value.id
             let existing = try storageCall { () throws(StorageError) in
                 try database.query("SELECT public_key IS NOT NULL, seq FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
@@ -65,18 +70,18 @@ public final class DHTStorage: Sendable {
                 }
                 let storedSequence = Int32(truncatingIfNeeded: existing.integer(1))
                 if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
-                try storageCall { () throws(StorageError) in
+                return try storageCall { () throws(StorageError) -> Bool in
                     if value.sequenceNumber > storedSequence {
                         try database.query("""
                             UPDATE dht_values SET public_key = ?, recipient = ?, nonce = ?, seq = ?, signature = ?, data = ?,
                             updated = ?, persistent = max(persistent, ?) WHERE id = ?
                             """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
-                    } else {
-                        try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
-                                           [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                        return true
                     }
+                    try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
+                                       [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                    return false
                 }
-                return
             }
             let count = try storageCall { () throws(StorageError) in try database.query("SELECT count(*) FROM dht_values")[0].integer(0) }
             guard count < limits.maxValues else { throw ProtocolError(.genericError, "value storage is full (\(limits.maxValues) values)") }
@@ -86,7 +91,10 @@ public final class DHTStorage: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                     """, Self.valueColumns(value) + [.blob(id.bytes), .integer(persistent ? 1 : 0), .integer(now), .integer(now)])
             }
+            return true
         }
+        if changed { changes.send(.valueUpdated(value)) }
+        return changed
     }
 
     /// The live value with `id`; for a mutable value only if its `seq` ≥ `cas` (when given).
@@ -104,10 +112,12 @@ public final class DHTStorage: Sendable {
 
     // MARK: Peers
 
-    /// Stores a peer record (an ANNOUNCE_PEER, or our own `persistent` announcement). Returns once durable.
-    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) {
+    /// Stores a peer record (an ANNOUNCE_PEER, or our own `persistent` announcement). Returns once
+    /// durable: true if the record is new or has a greater `seq` (also sent to `changes`).
+    @discardableResult
+    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) -> Bool {
         try peer.validate()
-        try withDatabase { (database) throws(ProtocolError) in
+        let changed = try withDatabase { (database) throws(ProtocolError) -> Bool in
             let key: [SQLiteValue] = [.blob(peer.peerId.bytes), .integer(peer.fingerprint)]
             let existing = try storageCall { () throws(StorageError) in
                 try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
@@ -115,18 +125,18 @@ public final class DHTStorage: Sendable {
             if let existing {
                 let storedSequence = Int32(truncatingIfNeeded: existing.integer(0))
                 if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
-                try storageCall { () throws(StorageError) in
+                return try storageCall { () throws(StorageError) -> Bool in
                     if peer.sequenceNumber > storedSequence {
                         try database.query("""
                             UPDATE dht_peers SET node_id = ?, node_signature = ?, seq = ?, endpoint = ?, extra = ?, signature = ?,
                             updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?
                             """, Self.peerColumns(peer) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
-                    } else {
-                        try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
-                                           [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                        return true
                     }
+                    try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
+                                       [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                    return false
                 }
-                return
             }
             let (total, forPeer) = try storageCall { () throws(StorageError) in
                 let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
@@ -142,7 +152,10 @@ public final class DHTStorage: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                     """, Self.peerColumns(peer) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
             }
+            return true
         }
+        if changed { changes.send(.peerAnnounced(peer)) }
+        return changed
     }
 
     /// Up to `limit` live records for `peerId` with `seq` ≥ `cas` (when given): highest `seq` first,
@@ -221,23 +234,23 @@ public final class DHTStorage: Sendable {
 
     /// Runs a write under the lock in one transaction; a storage failure becomes error 1 (IOError),
     /// which is what the reference sends when its storage fails.
-    private func withDatabase(_ body: (SQLiteDatabase) throws(ProtocolError) -> Void) throws(ProtocolError) {
-        let failure = database.withLock { database -> ProtocolError? in
+    private func withDatabase<T: Sendable>(_ body: (SQLiteDatabase) throws(ProtocolError) -> T) throws(ProtocolError) -> T {
+        let outcome = database.withLock { database -> Result<T, ProtocolError> in
             do {
                 try database.execute("BEGIN IMMEDIATE")
             } catch {
-                return ProtocolError(.ioError, "storage: \(error)")
+                return .failure(ProtocolError(.ioError, "storage: \(error)"))
             }
             do throws(ProtocolError) {
-                try body(database)
+                let result = try body(database)
                 try storageCall { () throws(StorageError) in try database.execute("COMMIT") }
-                return nil
+                return .success(result)
             } catch {
                 try? database.execute("ROLLBACK")
-                return error
+                return .failure(error)
             }
         }
-        if let failure { throw failure }
+        return try outcome.get()
     }
 
     @discardableResult

@@ -22,16 +22,19 @@ public final class UDPTransport: Sendable {
 
     /// Binds `endpoint` (port 0 picks a free port). No `SO_REUSEADDR`: UDP has no TIME_WAIT to skip,
     /// and with it Linux hands out a port 0 that another such socket already holds, so two nodes
-    /// would share a port and one would lose the other's replies.
+    /// would share a port and one would lose the other's replies. An IPv6 socket is IPv6-only, so
+    /// `[::]:P` and `0.0.0.0:P` can be bound side by side (one DHT per family).
     public init(binding endpoint: Endpoint, inboundQueueLimit: Int = 8192,
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: Datagram.self, bufferingPolicy: .bufferingOldest(inboundQueueLimit))
         let handler = InboundHandler(continuation)
-        channel = try await DatagramBootstrap(group: group)
+        var bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
-            .bind(host: endpoint.address.description, port: Int(endpoint.port))
-            .get()
+        if endpoint.family == .ipv6 {
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
+        channel = try await bootstrap.bind(host: endpoint.address.description, port: Int(endpoint.port)).get()
         guard let local = channel.localAddress, let bound = Endpoint(local) else {
             try? await channel.close()
             throw TransportError("cannot read the bound address of \(endpoint)")
@@ -129,7 +132,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
     public var family: AddressFamily { address.isIPv4 ? .ipv4 : .ipv6 }
 
-    public var description: String { address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)" }
+    public var description: String { address.isIPv4 ? "\(address):\(port)" : "[\(address.compactText)]:\(port)" }
 }
 
 /// A socket could not be opened or used.

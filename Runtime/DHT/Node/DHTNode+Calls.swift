@@ -1,0 +1,68 @@
+import CarrierCore
+
+/// Outbound requests: sealing, the outbound rate limit, adaptive timeouts and retries.
+extension DHTNode {
+    /// Sends `body` to `node` and waits for its answer; on a timeout, sends it again, up to
+    /// `attempts` times in all (each with a fresh txid, so a late answer to an earlier attempt is
+    /// not mistaken for the current one).
+    func call(_ body: Message.Body, to node: NodeInfo, attempts: Int = 1) async -> Result<Message.Body, CallFailure> {
+        var result = await send(body, to: node)
+        for _ in 1..<max(1, attempts) {
+            guard case .failure(.timeout) = result, !Task.isCancelled else { break }
+            statistics.retries += 1
+            result = await send(body, to: node)
+        }
+        return result
+    }
+
+    /// One attempt: seal, send, and wait for the answer or the timeout.
+    private func send(_ body: Message.Body, to node: NodeInfo) async -> Result<Message.Body, CallFailure> {
+        let destination = Endpoint(address: node.address, port: node.port)
+        guard let transport = transports[destination.family] else { return .failure(transports.isEmpty ? .cancelled : .familyNotServed) }
+        guard outboundLimiter.allow(RateKey(destination), now: monotonic) else {
+            statistics.outboundThrottled += 1
+            return .failure(.throttled)
+        }
+        nextTxid = nextTxid >= UInt64(Int32.max) ? 1 : nextTxid + 1
+        let txid = nextTxid
+        let datagram: [UInt8]
+        do {
+            datagram = try envelope.seal(Message(txid: txid, body: body).cbor, to: node.id, family: destination.family)
+        } catch {
+            return .failure(.cannotSeal(error.reason))
+        }
+        let timeout = timeout(for: node.id, in: destination.family)
+        tables[destination.family]?.recordRequestSent(to: node.id, now: monotonic)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                pending[txid] = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
+                transport.send(datagram, to: destination)
+                statistics.datagramsSent += 1
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    await self?.finishCall(txid, with: .failure(.timeout))
+                }
+            }
+        } onCancel: {
+            Task { [weak self] in await self?.finishCall(txid, with: .failure(.cancelled)) }
+        }
+    }
+
+    /// Adaptive timeout: four times the contact's smoothed round trip (or, for a contact never
+    /// measured, the node's overall one), at least 200 ms and at most the configured timeout.
+    private func timeout(for id: Id, in family: AddressFamily) -> Duration {
+        let known = tables[family]?.entry(for: id)?.averageRTT ?? 0
+        let rtt = known > 0 ? known : averageRTT
+        guard rtt > 0 else { return configuration.requestTimeout }
+        return min(configuration.requestTimeout, .milliseconds(max(200, Int64(rtt * 4))))
+    }
+
+    func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {
+        guard let call = pending.removeValue(forKey: txid) else { return }
+        if case .failure(.timeout) = result {
+            statistics.requestsTimedOut += 1
+            tables[Endpoint(address: call.node.address, port: call.node.port).family]?.recordTimeout(of: call.node.id, now: monotonic)
+        }
+        call.continuation.resume(returning: result)
+    }
+}

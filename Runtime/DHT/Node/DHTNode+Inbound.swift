@@ -1,0 +1,89 @@
+import CarrierCore
+
+/// Inbound datagrams: the inbound rate limit, the envelope, decoding, answering requests and
+/// matching responses to outstanding calls.
+extension DHTNode {
+    func receive(_ datagram: UDPTransport.Datagram, family: AddressFamily) {
+        statistics.datagramsReceived += 1
+        guard inboundLimiter.allow(RateKey(datagram.sender), now: monotonic) else {
+            statistics.throttled += 1
+            return
+        }
+        let opened: (sender: Id, message: [UInt8])
+        do {
+            opened = try envelope.open(datagram.bytes, family: family)
+        } catch {
+            statistics.envelopeRejected += 1
+            return
+        }
+        let sender = NodeInfo(id: opened.sender, address: datagram.sender.address, port: datagram.sender.port)
+        let message: Message
+        do {
+            message = try Message.decode(cbor: opened.message)
+        } catch {
+            statistics.malformedMessages += 1
+            if case .unknownMethod(let txid) = error {
+                reply(to: sender, family: family, txid: txid,
+                      .error(method: nil, ErrorBody(code: ErrorCode.methodUnknown.rawValue, message: "method unknown")))
+            }
+            return
+        }
+        if message.kind == .request {
+            answer(message, from: sender, family: family)
+        } else {
+            matchResponse(message, from: sender)
+        }
+    }
+
+    private func answer(_ request: Message, from sender: NodeInfo, family: AddressFamily) {
+        if let answer = handler.answer(request.body, from: sender, family: family, ipv4: tables[.ipv4], ipv6: tables[.ipv6],
+                                       now: monotonic, wallClock: wallClock) {
+            reply(to: sender, family: family, txid: request.txid, answer)
+        }
+        if configuration.allowLocal || sender.address.isGlobalUnicast, tables[family]?.recordRequest(from: sender, now: monotonic) == true {
+            pingNewContact(sender)
+        }
+    }
+
+    private func matchResponse(_ message: Message, from sender: NodeInfo) {
+        guard let call = pending[message.txid], call.node.id == sender.id, call.node.address == sender.address,
+              call.node.port == sender.port, message.body.method == call.method || message.body.method == nil else {
+            statistics.unmatchedResponses += 1
+            return
+        }
+        pending[message.txid] = nil
+        let elapsed = ContinuousClock.now - call.sentAt
+        let rtt = max(0.01, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
+        tables[Endpoint(address: sender.address, port: sender.port).family]?.recordResponse(from: sender, rtt: rtt, now: monotonic)
+        if case .error(_, let error) = message.body {
+            call.continuation.resume(returning: .failure(.remote(code: error.code, message: error.message)))
+        } else {
+            call.continuation.resume(returning: .success(message.body))
+        }
+    }
+
+    /// Sends an answer; one too big for the family's datagram limit becomes error 207.
+    private func reply(to node: NodeInfo, family: AddressFamily, txid: UInt64, _ body: Message.Body) {
+        var message = Message(txid: txid, body: body)
+        var bytes = message.cbor
+        if bytes.count + DatagramEnvelope.overhead > family.maxOutboundDatagramSize {
+            message = Message(txid: txid, body: .error(method: body.method, ErrorBody(code: ErrorCode.messageTooBig.rawValue, message: "message too big")))
+            bytes = message.cbor
+        }
+        if case .error(_, let error) = message.body { statistics.errorsSent[error.code, default: 0] += 1 } else { statistics.requestsAnswered += 1 }
+        guard let datagram = try? envelope.seal(bytes, to: node.id, family: family) else { return }
+        transports[family]?.send(datagram, to: Endpoint(address: node.address, port: node.port))
+        statistics.datagramsSent += 1
+    }
+
+    /// An unknown contact sent us a request, or was named for a family we are still filling: ping
+    /// it once; its answer makes it an entry.
+    func pingNewContact(_ node: NodeInfo) {
+        guard pinging.insert(node.id).inserted else { return }
+        Task {
+            _ = await call(.pingRequest, to: node)
+            pinging.remove(node.id)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import CarrierCore
+
+/// The public DHT operations. Each runs in every family the node serves, concurrently, and merges
+/// the answers: a dual-stack node finds what either network holds and writes to both.
+extension DHTNode {
+    /// Joins through `nodes`: pings each (in the families we serve), then looks up our own id.
+    /// Returns how many of them answered.
+    @discardableResult
+    public func bootstrap(_ nodes: [NodeInfo]) async -> Int {
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            for node in nodes { group.addTask { await self.ping(node) } }
+            var answered = 0
+            for await reached in group where reached { answered += 1 }
+            return answered
+        }
+        _ = await findNode(id)
+        return answered
+    }
+
+    /// Pings `node` (retrying per `configuration.attempts`); true if it answered.
+    public func ping(_ node: NodeInfo) async -> Bool {
+        if case .success = await call(.pingRequest, to: node, attempts: configuration.attempts) { return true }
+        return false
+    }
+
+    /// The K closest nodes to `target` that answered, per family (IPv4 first), closest first.
+    public func findNode(_ target: Id) async -> [NodeInfo] {
+        await acrossFamilies { node, family in
+            await node.lookup(target, in: family) { want in
+                .findNodeRequest(FindNodeRequest(target: target, want: want))
+            } onAnswer: { _, _ in false }.closestAnswered
+        }.flatMap { $0 }
+    }
+
+    /// The value with `id` (with seq ≥ `cas` when given), from local storage or the network; of
+    /// several versions found, the one with the greatest `seq`.
+    public func findValue(_ id: Id, cas: Int32? = nil) async -> Value? {
+        if let local = try? storage.value(id, cas: cas, now: wallClock) { return local }
+        let found = await acrossFamilies(stopWhen: { $0 != nil }) { node, family in
+            await node.findValue(id, cas: cas, in: family)
+        }
+        return found.compactMap { $0 }.max { $0.sequenceNumber < $1.sequenceNumber }
+    }
+
+    /// Stores `value` on the K closest nodes of each family; returns which of them accepted it. A
+    /// `persistent` value is also kept locally, for republishing.
+    public func storeValue(_ value: Value, cas: Int32? = nil, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
+        try value.validate()
+        if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
+        let outcome = await writeEverywhere(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
+        if persistent { try? storage.markValueAnnounced(value.id, now: wallClock) }
+        return outcome
+    }
+
+    /// Up to `count` valid peer records for `peerId`, greatest `seq` first.
+    public func findPeers(_ peerId: Id, count: Int = 8) async -> [PeerInfo] {
+        let local = (try? storage.peers(peerId, limit: count, now: wallClock)) ?? []
+        let remote = await acrossFamilies(stopWhen: { $0.count >= count }) { node, family in
+            await node.findPeers(peerId, count: count, in: family)
+        }
+        var found: [Int64: PeerInfo] = [:]
+        for peer in local + remote.flatMap({ $0 }) where (found[peer.fingerprint]?.sequenceNumber ?? -1) < peer.sequenceNumber {
+            found[peer.fingerprint] = peer
+        }
+        return Array(found.values.sorted { $0.sequenceNumber > $1.sequenceNumber }.prefix(count))
+    }
+
+    /// Announces `peer` to the K closest nodes of each family; returns which accepted it.
+    public func announcePeer(_ peer: PeerInfo, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
+        try peer.validate()
+        if persistent { try storage.putPeer(peer, persistent: true, now: wallClock) }
+        let outcome = await writeEverywhere(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
+        if persistent { try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
+        return outcome
+    }
+
+    // MARK: Per family
+
+    private func findValue(_ id: Id, cas: Int32?, in family: AddressFamily) async -> Value? {
+        var found: Value?
+        _ = await lookup(id, in: family) { want in .findValueRequest(FindValueRequest(target: id, want: want, cas: cas)) } onAnswer: { _, body in
+            guard case .findValueResponse(let response) = body, let value = response.value, value.id == id, value.isValid,
+                  cas.map({ value.publicKey == nil || value.sequenceNumber >= $0 }) ?? true else { return false }
+            if found == nil || value.sequenceNumber > found!.sequenceNumber { found = value }
+            return true
+        }
+        return found
+    }
+
+    private func findPeers(_ peerId: Id, count: Int, in family: AddressFamily) async -> [PeerInfo] {
+        var found: [Int64: PeerInfo] = [:]
+        _ = await lookup(peerId, in: family) { want in
+            .findPeerRequest(FindPeerRequest(target: peerId, want: want, expectedCount: Int32(min(count, RequestHandler.maxPeersPerAnswer))))
+        } onAnswer: { _, body in
+            guard case .findPeerResponse(let response) = body else { return false }
+            for peer in response.peers where peer.peerId == peerId && peer.isValid {
+                if (found[peer.fingerprint]?.sequenceNumber ?? -1) < peer.sequenceNumber { found[peer.fingerprint] = peer }
+            }
+            return found.count >= count
+        }
+        return Array(found.values)
+    }
+
+    /// Writes to the K closest of every family; a node accepted if it accepted in any family.
+    func writeEverywhere(to target: Id, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: Bool] {
+        let outcomes = await acrossFamilies { node, family in await node.write(to: target, in: family, request: request) }
+        return outcomes.reduce(into: [:]) { merged, outcome in merged.merge(outcome) { $0 || $1 } }
+    }
+
+    /// Runs `body` for every family served, concurrently; results in family order. Once a result
+    /// satisfies `stopWhen`, the other families' work is cancelled.
+    private func acrossFamilies<T: Sendable>(stopWhen done: @escaping @Sendable (T) -> Bool = { _ in false },
+                                             _ body: @escaping @Sendable (DHTNode, AddressFamily) async -> T) async -> [T] {
+        let families = self.families
+        if families.count == 1 { return [await body(self, families[0])] }
+        return await withTaskGroup(of: (Int, T).self) { group in
+            for (index, family) in families.enumerated() { group.addTask { (index, await body(self, family)) } }
+            var results: [(Int, T)] = []
+            for await result in group {
+                results.append(result)
+                if done(result.1) { group.cancelAll() }
+            }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+}
