@@ -4,17 +4,24 @@
 SWIFT        ?= swift
 DATA_DIR     ?= .carrier/node
 DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config
+# The benchmark's comparison peer: OpenDHT's Python binding, driven by Debian's /usr/bin/python3.
+BENCH_PKGS   := python3-opendht
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
 
 .PHONY: deps build run test bench fuzz clean
 
 ## deps: install the Debian packages the build needs, if any is missing.
 deps:
-	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	$(call install_missing,$(DEBIAN_PKGS))
 	@command -v $(SWIFT) >/dev/null || { echo "error: swift not found (install Swift 6 from swift.org)"; exit 1; }
 
 ## build: release build of the `carrier` executable.
@@ -30,8 +37,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 
-## bench: throughput table against raw libsodium, measured in the same run.
+## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to
+## OpenDHT on loopback, and the 10,000-node simulation, each baseline measured in the same run.
 bench: deps
+	$(call install_missing,$(BENCH_PKGS))
 	$(SWIFT) build -c release --product carrier-bench
 	.build/release/carrier-bench
 

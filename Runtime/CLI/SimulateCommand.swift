@@ -53,12 +53,7 @@ struct SimulateCommand: AsyncParsableCommand {
             return
         }
         print("Simulated DHT: \(nodes) nodes, K = \(k), alpha = \(alpha), \(lookups) lookups and \(values) values per churn level")
-        print("churn  true closest  true K closest  RPCs/lookup  rounds/lookup  values found after churn  after republish")
-        for row in rows {
-            print(String(format: "%4.0f %%  %10.1f %%  %12.1f %%  %11.1f  %13.2f  %22.1f %%  %13.1f %%",
-                         row.churn * 100, row.closestFound * 100, row.kClosestFound * 100, row.requestsPerLookup,
-                         row.roundsPerLookup, row.valuesFoundAfterChurn * 100, row.valuesFoundAfterRepublish * 100))
-        }
+        for line in ChurnExperiment.table(rows) { print(line) }
         print(String(format: "(%.0f s)", Date().timeIntervalSince(started)))
     }
 }

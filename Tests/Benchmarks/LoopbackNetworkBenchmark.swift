@@ -2,20 +2,23 @@ import CarrierCore
 import CarrierDHT
 import Foundation
 
-/// Carrier nodes on 127.0.0.1: put and get latency, get success, and how often FIND_NODE ends on the
-/// true K closest. (The side-by-side OpenDHT run of issue #3 is not here yet.)
+/// Carrier nodes on 127.0.0.1: put and get latency, get success, how often FIND_NODE ends on the
+/// true K closest, and resident memory per node. Measured `settleSeconds` after the start, like the
+/// OpenDHT side (`OpenDHTComparison`).
 enum LoopbackNetworkBenchmark {
     struct Figures {
         let nodes: Int
         let putP50: Double, putP99: Double, getP50: Double, getP99: Double
         let getSuccess: Double
         let trueClosest: Double
+        let memoryPerNodeKiB: Double
     }
 
-    static func run(nodes count: Int, operations: Int) async throws -> Figures {
+    static func run(nodes count: Int, operations: Int, settleSeconds: Int) async throws -> Figures {
         var nodes: [DHTNode] = []
         let directory = NSTemporaryDirectory() + "carrier-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let residentBefore = residentKiB()
         for index in 0..<count {
             var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(directory)/\(index)")
             configuration.allowLocal = true
@@ -26,6 +29,8 @@ enum LoopbackNetworkBenchmark {
         let seed = await nodes[0].nodeInfo!
         for node in nodes.dropFirst() { await node.bootstrap([seed]) }
         for node in nodes { _ = await node.findNode(node.id) }
+        try await Task.sleep(for: .seconds(settleSeconds))
+        let memoryPerNode = Double(residentKiB() - residentBefore) / Double(count)
 
         var puts: [Double] = [], gets: [Double] = [], found = 0, exact = 0
         let ids = nodes.map(\.id)
@@ -45,7 +50,15 @@ enum LoopbackNetworkBenchmark {
         for node in nodes { await node.stop() }
         return Figures(nodes: count, putP50: percentile(puts, 0.5), putP99: percentile(puts, 0.99),
                        getP50: percentile(gets, 0.5), getP99: percentile(gets, 0.99),
-                       getSuccess: Double(found) / Double(operations), trueClosest: Double(exact) / Double(operations))
+                       getSuccess: Double(found) / Double(operations), trueClosest: Double(exact) / Double(operations),
+                       memoryPerNodeKiB: memoryPerNode)
+    }
+
+    /// This process's resident set (VmRSS), in KiB.
+    static func residentKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     private static func milliseconds(_ duration: Duration) -> Double {

@@ -131,18 +131,39 @@ for row in rows {
 }
 print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
 
-// DHT nodes on loopback (real UDP sockets, one process).
+// DHT nodes on loopback (real UDP sockets, one process), next to as many OpenDHT nodes.
 if selected("loopback") {
+    let settle = Int(ProcessInfo.processInfo.environment["BENCH_SETTLE"] ?? "") ?? 10
     print("")
-    print("DHT on 127.0.0.1 (one process; 200 put+get+find-node rounds)")
-    print(pad("nodes", 7) + pad("put p50", 10, right: true) + pad("put p99", 10, right: true) + pad("get p50", 10, right: true)
-          + pad("get p99", 10, right: true) + pad("get ok", 9, right: true) + pad("true K", 9, right: true))
-    for count in [64, 256] {
-        let figures = try await LoopbackNetworkBenchmark.run(nodes: count, operations: 200)
-        print(pad("\(figures.nodes)", 7) + pad(String(format: "%.2f ms", figures.putP50), 10, right: true)
-              + pad(String(format: "%.2f ms", figures.putP99), 10, right: true) + pad(String(format: "%.2f ms", figures.getP50), 10, right: true)
-              + pad(String(format: "%.2f ms", figures.getP99), 10, right: true) + pad(String(format: "%.1f %%", figures.getSuccess * 100), 9, right: true)
-              + pad(String(format: "%.1f %%", figures.trueClosest * 100), 9, right: true))
+    print("DHT on 127.0.0.1, one process per implementation, 200 put+get+lookup rounds \(settle) s after start")
+    print(pad("implementation", 22) + pad("nodes", 6, right: true) + pad("put p50", 10, right: true) + pad("put p99", 10, right: true)
+          + pad("get p50", 10, right: true) + pad("get p99", 10, right: true) + pad("get ok", 9, right: true)
+          + pad("true K", 9, right: true) + pad("KiB/node", 10, right: true))
+    func row(_ name: String, nodes: Int, _ figures: (Double, Double, Double, Double, Double, Double?, Double?)) {
+        let (putP50, putP99, getP50, getP99, success, trueK, memory) = figures
+        print(pad(name, 22) + pad("\(nodes)", 6, right: true) + pad(String(format: "%.2f ms", putP50), 10, right: true)
+              + pad(String(format: "%.2f ms", putP99), 10, right: true) + pad(String(format: "%.2f ms", getP50), 10, right: true)
+              + pad(String(format: "%.2f ms", getP99), 10, right: true) + pad(String(format: "%.1f %%", success * 100), 9, right: true)
+              + pad(trueK.map { String(format: "%.1f %%", $0 * 100) } ?? "n/a", 9, right: true)
+              + pad(memory.map { String(format: "%.0f", $0) } ?? "n/a", 10, right: true))
     }
-    print("\"true K\" = share of FIND_NODE lookups that ended on the true 16 closest nodes.")
+    var notes: [String] = []
+    for count in [64, 256] {
+        let carrier = try await LoopbackNetworkBenchmark.run(nodes: count, operations: 200, settleSeconds: settle)
+        row("Carrier (K = 16)", nodes: count, (carrier.putP50, carrier.putP99, carrier.getP50, carrier.getP99, carrier.getSuccess,
+                                               carrier.trueClosest, carrier.memoryPerNodeKiB))
+        do {
+            let opendht = try OpenDHTComparison.run(nodes: count, operations: 200, settleSeconds: settle)
+            row("OpenDHT \(opendht.version ?? "") (K = \(opendht.k))", nodes: count,
+                (opendht.putP50, opendht.putP99, opendht.getP50, opendht.getP99, opendht.getSuccess, opendht.trueClosest, opendht.memoryPerNodeKiB))
+            if let note = opendht.notes { notes.append("OpenDHT, \(count) nodes: \(note)") }
+        } catch {
+            print(pad("OpenDHT", 22) + pad("\(count)", 6, right: true) + "  not measured: \(error)")
+        }
+    }
+    print("\"true K\" = share of lookups that ended on the true K closest nodes (each implementation's own K).")
+    print("KiB/node = growth of the process's resident memory after the nodes started, divided by their number.")
+    for note in notes { print(note) }
 }
+
+if selected("simulation") { SimulationBenchmark.printTable() }

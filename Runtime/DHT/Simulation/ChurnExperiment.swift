@@ -1,4 +1,5 @@
 import CarrierCore
+import Foundation
 
 /// The simulation experiment of issue #3: for each churn level, build a network, store values,
 /// replace a share of the nodes, then measure lookups and value retrieval before and after the
@@ -58,6 +59,16 @@ public enum ChurnExperiment {
                        valuesFoundAfterChurn: Double(foundAfterChurn) / Double(max(1, values)),
                        valuesFoundAfterRepublish: Double(foundAfterRepublish) / Double(max(1, values)))
         }
+    }
+
+    /// The rows as a text table (a header line, then one line per churn level).
+    public static func table(_ rows: [Row]) -> [String] {
+        ["churn  true closest  true K closest  RPCs/lookup  rounds/lookup  values found after churn  after republish"]
+            + rows.map { row in
+                String(format: "%4.0f %%  %10.1f %%  %12.1f %%  %11.1f  %13.2f  %22.1f %%  %13.1f %%",
+                       row.churn * 100, row.closestFound * 100, row.kClosestFound * 100, row.requestsPerLookup,
+                       row.roundsPerLookup, row.valuesFoundAfterChurn * 100, row.valuesFoundAfterRepublish * 100)
+            }
     }
 
     private static func percent(_ share: Double) -> String { "\(Int((share * 100).rounded())) %" }
