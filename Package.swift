@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // libsodium, from Debian's libsodium-dev (`make deps` installs it).
@@ -33,8 +34,8 @@ let package = Package(
         ),
         // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo.
         .target(name: "CarrierCore", dependencies: ["CSodium"], path: "Runtime/Core"),
-        // The DHT: the sealed datagram envelope, routing table, write tokens and storage so far;
-        // transport and lookups follow.
+        // The DHT: UDP transport, sealed datagram envelope, routing tables, lookups, write tokens,
+        // storage, and `DHTNode`.
         .target(
             name: "CarrierDHT",
             dependencies: [
@@ -44,6 +45,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Runtime/DHT"
+        ),
+        // The plugin contract: PluginSDK/include/carrier_plugin.h (the C ABI), and a C file that
+        // pins its layout at compile time.
+        .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md"], sources: ["abi_layout.c"],
+                publicHeadersPath: "include"),
+        // The supernode host: manifests and node configuration, plugin loader, host API, services.
+        .target(
+            name: "CarrierHost",
+            dependencies: [
+                "CarrierCore", "CarrierDHT", "CarrierPluginABI",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Runtime/Host",
+            exclude: ["README.md"]
         ),
         // The `carrier` command-line tool.
         .executableTarget(
@@ -67,6 +83,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore"], path: "Tests/DHTTests"),
+        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierDHT", "CarrierCore"], path: "Tests/HostTests"),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CLITests"),
     ]

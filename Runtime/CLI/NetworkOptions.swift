@@ -19,14 +19,13 @@ struct NetworkOptions: ParsableArguments {
     /// The parsed bootstrap nodes; refuses malformed ones and local addresses without --allow-local.
     func bootstrap() throws -> [NodeInfo] {
         try bootstrapNodes.map { text in
-            guard let at = text.firstIndex(of: "@"), let id = Id(String(text[..<at])),
-                  let endpoint = Endpoint(String(text[text.index(after: at)...])) else {
+            guard let node = NodeInfo(contact: text) else {
                 throw CommandFailure("--bootstrap \(text): expected ID@HOST:PORT (e.g. HZXXs9LT…@155.138.245.211:39001)")
             }
-            guard allowLocal || endpoint.address.isGlobalUnicast else {
-                throw CommandFailure("--bootstrap \(text): \(endpoint.address) is a local address; add --allow-local for a local network")
+            guard allowLocal || node.address.isGlobalUnicast else {
+                throw CommandFailure("--bootstrap \(text): \(node.address) is a local address; add --allow-local for a local network")
             }
-            return NodeInfo(id: id, address: endpoint.address, port: endpoint.port)
+            return node
         }
     }
 

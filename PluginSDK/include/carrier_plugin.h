@@ -1,0 +1,329 @@
+/*
+ * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
+ * ABI version 1.0. This header is the whole contract: a plugin needs nothing else from Carrier.
+ *
+ * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
+ * is in the name, so a library built for another major simply fails to resolve). The host calls it
+ * once with its host-API table and gets the plugin's table back. Both tables begin with
+ * `struct_size` and `abi_version`; within major version 1 fields are only ever appended, so
+ * before using a field added in a later minor version, check that `struct_size` covers it
+ * (CARRIER_HAS_FIELD).
+ *
+ * Threads. Each plugin instance has its own serial executor, owned by the host. Every call from
+ * the host into the plugin (create, start, stop, destroy, health, and every callback: DHT
+ * completions, events, posted functions, timers) runs on that executor, one at a time, never
+ * concurrently with another call into the same instance. So a plugin that keeps its state to
+ * those calls needs no locks. Every host-API function may be called from any thread, including
+ * threads the plugin starts itself (use `post` to get back onto the executor). A call into the
+ * plugin that does not return blocks only that plugin: the host reports it unhealthy.
+ *
+ * Memory. Nothing language-specific crosses the boundary: only fixed-width integers, NUL-terminated
+ * UTF-8 strings, byte buffers with lengths, and opaque handles. A pointer passed into a call
+ * (either way) is borrowed: valid only until that call returns, unless its documentation says
+ * otherwise. Copy what you keep. The host never frees plugin memory and vice versa.
+ *
+ * Errors. Functions that can fail return a carrier_status (CARRIER_OK is 0). Where a message helps,
+ * the caller passes a buffer (`error`, `error_capacity`) that the callee fills with a
+ * NUL-terminated message, truncated to fit; the host logs it with the plugin's id.
+ *
+ * Lifetime. create -> start -> (running) -> stop -> destroy. The host never unloads a library
+ * (no dlclose): disabling a plugin destroys its instance; a new instance may be created later from
+ * the same loaded library.
+ */
+#ifndef CARRIER_PLUGIN_H
+#define CARRIER_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CARRIER_ABI_MAJOR 1
+#define CARRIER_ABI_MINOR 0
+/** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
+#define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
+#define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
+/** Whether a table of size `table->struct_size` contains `field` (for fields of later minors). */
+#define CARRIER_HAS_FIELD(table, type, field) \
+    ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CARRIER_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define CARRIER_PLUGIN_EXPORT
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Plain data                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Result of a call. New codes may be added in later minors; treat unknown ones as failures. */
+typedef enum carrier_status {
+    CARRIER_OK = 0,
+    CARRIER_ERR_INVALID_ARGUMENT = 1, /* a NULL where none is allowed, a malformed value, ... */
+    CARRIER_ERR_NOT_FOUND = 2,        /* nothing under that id (find_value), unknown timer, ...  */
+    CARRIER_ERR_UNSUPPORTED = 3,      /* not available in this host or in this phase            */
+    CARRIER_ERR_FAILED = 4,           /* the operation failed; the message says why             */
+    CARRIER_ERR_TIMEOUT = 5,
+    CARRIER_ERR_REFUSED = 6,          /* the network or the host refused it (e.g. no node stored it) */
+    CARRIER_ERR_SHUTTING_DOWN = 7     /* the instance is stopping; the operation was abandoned  */
+} carrier_status;
+
+/** Log levels, as swift-log's. */
+typedef enum carrier_log_level {
+    CARRIER_LOG_TRACE = 0,
+    CARRIER_LOG_DEBUG = 1,
+    CARRIER_LOG_INFO = 2,
+    CARRIER_LOG_NOTICE = 3,
+    CARRIER_LOG_WARNING = 4,
+    CARRIER_LOG_ERROR = 5
+} carrier_log_level;
+
+/** A 32-byte node id / Ed25519 public key, as raw bytes. */
+typedef struct carrier_id {
+    uint8_t bytes[32];
+} carrier_id;
+
+/** A DHT contact. `address` is 4 (IPv4) or 16 (IPv6) bytes, network order. */
+typedef struct carrier_node_info {
+    carrier_id id;
+    uint8_t address[16];
+    uint8_t address_length;
+    uint16_t port;
+} carrier_node_info;
+
+/**
+ * A DHT value (Boson v3.1). Immutable: only `data`. Signed: also `public_key`, `sequence_number`,
+ * `signature`. Encrypted: also `recipient` and `nonce`. Absent optional parts are NULL.
+ * Sizes are fixed: public_key and recipient 32 bytes, nonce 24, signature 64.
+ */
+typedef struct carrier_value {
+    const carrier_id *public_key;
+    const carrier_id *recipient;
+    const uint8_t *nonce;
+    const uint8_t *signature;
+    int32_t sequence_number;
+    const uint8_t *data;
+    size_t data_length;
+    carrier_id id; /* the value id (filled by the host in values it hands out; ignored on input) */
+} carrier_value;
+
+/**
+ * A peer record (Boson v3.1): `peer_id` announces `endpoint` (a URI), optionally hosted by
+ * `node_id` (with its signature), with `extra` bytes. Signature sizes are 64 bytes.
+ */
+typedef struct carrier_peer {
+    carrier_id peer_id;
+    const carrier_id *node_id;
+    const uint8_t *node_signature;
+    int32_t sequence_number;
+    int64_t fingerprint;
+    const char *endpoint;
+    const uint8_t *extra;
+    size_t extra_length;
+    const uint8_t *signature;
+} carrier_peer;
+
+/** What changed in the supernode's DHT storage (see `subscribe_events`). */
+typedef enum carrier_event_kind {
+    CARRIER_EVENT_VALUE_UPDATED = 1, /* `value` is set */
+    CARRIER_EVENT_PEER_ANNOUNCED = 2 /* `peer` is set */
+} carrier_event_kind;
+
+typedef struct carrier_event {
+    carrier_event_kind kind;
+    const carrier_value *value;
+    const carrier_peer *peer;
+} carrier_event;
+
+/** The answer of `authorize`. */
+typedef enum carrier_billing_decision {
+    CARRIER_BILLING_ALLOWED = 0,
+    CARRIER_BILLING_QUOTA_EXCEEDED = 1,  /* the client's free quota or hard limit for the period is used up */
+    CARRIER_BILLING_PAYMENT_REQUIRED = 2 /* the client's plan needs credit it does not have */
+} carrier_billing_decision;
+
+/** A plugin's health, as reported by `health`. */
+typedef enum carrier_health {
+    CARRIER_HEALTH_OK = 0,
+    CARRIER_HEALTH_DEGRADED = 1, /* serving, with a problem worth showing the operator */
+    CARRIER_HEALTH_FAILING = 2   /* not serving */
+} carrier_health;
+
+/** Opaque: the host's handle for one plugin instance. Passed back in every host-API call. */
+typedef struct carrier_host carrier_host;
+/** Opaque: the plugin's own state for one instance, created by `create`. */
+typedef struct carrier_plugin_instance carrier_plugin_instance;
+
+/* Callbacks. All run on the instance's executor; their pointer arguments are borrowed. Each
+ * asynchronous host call that returned CARRIER_OK calls its callback exactly once, with
+ * CARRIER_ERR_SHUTTING_DOWN if the instance stops first; one that returned an error never does. */
+typedef void (*carrier_task_fn)(void *user_data);
+typedef void (*carrier_nodes_callback)(void *user_data, carrier_status status, const carrier_node_info *nodes, size_t count);
+/** `value` is NULL with CARRIER_ERR_NOT_FOUND. */
+typedef void (*carrier_value_callback)(void *user_data, carrier_status status, const carrier_value *value);
+typedef void (*carrier_peers_callback)(void *user_data, carrier_status status, const carrier_peer *peers, size_t count);
+/** A write's outcome: how many of the closest nodes were asked and how many accepted. */
+typedef void (*carrier_write_callback)(void *user_data, carrier_status status, uint32_t accepted, uint32_t asked);
+typedef void (*carrier_event_callback)(void *user_data, const carrier_event *event);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The host API (handed to the plugin)                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct carrier_host_api_v1 {
+    uint32_t struct_size; /* sizeof(carrier_host_api_v1) as the host was built */
+    uint32_t abi_version; /* the host's CARRIER_ABI_VERSION_CURRENT */
+
+    /* --- Logging ----------------------------------------------------------------------- */
+    /** Logs `message` under the plugin's id. Any thread. */
+    void (*log)(carrier_host *host, carrier_log_level level, const char *message);
+
+    /* --- Configuration and environment ------------------------------------------------- */
+    /** The manifest's [config] section as a JSON object text. Valid for the instance's lifetime. */
+    const char *(*config_json)(carrier_host *host);
+    /** A directory private to this plugin (created by the host), for its files. Valid for the
+     *  instance's lifetime. */
+    const char *(*storage_directory)(carrier_host *host);
+
+    /* --- Identity: the supernode's key --------------------------------------------------- */
+    /** The supernode's node id. */
+    void (*node_id)(carrier_host *host, carrier_id *id_out);
+    /** Ed25519 signature of `data` with the node key, into `signature_out` (64 bytes). */
+    carrier_status (*sign)(carrier_host *host, const uint8_t *data, size_t length, uint8_t signature_out[64]);
+    /** CARRIER_OK if `signature` (64 bytes) is `signer`'s signature of `data`, else CARRIER_ERR_REFUSED. */
+    carrier_status (*verify)(carrier_host *host, const carrier_id *signer, const uint8_t *data, size_t length,
+                             const uint8_t signature[64]);
+    /**
+     * Encrypts `plaintext` for node `recipient` (crypto_box between the node key and theirs, the
+     * DHT's envelope cipher): writes nonce(24) || MAC(16) || ciphertext, i.e. length + 40 bytes,
+     * into `output` of `output_capacity` and its length into `output_length`.
+     * CARRIER_ERR_INVALID_ARGUMENT if the capacity is too small or the recipient is not a key.
+     */
+    carrier_status (*seal)(carrier_host *host, const carrier_id *recipient, const uint8_t *plaintext, size_t length,
+                           uint8_t *output, size_t output_capacity, size_t *output_length);
+    /** The reverse of a peer's `seal` to us: CARRIER_ERR_REFUSED if it does not authenticate. */
+    carrier_status (*open)(carrier_host *host, const carrier_id *sender, const uint8_t *sealed, size_t length,
+                           uint8_t *output, size_t output_capacity, size_t *output_length);
+
+    /* --- The DHT (asynchronous; completion on the executor) ------------------------------ */
+    /** The K closest nodes to `target` that answered. */
+    carrier_status (*find_node)(carrier_host *host, const carrier_id *target, carrier_nodes_callback callback, void *user_data);
+    /** The value with `id`; with `cas` >= 0 only a mutable one with sequence number >= cas. */
+    carrier_status (*find_value)(carrier_host *host, const carrier_id *id, int32_t cas, carrier_value_callback callback,
+                                 void *user_data);
+    /**
+     * Stores a complete, valid value (as a light node signed it, say) on the K closest nodes.
+     * CARRIER_ERR_INVALID_ARGUMENT at once, with no callback, if it does not validate.
+     */
+    carrier_status (*store_value)(carrier_host *host, const carrier_value *value, carrier_write_callback callback,
+                                  void *user_data);
+    /** Signs `data` as a mutable value of the node key with `sequence_number`, then stores it. */
+    carrier_status (*store_signed_value)(carrier_host *host, int32_t sequence_number, const uint8_t *data, size_t length,
+                                         carrier_write_callback callback, void *user_data);
+    /** Up to `max_count` (1-8) verified peer records for `peer_id`. */
+    carrier_status (*find_peers)(carrier_host *host, const carrier_id *peer_id, uint32_t max_count,
+                                 carrier_peers_callback callback, void *user_data);
+    /** Announces a complete, valid peer record to the K closest nodes. */
+    carrier_status (*announce_peer)(carrier_host *host, const carrier_peer *peer, carrier_write_callback callback,
+                                    void *user_data);
+    /**
+     * Calls `callback` for every change of the supernode's own DHT storage (a value stored or
+     * updated, a peer announced) until the instance stops. At most one subscription per instance.
+     */
+    carrier_status (*subscribe_events)(carrier_host *host, carrier_event_callback callback, void *user_data);
+
+    /* --- Executor ------------------------------------------------------------------------ */
+    /** Runs `task(user_data)` on the instance's executor soon. Any thread. */
+    carrier_status (*post)(carrier_host *host, carrier_task_fn task, void *user_data);
+    /**
+     * Runs `task(user_data)` on the executor after `delay_ms`, then every `interval_ms` if that is
+     * not 0, until cancelled or the instance stops. Writes the timer's id into `timer_out`.
+     */
+    carrier_status (*timer_start)(carrier_host *host, uint64_t delay_ms, uint64_t interval_ms, carrier_task_fn task,
+                                  void *user_data, uint64_t *timer_out);
+    /** Cancels a timer; its task will not run again. CARRIER_ERR_NOT_FOUND for an unknown id. */
+    carrier_status (*timer_cancel)(carrier_host *host, uint64_t timer);
+
+    /* --- Metrics (Prometheus, exposed on the admin endpoint as carrier_plugin_<name>{plugin="<id>"}) --- */
+    /** Adds `delta` (>= 0) to counter `name` ([a-z0-9_], at most 64 bytes), created on first use. */
+    carrier_status (*counter_add)(carrier_host *host, const char *name, double delta);
+    /** Sets gauge `name` to `value`. */
+    carrier_status (*gauge_set)(carrier_host *host, const char *name, double value);
+
+    /* --- Billing ------------------------------------------------------------------------- */
+    /**
+     * Declares a meter (e.g. "requests", unit "request"), during `create` only. The manifest's
+     * billing section prices it; a meter the manifest does not price is free.
+     */
+    carrier_status (*define_meter)(carrier_host *host, const char *meter, const char *unit);
+    /**
+     * May `client` use `estimate` units of `meter` now? Cheap enough for every request. On a
+     * refusal, `reason` receives a message the plugin can pass on to the client.
+     */
+    carrier_billing_decision (*authorize)(carrier_host *host, const carrier_id *client, const char *meter,
+                                          uint64_t estimate, char *reason, size_t reason_capacity);
+    /** Records that `client` used `amount` units of `meter`. */
+    carrier_status (*report_usage)(carrier_host *host, const carrier_id *client, const char *meter, uint64_t amount);
+
+    /* --- Service announcement ------------------------------------------------------------ */
+    /**
+     * Announces that this supernode offers `service_type` at `endpoint` (a URI), in addition to the
+     * service its manifest declares; re-announced by the host before expiry until withdrawn.
+     */
+    carrier_status (*announce_service)(carrier_host *host, const char *service_type, const char *endpoint);
+    /** Stops announcing `service_type` (the record expires on the DHT). */
+    carrier_status (*withdraw_service)(carrier_host *host, const char *service_type);
+} carrier_host_api_v1;
+
+/* ------------------------------------------------------------------------------------------ */
+/* The plugin table (handed back to the host)                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Capability bits in `capabilities`. */
+#define CARRIER_CAPABILITY_SERVICE (UINT64_C(1) << 0)    /* offers a network service to clients */
+#define CARRIER_CAPABILITY_SETTLEMENT (UINT64_C(1) << 1) /* a billing settlement backend (see billing) */
+
+typedef struct carrier_plugin_v1 {
+    uint32_t struct_size; /* sizeof(carrier_plugin_v1) as the plugin was built */
+    uint32_t abi_version; /* the plugin's CARRIER_ABI_VERSION_CURRENT */
+    /** Reverse-DNS-like id, [a-z0-9.-], e.g. "org.example.hello"; must equal the manifest's id. */
+    const char *id;
+    /** Semantic version, e.g. "1.2.0". */
+    const char *version;
+    /** One line for operators. */
+    const char *description;
+    uint64_t capabilities;
+
+    /**
+     * Creates an instance with `host` (keep it: every host-API call takes it) and the manifest's
+     * config (`config_json`, a JSON object text, borrowed). Declare meters here. On failure return
+     * an error status and fill `error`; `*instance_out` is then ignored.
+     */
+    carrier_status (*create)(carrier_host *host, const char *config_json, carrier_plugin_instance **instance_out,
+                             char *error, size_t error_capacity);
+    /** Starts serving (open sockets, start timers). On failure the host calls `destroy`. */
+    carrier_status (*start)(carrier_plugin_instance *instance, char *error, size_t error_capacity);
+    /** Stops serving; the host then cancels the instance's timers, subscription and pending callbacks. */
+    void (*stop)(carrier_plugin_instance *instance);
+    /** Frees the instance. Nothing of it is used afterwards. */
+    void (*destroy)(carrier_plugin_instance *instance);
+    /** The instance's health, with a one-line `detail` for operators. Called periodically. */
+    carrier_health (*health)(carrier_plugin_instance *instance, char *detail, size_t detail_capacity);
+} carrier_plugin_v1;
+
+/**
+ * The one exported symbol. Called once per process with the host's API table (valid for the
+ * process's lifetime; keep it); returns the plugin's table (static storage), or NULL if the plugin
+ * cannot work with this host (e.g. a host API table too small for the fields it needs).
+ */
+typedef const carrier_plugin_v1 *(*carrier_plugin_entry_v1_fn)(const carrier_host_api_v1 *host_api);
+CARRIER_PLUGIN_EXPORT const carrier_plugin_v1 *carrier_plugin_entry_v1(const carrier_host_api_v1 *host_api);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CARRIER_PLUGIN_H */

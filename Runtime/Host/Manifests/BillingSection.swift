@@ -1,0 +1,89 @@
+/// A manifest's `[billing]` section: the plans an operator offers for a plugin's meters.
+///
+/// ```toml
+/// [billing]
+/// currency = "credit"
+/// default_plan = "free"
+/// [billing.plans.free]
+/// period = "30d"
+/// [billing.plans.free.meters.requests]
+/// free = 10000       # units free per period
+/// price = 0.001      # per unit beyond the free ones, in `currency`
+/// limit = 50000      # hard limit per period (optional)
+/// ```
+///
+/// A plugin without a billing section, or a meter no plan prices, is free and unlimited.
+public struct BillingSection: Sendable, Equatable {
+    /// The price of one meter in one plan.
+    public struct MeterPrice: Sendable, Equatable {
+        public var freeUnits: Int
+        public var pricePerUnit: Double
+        public var limit: Int?
+    }
+
+    /// One plan: a period and per-meter prices.
+    public struct Plan: Sendable, Equatable {
+        /// Period length in seconds.
+        public var periodSeconds: Int
+        public var meters: [String: MeterPrice]
+    }
+
+    public var currency = "credit"
+    public var defaultPlan: String?
+    public var plans: [String: Plan] = [:]
+
+    public init() {}
+
+    init(_ table: StrictTable) throws(ManifestError) {
+        var table = table
+        currency = try table.string("currency") ?? "credit"
+        defaultPlan = try table.string("default_plan")
+        if var plansTable = try table.table("plans") {
+            for name in plansTable.keys {
+                guard var planTable = try plansTable.table(name) else { continue }
+                plans[name] = try Self.plan(&planTable)
+            }
+        }
+        if let defaultPlan, plans[defaultPlan] == nil {
+            throw table.error("default_plan", "no plan named \"\(defaultPlan)\" (plans: \(plans.keys.sorted().joined(separator: ", ")))")
+        }
+        if defaultPlan == nil, !plans.isEmpty { throw table.error("default_plan", "missing (which plan a new client is on)") }
+        try table.rejectUnknownKeys()
+    }
+
+    private static func plan(_ table: inout StrictTable) throws(ManifestError) -> Plan {
+        let periodText = try table.requiredString("period")
+        guard let period = Self.seconds(periodText) else {
+            throw table.error("period", "expected a length such as \"30d\", \"12h\" or \"15m\", found \"\(periodText)\"")
+        }
+        var meters: [String: MeterPrice] = [:]
+        if var metersTable = try table.table("meters") {
+            for meter in metersTable.keys {
+                guard var priceTable = try metersTable.table(meter) else { continue }
+                let free = try priceTable.integer("free") ?? 0
+                guard free >= 0 else { throw priceTable.error("free", "must not be negative") }
+                let price = try priceTable.number("price") ?? 0
+                guard price >= 0, price.isFinite else { throw priceTable.error("price", "must be a non-negative number") }
+                let limit = try priceTable.integer("limit")
+                if let limit, limit < 0 { throw priceTable.error("limit", "must not be negative") }
+                try priceTable.rejectUnknownKeys()
+                meters[meter] = MeterPrice(freeUnits: free, pricePerUnit: price, limit: limit)
+            }
+            try metersTable.rejectUnknownKeys()
+        }
+        try table.rejectUnknownKeys()
+        return Plan(periodSeconds: period, meters: meters)
+    }
+
+    /// "30d", "12h", "15m" or "45s" in seconds; nil for anything else.
+    static func seconds(_ text: String) -> Int? {
+        guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
+        switch unit {
+        case "d": return count * 86_400
+        case "h": return count * 3_600
+        case "m": return count * 60
+        case "s": return count
+        default: return nil
+        }
+    }
+}
