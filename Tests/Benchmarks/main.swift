@@ -118,18 +118,20 @@ func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     return right ? padding + text : text + padding
 }
 
-print("Carrier benchmarks (median of \(rounds) rounds, \(totalSeconds) s per figure)")
-print(pad("benchmark", 44) + pad("ns/op", 10, right: true) + pad("ops/s", 12, right: true) + pad("MB/s", 9, right: true) + pad("vs raw", 9, right: true))
-print(String(repeating: "-", count: 84))
-for row in rows {
-    let opsPerSecond = 1e9 / row.nanosecondsPerOperation
-    let megabytes = opsPerSecond * Double(row.bytesPerOperation) / 1e6
-    let ratio = row.baseline.map { String(format: "%.2fx", row.nanosecondsPerOperation / $0) } ?? ""
-    print(pad(row.name, 44) + pad(String(format: "%.0f", row.nanosecondsPerOperation), 10, right: true)
-          + pad(String(format: "%.0f", opsPerSecond), 12, right: true) + pad(String(format: "%.1f", megabytes), 9, right: true)
-          + pad(ratio, 9, right: true))
+if !rows.isEmpty {
+    print("Carrier benchmarks (median of \(rounds) rounds, \(totalSeconds) s per figure)")
+    print(pad("benchmark", 44) + pad("ns/op", 10, right: true) + pad("ops/s", 12, right: true) + pad("MB/s", 9, right: true) + pad("vs raw", 9, right: true))
+    print(String(repeating: "-", count: 84))
+    for row in rows {
+        let opsPerSecond = 1e9 / row.nanosecondsPerOperation
+        let megabytes = opsPerSecond * Double(row.bytesPerOperation) / 1e6
+        let ratio = row.baseline.map { String(format: "%.2fx", row.nanosecondsPerOperation / $0) } ?? ""
+        print(pad(row.name, 44) + pad(String(format: "%.0f", row.nanosecondsPerOperation), 10, right: true)
+              + pad(String(format: "%.0f", opsPerSecond), 12, right: true) + pad(String(format: "%.1f", megabytes), 9, right: true)
+              + pad(ratio, 9, right: true))
+    }
+    print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
 }
-print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
 
 // DHT nodes on loopback (real UDP sockets, one process).
 if selected("loopback") {
