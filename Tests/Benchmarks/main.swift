@@ -2,11 +2,21 @@
 // message through the datagram envelope next to raw libsodium crypto_box_easy_afternm /
 // crypto_box_open_easy_afternm on the same bytes in the same run (the physical limit).
 //
+// Then DHT nodes on loopback, and one node's request-handling rate next to a UDP echo (Linux).
+//
 // Each figure is the median of 5 rounds of about BENCH_SECONDS/5 seconds (default 5 s in all).
 import CarrierCore
 import CarrierDHT
 import CSodium
 import Foundation
+
+#if os(Linux)
+// `carrier-bench --serve MODE` is the server child of the request-rate benchmark, not a benchmark run.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == RequestRateBenchmark.serveFlag {
+    try await RequestRateBenchmark.serve(CommandLine.arguments.dropFirst(2).first ?? "")
+    exit(0)
+}
+#endif
 
 let totalSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 5
 let rounds = 5
@@ -148,3 +158,29 @@ if selected("loopback") {
     }
     print("\"true K\" = share of FIND_NODE lookups that ended on the true 16 closest nodes.")
 }
+
+#if os(Linux)
+// One node on one core against UDP echoes on the same core (server child processes).
+if selected("request rate") {
+    let report = try await RequestRateBenchmark.run(seconds: totalSeconds, rounds: rounds)
+    print("")
+    print("One node's request rate on 127.0.0.1 (server process on core \(report.serverCore), load generator on core "
+          + "\(report.generatorCore); median of \(rounds) rounds)")
+    print(pad("benchmark", 32) + pad("requests/s", 12, right: true) + pad("vs echo", 9, right: true) + pad("server core", 13, right: true)
+          + pad("load core", 11, right: true) + pad("lost", 6, right: true) + pad("wrong", 7, right: true) + pad("checked", 9, right: true))
+    print(String(repeating: "-", count: 99))
+    for row in report.rows {
+        print(pad(row.name, 32) + pad(String(format: "%.0f", row.requestsPerSecond), 12, right: true)
+              + pad(String(format: "%.2fx", report.limit.requestsPerSecond / row.requestsPerSecond), 9, right: true)
+              + pad(String(format: "%.0f %%", row.serverCoreBusy * 100), 13, right: true)
+              + pad(String(format: "%.0f %%", row.generatorCoreBusy * 100), 11, right: true)
+              + pad("\(row.lost)", 6, right: true) + pad("\(row.wrong)", 7, right: true) + pad("\(row.checked)", 9, right: true))
+    }
+    print("\"vs echo\" = time per request relative to the UDPTransport echo, the limit: it answers each datagram with its own bytes")
+    print("over the node's transport, so the gap is the DHT's work. The POSIX echo (recvfrom/sendto) shows the transport's own cost; at")
+    print("its rate the load generator's core is the limit. Core = busy share of that core. \(RequestRateBenchmark.clientCount) clients, "
+          + "\(RequestRateBenchmark.clientCount * RequestRateBenchmark.inFlightPerClient) requests in flight.")
+    print("PING: \(report.ping.request) B in, \(report.ping.answer) B out. FIND_NODE: \(report.findNode.request) B in, "
+          + "\(report.findNode.answer) B out with \(report.nodesPerAnswer) IPv4 contacts, from a routing table of \(report.routingEntries) entries.")
+}
+#endif
