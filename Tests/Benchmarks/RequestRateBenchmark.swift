@@ -53,6 +53,8 @@ enum RequestRateBenchmark {
         let name: String
         /// The median of the rounds.
         let requestsPerSecond: Double
+        /// Half the range of the rounds, relative to the median.
+        let spread: Double
         /// How busy the server's core and the load generator's core were (0...1, from /proc/stat).
         let serverCoreBusy: Double, generatorCoreBusy: Double
         /// Requests written off unanswered (when 100 ms passed without any answer), and answers of the
@@ -146,7 +148,8 @@ enum RequestRateBenchmark {
             return generator.run(plan)
         }
         let misanswered = outcome.samples.filter { !isCorrect($0.client, $0.datagram) }.count
-        return Figures(name: name, requestsPerSecond: outcome.roundRates.sorted()[outcome.roundRates.count / 2],
+        let rates = outcome.roundRates.sorted(), median = rates[rates.count / 2]
+        return Figures(name: name, requestsPerSecond: median, spread: (rates.last! - rates.first!) / 2 / median,
                        serverCoreBusy: outcome.serverCoreBusy, generatorCoreBusy: outcome.generatorCoreBusy,
                        lost: outcome.lost, wrong: outcome.wrongLength + misanswered, checked: outcome.samples.count)
     }

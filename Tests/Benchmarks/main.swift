@@ -166,21 +166,24 @@ if selected("request rate") {
     print("")
     print("One node's request rate on 127.0.0.1 (server process on core \(report.serverCore), load generator on core "
           + "\(report.generatorCore); median of \(rounds) rounds)")
-    print(pad("benchmark", 32) + pad("requests/s", 12, right: true) + pad("vs echo", 9, right: true) + pad("server core", 13, right: true)
-          + pad("load core", 11, right: true) + pad("lost", 6, right: true) + pad("wrong", 7, right: true) + pad("checked", 9, right: true))
-    print(String(repeating: "-", count: 99))
+    print(pad("benchmark", 32) + pad("requests/s", 12, right: true) + pad("spread", 8, right: true) + pad("vs echo", 9, right: true)
+          + pad("server core", 13, right: true) + pad("load core", 11, right: true) + pad("lost", 6, right: true) + pad("wrong", 7, right: true)
+          + pad("checked", 9, right: true))
+    print(String(repeating: "-", count: 107))
     for row in report.rows {
         print(pad(row.name, 32) + pad(String(format: "%.0f", row.requestsPerSecond), 12, right: true)
+              + pad(String(format: "±%.0f %%", row.spread * 100), 8, right: true)
               + pad(String(format: "%.2fx", report.limit.requestsPerSecond / row.requestsPerSecond), 9, right: true)
               + pad(String(format: "%.0f %%", row.serverCoreBusy * 100), 13, right: true)
               + pad(String(format: "%.0f %%", row.generatorCoreBusy * 100), 11, right: true)
               + pad("\(row.lost)", 6, right: true) + pad("\(row.wrong)", 7, right: true) + pad("\(row.checked)", 9, right: true))
     }
     print("\"vs echo\" = time per request relative to the UDPTransport echo, the limit: it answers each datagram with its own bytes")
-    print("over the node's transport, so the gap is the DHT's work. The POSIX echo (recvfrom/sendto) shows the transport's own cost; at")
-    print("its rate the load generator's core is the limit. Core = busy share of that core. \(RequestRateBenchmark.clientCount) clients, "
-          + "\(RequestRateBenchmark.clientCount * RequestRateBenchmark.inFlightPerClient) requests in flight.")
-    print("PING: \(report.ping.request) B in, \(report.ping.answer) B out. FIND_NODE: \(report.findNode.request) B in, "
-          + "\(report.findNode.answer) B out with \(report.nodesPerAnswer) IPv4 contacts, from a routing table of \(report.routingEntries) entries.")
+    print("over the node's transport, so the gap is the DHT's work. The POSIX echo (recvfrom/sendto) shows the transport's own cost;")
+    print("at its rate the load generator's core is the limit. Spread = half the range of the rounds; core = busy share of that core.")
+    print("\(RequestRateBenchmark.clientCount) clients, \(RequestRateBenchmark.clientCount * RequestRateBenchmark.inFlightPerClient) requests "
+          + "in flight. PING: \(report.ping.request) B in, \(report.ping.answer) B out. FIND_NODE: \(report.findNode.request) B in, "
+          + "\(report.findNode.answer) B out")
+    print("with \(report.nodesPerAnswer) IPv4 contacts, from a routing table of \(report.routingEntries) entries.")
 }
 #endif
