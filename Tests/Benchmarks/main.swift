@@ -2,11 +2,21 @@
 // message through the datagram envelope next to raw libsodium crypto_box_easy_afternm /
 // crypto_box_open_easy_afternm on the same bytes in the same run (the physical limit).
 //
+// Then DHT nodes on loopback, and one node's request-handling rate next to a UDP echo (Linux).
+//
 // Each figure is the median of 5 rounds of about BENCH_SECONDS/5 seconds (default 5 s in all).
 import CarrierCore
 import CarrierDHT
 import CSodium
 import Foundation
+
+#if os(Linux)
+// `carrier-bench --serve MODE` is the server child of the request-rate benchmark, not a benchmark run.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == RequestRateBenchmark.serveFlag {
+    try await RequestRateBenchmark.serve(CommandLine.arguments.dropFirst(2).first ?? "")
+    exit(0)
+}
+#endif
 
 let totalSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 5
 let rounds = 5
@@ -118,18 +128,20 @@ func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     return right ? padding + text : text + padding
 }
 
-print("Carrier benchmarks (median of \(rounds) rounds, \(totalSeconds) s per figure)")
-print(pad("benchmark", 44) + pad("ns/op", 10, right: true) + pad("ops/s", 12, right: true) + pad("MB/s", 9, right: true) + pad("vs raw", 9, right: true))
-print(String(repeating: "-", count: 84))
-for row in rows {
-    let opsPerSecond = 1e9 / row.nanosecondsPerOperation
-    let megabytes = opsPerSecond * Double(row.bytesPerOperation) / 1e6
-    let ratio = row.baseline.map { String(format: "%.2fx", row.nanosecondsPerOperation / $0) } ?? ""
-    print(pad(row.name, 44) + pad(String(format: "%.0f", row.nanosecondsPerOperation), 10, right: true)
-          + pad(String(format: "%.0f", opsPerSecond), 12, right: true) + pad(String(format: "%.1f", megabytes), 9, right: true)
-          + pad(ratio, 9, right: true))
+if !rows.isEmpty {
+    print("Carrier benchmarks (median of \(rounds) rounds, \(totalSeconds) s per figure)")
+    print(pad("benchmark", 44) + pad("ns/op", 10, right: true) + pad("ops/s", 12, right: true) + pad("MB/s", 9, right: true) + pad("vs raw", 9, right: true))
+    print(String(repeating: "-", count: 84))
+    for row in rows {
+        let opsPerSecond = 1e9 / row.nanosecondsPerOperation
+        let megabytes = opsPerSecond * Double(row.bytesPerOperation) / 1e6
+        let ratio = row.baseline.map { String(format: "%.2fx", row.nanosecondsPerOperation / $0) } ?? ""
+        print(pad(row.name, 44) + pad(String(format: "%.0f", row.nanosecondsPerOperation), 10, right: true)
+              + pad(String(format: "%.0f", opsPerSecond), 12, right: true) + pad(String(format: "%.1f", megabytes), 9, right: true)
+              + pad(ratio, 9, right: true))
+    }
+    print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
 }
-print("\"vs raw\" = time per operation relative to raw libsodium on the same 200 bytes (1.00x is the physical limit).")
 
 // DHT nodes on loopback (real UDP sockets, one process), next to as many OpenDHT nodes.
 if selected("loopback") {
@@ -165,5 +177,34 @@ if selected("loopback") {
     print("KiB/node = growth of the process's resident memory after the nodes started, divided by their number.")
     for note in notes { print(note) }
 }
+
+#if os(Linux)
+// One node on one core against UDP echoes on the same core (server child processes).
+if selected("request rate") {
+    let report = try await RequestRateBenchmark.run(seconds: totalSeconds, rounds: rounds)
+    print("")
+    print("One node's request rate on 127.0.0.1 (server process on core \(report.serverCore), load generator on core "
+          + "\(report.generatorCore); median of \(rounds) rounds)")
+    print(pad("benchmark", 32) + pad("requests/s", 12, right: true) + pad("spread", 8, right: true) + pad("vs echo", 9, right: true)
+          + pad("server core", 13, right: true) + pad("load core", 11, right: true) + pad("lost", 6, right: true) + pad("wrong", 7, right: true)
+          + pad("checked", 9, right: true))
+    print(String(repeating: "-", count: 107))
+    for row in report.rows {
+        print(pad(row.name, 32) + pad(String(format: "%.0f", row.requestsPerSecond), 12, right: true)
+              + pad(String(format: "±%.0f %%", row.spread * 100), 8, right: true)
+              + pad(String(format: "%.2fx", report.limit.requestsPerSecond / row.requestsPerSecond), 9, right: true)
+              + pad(String(format: "%.0f %%", row.serverCoreBusy * 100), 13, right: true)
+              + pad(String(format: "%.0f %%", row.generatorCoreBusy * 100), 11, right: true)
+              + pad("\(row.lost)", 6, right: true) + pad("\(row.wrong)", 7, right: true) + pad("\(row.checked)", 9, right: true))
+    }
+    print("\"vs echo\" = time per request relative to the UDPTransport echo, the limit: it answers each datagram with its own bytes")
+    print("over the node's transport, so the gap is the DHT's work. The POSIX echo (recvfrom/sendto) shows the transport's own cost;")
+    print("at its rate the load generator's core is the limit. Spread = half the range of the rounds; core = busy share of that core.")
+    print("\(RequestRateBenchmark.clientCount) clients, \(RequestRateBenchmark.clientCount * RequestRateBenchmark.inFlightPerClient) requests "
+          + "in flight. PING: \(report.ping.request) B in, \(report.ping.answer) B out. FIND_NODE: \(report.findNode.request) B in, "
+          + "\(report.findNode.answer) B out")
+    print("with \(report.nodesPerAnswer) IPv4 contacts, from a routing table of \(report.routingEntries) entries.")
+}
+#endif
 
 if selected("simulation") { SimulationBenchmark.printTable() }
