@@ -95,8 +95,12 @@ public struct RequestHandler: Sendable {
     }
 
     /// The closest eligible contacts, at most `count`, and at most 8 from any one global source unit.
+    /// The routing table's own diversity bound normally makes the first `count` comply; only a
+    /// table without it (a local testnet) may need the longer walk.
     static func closest(_ table: RoutingTable?, to target: Id, count: Int) -> [NodeInfo] {
         guard let table else { return [] }
+        let nearest = table.closest(to: target, count: count)
+        if withinSourceUnitLimit(nearest) { return nearest }
         var perUnit: [SourceUnit: Int] = [:]
         var chosen: [NodeInfo] = []
         for node in table.closest(to: target, count: table.count) where chosen.count < count {
@@ -108,5 +112,14 @@ public struct RequestHandler: Sendable {
             chosen.append(node)
         }
         return chosen
+    }
+
+    private static func withinSourceUnitLimit(_ nodes: [NodeInfo]) -> Bool {
+        var perUnit: [SourceUnit: Int] = [:]
+        for node in nodes where node.address.isGlobalUnicast {
+            perUnit[SourceUnit(node.address), default: 0] += 1
+            if perUnit[SourceUnit(node.address)]! > maxNodesPerSourceUnit { return false }
+        }
+        return true
     }
 }

@@ -160,10 +160,22 @@ public struct RoutingTable: Sendable {
     }
 
     /// Up to `count` eligible entries (answered us, fewer than 3 failures), closest to `target` first.
+    /// One pass over the entries keeping the best `count` in order (answering a FIND_NODE sorted
+    /// the whole table before, a third of a node's time per request).
     public func closest(to target: Id, count: Int) -> [NodeInfo] {
-        var candidates = buckets.flatMap { $0.entries.filter(\.isEligible) }
-        candidates.sort { target.isCloser($0.id, than: $1.id) }
-        return candidates.prefix(count).map(\.node)
+        guard count > 0 else { return [] }
+        var best: [(distance: Id, node: NodeInfo)] = []
+        best.reserveCapacity(count + 1)
+        for bucket in buckets {
+            for entry in bucket.entries where entry.isEligible {
+                let distance = target.distance(to: entry.id)
+                if best.count == count, !(distance < best[count - 1].distance) { continue }
+                let index = best.firstIndex { distance < $0.distance } ?? best.count
+                best.insert((distance, entry.node), at: index)
+                if best.count > count { best.removeLast() }
+            }
+        }
+        return best.map(\.node)
     }
 
     /// Entries that are due a ping (questionable or failing, past their backoff).
