@@ -3,7 +3,7 @@
 
 SWIFT        ?= swift
 DATA_DIR     ?= .carrier/node
-DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config
+DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
 # The benchmark's comparison peer: OpenDHT's Python binding, driven by Debian's /usr/bin/python3.
 BENCH_PKGS   := python3-opendht
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -56,7 +56,7 @@ struct IdentityFileTests {
 
     @Test func aFileWhereTheDirectoryShouldBeIsRefused() throws {
         let path = NSTemporaryDirectory() + "carrier-notdir-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1]))
         #expect(throws: IdentityFileError.self) { try IdentityFile.loadOrCreate(dataDirectory: path) }
     }
 }

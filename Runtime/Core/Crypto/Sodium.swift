@@ -1,4 +1,9 @@
 import CSodium
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One-time libsodium initialisation and the few primitives every other file builds on.
 ///
@@ -37,6 +42,25 @@ public enum Sodium {
         for part in parts {
             _ = part.withUnsafeBufferPointer { crypto_hash_sha256_update(&state, $0.baseAddress, UInt64($0.count)) }
         }
+        var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
+        crypto_hash_sha256_final(&state, &digest)
+        return digest
+    }
+
+    /// SHA-256 of the file at `path`, read in 64 KiB chunks; nil if it cannot be read.
+    public static func sha256(ofFile path: String) -> [UInt8]? {
+        _ = ready
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var state = crypto_hash_sha256_state()
+        crypto_hash_sha256_init(&state)
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count > 0 { crypto_hash_sha256_update(&state, chunk, UInt64(count)) }
+            if count < chunk.count { break }
+        }
+        guard ferror(file) == 0 else { return nil }
         var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
         crypto_hash_sha256_final(&state, &digest)
         return digest

@@ -222,6 +222,14 @@ public final class DHTStorage: Sendable {
         }
     }
 
+    /// Stops republishing our peer record (`peerId`, `fingerprint`): it expires like any other.
+    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64) throws(StorageError) {
+        _ = try database.withLock { (database) throws(StorageError) in
+            try database.query("UPDATE dht_peers SET persistent = 0 WHERE id = ? AND fingerprint = ?",
+                               [.blob(peerId.bytes), .integer(fingerprint)])
+        }
+    }
+
     /// How many values and peer records are stored (live or not yet purged).
     public func counts() throws(StorageError) -> (values: Int, peers: Int) {
         try database.withLock { (database) throws(StorageError) in

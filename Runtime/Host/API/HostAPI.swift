@@ -1,0 +1,231 @@
+import CarrierCore
+import CarrierDHT
+import CarrierPluginABI
+import Foundation
+
+/// The host-API table of ABI 1.0, one for the process, handed to every plugin's entry function.
+/// Each function finds its `PluginContext` from the `carrier_host *` handle and checks its
+/// arguments: a NULL where the header allows none is CARRIER_ERR_INVALID_ARGUMENT, never a crash.
+enum HostAPI {
+    nonisolated(unsafe) static let table: UnsafePointer<carrier_host_api_v1> = {
+        let table = UnsafeMutablePointer<carrier_host_api_v1>.allocate(capacity: 1)
+        table.initialize(to: make())
+        return UnsafePointer(table)
+    }()
+
+    private static func make() -> carrier_host_api_v1 {
+        var api = carrier_host_api_v1()
+        api.struct_size = UInt32(MemoryLayout<carrier_host_api_v1>.size)
+        api.abi_version = UInt32(CARRIER_ABI_MAJOR) << 16 | UInt32(CARRIER_ABI_MINOR)
+        api.log = { host, level, message in
+            guard let context = PluginContext.from(host), let message else { return }
+            context.log(level, String(cString: message))
+        }
+        api.config_json = { host in UnsafePointer(PluginContext.from(host)?.configJSON) }
+        api.storage_directory = { host in UnsafePointer(PluginContext.from(host)?.storageDirectory) }
+        api.node_id = { host, output in
+            guard let context = PluginContext.from(host), let output else { return }
+            output.pointee = CRecords.id(context.environment.identity.publicKey)
+        }
+        api.sign = { host, data, length, signature in
+            guard let context = PluginContext.from(host), let signature, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let bytes = CRecords.bytes(data, count: length) ?? []
+            let signed = context.environment.identity.sign(bytes)
+            signed.withUnsafeBufferPointer { signature.update(from: $0.baseAddress!, count: 64) }
+            return CARRIER_OK
+        }
+        api.verify = { _, signer, data, length, signature in
+            guard let signer, let signature, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let valid = KeyPair.verify(signature: CRecords.bytes(signature, count: 64)!, of: CRecords.bytes(data, count: length) ?? [],
+                                       by: CRecords.id(signer))
+            return valid ? CARRIER_OK : CARRIER_ERR_REFUSED
+        }
+        api.seal = { host, recipient, plaintext, length, output, capacity, outputLength in
+            guard let context = PluginContext.from(host), let recipient, let output, let outputLength, plaintext != nil || length == 0,
+                  capacity >= length + SharedKey.nonceByteCount + SharedKey.macByteCount,
+                  let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(recipient)) else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            let nonce = Sodium.randomBytes(SharedKey.nonceByteCount)
+            let sealed = nonce + key.seal(CRecords.bytes(plaintext, count: length) ?? [], nonce: nonce)
+            sealed.withUnsafeBufferPointer { output.update(from: $0.baseAddress!, count: sealed.count) }
+            outputLength.pointee = sealed.count
+            return CARRIER_OK
+        }
+        api.open = { host, sender, sealed, length, output, capacity, outputLength in
+            let overhead = SharedKey.nonceByteCount + SharedKey.macByteCount
+            guard let context = PluginContext.from(host), let sender, let sealed, let output, let outputLength, length >= overhead,
+                  capacity >= length - overhead, let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(sender)) else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            let bytes = CRecords.bytes(sealed, count: length)!
+            guard let plain = key.open(Array(bytes[SharedKey.nonceByteCount...]), nonce: Array(bytes[..<SharedKey.nonceByteCount])) else {
+                return CARRIER_ERR_REFUSED
+            }
+            plain.withUnsafeBufferPointer { if let base = $0.baseAddress { output.update(from: base, count: plain.count) } }
+            outputLength.pointee = plain.count
+            return CARRIER_OK
+        }
+        installDHT(&api)
+        installExecutor(&api)
+        installMetricsAndBilling(&api)
+        api.announce_service = { host, type, endpoint in
+            guard let context = PluginContext.from(host), let type, let endpoint else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let typeText = String(cString: type), endpointText = String(cString: endpoint)
+            guard PluginManifest.isValidId(typeText), endpointText.contains("://") else { return CARRIER_ERR_INVALID_ARGUMENT }
+            return context.announceService(type: typeText, endpoint: endpointText)
+        }
+        api.withdraw_service = { host, type in
+            guard let context = PluginContext.from(host), let type else { return CARRIER_ERR_INVALID_ARGUMENT }
+            return context.withdrawService(type: String(cString: type))
+        }
+        return api
+    }
+
+    /// A C function pointer and its user data, carried to the executor (the plugin vouches for both).
+    struct Callback<Function>: @unchecked Sendable {
+        let function: Function
+        let userData: UnsafeMutableRawPointer?
+    }
+
+    private static func installDHT(_ api: inout carrier_host_api_v1) {
+        api.find_node = { host, target, callback, userData in
+            guard let context = PluginContext.from(host), let target, let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let id = CRecords.id(target), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await dht.findNode(id) }, deliver: { nodes in
+                var records = nodes.map(CRecords.nodeInfo)
+                records.withUnsafeMutableBufferPointer { reply.function(reply.userData, CARRIER_OK, $0.baseAddress, $0.count) }
+            }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil, 0) })
+        }
+        api.find_value = { host, valueId, cas, callback, userData in
+            guard let context = PluginContext.from(host), let valueId, let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let id = CRecords.id(valueId), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await dht.findValue(id, cas: cas >= 0 ? cas : nil) }, deliver: { value in
+                guard let value else { return reply.function(reply.userData, CARRIER_ERR_NOT_FOUND, nil) }
+                CRecords.withCValue(value) { reply.function(reply.userData, CARRIER_OK, $0) }
+            }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil) })
+        }
+        api.store_value = { host, value, callback, userData in
+            guard let context = PluginContext.from(host), let value, let callback, let stored = CRecords.value(value), stored.isValid else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(stored, persistent: false) }
+        }
+        api.store_signed_value = { host, sequence, data, length, callback, userData in
+            guard let context = PluginContext.from(host), let callback, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let value = Value.signed(by: context.environment.identity, sequenceNumber: sequence, data: CRecords.bytes(data, count: length) ?? [])
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(value, persistent: false) }
+        }
+        api.find_peers = { host, peerId, maxCount, callback, userData in
+            guard let context = PluginContext.from(host), let peerId, let callback, (1...8).contains(maxCount) else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            let id = CRecords.id(peerId), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await dht.findPeers(id, count: Int(maxCount)) }, deliver: { peers in
+                CRecords.withCPeers(peers) { reply.function(reply.userData, CARRIER_OK, $0, $1) }
+            }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil, 0) })
+        }
+        api.announce_peer = { host, peer, callback, userData in
+            guard let context = PluginContext.from(host), let peer, let callback, let record = CRecords.peer(peer), record.isValid else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.announcePeer(record, persistent: false) }
+        }
+        api.subscribe_events = { host, callback, userData in
+            guard let context = PluginContext.from(host), let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let reply = Callback(function: callback, userData: userData)
+            return context.subscribe { event in
+                switch event {
+                case .valueUpdated(let value):
+                    CRecords.withCValue(value) { value in
+                        var c = carrier_event(kind: CARRIER_EVENT_VALUE_UPDATED, value: value, peer: nil)
+                        reply.function(reply.userData, &c)
+                    }
+                case .peerAnnounced(let peer):
+                    CRecords.withCPeers([peer]) { peers, _ in
+                        var c = carrier_event(kind: CARRIER_EVENT_PEER_ANNOUNCED, value: nil, peer: peers)
+                        reply.function(reply.userData, &c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A store or announcement: the callback learns how many of the closest nodes accepted.
+    private static func startWrite(_ context: PluginContext, callback: @escaping carrier_write_callback, userData: UnsafeMutableRawPointer?,
+                                   _ write: @escaping @Sendable (DHTNode) async throws -> [Id: Bool]) -> carrier_status {
+        let dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
+        return context.startCall({ try? await write(dht) }, deliver: { outcome in
+            let accepted = UInt32(outcome?.values.filter { $0 }.count ?? 0), asked = UInt32(outcome?.count ?? 0)
+            reply.function(reply.userData, accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED, accepted, asked)
+        }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, 0, 0) })
+    }
+
+    private static func installExecutor(_ api: inout carrier_host_api_v1) {
+        api.post = { host, task, userData in
+            guard let context = PluginContext.from(host), let task else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let work = Callback(function: task, userData: userData)
+            return context.post { work.function(work.userData) }
+        }
+        api.timer_start = { host, delay, interval, task, userData, timerOut in
+            guard let context = PluginContext.from(host), let task, let timerOut else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let work = Callback(function: task, userData: userData)
+            guard let timer = context.startTimer(delay: delay, interval: interval, { work.function(work.userData) }) else {
+                return CARRIER_ERR_SHUTTING_DOWN
+            }
+            timerOut.pointee = timer
+            return CARRIER_OK
+        }
+        api.timer_cancel = { host, timer in
+            guard let context = PluginContext.from(host) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            return context.cancelTimer(timer) ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
+        }
+    }
+
+    private static func installMetricsAndBilling(_ api: inout carrier_host_api_v1) {
+        api.counter_add = { host, name, delta in
+            guard let context = PluginContext.from(host), let name, delta >= 0, delta.isFinite,
+                  case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            context.environment.metrics.add(counter: text, plugin: context.pluginId, delta)
+            return CARRIER_OK
+        }
+        api.gauge_set = { host, name, value in
+            guard let context = PluginContext.from(host), let name, value.isFinite,
+                  case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            context.environment.metrics.set(gauge: text, plugin: context.pluginId, value)
+            return CARRIER_OK
+        }
+        api.define_meter = { host, meter, unit in
+            guard let context = PluginContext.from(host), let meter, let unit, case let name = String(cString: meter),
+                  PluginMetrics.isValidName(name) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            return context.defineMeter(name, unit: String(cString: unit))
+        }
+        // Until the billing ledger (issue #5) enforces the manifest's plans, every use is free and
+        // allowed; usage is counted per plugin and meter on /metrics.
+        api.authorize = { host, client, meter, _, reason, capacity in
+            guard let context = PluginContext.from(host), client != nil, let meter else { return CARRIER_BILLING_PAYMENT_REQUIRED }
+            let name = String(cString: meter)
+            guard context.isMeterDefined(name) else {
+                HostAPI.write("meter \(name) was never defined by the plugin", to: reason, capacity: capacity)
+                return CARRIER_BILLING_PAYMENT_REQUIRED
+            }
+            return CARRIER_BILLING_ALLOWED
+        }
+        api.report_usage = { host, client, meter, amount in
+            guard let context = PluginContext.from(host), client != nil, let meter, case let name = String(cString: meter),
+                  context.isMeterDefined(name) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            context.environment.metrics.addUsage(plugin: context.pluginId, meter: name, Double(amount))
+            return CARRIER_OK
+        }
+    }
+
+    /// Copies `text` into a caller's buffer as a NUL-terminated string, truncated to fit.
+    static func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
+        guard let buffer, capacity > 0 else { return }
+        let bytes = Array(text.utf8.prefix(capacity - 1))
+        bytes.withUnsafeBufferPointer { source in
+            source.withMemoryRebound(to: CChar.self) { if let base = $0.baseAddress { buffer.update(from: base, count: bytes.count) } }
+        }
+        buffer[bytes.count] = 0
+    }
+}

@@ -1,0 +1,21 @@
+import CarrierCore
+import CarrierDHT
+
+/// What the host lends every plugin instance: the node's identity and DHT, the service registry,
+/// metrics, and the meters of billing.
+public struct HostEnvironment: Sendable {
+    public let identity: KeyPair
+    public let dht: DHTNode
+    public let services: ServiceRegistry
+    public let metrics: PluginMetrics
+    /// Where each plugin's private folder is created (`<dataDirectory>/plugins/<id>`).
+    public let dataDirectory: String
+
+    public init(identity: KeyPair, dht: DHTNode, services: ServiceRegistry, metrics: PluginMetrics, dataDirectory: String) {
+        self.identity = identity
+        self.dht = dht
+        self.services = services
+        self.metrics = metrics
+        self.dataDirectory = dataDirectory
+    }
+}

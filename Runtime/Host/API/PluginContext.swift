@@ -1,0 +1,200 @@
+import CarrierCore
+import CarrierDHT
+import CarrierPluginABI
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// The host's side of one plugin instance: its executor, its configuration, and every host-API
+/// operation it may call. The `carrier_host *` handed to the plugin points at this object.
+///
+/// Threads: every call into the plugin runs on `executor` (a serial queue). Host-API operations
+/// may come from any thread; they only touch `state` under its lock and hand results back to the
+/// executor. Contexts are kept alive for the life of the process (see `retainForever`), so a
+/// plugin thread that calls the host after its instance was destroyed gets CARRIER_ERR_SHUTTING_DOWN,
+/// never a dangling pointer.
+public final class PluginContext: @unchecked Sendable {
+    // @unchecked: the C strings are written once in init and freed never; mutable state is in `state`.
+
+    /// Where the instance is in its life.
+    enum Phase: Sendable { case creating, created, running, stopping, stopped }
+
+    private struct State {
+        var phase = Phase.creating
+        var meters: [String: String] = [:]
+        var timers: [UInt64: DispatchSourceTimer] = [:]
+        var nextTimer: UInt64 = 1
+        /// Outstanding asynchronous calls: each is told CARRIER_ERR_SHUTTING_DOWN if the instance stops first.
+        var pendingCalls: [UInt64: @Sendable () -> Void] = [:]
+        var nextCall: UInt64 = 1
+        var eventTask: Task<Void, Never>?
+        var services: Set<String> = []
+    }
+
+    public let pluginId: String
+    public let version: String
+    let environment: HostEnvironment
+    let executor: DispatchQueue
+    let logger: Logger
+    let configJSON: UnsafeMutablePointer<CChar>
+    let storageDirectory: UnsafeMutablePointer<CChar>
+    private let state = Mutex(State())
+
+    private static let everyContext = Mutex<[PluginContext]>([])
+
+    init(manifest: PluginManifest, environment: HostEnvironment) throws {
+        pluginId = manifest.id
+        version = manifest.version
+        self.environment = environment
+        executor = DispatchQueue(label: "carrier.plugin.\(manifest.id)")
+        logger = Logger(label: "carrier.plugin.\(manifest.id)")
+        let directory = "\(environment.dataDirectory)/plugins/\(manifest.id)"
+        try DataDirectory.create(directory)
+        configJSON = strdup(manifest.configJSON)
+        storageDirectory = strdup(directory)
+        Self.everyContext.withLock { $0.append(self) }
+    }
+
+    /// The opaque handle the plugin passes back.
+    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    /// The context behind a handle.
+    static func from(_ handle: OpaquePointer?) -> PluginContext? {
+        handle.map { Unmanaged<PluginContext>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    var phase: Phase {
+        get { state.withLock { $0.phase } }
+        set { state.withLock { $0.phase = newValue } }
+    }
+
+    /// Whether asynchronous work may still be started for the plugin.
+    private var isLive: Bool { state.withLock { $0.phase == .created || $0.phase == .running || $0.phase == .creating } }
+
+    // MARK: Logging, identity
+
+    func log(_ level: carrier_log_level, _ message: String) {
+        let levels: [Logger.Level] = [.trace, .debug, .info, .notice, .warning, .error]
+        logger.log(level: levels[min(Int(level.rawValue), levels.count - 1)], "\(message)")
+    }
+
+    // MARK: Asynchronous calls
+
+    /// Runs `operation` off the executor; its result is handed to `deliver` on the executor, or,
+    /// if the instance stops first, `abandon` is called there instead. Exactly one of them runs.
+    func startCall<Result: Sendable>(_ operation: @escaping @Sendable () async -> Result,
+                                     deliver: @escaping @Sendable (Result) -> Void,
+                                     abandon: @escaping @Sendable () -> Void) -> carrier_status {
+        let call: UInt64? = state.withLock { state in
+            guard state.phase == .created || state.phase == .running else { return nil }
+            let call = state.nextCall
+            state.nextCall += 1
+            state.pendingCalls[call] = abandon
+            return call
+        }
+        guard let call else { return CARRIER_ERR_SHUTTING_DOWN }
+        Task {
+            let result = await operation()
+            executor.async { [self] in
+                guard state.withLock({ $0.pendingCalls.removeValue(forKey: call) }) != nil else { return }
+                deliver(result)
+            }
+        }
+        return CARRIER_OK
+    }
+
+    // MARK: Executor
+
+    func post(_ task: @escaping @Sendable () -> Void) -> carrier_status {
+        guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
+        executor.async { [self] in if isLive { task() } }
+        return CARRIER_OK
+    }
+
+    func startTimer(delay: UInt64, interval: UInt64, _ task: @escaping @Sendable () -> Void) -> UInt64? {
+        state.withLock { state in
+            guard state.phase == .created || state.phase == .running else { return nil }
+            let id = state.nextTimer
+            state.nextTimer += 1
+            let timer = DispatchSource.makeTimerSource(queue: executor)
+            timer.schedule(deadline: .now() + .milliseconds(Int(min(delay, UInt64(Int32.max)))),
+                           repeating: interval == 0 ? .never : .milliseconds(Int(min(interval, UInt64(Int32.max)))))
+            timer.setEventHandler { [weak self] in
+                guard let self, self.isLive else { return }
+                if interval == 0 { _ = self.state.withLock { $0.timers.removeValue(forKey: id) } }
+                task()
+            }
+            state.timers[id] = timer
+            timer.resume()
+            return id
+        }
+    }
+
+    func cancelTimer(_ id: UInt64) -> Bool {
+        guard let timer = state.withLock({ $0.timers.removeValue(forKey: id) }) else { return false }
+        timer.cancel()
+        return true
+    }
+
+    // MARK: Events
+
+    func subscribe(_ deliver: @escaping @Sendable (DHTEvent) -> Void) -> carrier_status {
+        let events = environment.dht.events()
+        return state.withLock { state in
+            guard state.phase == .created || state.phase == .running else { return CARRIER_ERR_SHUTTING_DOWN }
+            guard state.eventTask == nil else { return CARRIER_ERR_UNSUPPORTED }
+            state.eventTask = Task { [executor] in
+                for await event in events { executor.async { [weak self] in if self?.isLive == true { deliver(event) } } }
+            }
+            return CARRIER_OK
+        }
+    }
+
+    // MARK: Billing
+
+    func defineMeter(_ name: String, unit: String) -> carrier_status {
+        state.withLock { state in
+            guard state.phase == .creating else { return CARRIER_ERR_UNSUPPORTED }
+            state.meters[name] = unit
+            return CARRIER_OK
+        }
+    }
+
+    /// The meters the plugin defined, with their units.
+    public var meters: [String: String] { state.withLock { $0.meters } }
+
+    func isMeterDefined(_ name: String) -> Bool { state.withLock { $0.meters[name] != nil } }
+
+    // MARK: Services
+
+    func announceService(type: String, endpoint: String) -> carrier_status {
+        guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
+        state.withLock { _ = $0.services.insert(type) }
+        let (registry, plugin, version) = (environment.services, pluginId, self.version)
+        Task { await registry.announce(type: type, endpointTemplate: endpoint, plugin: plugin, version: version, priceSummary: nil) }
+        return CARRIER_OK
+    }
+
+    func withdrawService(type: String) -> carrier_status {
+        guard state.withLock({ $0.services.remove(type) }) != nil else { return CARRIER_ERR_NOT_FOUND }
+        let (registry, plugin) = (environment.services, pluginId)
+        Task { await registry.withdraw(type: type, plugin: plugin) }
+        return CARRIER_OK
+    }
+
+    // MARK: Shutdown
+
+    /// After the plugin's `stop` returned (on the executor): cancels timers and the event
+    /// subscription, and tells every outstanding call it was abandoned.
+    func releaseAfterStop() {
+        let (timers, calls, events) = state.withLock { state in
+            state.phase = .stopped
+            defer { state.timers = [:]; state.pendingCalls = [:]; state.eventTask = nil }
+            return (Array(state.timers.values), Array(state.pendingCalls.values), state.eventTask)
+        }
+        for timer in timers { timer.cancel() }
+        events?.cancel()
+        for abandon in calls { abandon() }
+    }
+}

@@ -1,0 +1,101 @@
+import Logging
+
+/// Runs the plugins of a manifest set: loads and starts the enabled ones in dependency order,
+/// keeps going when one fails (its error is kept for `status`), and on `reload` stops what was
+/// disabled, removed or changed, and starts what is new, without touching the rest.
+public actor PluginHost {
+    /// Where one plugin stands, for operators (`carrier plugins list`, `/plugins`).
+    public struct Status: Sendable, Equatable {
+        public enum State: String, Sendable { case running, failed, disabled }
+        public let id: String
+        public let manifest: String
+        public let state: State
+        public let isolation: PluginManifest.Isolation
+        /// The library's own version, once loaded.
+        public let version: String?
+        /// Why it is not running, when it failed.
+        public let error: String?
+    }
+
+    public nonisolated let environment: HostEnvironment
+    private var running: [String: PluginInstance] = [:]
+    private var statuses: [String: Status] = [:]
+    /// Start order of the running plugins (they stop in reverse).
+    private var order: [String] = []
+    private let logger = Logger(label: "carrier.host")
+
+    public init(environment: HostEnvironment) {
+        self.environment = environment
+    }
+
+    /// Every plugin's status, in manifest start order.
+    public var status: [Status] { statuses.values.sorted { $0.id < $1.id } }
+
+    /// The running instance of `id`.
+    public func instance(_ id: String) -> PluginInstance? { running[id] }
+
+    /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or
+    /// changed (in reverse start order), then starts the enabled ones not running (in start order).
+    public func apply(_ manifests: [PluginManifest]) async {
+        let wanted = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in order.reversed() {
+            guard let instance = running[id], wanted[id] != instance.manifest else { continue }
+            await stop(id)
+        }
+        statuses = statuses.filter { wanted[$0.key] != nil }
+        for manifest in manifests {
+            guard manifest.enabled else {
+                statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .disabled, isolation: manifest.isolation,
+                                               version: nil, error: nil)
+                continue
+            }
+            guard running[manifest.id] == nil else { continue }
+            if let missing = manifest.dependsOn.first(where: { running[$0] == nil }) {
+                fail(manifest, "not started: it depends on \(missing), which is not running")
+                continue
+            }
+            await start(manifest)
+        }
+    }
+
+    /// Stops every plugin, in reverse start order.
+    public func stopAll() async {
+        for id in order.reversed() { await stop(id) }
+    }
+
+    private func start(_ manifest: PluginManifest) async {
+        do {
+            guard manifest.isolation == .inProcess else {
+                throw PluginLoadError.cannotOpen(path: manifest.library, reason: "isolation = \"process\" is not available in this build yet")
+            }
+            let library = try PluginLibrary.load(manifest)
+            let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
+            try await instance.start()
+            running[manifest.id] = instance
+            order.append(manifest.id)
+            statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .running, isolation: manifest.isolation,
+                                           version: library.version, error: nil)
+            logger.info("plugin started", metadata: ["plugin": "\(manifest.id)", "version": "\(library.version)"])
+        } catch {
+            fail(manifest, "\(error)")
+        }
+    }
+
+    private func stop(_ id: String) async {
+        guard let instance = running.removeValue(forKey: id) else { return }
+        order.removeAll { $0 == id }
+        do {
+            try await instance.stopAndDestroy()
+            logger.info("plugin stopped", metadata: ["plugin": "\(id)"])
+        } catch {
+            logger.error("plugin did not stop cleanly", metadata: ["plugin": "\(id)", "error": "\(error)"])
+        }
+        statuses[id] = nil
+    }
+
+    private func fail(_ manifest: PluginManifest, _ error: String) {
+        logger.error("plugin not running", metadata: ["plugin": "\(manifest.id)", "error": "\(error)"])
+        statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .failed, isolation: manifest.isolation,
+                                       version: nil, error: error)
+    }
+}

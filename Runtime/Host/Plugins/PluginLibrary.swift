@@ -1,0 +1,89 @@
+import CarrierCore
+import CarrierPluginABI
+import Foundation
+import Synchronization
+
+/// A plugin's shared library, loaded once per process and never unloaded (Swift and Go runtimes
+/// cannot be unloaded safely, so the handle is opened with `RTLD_NODELETE` and never closed).
+///
+/// Loading checks, in order, and stops at the first failure with a precise `PluginLoadError`: the
+/// file exists, its SHA-256 is the one the manifest pins, `dlopen` succeeds, the entry symbol of
+/// major 1 exists, the entry returns a table, the table is large enough for ABI 1.0, says major 1,
+/// has every function, and reports the manifest's id.
+public final class PluginLibrary: @unchecked Sendable {
+    // @unchecked: `table` points into the library's static storage, immutable and never freed.
+
+    /// The smallest plugin table of ABI 1.0: up to and including `health`.
+    static let minimumTableSize = MemoryLayout<carrier_plugin_v1>.offset(of: \carrier_plugin_v1.health)! + MemoryLayout<UnsafeRawPointer>.size
+
+    public let path: String
+    public let sha256: String
+    let table: UnsafePointer<carrier_plugin_v1>
+
+    /// The plugin's own id, version, description and capability bits.
+    public var id: String { String(cString: table.pointee.id) }
+    public var version: String { table.pointee.version.map { String(cString: $0) } ?? "" }
+    public var summary: String { table.pointee.description.map { String(cString: $0) } ?? "" }
+    public var capabilities: UInt64 { table.pointee.capabilities }
+    public var abiVersion: (major: Int, minor: Int) { (Int(table.pointee.abi_version >> 16), Int(table.pointee.abi_version & 0xFFFF)) }
+
+    private static let loaded = Mutex<[String: PluginLibrary]>([:])
+
+    private init(path: String, sha256: String, table: UnsafePointer<carrier_plugin_v1>) {
+        self.path = path
+        self.sha256 = sha256
+        self.table = table
+    }
+
+    /// The SHA-256 of the file at `path` in lowercase hex, or nil if it cannot be read.
+    public static func sha256(ofFile path: String) -> String? {
+        Sodium.sha256(ofFile: path).map(Hex.encode)
+    }
+
+    /// Loads the library of `manifest` (or returns the one already loaded from the same path with
+    /// the same hash). `requirePin` false skips the pin (for `carrier plugins check`).
+    public static func load(_ manifest: PluginManifest, requirePin: Bool = true) throws(PluginLoadError) -> PluginLibrary {
+        let library = try load(path: manifest.library, expectedSHA256: requirePin ? .some(manifest.sha256) : nil, manifestFile: manifest.file)
+        guard library.id == manifest.id else { throw .idMismatch(manifest: manifest.id, library: library.id) }
+        return library
+    }
+
+    /// Loads the library at `path`. `expectedSHA256` nil skips the hash check; `.some(nil)` means the
+    /// manifest has no pin, which is refused.
+    static func load(path: String, expectedSHA256: String??, manifestFile: String) throws(PluginLoadError) -> PluginLibrary {
+        guard FileManager.default.fileExists(atPath: path) else { throw .libraryMissing(path: path) }
+        guard let actual = sha256(ofFile: path) else { throw .cannotOpen(path: path, reason: "cannot read the file") }
+        if let expectedSHA256 {
+            guard let expected = expectedSHA256 else { throw .notPinned(manifest: manifestFile) }
+            guard expected == actual else { throw .hashMismatch(path: path, expected: expected, actual: actual) }
+        }
+        return try loaded.withLock { (loaded) throws(PluginLoadError) -> PluginLibrary in
+            if let library = loaded[path], library.sha256 == actual { return library }
+            let library = try open(path: path, sha256: actual)
+            loaded[path] = library
+            return library
+        }
+    }
+
+    private static func open(path: String, sha256: String) throws(PluginLoadError) -> PluginLibrary {
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            throw .cannotOpen(path: path, reason: dlerror().map { String(cString: $0) } ?? "dlopen failed")
+        }
+        guard let symbol = dlsym(handle, "carrier_plugin_entry_v1") else {
+            let other = (2...9).first { dlsym(handle, "carrier_plugin_entry_v\($0)") != nil }
+            throw .entrySymbolMissing(path: path, otherMajor: other)
+        }
+        let entry = unsafeBitCast(symbol, to: carrier_plugin_entry_v1_fn.self)
+        guard let table = entry(HostAPI.table) else { throw .entryReturnedNull(path: path) }
+        let size = Int(table.pointee.struct_size)
+        guard size >= minimumTableSize else { throw .tableTooSmall(path: path, size: size, required: minimumTableSize) }
+        let major = Int(table.pointee.abi_version >> 16)
+        guard major == 1 else { throw .wrongABIMajor(path: path, found: major) }
+        let plugin = table.pointee
+        for (name, present) in [("id", plugin.id != nil), ("create", plugin.create != nil), ("start", plugin.start != nil),
+                                ("stop", plugin.stop != nil), ("destroy", plugin.destroy != nil), ("health", plugin.health != nil)] where !present {
+            throw .missingFunction(path: path, name: name)
+        }
+        return PluginLibrary(path: path, sha256: sha256, table: table)
+    }
+}

@@ -1,0 +1,80 @@
+import CarrierCore
+
+/// A service offer as it travels on the DHT: a peer record whose peer id is the service type's
+/// well-known key (`ServiceRecord.peerKey(for:)`), hosted and signed by the offering supernode
+/// (`o`/`os`), with the endpoint in `e` and, in `ex`, a CBOR map: `t` service type, `p` plugin id,
+/// `v` plugin version, `$` a price summary (optional), `w` 1 once withdrawn.
+///
+/// How discovery works: the peer id of type T is the Ed25519 public key whose seed is
+/// SHA-256("carrier/service/v1/" + T). Anyone can compute it, so FIND_PEER for it returns every
+/// provider's record; since anyone can also sign as that key, a record is trusted for its hosting
+/// node's signature alone (`os`, checked by `PeerInfo.isValid`), which names the supernode that
+/// offers the service. Each supernode uses a fingerprint derived from its id, so its record for a
+/// type replaces its previous one instead of adding another.
+public struct ServiceRecord: Sendable, Equatable {
+    public var type: String
+    public var pluginId: String
+    public var version: String
+    public var priceSummary: String?
+    public var withdrawn: Bool
+    /// The hosting supernode and where it serves.
+    public var node: Id
+    public var endpoint: String
+    public var sequenceNumber: Int32
+
+    /// The well-known key pair of a service type (its seed is public by design).
+    public static func peerKey(for type: String) -> KeyPair {
+        // A SHA-256 digest is always a valid 32-byte seed.
+        try! KeyPair(seed: Sodium.sha256(Array("carrier/service/v1/\(type)".utf8)))
+    }
+
+    /// The fingerprint a supernode uses for all its service records.
+    public static func fingerprint(of node: Id) -> Int64 {
+        node.bytes.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+
+    /// The signed peer record announcing this offer from `host`.
+    public func peerInfo(host: KeyPair) -> PeerInfo {
+        var writer = CBORWriter()
+        let entries: [(String, CBOR)] = [("t", .text(type)), ("p", .text(pluginId)), ("v", .text(version))]
+            + (priceSummary.map { [("$", CBOR.text($0))] } ?? []) + (withdrawn ? [("w", CBOR.unsigned(1))] : [])
+        writer.beginMap(count: entries.count)
+        for (key, value) in entries {
+            writer.textString(key)
+            writer.item(value)
+        }
+        return PeerInfo.create(owner: Self.peerKey(for: type), node: host, fingerprint: Self.fingerprint(of: host.publicKey),
+                               sequenceNumber: sequenceNumber, endpoint: endpoint, extra: writer.bytes)
+    }
+
+    /// Reads an offer of `type` from a peer record; nil unless it is valid, hosted by a node, under
+    /// the type's key, and carries a well-formed `ex` naming the same type.
+    public init?(_ peer: PeerInfo, type: String) {
+        guard peer.isValid, let node = peer.nodeId, peer.peerId == Self.peerKey(for: type).publicKey,
+              let extra = peer.extra, case .map(let entries)? = try? CBORDecoder.decode(extra) else { return nil }
+        var fields: [String: CBOR] = [:]
+        for entry in entries { fields[entry.key] = entry.value }
+        guard case .text(let named)? = fields["t"], named == type, case .text(let plugin)? = fields["p"],
+              case .text(let version)? = fields["v"] else { return nil }
+        var summary: String?
+        switch fields["$"] {
+        case nil: break
+        case .text(let text)?: summary = text
+        default: return nil
+        }
+        self.init(type: type, pluginId: plugin, version: version, priceSummary: summary, withdrawn: fields["w"] == .unsigned(1),
+                  node: node, endpoint: peer.endpoint, sequenceNumber: peer.sequenceNumber)
+    }
+
+    public init(type: String, pluginId: String, version: String, priceSummary: String?, withdrawn: Bool, node: Id, endpoint: String,
+                sequenceNumber: Int32) {
+        self.type = type
+        self.pluginId = pluginId
+        self.version = version
+        self.priceSummary = priceSummary
+        self.withdrawn = withdrawn
+        self.node = node
+        self.endpoint = endpoint
+        self.sequenceNumber = sequenceNumber
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Builds the C plugins the host tests load: the hello-c example with its own Makefile, and the
+/// conformance plugins of `Tests/HostTests/Conformance/`, each with `cc -shared -fPIC` against
+/// PluginSDK/include alone. Outputs go to a temporary folder, built once per test process.
+enum CPlugins {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let output = NSTemporaryDirectory() + "carrier-c-plugins-\(ProcessInfo.processInfo.processIdentifier)"
+
+    /// Builds run one at a time (make and cc write into shared folders).
+    private static let lock = NSLock()
+
+    struct BuildError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The hello-c example, built by its Makefile into a private copy (so tests can tamper with it).
+    static func helloC() throws -> String {
+        let source = repository.appendingPathComponent("Plugins/examples/hello-c").path
+        let target = "\(output)/hello-c"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try run("/usr/bin/make", ["-s", "-C", source, "libhello-c.so"])
+        let library = "\(target)/libhello-c-\(UUID().uuidString).so"
+        try FileManager.default.copyItem(atPath: "\(source)/libhello-c.so", toPath: library)
+        return library
+    }
+
+    /// `Conformance/NAME.c` built as a shared library.
+    static func conformance(_ name: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let library = "\(output)/\(name).so"
+        if !FileManager.default.fileExists(atPath: library) {
+            try run("/usr/bin/env", ["cc", "-std=gnu11", "-Wall", "-Werror", "-shared", "-fPIC",
+                                     "-I", repository.appendingPathComponent("PluginSDK/include").path,
+                                     "-o", library, repository.appendingPathComponent("Tests/HostTests/Conformance/\(name).c").path])
+        }
+        return library
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BuildError(description: "\(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
+        }
+    }
+}

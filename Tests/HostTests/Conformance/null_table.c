@@ -1,0 +1,3 @@
+/* Conformance: an entry that returns NULL (refuses the host). */
+#include "carrier_plugin.h"
+CARRIER_PLUGIN_EXPORT const carrier_plugin_v1 *carrier_plugin_entry_v1(const carrier_host_api_v1 *host_api) { (void)host_api; return 0; }

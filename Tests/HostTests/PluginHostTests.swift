@@ -1,0 +1,166 @@
+import CarrierCore
+import CarrierDHT
+@testable import CarrierHost
+import CarrierPluginABI
+import Foundation
+import Testing
+
+/// The plugin host with real shared libraries: the hello-c example end to end (load, start,
+/// announce, discovery by another node, a TCP client, stop, withdrawal), and every way a library
+/// is refused.
+@Suite(.serialized)
+struct PluginHostTests {
+    /// A supernode (host) and a regular node on loopback, joined.
+    private struct Network {
+        let host: DHTNode
+        let client: DHTNode
+        let environment: HostEnvironment
+
+        static func start() async throws -> Network {
+            func node() async throws -> DHTNode {
+                var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+                                                          dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
+                configuration.allowLocal = true
+                configuration.requestTimeout = .milliseconds(500)
+                let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
+                try await node.start()
+                return node
+            }
+            let host = try await node(), client = try await node()
+            #expect(await client.bootstrap([try #require(await host.nodeInfo)]) == 1)
+            let environment = HostEnvironment(identity: host.identity, dht: host,
+                                              services: ServiceRegistry(identity: host.identity, dht: host, publicHost: "127.0.0.1"),
+                                              metrics: PluginMetrics(), dataDirectory: host.configuration.dataDirectory)
+            return Network(host: host, client: client, environment: environment)
+        }
+
+        func stop() async {
+            await client.stop()
+            await host.stop()
+        }
+    }
+
+    private func manifest(library: String, id: String = "org.carrier.examples.hello-c", pin: String?? = .none,
+                          config: String = "greeting = \"hi\"") throws -> PluginManifest {
+        let hash = pin ?? PluginLibrary.sha256(ofFile: library)
+        let text = """
+            id = "\(id)"
+            version = "1.0.0"
+            library = "\(library)"
+            \(hash.map { "sha256 = \"\($0)\"" } ?? "")
+            [config]
+            \(config)
+            """
+        return try PluginManifest.parse(text, file: "/test/\(id).toml")
+    }
+
+    /// Polls until `condition` holds (up to 5 s).
+    private func eventually(_ condition: () async -> Bool) async -> Bool {
+        for _ in 0..<250 {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    @Test func helloCRunsIsFoundServesAndIsWithdrawn() async throws {
+        let network = try await Network.start()
+        let library = try CPlugins.helloC()
+        let host = PluginHost(environment: network.environment)
+        await host.apply([try manifest(library: library)])
+        let status = try #require(await host.status.first)
+        #expect(status.state == .running && status.version == "1.0.0", "\(status)")
+
+        var offers: [ServiceRecord] = []
+        #expect(await eventually {
+            offers = await ServiceRegistry.find(type: "hello", through: network.client).offers
+            return !offers.isEmpty
+        })
+        let offer = try #require(offers.first)
+        #expect(offer.node == network.host.id && offer.pluginId == "org.carrier.examples.hello-c" && offer.version == "1.0.0")
+        let port = try #require(UInt16(offer.endpoint.split(separator: ":").last ?? ""))
+        #expect(offer.endpoint == "tcp://127.0.0.1:\(port)")
+        #expect(try TCPLine.read(port: port) == "hi from \(Hex.encode(network.host.id.bytes))")
+        #expect(await eventually { network.environment.metrics.counter("connections", plugin: status.id) == 1 })
+        let (health, detail) = try #require(try await host.instance(status.id)?.health())
+        #expect(health == CARRIER_HEALTH_OK && detail == "listening on port \(port)")
+
+        await host.apply([])
+        #expect(await host.status.isEmpty)
+        #expect(await eventually { await ServiceRegistry.find(type: "hello", through: network.client).offers.isEmpty },
+                "the withdrawn record replaces the offer")
+        #expect(throws: (any Error).self) { try TCPLine.read(port: port) }
+        await network.stop()
+    }
+
+    @Test func everyRefusalIsPreciseAndTheOthersKeepRunning() async throws {
+        let network = try await Network.start()
+        let hello = try CPlugins.helloC()
+        let tampered = hello + ".tampered.so"
+        try FileManager.default.copyItem(atPath: hello, toPath: tampered)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tampered))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        let cases: [(PluginManifest, String)] = [
+            (try manifest(library: "/nonexistent/libx.so", id: "missing", pin: .some(String(repeating: "0", count: 64))), "does not exist"),
+            (try manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello))), "but its manifest pins"),
+            (try manifest(library: hello, id: "unpinned", pin: .some(nil)), "carrier plugins pin"),
+            (try manifest(library: try CPlugins.conformance("no_entry"), id: "no-entry"), "does not export carrier_plugin_entry_v1"),
+            (try manifest(library: try CPlugins.conformance("wrong_major"), id: "wrong-major"), "built for ABI major 2"),
+            (try manifest(library: try CPlugins.conformance("null_table"), id: "null-table"), "returned NULL"),
+            (try manifest(library: try CPlugins.conformance("short_table"), id: "short"), "smaller than the"),
+            (try manifest(library: hello, id: "other-id"), "the library is \"org.carrier.examples.hello-c\""),
+            (try manifest(library: hello, config: "port = 70000"), "config.port 70000 is not a TCP port"),
+        ]
+        for (manifest, expected) in cases {
+            let host = PluginHost(environment: network.environment)
+            await host.apply([manifest])
+            let status = try #require(await host.status.first)
+            #expect(status.state == .failed && status.error?.contains(expected) == true, "\(manifest.id): \(status.error ?? "no error")")
+        }
+        // A failing plugin does not stop the next one.
+        let host = PluginHost(environment: network.environment)
+        await host.apply([try manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello))),
+                          try manifest(library: hello)])
+        #expect(await host.status.map(\.state) == [.running, .failed])
+        await host.stopAll()
+        await network.stop()
+    }
+
+    @Test func aPluginStuckInStartIsReportedAndTheNodeKeepsServing() async throws {
+        let network = try await Network.start()
+        let library = try PluginLibrary.load(try manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang"))
+        let instance = try await PluginInstance.create(try manifest(library: library.path, id: "conformance.hang"), library: library,
+                                                       environment: network.environment, callLimit: .milliseconds(300))
+        await #expect(throws: PluginLoadError.unresponsive(id: "conformance.hang", call: "start", seconds: 0.3)) { try await instance.start() }
+        #expect(await network.client.ping(try #require(await network.host.nodeInfo)), "the DHT answers while the plugin is stuck")
+        await network.stop()
+    }
+}
+
+/// Reads the one line a TCP service sends, from 127.0.0.1.
+enum TCPLine {
+    struct Failure: Error {}
+
+    static func read(port: UInt16) throws -> String {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure() }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var received: [UInt8] = []
+        while true {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            received += buffer[..<count]
+        }
+        return String(decoding: received, as: UTF8.self).trimmingCharacters(in: .newlines)
+    }
+}
