@@ -2,7 +2,6 @@
 # Every target installs the Debian packages it needs first (see `deps`).
 
 SWIFT        ?= swift
-DATA_DIR     ?= .carrier/node
 DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
 # The benchmark's comparison peer: OpenDHT's Python binding, driven by Debian's /usr/bin/python3.
 BENCH_PKGS   := python3-opendht
@@ -28,9 +27,13 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product carrier
 
-## run: start a supernode with its data under ./$(DATA_DIR) (Ctrl-C stops it).
+## run: start a supernode on the default manifests (Manifests/: node.toml, hello-c), with its data
+## under ./.carrier/node. Builds the C example and pins its hash first. Ctrl-C stops it; SIGHUP
+## reloads the manifests.
 run: build
-	.build/release/carrier run --data-dir $(DATA_DIR)
+	$(MAKE) -s -C Plugins/examples/hello-c
+	.build/release/carrier plugins pin Manifests/hello-c.toml >/dev/null
+	.build/release/carrier run --manifests Manifests
 
 ## test: build everything and run every test.
 test: deps

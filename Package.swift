@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "CarrierCLI",
             dependencies: [
-                "CarrierCore", "CarrierDHT",
+                "CarrierCore", "CarrierDHT", "CarrierHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.
-        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore"], path: "Tests/HostTests",
+        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CLITests"),

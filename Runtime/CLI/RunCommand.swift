@@ -1,5 +1,7 @@
 import ArgumentParser
+import CarrierCore
 import CarrierDHT
+import CarrierHost
 import Logging
 
 /// `carrier run`: runs a DHT node until SIGINT or SIGTERM.
@@ -20,30 +22,73 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
     @OptionGroup var network: NetworkOptions
+    @Option(help: ArgumentHelp("Run a supernode: node.toml and the plugin manifests in this folder.", valueName: "DIR"))
+    var manifests: String?
+
+    func validate() throws {
+        guard manifests == nil || (network.listen.isEmpty && network.bootstrapNodes.isEmpty && !network.allowLocal) else {
+            throw ValidationError("--manifests takes the node's settings from node.toml; drop --listen, --bootstrap and --allow-local")
+        }
+    }
 
     func run() async throws {
         StopSignal.install()
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        if let manifests { return try await runSupernode(manifests) }
         let logger = Logger(label: "carrier.run")
         try await reportingFailures {
             let (keyPair, created) = try dataDirectory.loadIdentity()
             if created { logger.notice("created a new identity", metadata: ["dataDir": "\(dataDirectory.path)"]) }
             let node = try await network.startNode(identity: keyPair, dataDirectory: dataDirectory.path, defaultPort: 39001)
             Console.line("Carrier node \(keyPair.publicKey.base58)")
-            for endpoint in await node.localEndpoints {
-                if endpoint.address.bytes.allSatisfy({ $0 == 0 }) {
-                    let host = endpoint.family == .ipv4 ? "<this host's IPv4 address>" : "[<this host's IPv6 address>]"
-                    Console.line("listening on \(endpoint) (others join with --bootstrap \(keyPair.publicKey.base58)@\(host):\(endpoint.port))")
-                } else {
-                    Console.line("contact: \(keyPair.publicKey.base58)@\(endpoint)")
-                }
-            }
+            printContacts(keyPair.publicKey, await node.localEndpoints)
             Console.line("data directory: \(dataDirectory.path)")
             let contacts = await node.contacts.count
             logger.info("serving", metadata: ["contacts": "\(contacts)"])
             let signal = await StopSignal.wait()
             logger.info("stopping", metadata: ["signal": "\(signal)"])
             await node.stop()
+        }
+    }
+
+    /// `--manifests DIR`: the supernode with its plugins until SIGINT/SIGTERM; SIGHUP reloads.
+    private func runSupernode(_ directory: String) async throws {
+        let logger = Logger(label: "carrier.run")
+        try await reportingFailures {
+            let supernode = try await Supernode.start(manifestsDirectory: directory)
+            ReloadSignal.install {
+                Task {
+                    do {
+                        try await supernode.reload()
+                        logger.notice("manifests reloaded", metadata: ["folder": "\(directory)"])
+                    } catch {
+                        logger.error("manifests not reloaded; the running plugins are unchanged", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            let id = supernode.node.id
+            Console.line("Carrier supernode \(id.base58)")
+            printContacts(id, await supernode.node.localEndpoints)
+            Console.line("data directory: \(supernode.configuration.dataDirectory)")
+            for plugin in await supernode.plugins.status {
+                Console.line("plugin \(plugin.id): \(plugin.state.rawValue)" + (plugin.error.map { " (\($0))" } ?? ""))
+            }
+            let signal = await StopSignal.wait()
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            await supernode.stop()
+        }
+    }
+
+    /// One line per socket: the contact others pass to --bootstrap, or, for a wildcard address,
+    /// where it listens and how to form the contact.
+    private func printContacts(_ id: Id, _ endpoints: [Endpoint]) {
+        for endpoint in endpoints {
+            if endpoint.address.bytes.allSatisfy({ $0 == 0 }) {
+                let host = endpoint.family == .ipv4 ? "<this host's IPv4 address>" : "[<this host's IPv6 address>]"
+                Console.line("listening on \(endpoint) (others join with --bootstrap \(id.base58)@\(host):\(endpoint.port))")
+            } else {
+                Console.line("contact: \(id.base58)@\(endpoint)")
+            }
         }
     }
 }

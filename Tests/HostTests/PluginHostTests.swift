@@ -3,6 +3,7 @@ import CarrierDHT
 @testable import CarrierHost
 import CarrierPluginABI
 import Foundation
+import TestSupport
 import Testing
 
 /// The plugin host with real shared libraries: the hello-c example end to end (load, start,

@@ -12,15 +12,21 @@ import Foundation
 /// bootstrap = ["ID@HOST:PORT"]
 /// allow_local = false
 /// admin = "127.0.0.1:39080"
+/// public_host = "203.0.113.7"              # what {host} becomes in announced endpoints
 /// ```
 public struct NodeConfiguration: Sendable, Equatable {
     public var file: String
     public var dataDirectory: String
     public var listen: [Endpoint]
+    /// Whether `listen` was left to its default (then a host without IPv6 serves IPv4 alone).
+    public var listenIsDefault: Bool
     public var bootstrap: [NodeInfo]
     public var allowLocal: Bool
     /// The admin HTTP endpoint (loopback by default).
     public var admin: Endpoint
+    /// The address clients should use, put into announced service endpoints (`{host}`): the
+    /// IPv4 listen address unless it is 0.0.0.0, else 127.0.0.1 until the operator sets it.
+    public var publicHost: String
 
     public static let defaultListen = ["0.0.0.0:39001", "[::]:39001"]
     public static let defaultAdmin = "127.0.0.1:39080"
@@ -41,7 +47,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
         let dataDirectory = try table.string("data_dir") ?? ".carrier/node"
         var listen: [Endpoint] = []
-        for (index, text) in (try table.strings("listen") ?? defaultListen).enumerated() {
+        let listenTexts = try table.strings("listen")
+        for (index, text) in (listenTexts ?? defaultListen).enumerated() {
             guard let endpoint = Endpoint(text) else { throw table.error("listen[\(index)]", "expected HOST:PORT or [IPv6]:PORT, found \"\(text)\"") }
             listen.append(endpoint)
         }
@@ -59,8 +66,12 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         let adminText = try table.string("admin") ?? defaultAdmin
         guard let admin = Endpoint(adminText) else { throw table.error("admin", "expected HOST:PORT, found \"\(adminText)\"") }
+        let ipv4 = listen.first { $0.family == .ipv4 && !$0.address.bytes.allSatisfy { $0 == 0 } }
+        let publicHost = try table.string("public_host") ?? ipv4.map { "\($0.address)" } ?? "127.0.0.1"
+        guard !publicHost.isEmpty, !publicHost.contains("/") else { throw table.error("public_host", "expected a host name or address") }
         try table.rejectUnknownKeys()
         let dataPath = dataDirectory.hasPrefix("/") ? dataDirectory : directory.appendingPathComponent(dataDirectory).standardizedFileURL.path
-        return NodeConfiguration(file: file, dataDirectory: dataPath, listen: listen, bootstrap: bootstrap, allowLocal: allowLocal, admin: admin)
+        return NodeConfiguration(file: file, dataDirectory: dataPath, listen: listen, listenIsDefault: listenTexts == nil, bootstrap: bootstrap,
+                                 allowLocal: allowLocal, admin: admin, publicHost: publicHost)
     }
 }

@@ -48,6 +48,16 @@ public final class PluginLibrary: @unchecked Sendable {
         return library
     }
 
+    /// Loads the library at `path` without a manifest (no pin, no id check): `carrier plugins check`.
+    public static func load(path: String) throws(PluginLoadError) -> PluginLibrary {
+        try load(path: path, expectedSHA256: nil, manifestFile: path)
+    }
+
+    /// Names of the capability bits set.
+    public var capabilityNames: [String] {
+        [(UInt64(1) << 0, "service"), (UInt64(1) << 1, "settlement")].filter { capabilities & $0.0 != 0 }.map(\.1)
+    }
+
     /// Loads the library at `path`. `expectedSHA256` nil skips the hash check; `.some(nil)` means the
     /// manifest has no pin, which is refused.
     static func load(path: String, expectedSHA256: String??, manifestFile: String) throws(PluginLoadError) -> PluginLibrary {

@@ -3,19 +3,19 @@ import Foundation
 /// Builds the C plugins the host tests load: the hello-c example with its own Makefile, and the
 /// conformance plugins of `Tests/HostTests/Conformance/`, each with `cc -shared -fPIC` against
 /// PluginSDK/include alone. Outputs go to a temporary folder, built once per test process.
-enum CPlugins {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let output = NSTemporaryDirectory() + "carrier-c-plugins-\(ProcessInfo.processInfo.processIdentifier)"
+public enum CPlugins {
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let output = NSTemporaryDirectory() + "carrier-c-plugins-\(ProcessInfo.processInfo.processIdentifier)"
 
     /// Builds run one at a time (make and cc write into shared folders).
     private static let lock = NSLock()
 
-    struct BuildError: Error, CustomStringConvertible {
-        let description: String
+    public struct BuildError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// The hello-c example, built by its Makefile into a private copy (so tests can tamper with it).
-    static func helloC() throws -> String {
+    public static func helloC() throws -> String {
         let source = repository.appendingPathComponent("Plugins/examples/hello-c").path
         let target = "\(output)/hello-c"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -26,7 +26,7 @@ enum CPlugins {
     }
 
     /// `Conformance/NAME.c` built as a shared library.
-    static func conformance(_ name: String) throws -> String {
+    public static func conformance(_ name: String) throws -> String {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let library = "\(output)/\(name).so"
         if !FileManager.default.fileExists(atPath: library) {

@@ -1,0 +1,105 @@
+import ArgumentParser
+import CarrierHost
+import Foundation
+
+/// `carrier plugins`: operator tools for plugin libraries and manifests.
+struct PluginsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins",
+        abstract: "Check plugin libraries and pin them in their manifests.",
+        subcommands: [Check.self, Pin.self, Inspect.self])
+
+    /// `carrier plugins check PATH-OR-MANIFEST`
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load a plugin library in a child process and print what it is, or why it cannot be loaded.",
+            discussion: """
+                Takes a shared library or a manifest. For a manifest it also checks the library's \\
+                SHA-256 against the manifest's pin. The library is loaded by a child process, so a \\
+                plugin that crashes while loading cannot take this command down; its crash is reported.
+
+                Example: carrier plugins check Plugins/examples/hello-c/libhello-c.so
+                """)
+
+        @Argument(help: ArgumentHelp("A plugin library (.so) or its manifest (.toml).", valueName: "PATH-OR-MANIFEST"))
+        var target: String
+        @Flag(help: "Print the result as JSON for scripts.") var json = false
+
+        func run() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            process.arguments = ["plugins", "inspect", target]
+            let output = Pipe(), errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            let report = output.fileHandleForReading.readDataToEndOfFile()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal {
+                throw CommandFailure("\(target): loading it crashed the checker (signal \(process.terminationStatus))")
+            }
+            guard process.terminationStatus == 0 else {
+                throw CommandFailure(message.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "error: ", with: ""))
+            }
+            let facts = try JSONDecoder().decode([String: String].self, from: report)
+            if json {
+                Console.line(JSONOutput.object(facts.mapValues { .string($0) }))
+            } else {
+                for key in ["id", "version", "abi", "capabilities", "description", "sha256", "pin"] {
+                    if let value = facts[key] { Console.line("\(key): \(value)") }
+                }
+            }
+        }
+    }
+
+    /// `carrier plugins inspect PATH`: the child side of `check` (loads in this process).
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load a library in this process (used by `check`).",
+                                                        shouldDisplay: false)
+
+        @Argument var target: String
+
+        func run() throws {
+            do {
+                var facts: [String: String] = [:]
+                let library: PluginLibrary
+                if target.hasSuffix(".toml") {
+                    let manifest = try PluginManifest.load(target)
+                    library = try PluginLibrary.load(manifest, requirePin: false)
+                    facts["pin"] = manifest.sha256 == nil ? "not pinned (run `carrier plugins pin \(target)`)"
+                        : manifest.sha256 == library.sha256 ? "matches" : "MISMATCH: the manifest pins \(manifest.sha256!)"
+                } else {
+                    library = try PluginLibrary.load(path: target)
+                }
+                facts["id"] = library.id
+                facts["version"] = library.version
+                facts["abi"] = "\(library.abiVersion.major).\(library.abiVersion.minor)"
+                facts["capabilities"] = library.capabilityNames.joined(separator: ", ")
+                facts["description"] = library.summary
+                facts["sha256"] = library.sha256
+                let data = try JSONEncoder().encode(facts)
+                FileHandle.standardOutput.write(data)
+            } catch {
+                throw CommandFailure("\(target): \(error)")
+            }
+        }
+    }
+
+    /// `carrier plugins pin MANIFEST`
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the SHA-256 of a manifest's library into the manifest.",
+            discussion: "The host refuses a library whose hash differs from its manifest's pin. Run this after building or updating a plugin.")
+
+        @Argument(help: ArgumentHelp("The manifest (.toml) to pin.", valueName: "MANIFEST")) var manifest: String
+
+        func run() throws {
+            do {
+                Console.line(try ManifestPin.pin(manifest))
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import CarrierCore
+import CarrierDHT
+import Foundation
+import Logging
+
+/// A running supernode: the identity and DHT node that `node.toml` describes, and the plugins
+/// of the manifests beside it. `reload()` re-reads the plugin manifests and applies the
+/// difference; a change to `node.toml` itself needs a restart.
+public actor Supernode {
+    public nonisolated let manifestsDirectory: String
+    public nonisolated let configuration: NodeConfiguration
+    public nonisolated let node: DHTNode
+    public nonisolated let plugins: PluginHost
+    public nonisolated let metrics: PluginMetrics
+    private let logger = Logger(label: "carrier.supernode")
+
+    private init(manifestsDirectory: String, configuration: NodeConfiguration, node: DHTNode, plugins: PluginHost, metrics: PluginMetrics) {
+        self.manifestsDirectory = manifestsDirectory
+        self.configuration = configuration
+        self.node = node
+        self.plugins = plugins
+        self.metrics = metrics
+    }
+
+    /// Reads the manifests folder, starts the node (its identity from the data directory, created on
+    /// first run), joins through the bootstrap nodes, then starts the enabled plugins. A plugin that
+    /// fails is reported in `plugins.status`; the supernode runs on.
+    public static func start(manifestsDirectory: String) async throws -> Supernode {
+        let manifests = try ManifestSet.load(directory: manifestsDirectory)
+        var configuration = manifests.node
+        let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
+        let node: DHTNode
+        do {
+            node = try await startNode(configuration, identity: identity)
+        } catch let error as ListenError where configuration.listenIsDefault && error.endpoint.family == .ipv6 && configuration.listen.count == 2 {
+            Logger(label: "carrier.supernode").warning("serving IPv4 only", metadata: ["reason": "\(error)"])
+            configuration.listen.removeAll { $0.family == .ipv6 }
+            node = try await startNode(configuration, identity: identity)
+        }
+        if !configuration.bootstrap.isEmpty { await node.bootstrap(configuration.bootstrap) }
+        let metrics = PluginMetrics()
+        let registry = ServiceRegistry(identity: identity, dht: node, publicHost: configuration.publicHost)
+        let environment = HostEnvironment(identity: identity, dht: node, services: registry, metrics: metrics,
+                                          dataDirectory: configuration.dataDirectory)
+        let plugins = PluginHost(environment: environment)
+        await plugins.apply(manifests.plugins)
+        return Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins, metrics: metrics)
+    }
+
+    /// Re-reads the plugin manifests and applies them. On a manifest error nothing changes and the
+    /// error is thrown (the running plugins keep running).
+    public func reload() async throws(ManifestError) {
+        let manifests = try ManifestSet.load(directory: manifestsDirectory)
+        if manifests.node != configuration.withListen(manifests.node.listen) {
+            logger.warning("node.toml changed; those changes apply at the next start", metadata: ["file": "\(configuration.file)"])
+        }
+        await plugins.apply(manifests.plugins)
+    }
+
+    /// Stops the plugins (reverse start order), then the node.
+    public func stop() async {
+        await plugins.stopAll()
+        await node.stop()
+    }
+
+    private static func startNode(_ configuration: NodeConfiguration, identity: KeyPair) async throws -> DHTNode {
+        var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
+        settings.allowLocal = configuration.allowLocal
+        let node = try DHTNode(identity: identity, configuration: settings)
+        try await node.start()
+        return node
+    }
+}
+
+extension NodeConfiguration {
+    /// This configuration with another listen list (to compare files after an IPv4-only fallback).
+    func withListen(_ listen: [Endpoint]) -> NodeConfiguration {
+        var copy = self
+        copy.listen = listen
+        return copy
+    }
+}
