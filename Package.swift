@@ -50,12 +50,16 @@ let package = Package(
         // pins its layout at compile time.
         .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md"], sources: ["abi_layout.c"],
                 publicHeadersPath: "include"),
-        // The supernode host: manifests and node configuration, plugin loader, host API, services.
+        // The supernode host: manifests and node configuration, plugin loader, host API, services,
+        // the admin HTTP endpoint.
         .target(
             name: "CarrierHost",
             dependencies: [
                 "CarrierCore", "CarrierDHT", "CarrierPluginABI",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Runtime/Host",

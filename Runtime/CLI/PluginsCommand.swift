@@ -6,8 +6,70 @@ import Foundation
 struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
-        abstract: "Check plugin libraries and pin them in their manifests.",
-        subcommands: [Check.self, Pin.self, Inspect.self])
+        abstract: "List a supernode's plugins, reload its manifests, check plugin libraries and pin them.",
+        subcommands: [List.self, Reload.self, Check.self, Pin.self, Inspect.self])
+
+    /// `--admin HOST:PORT`, shared by the commands that ask a running supernode.
+    struct AdminOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("The supernode's admin endpoint (node.toml's `admin`).", valueName: "HOST:PORT"))
+        var admin = "127.0.0.1:39080"
+        @Flag(help: "Print the result as JSON for scripts.") var json = false
+    }
+
+    /// One plugin as `/plugins` reports it.
+    struct PluginStatus: Decodable {
+        let id: String
+        let state: String
+        let isolation: String
+        let version: String?
+        let error: String?
+        let health: String?
+        let detail: String?
+    }
+
+    /// `carrier plugins list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a running supernode's plugins: state, isolation, version and health.",
+            discussion: "Asks the admin endpoint of a supernode started with `carrier run --manifests`.")
+
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let data = try await AdminClient(endpoint: options.admin).request("GET", "/plugins")
+                if options.json { return Console.line(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
+                PluginsCommand.printTable(try JSONDecoder().decode([PluginStatus].self, from: data))
+            }
+        }
+    }
+
+    /// `carrier plugins reload`
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a running supernode re-read its manifests (as SIGHUP does) and list the result.")
+
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let data = try await AdminClient(endpoint: options.admin).request("POST", "/reload")
+                if options.json { return Console.line(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
+                PluginsCommand.printTable(try JSONDecoder().decode([PluginStatus].self, from: data))
+            }
+        }
+    }
+
+    static func printTable(_ plugins: [PluginStatus]) {
+        guard !plugins.isEmpty else { return Console.line("no plugins") }
+        for plugin in plugins {
+            var line = "\(plugin.id)  \(plugin.state)  \(plugin.isolation)"
+            if let version = plugin.version { line += "  v\(version)" }
+            if let health = plugin.health { line += "  health: \(health)" + (plugin.detail.map { " (\($0))" } ?? "") }
+            if let error = plugin.error { line += "  error: \(error)" }
+            Console.line(line)
+        }
+    }
 
     /// `carrier plugins check PATH-OR-MANIFEST`
     struct Check: AsyncParsableCommand {

@@ -70,6 +70,7 @@ struct RunCommand: AsyncParsableCommand {
             Console.line("Carrier supernode \(id.base58)")
             printContacts(id, await supernode.node.localEndpoints)
             Console.line("data directory: \(supernode.configuration.dataDirectory)")
+            if let admin = await supernode.admin { Console.line("admin: http://\(admin.localEndpoint)/status") }
             for plugin in await supernode.plugins.status {
                 Console.line("plugin \(plugin.id): \(plugin.state.rawValue)" + (plugin.error.map { " (\($0))" } ?? ""))
             }

@@ -3,8 +3,8 @@ import CarrierDHT
 import Foundation
 import Logging
 
-/// A running supernode: the identity and DHT node that `node.toml` describes, and the plugins
-/// of the manifests beside it. `reload()` re-reads the plugin manifests and applies the
+/// A running supernode: the identity and DHT node that `node.toml` describes, the plugins of the
+/// manifests beside it, and the admin HTTP endpoint. `reload()` re-reads the plugin manifests and applies the
 /// difference; a change to `node.toml` itself needs a restart.
 public actor Supernode {
     public nonisolated let manifestsDirectory: String
@@ -12,6 +12,8 @@ public actor Supernode {
     public nonisolated let node: DHTNode
     public nonisolated let plugins: PluginHost
     public nonisolated let metrics: PluginMetrics
+    /// The admin endpoint, once started.
+    public private(set) var admin: AdminServer?
     private let logger = Logger(label: "carrier.supernode")
 
     private init(manifestsDirectory: String, configuration: NodeConfiguration, node: DHTNode, plugins: PluginHost, metrics: PluginMetrics) {
@@ -44,7 +46,19 @@ public actor Supernode {
                                           dataDirectory: configuration.dataDirectory)
         let plugins = PluginHost(environment: environment)
         await plugins.apply(manifests.plugins)
-        return Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins, metrics: metrics)
+        let supernode = Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins,
+                                  metrics: metrics)
+        do {
+            try await supernode.startAdmin()
+        } catch {
+            await supernode.stop()
+            throw AdminServerError("cannot serve the admin endpoint on \(configuration.admin): \(error)")
+        }
+        return supernode
+    }
+
+    private func startAdmin() async throws {
+        admin = try await AdminServer(binding: configuration.admin, routes: AdminRoutes(supernode: self))
     }
 
     /// Re-reads the plugin manifests and applies them. On a manifest error nothing changes and the
@@ -59,6 +73,7 @@ public actor Supernode {
 
     /// Stops the plugins (reverse start order), then the node.
     public func stop() async {
+        await admin?.close()
         await plugins.stopAll()
         await node.stop()
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import TestSupport
 import Testing
 
@@ -36,9 +39,9 @@ struct SupernodeCommandTests {
         #expect(try CarrierBinary.run(["plugins", "check", manifest]).standardOutput.contains("pin: matches"))
     }
 
-    @Test func aSupernodeRunsItsPluginsIsFoundAndReloadsOnSIGHUP() throws {
+    @Test func aSupernodeRunsItsPluginsIsFoundAndReloadsOnSIGHUP() async throws {
         let directory = try folder(), hello = try CPlugins.helloC()
-        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
         let manifest = "\(directory)/hello.toml"
         let body = "id = \"org.carrier.examples.hello-c\"\nversion = \"1.0.0\"\nlibrary = \"\(hello)\"\n[config]\nport = 0\n"
         try ("enabled = true\n" + body).write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -56,7 +59,20 @@ struct SupernodeCommandTests {
         let contact = output.fileHandleForReading.availableLine().replacingOccurrences(of: "contact: ", with: "")
         #expect(contact.contains("@127.0.0.1:"))
         _ = output.fileHandleForReading.availableLine()  // data directory
+        let admin = output.fileHandleForReading.availableLine().replacingOccurrences(of: "admin: http://", with: "")
+            .replacingOccurrences(of: "/status", with: "")
         #expect(output.fileHandleForReading.availableLine() == "plugin org.carrier.examples.hello-c: running")
+
+        // The operator's view: the admin endpoint, through the CLI and directly.
+        let list = try CarrierBinary.run(["plugins", "list", "--admin", admin])
+        #expect(list.standardOutput.contains("org.carrier.examples.hello-c  running  in-process  v1.0.0  health: ok (listening on port"),
+                "\(list.standardOutput)\(list.standardError)")
+        let metrics = try CarrierBinary.run(["plugins", "list", "--admin", admin, "--json"])
+        #expect(metrics.standardOutput.hasPrefix("[{") && metrics.standardOutput.contains("\"state\":\"running\""))
+        let prometheus = try await HTTP.get("http://\(admin)/metrics")
+        #expect(prometheus.contains("carrier_dht_requests_answered_total ") && prometheus.contains("carrier_plugins{state=\"running\"} 1"))
+        #expect(try await HTTP.get("http://\(admin)/status").contains("\"contacts\":{\"ipv4\":"))
+        #expect(try CarrierBinary.run(["plugins", "list", "--admin", "127.0.0.1:1"]).standardError.contains("cannot reach the admin endpoint"))
 
         let client = ["--bootstrap", contact, "--allow-local", "--data-dir", "\(directory)/client"]
         let found = try CarrierBinary.run(["services", "find", "hello", "--json"] + client)
@@ -70,12 +86,26 @@ struct SupernodeCommandTests {
         kill(supernode.processIdentifier, SIGHUP)
         var withdrawn = false
         for _ in 0..<50 where !withdrawn {
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
             withdrawn = try CarrierBinary.run(["services", "find", "hello"] + client).standardError.contains("no provider of \"hello\" found")
         }
         #expect(withdrawn)
+        #expect(try CarrierBinary.run(["plugins", "list", "--admin", admin]).standardOutput.contains("org.carrier.examples.hello-c  disabled"))
+
+        // A broken manifest is refused by a reload, with file and field, and nothing changes.
+        try ("colour = \"blue\"\n" + text).write(toFile: manifest, atomically: true, encoding: .utf8)
+        let refused = try CarrierBinary.run(["plugins", "reload", "--admin", admin])
+        #expect(refused.status == 1 && refused.standardError.contains("hello.toml: colour: unknown key"), "\(refused.standardError)")
         supernode.interrupt()
         supernode.waitUntilExit()
         #expect(supernode.terminationStatus == 0)
+    }
+}
+
+/// An HTTP GET for the tests.
+enum HTTP {
+    static func get(_ url: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,0 +1,94 @@
+import CarrierDHT
+import Foundation
+import NIOHTTP1
+
+/// One answer of the admin endpoint.
+public struct AdminResponse: Sendable {
+    public let status: HTTPResponseStatus
+    public let contentType: String
+    public let body: String
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> AdminResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return AdminResponse(status: status, contentType: "application/json", body: body + "\n")
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> AdminResponse {
+        json(["error": message], status: status)
+    }
+}
+
+/// What the admin endpoint answers, from the running supernode.
+public struct AdminRoutes: Sendable {
+    let supernode: Supernode
+
+    public init(supernode: Supernode) {
+        self.supernode = supernode
+    }
+
+    /// The node at a glance.
+    struct Status: Encodable {
+        let id: String
+        let endpoints: [String]
+        let contacts: [String: Int]
+        let plugins: [String: Int]
+        let statistics: NodeStatistics
+    }
+
+    /// One plugin, with its health when running.
+    struct Plugin: Encodable {
+        let id: String
+        let manifest: String
+        let state: String
+        let isolation: String
+        let version: String?
+        let error: String?
+        let health: String?
+        let detail: String?
+    }
+
+    func respond(method: HTTPMethod, path: String) async -> AdminResponse {
+        switch (method, path) {
+        case (.GET, "/status"): return .json(await status())
+        case (.GET, "/plugins"): return .json(await plugins())
+        case (.GET, "/metrics"):
+            return AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4", body: await SupernodeMetrics.text(of: supernode))
+        case (.POST, "/reload"):
+            do {
+                try await supernode.reload()
+                return .json(await plugins())
+            } catch {
+                return .error(.unprocessableEntity, "\(error)")
+            }
+        case (_, "/status"), (_, "/plugins"), (_, "/metrics"), (_, "/reload"):
+            return .error(.methodNotAllowed, "\(method) is not allowed on \(path)")
+        default:
+            return .error(.notFound, "no such route: \(path) (try /status, /plugins, /metrics, POST /reload)")
+        }
+    }
+
+    private func status() async -> Status {
+        let node = supernode.node
+        var contacts: [String: Int] = [:]
+        for family in node.families { contacts[family == .ipv4 ? "ipv4" : "ipv6"] = await node.contacts(in: family).count }
+        let states = await supernode.plugins.status.map(\.state.rawValue)
+        return Status(id: node.id.base58, endpoints: await node.localEndpoints.map(\.description), contacts: contacts,
+                      plugins: Dictionary(states.map { ($0, 1) }, uniquingKeysWith: +), statistics: await node.statistics)
+    }
+
+    private func plugins() async -> [Plugin] {
+        var result: [Plugin] = []
+        for status in await supernode.plugins.status {
+            var health: String?, detail: String?
+            if let instance = await supernode.plugins.instance(status.id), let (state, text) = try? await instance.health() {
+                health = ["ok", "degraded", "failing"][min(Int(state.rawValue), 2)]
+                detail = text
+            }
+            result.append(Plugin(id: status.id, manifest: status.manifest, state: status.state.rawValue, isolation: status.isolation.rawValue,
+                                 version: status.version, error: status.error, health: health, detail: detail))
+        }
+        return result
+    }
+}
