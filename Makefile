@@ -38,6 +38,7 @@ run: build
 ## test: build everything and run every test.
 test: deps
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product HelloSwiftPlugin
 	$(SWIFT) test --skip-build --disable-xctest
 
 ## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to

@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "CarrierDHT", targets: ["CarrierDHT"]),
         .executable(name: "carrier", targets: ["CarrierCLI"]),
         .executable(name: "carrier-bench", targets: ["CarrierBenchmarks"]),
+        // The Swift layer for plugin authors, and the Swift example plugin (a shared library).
+        .library(name: "CarrierPluginSDK", targets: ["CarrierPluginSDK"]),
+        .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,8 +51,12 @@ let package = Package(
         ),
         // The plugin contract: PluginSDK/include/carrier_plugin.h (the C ABI), and a C file that
         // pins its layout at compile time.
-        .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md"], sources: ["abi_layout.c"],
+        .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md", "Swift"], sources: ["abi_layout.c"],
                 publicHeadersPath: "include"),
+        // PluginSDK/Swift: a Swift type conforming to `CarrierPlugin` becomes a plugin.
+        .target(name: "CarrierPluginSDK", dependencies: ["CarrierPluginABI"], path: "PluginSDK/Swift"),
+        .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
+                exclude: ["README.md"]),
         // The supernode host: manifests and node configuration, plugin loader, host API, services,
         // the admin HTTP endpoint.
         .target(

@@ -94,6 +94,24 @@ struct PluginHostTests {
         await network.stop()
     }
 
+    @Test func theSwiftExamplePublishesItsGreetingAndIsFound() async throws {
+        let network = try await Network.start()
+        let library = try CPlugins.helloSwift()
+        let host = PluginHost(environment: network.environment)
+        await host.apply([try manifest(library: library, id: "org.carrier.examples.hello-swift", config: "greeting = \"hi from swift\"")])
+        let status = try #require(await host.status.first)
+        #expect(status.state == .running, "\(status)")
+        #expect(await eventually { await network.client.findValue(network.host.id)?.data == Array("hi from swift".utf8) },
+                "the greeting is a signed value under the node key")
+        #expect(await eventually { (try? await host.instance(status.id)?.health().0) == CARRIER_HEALTH_OK })
+        let offers = await ServiceRegistry.find(type: "hello-swift", through: network.client).offers
+        #expect(offers.map(\.endpoint) == ["dht://\(Hex.encode(network.host.id.bytes))"])
+        #expect(network.environment.metrics.counter("publications", plugin: status.id) == 1)
+        await host.stopAll()
+        #expect(await eventually { await ServiceRegistry.find(type: "hello-swift", through: network.client).offers.isEmpty })
+        await network.stop()
+    }
+
     @Test func everyRefusalIsPreciseAndTheOthersKeepRunning() async throws {
         let network = try await Network.start()
         let hello = try CPlugins.helloC()

@@ -1,0 +1,85 @@
+import CarrierPluginABI
+import CarrierPluginSDK
+
+/// hello-swift: the Swift example plugin. On start it publishes its greeting as a signed DHT
+/// value under the node's own key (so anyone can read it with `carrier dht get NODE-ID`), keeps it
+/// fresh every `refresh_seconds`, and announces the service type "hello-swift" with the endpoint
+/// `dht://NODE-ID`. Health says whether the last publication reached the network.
+///
+/// `@unchecked Sendable`: its state is only touched on the executor (methods, the timer, and the
+/// `post` that brings each publication's outcome back).
+final class HelloSwift: CarrierPlugin, @unchecked Sendable {
+    static let id = "org.carrier.examples.hello-swift"
+    static let version = "1.0.0"
+    static let summary = "Publishes a greeting as a signed DHT value under the node key"
+    static let capabilities: PluginCapabilities = [.service]
+
+    private let host: CarrierHostAPI
+    private let greeting: String
+    private let refreshSeconds: UInt64
+    private var timer: UInt64?
+    private var sequence: Int32 = 0
+    private var lastOutcome = "not published yet"
+    private var published = false
+
+    init(host: CarrierHostAPI, configJSON: String) throws {
+        self.host = host
+        greeting = Self.string("greeting", in: configJSON) ?? "hello"
+        refreshSeconds = UInt64(Self.string("refresh_seconds", in: configJSON) ?? "") ?? 600
+        guard refreshSeconds >= 1 else { throw PluginError("config.refresh_seconds must be at least 1") }
+        try host.defineMeter("publications", unit: "value")
+    }
+
+    func start() throws {
+        let nodeId = host.nodeId.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        try host.announceService("hello-swift", endpoint: "dht://\(nodeId)")
+        timer = try host.startTimer(delay: 0, interval: refreshSeconds * 1000) { [weak self] in self?.publish() }
+    }
+
+    func stop() {
+        if let timer { host.cancelTimer(timer) }
+        try? host.withdrawService("hello-swift")
+    }
+
+    func health() -> (PluginHealth, String) {
+        (published ? .ok : .degraded, lastOutcome)
+    }
+
+    /// Stores the greeting with the next sequence number (on the executor, from the timer).
+    private func publish() {
+        sequence += 1
+        let sequence = self.sequence, host = self.host, data = Array(greeting.utf8)
+        Task {
+            let outcome: String, ok: Bool
+            do {
+                let (accepted, asked) = try await host.storeSignedValue(sequenceNumber: sequence, data: data)
+                (outcome, ok) = ("seq \(sequence) stored on \(accepted) of \(asked) nodes", true)
+                host.counterAdd("publications")
+            } catch {
+                (outcome, ok) = ("seq \(sequence) not stored: \(error)", false)
+            }
+            host.post { [weak self] in self?.record(outcome, ok) }
+        }
+    }
+
+    private func record(_ outcome: String, _ ok: Bool) {
+        lastOutcome = outcome
+        published = ok
+        host.log(ok ? .info : .warning, outcome)
+    }
+
+    /// The text of `"key": "value"` or `"key": number` in a flat JSON object.
+    private static func string(_ key: String, in json: String) -> String? {
+        guard let range = json.firstRange(of: "\"\(key)\"") else { return nil }
+        let rest = json[range.upperBound...].drop { $0 == " " || $0 == ":" }
+        if rest.first == "\"" { return String(rest.dropFirst().prefix { $0 != "\"" }) }
+        let number = rest.prefix { $0.isNumber }
+        return number.isEmpty ? nil : String(number)
+    }
+}
+
+/// The one exported symbol.
+@_cdecl("carrier_plugin_entry_v1")
+public func carrierPluginEntry(_ api: UnsafePointer<carrier_host_api_v1>?) -> UnsafePointer<carrier_plugin_v1>? {
+    PluginExport.entry(HelloSwift.self, api)
+}
