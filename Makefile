@@ -45,7 +45,10 @@ test: deps
 ## OpenDHT on loopback, and the 10,000-node simulation, each baseline measured in the same run.
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))
+	$(MAKE) -s -C Plugins/examples/hello-c
 	$(SWIFT) build -c release --product carrier-bench
+	$(SWIFT) build -c release --product carrier
+	$(SWIFT) build -c release --product HelloSwiftPlugin
 	.build/release/carrier-bench
 
 ## fuzz: libFuzzer over datagram-open + CBOR decode + message parse (FUZZ_RUNS, default 1000000).

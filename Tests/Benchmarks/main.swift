@@ -207,4 +207,16 @@ if selected("request rate") {
 }
 #endif
 
+if selected("host") {
+    let host = try await HostBenchmark.run(seconds: totalSeconds / 5)
+    print("")
+    print("Plugin host with hello-c (in-process isolation; `process` isolation is not built yet)")
+    print(String(format: "call into the plugin through its table (health)      %8.0f ns", host.directCallNanoseconds))
+    print(String(format: "call into the plugin on its executor, awaited        %8.1f µs", host.executorCallMicroseconds))
+    print(String(format: "host-API call from the plugin's side (counter_add)   %8.0f ns", host.hostCallNanoseconds))
+    print(String(format: "load (hash + dlopen) + create + start, p50 / max     %5.2f / %.2f ms", host.loadStartMilliseconds.p50,
+                 host.loadStartMilliseconds.max))
+    print("idle resident memory: " + (host.idleResidentKiB.map { "\($0) KiB" } ?? "n/a") + " (\(host.idleNote))")
+}
+
 if selected("simulation") { SimulationBenchmark.printTable() }

@@ -17,12 +17,12 @@ public final class PluginInstance: @unchecked Sendable {
     private var instance: OpaquePointer?
 
     /// The plugin's table and instance, carried to the executor (plain pointers the plugin owns).
-    private struct Pointers: @unchecked Sendable {
+    struct Pointers: @unchecked Sendable {
         let table: UnsafePointer<carrier_plugin_v1>
         let instance: OpaquePointer?
     }
 
-    private var pointers: Pointers { Pointers(table: library.table, instance: instance) }
+    var pointers: Pointers { Pointers(table: library.table, instance: instance) }
 
     private init(manifest: PluginManifest, library: PluginLibrary, context: PluginContext, callLimit: Duration) {
         self.manifest = manifest

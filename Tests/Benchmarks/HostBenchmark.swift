@@ -1,0 +1,138 @@
+import CarrierCore
+import CarrierDHT
+import CarrierHost
+import Foundation
+
+/// The plugin host's costs with the hello-c example (built by `make bench`, as `make run` does):
+/// a call into the plugin straight through its table and through the instance's executor, a
+/// host-API call from the plugin's side, loading and starting a plugin, and the resident memory
+/// of an idle `carrier run --manifests` with the C and Swift examples loaded.
+enum HostBenchmark {
+    struct Figures {
+        let directCallNanoseconds: Double
+        let executorCallMicroseconds: Double
+        let hostCallNanoseconds: Double
+        let loadStartMilliseconds: (p50: Double, max: Double)
+        let idleResidentKiB: Int?
+        let idleNote: String
+    }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func run(seconds: Double) async throws -> Figures {
+        let helloC = repository.appendingPathComponent("Plugins/examples/hello-c/libhello-c.so").path
+        let scratch = NSTemporaryDirectory() + "carrier-host-bench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(scratch)/node")
+        configuration.allowLocal = true
+        let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
+        try await node.start()
+        let environment = HostEnvironment(identity: node.identity, dht: node,
+                                          services: ServiceRegistry(identity: node.identity, dht: node, publicHost: "127.0.0.1"),
+                                          metrics: PluginMetrics(), dataDirectory: "\(scratch)/node")
+
+        // Load + create + start, each time from a fresh copy (a loaded library is never reloaded).
+        var loadStart: [Double] = []
+        for round in 0..<20 {
+            let copy = "\(scratch)/libhello-c-\(round).so"
+            try FileManager.default.copyItem(atPath: helloC, toPath: copy)
+            let manifest = try self.manifest(library: copy)
+            let started = ContinuousClock.now
+            let library = try PluginLibrary.load(manifest)
+            let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
+            try await instance.start()
+            loadStart.append(milliseconds(ContinuousClock.now - started))
+            try await instance.stopAndDestroy()
+        }
+
+        let manifest = try self.manifest(library: helloC)
+        let instance = try await PluginInstance.create(manifest, library: try PluginLibrary.load(manifest), environment: environment)
+        try await instance.start()
+        let direct = measure { instance.timePluginCalls($0) }
+        let host = measure { instance.timeHostCalls($0) }
+        var executorSamples: [Double] = []
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(seconds)
+        while clock.now < deadline {
+            let started = clock.now
+            for _ in 0..<100 { _ = try await instance.health() }
+            executorSamples.append(milliseconds(clock.now - started) * 10)  // µs per call
+        }
+        try await instance.stopAndDestroy()
+        await node.stop()
+        let idle = try idleResident()
+        loadStart.sort()
+        return Figures(directCallNanoseconds: direct, executorCallMicroseconds: executorSamples.sorted()[executorSamples.count / 2],
+                       hostCallNanoseconds: host, loadStartMilliseconds: (loadStart[loadStart.count / 2], loadStart.last!),
+                       idleResidentKiB: idle.kib, idleNote: idle.note)
+    }
+
+    /// ns per call of `body(count)` (which returns the time it took), the median of 5 rounds.
+    private static func measure(_ body: (Int) -> Duration) -> Double {
+        let count = 200_000
+        let samples = (0..<5).map { _ in milliseconds(body(count)) * 1e6 / Double(count) }
+        return samples.sorted()[2]
+    }
+
+    private static func manifest(library: String) throws -> PluginManifest {
+        try PluginManifest.parse("""
+            id = "org.carrier.examples.hello-c"
+            version = "1.0.0"
+            library = "\(library)"
+            sha256 = "\(PluginLibrary.sha256(ofFile: library)!)"
+            [config]
+            port = 0
+            """, file: "/bench/hello-c.toml")
+    }
+
+    /// VmRSS of `carrier run --manifests` with hello-c and hello-swift, 3 s after it printed its plugins.
+    private static func idleResident() throws -> (kib: Int?, note: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let carrier = binary.appendingPathComponent("carrier").path
+        let swiftPlugin = binary.appendingPathComponent("libHelloSwiftPlugin.so").path
+        guard FileManager.default.isExecutableFile(atPath: carrier), FileManager.default.fileExists(atPath: swiftPlugin) else {
+            return (nil, "not measured: build carrier and HelloSwiftPlugin in release mode (make bench does)")
+        }
+        let folder = NSTemporaryDirectory() + "carrier-idle-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n"
+            .write(toFile: "\(folder)/node.toml", atomically: true, encoding: .utf8)
+        for (id, library) in [("org.carrier.examples.hello-c", repository.appendingPathComponent("Plugins/examples/hello-c/libhello-c.so").path),
+                              ("org.carrier.examples.hello-swift", swiftPlugin)] {
+            try "id = \"\(id)\"\nversion = \"1.0.0\"\nlibrary = \"\(library)\"\nsha256 = \"\(PluginLibrary.sha256(ofFile: library)!)\"\n[config]\nport = 0\n"
+                .write(toFile: "\(folder)/\(id).toml", atomically: true, encoding: .utf8)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: carrier)
+        process.arguments = ["run", "--manifests", folder]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.interrupt(); process.waitUntilExit() }
+        var running = 0
+        while running < 2, let line = readLine(output.fileHandleForReading) {
+            if line.hasSuffix(": running") { running += 1 }
+        }
+        guard running == 2 else { return (nil, "not measured: the plugins did not both start") }
+        Thread.sleep(forTimeInterval: 3)
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? ""), "carrier run --manifests, hello-c and hello-swift running, 3 s idle")
+    }
+
+    private static func readLine(_ handle: FileHandle) -> String? {
+        var bytes: [UInt8] = []
+        while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first {
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
