@@ -76,15 +76,16 @@ public struct CarrierHostAPI: @unchecked Sendable {
             box.release()
             throw Failure(status: Int32(bitPattern: status.rawValue))
         }
-        if interval != 0 { TaskBox.repeating.withLock { $0[timer] = box } }
+        if interval != 0 { TaskBox.repeating.withLock { $0[TaskBox.Key(host: Int(bitPattern: handle), timer: timer)] = box } }
         return timer
     }
 
-    /// Cancels a timer and frees its closure. (Timers the host cancels when the plugin stops keep
-    /// their closure until the process ends.)
+    /// Cancels a timer and frees a repeating timer's closure. (Closures of timers the host cancels
+    /// when the plugin stops, and of one-shot timers cancelled before they fire, are kept until the
+    /// process ends: a few bytes each.)
     public func cancelTimer(_ timer: UInt64) {
         guard api.pointee.timer_cancel(handle, timer) == CARRIER_OK else { return }
-        TaskBox.repeating.withLock { $0.removeValue(forKey: timer) }?.release()
+        TaskBox.repeating.withLock { $0.removeValue(forKey: TaskBox.Key(host: Int(bitPattern: handle), timer: timer)) }?.release()
     }
 
     /// Signs `data` as a mutable value of the node key with `sequenceNumber` and stores it on the
@@ -140,7 +141,13 @@ final class ContinuationBox<T> {
 /// A closure carried through a timer's user data; a one-shot timer frees it after running, a
 /// repeating one when it is cancelled. (@unchecked: the host runs the closure on the executor only.)
 final class TaskBox: @unchecked Sendable {
-    static let repeating = Mutex<[UInt64: Unmanaged<TaskBox>]>([:])
+    /// A repeating timer: the instance's host handle and the timer id (ids are per instance).
+    struct Key: Hashable {
+        let host: Int
+        let timer: UInt64
+    }
+
+    static let repeating = Mutex<[Key: Unmanaged<TaskBox>]>([:])
 
     let task: () -> Void
     let repeating: Bool

@@ -231,12 +231,16 @@ typedef struct carrier_host_api_v1 {
                                     void *user_data);
     /**
      * Calls `callback` for every change of the supernode's own DHT storage (a value stored or
-     * updated, a peer announced) until the instance stops. At most one subscription per instance.
+     * updated, a peer announced) until the instance stops. At most one subscription per instance
+     * (a second call returns CARRIER_ERR_UNSUPPORTED). Events wait in a bounded buffer while the
+     * plugin is busy; when it is full the oldest are dropped.
      */
     carrier_status (*subscribe_events)(carrier_host *host, carrier_event_callback callback, void *user_data);
 
     /* --- Executor ------------------------------------------------------------------------ */
-    /** Runs `task(user_data)` on the instance's executor soon. Any thread. */
+    /** Runs `task(user_data)` on the instance's executor soon. Any thread. A task not yet run when
+     *  the instance stops is dropped (it never runs after `stop` returns): free its user data in
+     *  `stop` or `destroy` if it owns any. CARRIER_ERR_SHUTTING_DOWN once the instance is stopping. */
     carrier_status (*post)(carrier_host *host, carrier_task_fn task, void *user_data);
     /**
      * Runs `task(user_data)` on the executor after `delay_ms`, then every `interval_ms` if that is

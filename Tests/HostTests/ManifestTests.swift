@@ -70,6 +70,7 @@ struct ManifestTests {
     @Test(arguments: [
         ("version = \"1\"\nlibrary = \"/l.so\"", "id", "missing"),
         ("id = \"Hello World\"\nversion = \"1\"\nlibrary = \"/l.so\"", "id", "not a plugin id"),
+        ("id = \"..\"\nversion = \"1\"\nlibrary = \"/l.so\"", "id", "starting with a letter or digit"),
         ("id = 7\nversion = \"1\"\nlibrary = \"/l.so\"", "id", "expected a string, found integer"),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\nsha256 = \"ABC\"", "sha256", "64 lowercase hex"),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\nabi = 2", "abi", "ABI major 1, not 2"),

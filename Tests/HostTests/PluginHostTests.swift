@@ -147,6 +147,16 @@ struct PluginHostTests {
         await network.stop()
     }
 
+    @Test func aLibraryRebuiltInPlaceIsRefusedUntilARestart() throws {
+        let library = try CPlugins.helloC()
+        _ = try PluginLibrary.load(try manifest(library: library))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: library))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        #expect(throws: PluginLoadError.changedOnDisk(path: library)) { try PluginLibrary.load(try manifest(library: library)) }
+    }
+
     @Test func aPluginStuckInStartIsReportedAndTheNodeKeepsServing() async throws {
         let network = try await Network.start()
         let library = try PluginLibrary.load(try manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang"))

@@ -130,6 +130,7 @@ static carrier_status start(carrier_plugin_instance *self, char *error, size_t e
 
     atomic_store(&self->running, 1);
     if (pthread_create(&self->thread, NULL, serve, self) != 0) {
+        atomic_store(&self->running, 0);
         snprintf(error, error_capacity, "cannot start the server thread");
         close(self->listener);
         self->listener = -1;

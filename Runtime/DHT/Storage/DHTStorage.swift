@@ -222,11 +222,12 @@ public final class DHTStorage: Sendable {
         }
     }
 
-    /// Stops republishing our peer record (`peerId`, `fingerprint`): it expires like any other.
-    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64) throws(StorageError) {
+    /// Stops republishing our peer record (`peerId`, `fingerprint`) if it still has
+    /// `sequenceNumber` (a newer record stays): it then expires like any other.
+    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) throws(StorageError) {
         _ = try database.withLock { (database) throws(StorageError) in
-            try database.query("UPDATE dht_peers SET persistent = 0 WHERE id = ? AND fingerprint = ?",
-                               [.blob(peerId.bytes), .integer(fingerprint)])
+            try database.query("UPDATE dht_peers SET persistent = 0 WHERE id = ? AND fingerprint = ? AND seq = ?",
+                               [.blob(peerId.bytes), .integer(fingerprint), .integer(Int64(sequenceNumber))])
         }
     }
 

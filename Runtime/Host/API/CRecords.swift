@@ -68,45 +68,25 @@ enum CRecords {
         }
     }
 
-    /// Calls `body` with C views of `peers`, valid only inside `body`.
+    /// Calls `body` with C views of `peers`, valid only inside `body`: every buffer the records
+    /// point to is copied into memory allocated here and freed after `body` returns (pointers into
+    /// Swift arrays may not outlive the closure that lent them).
     static func withCPeers<R>(_ peers: [PeerInfo], _ body: (UnsafePointer<carrier_peer>?, Int) -> R) -> R {
-        // Each record's buffers live in this array of boxes until `body` returns.
-        let storage = peers.map(PeerStorage.init)
-        let records = storage.map(\.record)
-        return records.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
-    }
-
-    /// Owns the buffers of one C peer record.
-    private final class PeerStorage {
-        let nodeId: UnsafeMutablePointer<carrier_id>?
-        let nodeSignature: [UInt8]?
-        let endpoint: [CChar]
-        let extra: [UInt8]?
-        let signature: [UInt8]
-        var record = carrier_peer()
-
-        init(_ peer: PeerInfo) {
-            nodeId = peer.nodeId.map { node in
-                let pointer = UnsafeMutablePointer<carrier_id>.allocate(capacity: 1)
-                pointer.initialize(to: CRecords.id(node))
-                return pointer
-            }
-            nodeSignature = peer.nodeSignature
-            endpoint = Array(peer.endpoint.utf8CString)
-            extra = peer.extra
-            signature = peer.signature
-            record.peer_id = CRecords.id(peer.peerId)
-            record.node_id = UnsafePointer(nodeId)
-            record.node_signature = nodeSignature.map { $0.withUnsafeBufferPointer { $0.baseAddress } } ?? nil
-            record.sequence_number = peer.sequenceNumber
-            record.fingerprint = peer.fingerprint
-            record.endpoint = endpoint.withUnsafeBufferPointer { $0.baseAddress }
-            record.extra = extra.map { $0.withUnsafeBufferPointer { $0.baseAddress } } ?? nil
-            record.extra_length = extra?.count ?? 0
-            record.signature = signature.withUnsafeBufferPointer { $0.baseAddress }
+        var allocations: [UnsafeMutableRawPointer] = []
+        defer { for allocation in allocations { allocation.deallocate() } }
+        func copy<T>(_ elements: [T]) -> UnsafePointer<T> {
+            let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(elements.count, 1))
+            _ = buffer.initialize(from: elements)
+            allocations.append(UnsafeMutableRawPointer(buffer.baseAddress!))
+            return UnsafePointer(buffer.baseAddress!)
         }
-
-        deinit { nodeId?.deallocate() }
+        let records = peers.map { peer in
+            carrier_peer(peer_id: id(peer.peerId), node_id: peer.nodeId.map { copy([id($0)]) },
+                         node_signature: peer.nodeSignature.map { copy($0) }, sequence_number: peer.sequenceNumber,
+                         fingerprint: peer.fingerprint, endpoint: copy(Array(peer.endpoint.utf8CString)),
+                         extra: peer.extra.map { copy($0) }, extra_length: peer.extra?.count ?? 0, signature: copy(peer.signature))
+        }
+        return records.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
     }
 
     /// The text of a NUL-terminated C string in `buffer` (all of it if there is no NUL).

@@ -28,21 +28,22 @@ enum HostAPI {
             output.pointee = CRecords.id(context.environment.identity.publicKey)
         }
         api.sign = { host, data, length, signature in
-            guard let context = PluginContext.from(host), let signature, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            guard let context = PluginContext.from(host), let signature, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
             let bytes = CRecords.bytes(data, count: length) ?? []
             let signed = context.environment.identity.sign(bytes)
             signed.withUnsafeBufferPointer { signature.update(from: $0.baseAddress!, count: 64) }
             return CARRIER_OK
         }
         api.verify = { _, signer, data, length, signature in
-            guard let signer, let signature, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            guard let signer, let signature, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
             let valid = KeyPair.verify(signature: CRecords.bytes(signature, count: 64)!, of: CRecords.bytes(data, count: length) ?? [],
                                        by: CRecords.id(signer))
             return valid ? CARRIER_OK : CARRIER_ERR_REFUSED
         }
         api.seal = { host, recipient, plaintext, length, output, capacity, outputLength in
-            guard let context = PluginContext.from(host), let recipient, let output, let outputLength, plaintext != nil || length == 0,
-                  capacity >= length + SharedKey.nonceByteCount + SharedKey.macByteCount,
+            let overhead = SharedKey.nonceByteCount + SharedKey.macByteCount
+            guard let context = PluginContext.from(host), let recipient, let output, let outputLength, length >= 0, plaintext != nil || length == 0,
+                  capacity >= overhead, capacity - overhead >= length,
                   let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(recipient)) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
@@ -55,7 +56,7 @@ enum HostAPI {
         api.open = { host, sender, sealed, length, output, capacity, outputLength in
             let overhead = SharedKey.nonceByteCount + SharedKey.macByteCount
             guard let context = PluginContext.from(host), let sender, let sealed, let output, let outputLength, length >= overhead,
-                  capacity >= length - overhead, let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(sender)) else {
+                  capacity >= 0, capacity >= length - overhead, let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(sender)) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
             let bytes = CRecords.bytes(sealed, count: length)!
@@ -112,8 +113,9 @@ enum HostAPI {
             return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(stored, persistent: false) }
         }
         api.store_signed_value = { host, sequence, data, length, callback, userData in
-            guard let context = PluginContext.from(host), let callback, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
+            guard let context = PluginContext.from(host), let callback, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
             let value = Value.signed(by: context.environment.identity, sequenceNumber: sequence, data: CRecords.bytes(data, count: length) ?? [])
+            guard value.isValid, (try? value.validate()) != nil else { return CARRIER_ERR_INVALID_ARGUMENT }
             return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(value, persistent: false) }
         }
         api.find_peers = { host, peerId, maxCount, callback, userData in
@@ -186,14 +188,12 @@ enum HostAPI {
         api.counter_add = { host, name, delta in
             guard let context = PluginContext.from(host), let name, delta >= 0, delta.isFinite,
                   case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
-            context.environment.metrics.add(counter: text, plugin: context.pluginId, delta)
-            return CARRIER_OK
+            return context.environment.metrics.add(counter: text, plugin: context.pluginId, delta) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
         }
         api.gauge_set = { host, name, value in
             guard let context = PluginContext.from(host), let name, value.isFinite,
                   case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
-            context.environment.metrics.set(gauge: text, plugin: context.pluginId, value)
-            return CARRIER_OK
+            return context.environment.metrics.set(gauge: text, plugin: context.pluginId, value) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
         }
         api.define_meter = { host, meter, unit in
             guard let context = PluginContext.from(host), let meter, let unit, case let name = String(cString: meter),

@@ -144,8 +144,17 @@ public final class PluginContext: @unchecked Sendable {
         return state.withLock { state in
             guard state.phase == .created || state.phase == .running else { return CARRIER_ERR_SHUTTING_DOWN }
             guard state.eventTask == nil else { return CARRIER_ERR_UNSUPPORTED }
-            state.eventTask = Task { [executor] in
-                for await event in events { executor.async { [weak self] in if self?.isLive == true { deliver(event) } } }
+            // One event in flight at a time: while the plugin is slow, events wait in the
+            // broadcaster's bounded buffer (oldest dropped), not in an unbounded queue.
+            state.eventTask = Task { [executor, self] in
+                for await event in events {
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        executor.async {
+                            if self.isLive { deliver(event) }
+                            done.resume()
+                        }
+                    }
+                }
             }
             return CARRIER_OK
         }
@@ -171,15 +180,13 @@ public final class PluginContext: @unchecked Sendable {
     func announceService(type: String, endpoint: String) -> carrier_status {
         guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
         state.withLock { _ = $0.services.insert(type) }
-        let (registry, plugin, version) = (environment.services, pluginId, self.version)
-        Task { await registry.announce(type: type, endpointTemplate: endpoint, plugin: plugin, version: version, priceSummary: nil) }
+        environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version, priceSummary: nil)
         return CARRIER_OK
     }
 
     func withdrawService(type: String) -> carrier_status {
         guard state.withLock({ $0.services.remove(type) }) != nil else { return CARRIER_ERR_NOT_FOUND }
-        let (registry, plugin) = (environment.services, pluginId)
-        Task { await registry.withdraw(type: type, plugin: plugin) }
+        environment.services.withdraw(type: type, plugin: pluginId)
         return CARRIER_OK
     }
 

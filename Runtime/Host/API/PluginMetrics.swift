@@ -14,6 +14,8 @@ public final class PluginMetrics: Sendable {
     private struct State {
         var counters: [Series: Double] = [:]
         var gauges: [Series: Double] = [:]
+        var counterNames: Set<String> = []
+        var gaugeNames: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -26,12 +28,29 @@ public final class PluginMetrics: Sendable {
         return name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F }
     }
 
-    public func add(counter name: String, plugin: String, _ delta: Double) {
-        state.withLock { $0.counters[Series(name: "carrier_plugin_\(name)", plugin: plugin, meter: nil), default: 0] += delta }
+    /// Adds to a counter; false if `name` is already a gauge (one name, one type, or Prometheus
+    /// refuses the whole scrape).
+    @discardableResult
+    public func add(counter name: String, plugin: String, _ delta: Double) -> Bool {
+        let metric = "carrier_plugin_\(name)"
+        return state.withLock { state in
+            guard !state.gaugeNames.contains(metric) else { return false }
+            state.counterNames.insert(metric)
+            state.counters[Series(name: metric, plugin: plugin, meter: nil), default: 0] += delta
+            return true
+        }
     }
 
-    public func set(gauge name: String, plugin: String, _ value: Double) {
-        state.withLock { $0.gauges[Series(name: "carrier_plugin_\(name)", plugin: plugin, meter: nil)] = value }
+    /// Sets a gauge; false if `name` is already a counter.
+    @discardableResult
+    public func set(gauge name: String, plugin: String, _ value: Double) -> Bool {
+        let metric = "carrier_plugin_\(name)"
+        return state.withLock { state in
+            guard !state.counterNames.contains(metric) else { return false }
+            state.gaugeNames.insert(metric)
+            state.gauges[Series(name: metric, plugin: plugin, meter: nil)] = value
+            return true
+        }
     }
 
     /// Usage reported through billing, per plugin and meter.

@@ -78,12 +78,15 @@ public struct BillingSection: Sendable, Equatable {
     /// "30d", "12h", "15m" or "45s" in seconds; nil for anything else.
     static func seconds(_ text: String) -> Int? {
         guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
+        let scale: Int
         switch unit {
-        case "d": return count * 86_400
-        case "h": return count * 3_600
-        case "m": return count * 60
-        case "s": return count
+        case "d": scale = 86_400
+        case "h": scale = 3_600
+        case "m": scale = 60
+        case "s": scale = 1
         default: return nil
         }
+        let (seconds, overflow) = count.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : seconds
     }
 }

@@ -53,7 +53,7 @@ public struct PluginManifest: Sendable, Equatable {
         var table = try StrictTable.parse(text, file: file)
         let id = try table.requiredString("id")
         guard Self.isValidId(id) else {
-            throw table.error("id", "\"\(id)\" is not a plugin id (lowercase letters, digits, '.', '-' and '_', 1 to 64 of them)")
+            throw table.error("id", "\"\(id)\" is not a plugin id (lowercase letters, digits, '.', '-' and '_', 1 to 64 of them, starting with a letter or digit)")
         }
         let version = try table.requiredString("version")
         guard !version.isEmpty, version.count <= 64 else { throw table.error("version", "must be 1 to 64 characters") }
@@ -90,9 +90,11 @@ public struct PluginManifest: Sendable, Equatable {
                               configJSON: configJSON, billing: billing)
     }
 
-    /// Plugin ids and service types: 1 to 64 of `[a-z0-9._-]`.
+    /// Plugin ids and service types: 1 to 64 of `[a-z0-9._-]`, starting with a letter or digit
+    /// (an id names a folder: `.` and `..` must not pass).
     static func isValidId(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count)
+        guard let first = text.utf8.first, (0x61...0x7A).contains(first) || (0x30...0x39).contains(first) else { return false }
+        return (1...64).contains(text.utf8.count)
             && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D || $0 == 0x5F }
     }
 }

@@ -6,6 +6,8 @@ final class OneShot<T: Sendable>: Sendable {
         var result: T?
         var waiter: CheckedContinuation<T?, Never>?
         var finished = false
+        /// The sleeper that ends the wait at the limit; cancelled when the result comes first.
+        var timer: Task<Void, Never>?
     }
 
     private let state = Mutex(State())
@@ -15,6 +17,7 @@ final class OneShot<T: Sendable>: Sendable {
         let waiter = state.withLock { state -> CheckedContinuation<T?, Never>? in
             guard !state.finished else { return nil }
             state.result = result
+            state.timer?.cancel()
             if let waiter = state.waiter { state.finished = true; state.waiter = nil; return waiter }
             return nil
         }
@@ -30,7 +33,7 @@ final class OneShot<T: Sendable>: Sendable {
                 return .none
             }
             if case .some(let result) = ready { return continuation.resume(returning: result) }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: limit)
                 let waiter = self.state.withLock { state -> CheckedContinuation<T?, Never>? in
                     guard !state.finished else { return nil }
@@ -39,6 +42,9 @@ final class OneShot<T: Sendable>: Sendable {
                     return state.waiter
                 }
                 waiter?.resume(returning: nil)
+            }
+            state.withLock { state in
+                if state.finished || state.result != nil { timer.cancel() } else { state.timer = timer }
             }
         }
     }

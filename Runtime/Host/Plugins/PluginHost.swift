@@ -22,13 +22,18 @@ public actor PluginHost {
     private var statuses: [String: Status] = [:]
     /// Start order of the running plugins (they stop in reverse).
     private var order: [String] = []
+    /// The last `apply` or `stopAll` queued: each waits for the one before (the actor is
+    /// re-entrant across its awaits, and two reloads at once must not start a plugin twice).
+    private var tail: Task<Void, Never>?
+    /// Set by `stopAll`: later applies do nothing.
+    private var stopped = false
     private let logger = Logger(label: "carrier.host")
 
     public init(environment: HostEnvironment) {
         self.environment = environment
     }
 
-    /// Every plugin's status, in manifest start order.
+    /// Every plugin's status, by id.
     public var status: [Status] { statuses.values.sorted { $0.id < $1.id } }
 
     /// The running instance of `id`.
@@ -36,7 +41,31 @@ public actor PluginHost {
 
     /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or
     /// changed (in reverse start order), then starts the enabled ones not running (in start order).
+    /// Calls run one after another, in the order they were made.
     public func apply(_ manifests: [PluginManifest]) async {
+        await serially { await $0.applyNow(manifests) }
+    }
+
+    /// Stops every plugin, in reverse start order; the host applies no manifests afterwards.
+    public func stopAll() async {
+        await serially { host in
+            host.stopped = true
+            for id in host.order.reversed() { await host.stop(id) }
+        }
+    }
+
+    private func serially(_ work: @escaping @Sendable (isolated PluginHost) async -> Void) async {
+        let previous = tail
+        let task = Task {
+            await previous?.value
+            await work(self)
+        }
+        tail = task
+        await task.value
+    }
+
+    private func applyNow(_ manifests: [PluginManifest]) async {
+        guard !stopped else { return }
         let wanted = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for id in order.reversed() {
             guard let instance = running[id], wanted[id] != instance.manifest else { continue }
@@ -56,11 +85,6 @@ public actor PluginHost {
             }
             await start(manifest)
         }
-    }
-
-    /// Stops every plugin, in reverse start order.
-    public func stopAll() async {
-        for id in order.reversed() { await stop(id) }
     }
 
     private func start(_ manifest: PluginManifest) async {

@@ -2,12 +2,14 @@ import CarrierPluginABI
 import Dispatch
 import Foundation
 
-/// One running plugin: its library, its host context and the plugin's own instance pointer, driven
+/// One plugin instance: its library, its host context and the plugin's own instance pointer, driven
 /// through create → start → stop → destroy. Every call into the plugin runs on the context's
 /// executor and is given `callLimit` to return; a plugin that does not is reported `unresponsive`
-/// (its executor stays blocked; only a plugin in `process` isolation can be killed).
+/// and abandoned: whatever it does when (if) the call returns, it is then stopped and destroyed
+/// behind it on the same executor, and its services are withdrawn. (Its thread stays blocked until
+/// then; only `process` isolation can kill a stuck plugin.)
 public final class PluginInstance: @unchecked Sendable {
-    // @unchecked: `instance` is written once by create and read on the executor afterwards.
+    // @unchecked: `instance` is read and written only on the context's executor.
 
     public let manifest: PluginManifest
     public let library: PluginLibrary
@@ -16,13 +18,13 @@ public final class PluginInstance: @unchecked Sendable {
     public let callLimit: Duration
     private var instance: OpaquePointer?
 
-    /// The plugin's table and instance, carried to the executor (plain pointers the plugin owns).
-    struct Pointers: @unchecked Sendable {
-        let table: UnsafePointer<carrier_plugin_v1>
-        let instance: OpaquePointer?
+    /// The plugin's table, carried to the executor (static storage of the library).
+    struct Table: @unchecked Sendable {
+        let pointer: UnsafePointer<carrier_plugin_v1>
+        var plugin: carrier_plugin_v1 { pointer.pointee }
     }
 
-    var pointers: Pointers { Pointers(table: library.table, instance: instance) }
+    var table: Table { Table(pointer: library.table) }
 
     private init(manifest: PluginManifest, library: PluginLibrary, context: PluginContext, callLimit: Duration) {
         self.manifest = manifest
@@ -37,84 +39,130 @@ public final class PluginInstance: @unchecked Sendable {
                               callLimit: Duration = .seconds(10)) async throws -> PluginInstance {
         let context = try PluginContext(manifest: manifest, environment: environment)
         let plugin = PluginInstance(manifest: manifest, library: library, context: context, callLimit: callLimit)
-        let pointers = plugin.pointers
-        let (status, message) = try await plugin.onExecutor("create") { () -> (carrier_status, String) in
+        let table = plugin.table
+        let (status, message) = try await plugin.call("create") { () -> (carrier_status, String) in
             var created: OpaquePointer?
             var error = [CChar](repeating: 0, count: 512)
-            let status = pointers.table.pointee.create!(context.handle, context.configJSON, &created, &error, error.count)
-            if status == CARRIER_OK { plugin.instance = created }
+            let status = table.plugin.create!(context.handle, context.configJSON, &created, &error, error.count)
+            if status == CARRIER_OK, let created {
+                plugin.instance = created
+                context.phase = .created
+            } else {
+                context.phase = .stopped
+            }
             return (status, CRecords.string(error))
         }
-        guard status == CARRIER_OK, plugin.instance != nil else {
-            context.phase = .stopped
+        guard status == CARRIER_OK else {
+            await environment.services.withdrawAll(plugin: manifest.id)
             throw PluginLoadError.createFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue),
-                                               message: status == CARRIER_OK ? "create returned no instance" : message.isEmpty ? "no message" : message)
+                                               message: message.isEmpty ? "no message" : message)
         }
-        context.phase = .created
+        guard context.phase == .created else {
+            throw PluginLoadError.createFailed(id: manifest.id, status: 0, message: "create returned CARRIER_OK but no instance")
+        }
         return plugin
     }
 
     /// Starts the plugin, then announces the service its manifest declares. On failure the
-    /// instance is destroyed and `startFailed` thrown.
+    /// instance is destroyed, its services withdrawn, and `startFailed` thrown.
     public func start() async throws {
-        let pointers = self.pointers
-        context.phase = .running
-        let (status, message) = try await onExecutor("start") { () -> (carrier_status, String) in
+        let table = self.table, context = self.context
+        let (status, message) = try await call("start") { () -> (carrier_status, String) in
+            guard let instance = self.instance else { return (CARRIER_ERR_SHUTTING_DOWN, "the instance is gone") }
+            context.phase = .running
             var error = [CChar](repeating: 0, count: 512)
-            let status = pointers.table.pointee.start!(pointers.instance, &error, error.count)
+            let status = table.plugin.start!(instance, &error, error.count)
+            if status != CARRIER_OK { self.destroyOnExecutor() }
             return (status, CRecords.string(error))
         }
         guard status == CARRIER_OK else {
-            try? await destroy()
+            await context.environment.services.withdrawAll(plugin: manifest.id)
             throw PluginLoadError.startFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue), message: message.isEmpty ? "no message" : message)
         }
         if let service = manifest.service {
-            await context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
-                                                        version: library.version, priceSummary: nil)
+            context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
+                                                  version: library.version, priceSummary: nil)
         }
     }
 
-    /// Stops the plugin, withdraws its services, abandons its pending calls, then destroys it.
+    /// Stops the plugin (if it was started), abandons its pending calls, destroys it, and withdraws
+    /// its services.
     public func stopAndDestroy() async throws {
-        let pointers = self.pointers, context = self.context
-        if context.phase == .running {
-            context.phase = .stopping
-            try await onExecutor("stop") {
-                pointers.table.pointee.stop!(pointers.instance)
-                context.releaseAfterStop()
+        let table = self.table, context = self.context
+        try await call("stop") {
+            guard let instance = self.instance else { return }
+            if context.phase == .running {
+                context.phase = .stopping
+                table.plugin.stop!(instance)
             }
+            self.destroyOnExecutor()
         }
         await context.environment.services.withdrawAll(plugin: manifest.id)
-        try await destroy()
     }
 
-    /// The plugin's health and its one-line detail.
+    /// The plugin's health and its one-line detail (FAILING "not running" once destroyed).
     public func health() async throws -> (carrier_health, String) {
-        let pointers = self.pointers
-        return try await onExecutor("health") {
+        let table = self.table
+        return try await call("health") {
+            guard let instance = self.instance else { return (CARRIER_HEALTH_FAILING, "not running") }
             var detail = [CChar](repeating: 0, count: 256)
-            let health = pointers.table.pointee.health!(pointers.instance, &detail, detail.count)
+            let health = table.plugin.health!(instance, &detail, detail.count)
             return (health, CRecords.string(detail))
         }
     }
 
-    private func destroy() async throws {
-        let pointers = self.pointers, context = self.context
-        try await onExecutor("destroy") {
-            if context.phase != .stopped { context.releaseAfterStop() }
-            pointers.table.pointee.destroy!(pointers.instance)
-        }
+    /// On the executor: releases what the host holds for the instance (timers, subscription,
+    /// pending calls told SHUTTING_DOWN), then destroys it.
+    private func destroyOnExecutor() {
+        guard let instance else { return }
+        context.releaseAfterStop()
+        table.plugin.destroy!(instance)
         self.instance = nil
     }
 
-    /// Runs `body` on the executor and waits at most `callLimit` for it.
-    private func onExecutor<T: Sendable>(_ call: String, _ body: @escaping @Sendable () -> T) async throws -> T {
+    /// Runs `body` on the executor and waits at most `callLimit` for it. When a lifecycle call
+    /// (create, start, stop) times out, the instance is abandoned: behind the stuck call, a started
+    /// instance is stopped, then destroyed, and its services are withdrawn now.
+    func call<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async throws -> T {
         let outcome = OneShot<T>()
         context.executor.async { outcome.fulfil(body()) }
-        guard let result = await outcome.value(within: callLimit) else {
-            throw PluginLoadError.unresponsive(id: manifest.id, call: call,
-                                               seconds: Double(callLimit.components.seconds) + Double(callLimit.components.attoseconds) / 1e18)
+        if let result = await outcome.value(within: callLimit) { return result }
+        if name != "health" {
+            let table = self.table, context = self.context
+            context.phase = .stopped
+            context.executor.async {
+                // A start that returned OK late left a running plugin; a failed one destroyed itself.
+                if name == "start", let instance = self.instance { table.plugin.stop!(instance) }
+                self.destroyOnExecutor()
+            }
+            await context.environment.services.withdrawAll(plugin: manifest.id)
         }
-        return result
+        throw PluginLoadError.unresponsive(id: manifest.id, call: name,
+                                           seconds: Double(callLimit.components.seconds) + Double(callLimit.components.attoseconds) / 1e18)
+    }
+}
+
+/// The cost of crossing the ABI, measured on the instance's executor as real calls would be
+/// (`make bench`): host → plugin through the plugin table, and plugin → host through the host API.
+extension PluginInstance {
+    /// Calls the plugin's `health` `count` times in a row on its executor; returns the time taken.
+    public func timePluginCalls(_ count: Int) -> Duration {
+        let table = self.table
+        return context.executor.sync {
+            guard let instance else { return .zero }
+            var detail = [CChar](repeating: 0, count: 64)
+            let health = table.plugin.health!
+            return ContinuousClock().measure { for _ in 0..<count { _ = health(instance, &detail, detail.count) } }
+        }
+    }
+
+    /// Calls the host API's `counter_add` (counter `abi_calls`) `count` times on the executor, as
+    /// the plugin would; returns the time taken.
+    public func timeHostCalls(_ count: Int) -> Duration {
+        let handle = context.handle
+        return context.executor.sync {
+            let counterAdd = HostAPI.table.pointee.counter_add!
+            return ContinuousClock().measure { for _ in 0..<count { _ = counterAdd(handle, "abi_calls", 1) } }
+        }
     }
 }

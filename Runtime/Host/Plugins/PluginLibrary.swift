@@ -18,6 +18,8 @@ public final class PluginLibrary: @unchecked Sendable {
 
     public let path: String
     public let sha256: String
+    /// The `dlopen` handle (never closed).
+    let handle: UnsafeMutableRawPointer
     let table: UnsafePointer<carrier_plugin_v1>
 
     /// The plugin's own id, version, description and capability bits.
@@ -29,9 +31,10 @@ public final class PluginLibrary: @unchecked Sendable {
 
     private static let loaded = Mutex<[String: PluginLibrary]>([:])
 
-    private init(path: String, sha256: String, table: UnsafePointer<carrier_plugin_v1>) {
+    private init(path: String, sha256: String, handle: UnsafeMutableRawPointer, table: UnsafePointer<carrier_plugin_v1>) {
         self.path = path
         self.sha256 = sha256
+        self.handle = handle
         self.table = table
     }
 
@@ -68,17 +71,27 @@ public final class PluginLibrary: @unchecked Sendable {
             guard expected == actual else { throw .hashMismatch(path: path, expected: expected, actual: actual) }
         }
         return try loaded.withLock { (loaded) throws(PluginLoadError) -> PluginLibrary in
-            if let library = loaded[path], library.sha256 == actual { return library }
-            let library = try open(path: path, sha256: actual)
+            if let library = loaded[path] {
+                // dlopen would hand back the image already loaded from this path: the old code.
+                guard library.sha256 == actual else { throw .changedOnDisk(path: path) }
+                return library
+            }
+            guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+                throw .cannotOpen(path: path, reason: dlerror().map { String(cString: $0) } ?? "dlopen failed")
+            }
+            // The same file reached by another path is the same image: its entry ran already.
+            if let existing = loaded.values.first(where: { $0.handle == handle }) {
+                loaded[path] = existing
+                return existing
+            }
+            let library = try open(handle: handle, path: path, sha256: actual)
             loaded[path] = library
             return library
         }
     }
 
-    private static func open(path: String, sha256: String) throws(PluginLoadError) -> PluginLibrary {
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
-            throw .cannotOpen(path: path, reason: dlerror().map { String(cString: $0) } ?? "dlopen failed")
-        }
+    /// Calls the entry of a freshly opened image and checks its table.
+    private static func open(handle: UnsafeMutableRawPointer, path: String, sha256: String) throws(PluginLoadError) -> PluginLibrary {
         guard let symbol = dlsym(handle, "carrier_plugin_entry_v1") else {
             let other = (2...9).first { dlsym(handle, "carrier_plugin_entry_v\($0)") != nil }
             throw .entrySymbolMissing(path: path, otherMajor: other)
@@ -94,6 +107,6 @@ public final class PluginLibrary: @unchecked Sendable {
                                 ("stop", plugin.stop != nil), ("destroy", plugin.destroy != nil), ("health", plugin.health != nil)] where !present {
             throw .missingFunction(path: path, name: name)
         }
-        return PluginLibrary(path: path, sha256: sha256, table: table)
+        return PluginLibrary(path: path, sha256: sha256, handle: handle, table: table)
     }
 }

@@ -4,6 +4,9 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case notPinned(manifest: String)
     case hashMismatch(path: String, expected: String, actual: String)
     case cannotOpen(path: String, reason: String)
+    /// The library at this path was loaded before and has changed since; a loaded library is
+    /// never unloaded, so the new build needs a restart.
+    case changedOnDisk(path: String)
     /// No `carrier_plugin_entry_v1`; `otherMajor` is a major the library does export, if any.
     case entrySymbolMissing(path: String, otherMajor: Int?)
     case entryReturnedNull(path: String)
@@ -23,6 +26,8 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         case .hashMismatch(let path, let expected, let actual):
             return "library \(path) has sha256 \(actual), but its manifest pins \(expected): refusing a library that changed (re-pin it if the change is yours)"
         case .cannotOpen(let path, let reason): return "cannot load \(path): \(reason)"
+        case .changedOnDisk(let path):
+            return "\(path) changed since it was loaded; the host never unloads a library, so restart it to load the new build"
         case .entrySymbolMissing(let path, let otherMajor?):
             return "\(path) exports carrier_plugin_entry_v\(otherMajor), not carrier_plugin_entry_v1: it was built for ABI major \(otherMajor), this host speaks 1"
         case .entrySymbolMissing(let path, nil): return "\(path) does not export carrier_plugin_entry_v1: it is not a Carrier plugin (or was built without CARRIER_PLUGIN_EXPORT)"
