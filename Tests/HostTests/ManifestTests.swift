@@ -59,12 +59,14 @@ struct ManifestTests {
         #expect(manifest.billing.defaultPlan == "free" && plan.periodSeconds == 30 * 86_400)
         let requests = try #require(plan.meters["requests"])
         #expect(requests.freeUnits == 1000 && requests.pricePerUnit == 0.5 && requests.limit == 2000)
+        #expect(manifest.billing.priceSummary == "requests: 1000 free per 30d, then 0.5 credit each, limit 2000")
     }
 
     @Test func theSmallestManifestTakesTheDefaults() throws {
         let manifest = try PluginManifest.parse("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n", file: file)
         #expect(manifest.enabled && manifest.isolation == .inProcess && manifest.sha256 == nil && manifest.abiMajor == 1)
         #expect(manifest.service == nil && manifest.configJSON.contains("{") && manifest.billing.plans.isEmpty)
+        #expect(manifest.billing.priceSummary == "free")
     }
 
     @Test(arguments: [

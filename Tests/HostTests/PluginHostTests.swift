@@ -79,6 +79,7 @@ struct PluginHostTests {
         })
         let offer = try #require(offers.first)
         #expect(offer.node == network.host.id && offer.pluginId == "org.carrier.examples.hello-c" && offer.version == "1.0.0")
+        #expect(offer.priceSummary == "free")
         let port = try #require(UInt16(offer.endpoint.split(separator: ":").last ?? ""))
         #expect(offer.endpoint == "tcp://127.0.0.1:\(port)")
         #expect(try TCPLine.read(port: port) == "hi from \(Hex.encode(network.host.id.bytes))")

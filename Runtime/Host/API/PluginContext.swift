@@ -34,6 +34,8 @@ public final class PluginContext: @unchecked Sendable {
 
     public let pluginId: String
     public let version: String
+    /// The manifest's prices, announced with every service of the plugin.
+    let priceSummary: String
     let environment: HostEnvironment
     let executor: DispatchQueue
     let logger: Logger
@@ -46,6 +48,7 @@ public final class PluginContext: @unchecked Sendable {
     init(manifest: PluginManifest, environment: HostEnvironment) throws {
         pluginId = manifest.id
         version = manifest.version
+        priceSummary = manifest.billing.priceSummary
         self.environment = environment
         executor = DispatchQueue(label: "carrier.plugin.\(manifest.id)")
         logger = Logger(label: "carrier.plugin.\(manifest.id)")
@@ -180,7 +183,7 @@ public final class PluginContext: @unchecked Sendable {
     func announceService(type: String, endpoint: String) -> carrier_status {
         guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
         state.withLock { _ = $0.services.insert(type) }
-        environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version, priceSummary: nil)
+        environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version, priceSummary: priceSummary)
         return CARRIER_OK
     }
 

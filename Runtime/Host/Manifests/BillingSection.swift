@@ -75,6 +75,30 @@ public struct BillingSection: Sendable, Equatable {
         return Plan(periodSeconds: period, meters: meters)
     }
 
+    /// A one-line summary of the default plan for service records (at most 200 bytes), e.g.
+    /// `requests: 1000 free per 30d, then 0.5 credit each, limit 2000`; "free" without plans.
+    public var priceSummary: String {
+        guard let name = defaultPlan, let plan = plans[name], !plan.meters.isEmpty else { return "free" }
+        let period = Self.periodText(plan.periodSeconds)
+        let parts = plan.meters.sorted { $0.key < $1.key }.map { meter, price in
+            var text = "\(meter): \(price.freeUnits) free per \(period)"
+            if price.pricePerUnit > 0 { text += ", then \(Self.number(price.pricePerUnit)) \(currency) each" }
+            if let limit = price.limit { text += ", limit \(limit)" }
+            return text
+        }
+        let summary = parts.joined(separator: "; ")
+        return summary.utf8.count <= 200 ? summary : String(decoding: summary.utf8.prefix(197), as: UTF8.self) + "..."
+    }
+
+    private static func periodText(_ seconds: Int) -> String {
+        for (unit, length) in [("d", 86_400), ("h", 3_600), ("m", 60)] where seconds % length == 0 { return "\(seconds / length)\(unit)" }
+        return "\(seconds)s"
+    }
+
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
     /// "30d", "12h", "15m" or "45s" in seconds; nil for anything else.
     static func seconds(_ text: String) -> Int? {
         guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }

@@ -81,7 +81,7 @@ public final class PluginInstance: @unchecked Sendable {
         }
         if let service = manifest.service {
             context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
-                                                  version: library.version, priceSummary: nil)
+                                                  version: library.version, priceSummary: manifest.billing.priceSummary)
         }
     }
 
