@@ -6,8 +6,10 @@ import Synchronization
 /// executor); `post` brings work from other threads back there.
 public struct CarrierHostAPI: @unchecked Sendable {
     // @unchecked: the table and handle are the host's, valid for the instance's life, thread-safe.
-    let api: UnsafePointer<carrier_host_api_v1>
-    let handle: OpaquePointer
+    /// The raw C table and this instance's handle, for calls without a Swift wrapper here
+    /// (`seal`, `open`, `verify`).
+    public let api: UnsafePointer<carrier_host_api_v1>
+    public let handle: OpaquePointer
 
     init(api: UnsafePointer<carrier_host_api_v1>, handle: OpaquePointer) {
         self.api = api
@@ -49,6 +51,36 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Declares a billing meter (only while the plugin is being created).
     public func defineMeter(_ meter: String, unit: String) throws { try check(api.pointee.define_meter(handle, meter, unit)) }
+
+    /// What billing says about a client's use.
+    public enum Authorization: Sendable, Equatable {
+        case allowed
+        /// The free quota or hard limit of the period is used up; the reason is for the client.
+        case quotaExceeded(String)
+        /// The client's plan needs credit it does not have.
+        case paymentRequired(String)
+    }
+
+    /// May `client` (a 32-byte node id) use `estimate` units of `meter` now?
+    public func authorize(client: [UInt8], meter: String, estimate: UInt64) -> Authorization {
+        var id = carrier_id()
+        withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
+        var reason = [CChar](repeating: 0, count: 256)
+        let decision = api.pointee.authorize(handle, &id, meter, estimate, &reason, reason.count)
+        let text = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        switch decision {
+        case CARRIER_BILLING_ALLOWED: return .allowed
+        case CARRIER_BILLING_QUOTA_EXCEEDED: return .quotaExceeded(text)
+        default: return .paymentRequired(text)
+        }
+    }
+
+    /// Records that `client` used `amount` units of `meter`.
+    public func reportUsage(client: [UInt8], meter: String, amount: UInt64) throws {
+        var id = carrier_id()
+        withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
+        try check(api.pointee.report_usage(handle, &id, meter, amount))
+    }
 
     public func announceService(_ type: String, endpoint: String) throws { try check(api.pointee.announce_service(handle, type, endpoint)) }
     public func withdrawService(_ type: String) throws { try check(api.pointee.withdraw_service(handle, type)) }
@@ -127,6 +159,103 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// The K closest nodes to `target` (32 bytes) that answered.
+    public func findNode(_ target: [UInt8]) async throws -> [NodeContact] {
+        var arena = CArena()
+        defer { arena.free() }
+        let id = arena.id(target)
+        return try await callback { box in
+            api.pointee.find_node(handle, id, { userData, status, nodes, count in
+                ContinuationBox<[NodeContact]>.finish(userData, status) {
+                    Array(UnsafeBufferPointer(start: nodes, count: count)).map(NodeContact.init)
+                }
+            }, box)
+        }
+    }
+
+    /// Up to `max` (1-8) verified peer records for `peerId`.
+    public func findPeers(_ peerId: [UInt8], max: Int = 8) async throws -> [PeerRecord] {
+        var arena = CArena()
+        defer { arena.free() }
+        let id = arena.id(peerId)
+        return try await callback { box in
+            api.pointee.find_peers(handle, id, UInt32(clamping: max), { userData, status, peers, count in
+                ContinuationBox<[PeerRecord]>.finish(userData, status) {
+                    Array(UnsafeBufferPointer(start: peers, count: count)).map(PeerRecord.init)
+                }
+            }, box)
+        }
+    }
+
+    /// Stores a complete, valid value (signed by its owner) on the K closest nodes.
+    public func storeValue(_ value: DHTValue) async throws -> (accepted: Int, asked: Int) {
+        var arena = CArena()
+        defer { arena.free() }
+        var c = carrier_value()
+        c.public_key = value.publicKey.map { arena.id($0) }
+        c.recipient = value.recipient.map { arena.id($0) }
+        c.nonce = value.nonce.map { arena.copy($0) }
+        c.signature = value.signature.map { arena.copy($0) }
+        c.sequence_number = value.sequenceNumber
+        c.data = arena.copy(value.data)
+        c.data_length = value.data.count
+        let pointer = arena.copy([c])
+        return try await callback { box in api.pointee.store_value(handle, pointer, Self.writeDone, box) }
+    }
+
+    /// Announces a complete, valid peer record to the K closest nodes.
+    public func announcePeer(_ peer: PeerRecord) async throws -> (accepted: Int, asked: Int) {
+        var arena = CArena()
+        defer { arena.free() }
+        var c = carrier_peer()
+        withUnsafeMutableBytes(of: &c.peer_id.bytes) { $0.copyBytes(from: peer.peerId.prefix(32)) }
+        c.node_id = peer.nodeId.map { arena.id($0) }
+        c.node_signature = peer.nodeSignature.map { arena.copy($0) }
+        c.sequence_number = peer.sequenceNumber
+        c.fingerprint = peer.fingerprint
+        c.endpoint = arena.copy(Array(peer.endpoint.utf8CString))
+        c.extra = peer.extra.map { arena.copy($0) }
+        c.extra_length = peer.extra?.count ?? 0
+        c.signature = arena.copy(peer.signature)
+        let pointer = arena.copy([c])
+        return try await callback { box in api.pointee.announce_peer(handle, pointer, Self.writeDone, box) }
+    }
+
+    /// Calls `handler` on the executor for every change of the supernode's DHT storage until the
+    /// plugin stops (one subscription per instance).
+    public func subscribeEvents(_ handler: @escaping (DHTStorageEvent) -> Void) throws {
+        let box = Unmanaged.passRetained(EventBox(handler))
+        let status = api.pointee.subscribe_events(handle, { userData, event in
+            guard let userData, let event else { return }
+            let handler = Unmanaged<EventBox>.fromOpaque(userData).takeUnretainedValue().handler
+            switch event.pointee.kind {
+            case CARRIER_EVENT_VALUE_UPDATED: if let value = event.pointee.value { handler(.valueUpdated(DHTValue(value.pointee))) }
+            case CARRIER_EVENT_PEER_ANNOUNCED: if let peer = event.pointee.peer { handler(.peerAnnounced(PeerRecord(peer.pointee))) }
+            default: break
+            }
+        }, box.toOpaque())
+        guard status == CARRIER_OK else {
+            box.release()
+            throw Failure(status: Int32(bitPattern: status.rawValue))
+        }
+    }
+
+    private static let writeDone: carrier_write_callback = { userData, status, accepted, asked in
+        ContinuationBox<(accepted: Int, asked: Int)>.finish(userData, status) { (Int(accepted), Int(asked)) }
+    }
+
+    /// Starts a callback-style host call with a continuation as its user data.
+    private func callback<T>(_ start: (UnsafeMutableRawPointer) -> carrier_status) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            let box = Unmanaged.passRetained(ContinuationBox(continuation))
+            let status = start(box.toOpaque())
+            if status != CARRIER_OK {
+                box.release()
+                continuation.resume(throwing: Failure(status: Int32(bitPattern: status.rawValue)))
+            }
+        }
+    }
+
     private func check(_ status: carrier_status) throws {
         guard status == CARRIER_OK else { throw Failure(status: Int32(bitPattern: status.rawValue)) }
     }
@@ -136,6 +265,21 @@ public struct CarrierHostAPI: @unchecked Sendable {
 final class ContinuationBox<T> {
     let continuation: CheckedContinuation<T, Error>
     init(_ continuation: CheckedContinuation<T, Error>) { self.continuation = continuation }
+
+    /// In a callback: resumes with `result()` on CARRIER_OK, else with the failure, and frees the box.
+    static func finish(_ userData: UnsafeMutableRawPointer?, _ status: carrier_status, _ result: () -> T) {
+        guard let userData else { return }
+        let continuation = Unmanaged<ContinuationBox<T>>.fromOpaque(userData).takeRetainedValue().continuation
+        if status == CARRIER_OK { continuation.resume(returning: result()) } else {
+            continuation.resume(throwing: CarrierHostAPI.Failure(status: Int32(bitPattern: status.rawValue)))
+        }
+    }
+}
+
+/// An event handler carried through the subscription's user data (kept for the instance's life).
+final class EventBox {
+    let handler: (DHTStorageEvent) -> Void
+    init(_ handler: @escaping (DHTStorageEvent) -> Void) { self.handler = handler }
 }
 
 /// A closure carried through a timer's user data; a one-shot timer frees it after running, a

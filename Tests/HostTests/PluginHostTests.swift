@@ -108,6 +108,13 @@ struct PluginHostTests {
         let offers = await ServiceRegistry.find(type: "hello-swift", through: network.client).offers
         #expect(offers.map(\.endpoint) == ["dht://\(Hex.encode(network.host.id.bytes))"])
         #expect(network.environment.metrics.counter("publications", plugin: status.id) == 1)
+        #expect(network.environment.metrics.prometheusText().contains(
+            "carrier_billing_usage_total{plugin=\"org.carrier.examples.hello-swift\",meter=\"publications\"} 1.0"))
+        let seen = { network.environment.metrics.counter("storage_events", plugin: status.id) ?? 0 }
+        let before = seen()  // its own service record, stored on its node, may already count
+        _ = try await network.client.storeValue(Value.immutable(Array("seen by the plugin".utf8)), persistent: false)
+        #expect(await eventually { seen() == before + 1 },
+                "the plugin's event subscription saw the value stored on its node")
         await host.stopAll()
         #expect(await eventually { await ServiceRegistry.find(type: "hello-swift", through: network.client).offers.isEmpty })
         await network.stop()

@@ -4,7 +4,9 @@ import CarrierPluginSDK
 /// hello-swift: the Swift example plugin. On start it publishes its greeting as a signed DHT
 /// value under the node's own key (so anyone can read it with `carrier dht get NODE-ID`), keeps it
 /// fresh every `refresh_seconds`, and announces the service type "hello-swift" with the endpoint
-/// `dht://NODE-ID`. Health says whether the last publication reached the network.
+/// `dht://NODE-ID`. It also counts the values and peer records other nodes store on this
+/// supernode (`carrier_plugin_storage_events`). Health says whether the last publication reached
+/// the network.
 ///
 /// `@unchecked Sendable`: its state is only touched on the executor (methods, the timer, and the
 /// `post` that brings each publication's outcome back).
@@ -33,6 +35,7 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
     func start() throws {
         let nodeId = host.nodeId.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         try host.announceService("hello-swift", endpoint: "dht://\(nodeId)")
+        try host.subscribeEvents { [host] _ in host.counterAdd("storage_events") }
         timer = try host.startTimer(delay: 0, interval: refreshSeconds * 1000) { [weak self] in self?.publish() }
     }
 
@@ -53,8 +56,10 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
             let outcome: String, ok: Bool
             do {
                 let (accepted, asked) = try await host.storeSignedValue(sequenceNumber: sequence, data: data)
-                (outcome, ok) = ("seq \(sequence) stored on \(accepted) of \(asked) nodes", true)
                 host.counterAdd("publications")
+                // Billed to the node itself: the example has no clients of its own.
+                try? host.reportUsage(client: host.nodeId, meter: "publications", amount: 1)
+                (outcome, ok) = ("seq \(sequence) stored on \(accepted) of \(asked) nodes", true)
             } catch {
                 (outcome, ok) = ("seq \(sequence) not stored: \(error)", false)
             }
