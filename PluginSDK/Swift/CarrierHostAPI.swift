@@ -63,6 +63,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// May `client` (a 32-byte node id) use `estimate` units of `meter` now?
     public func authorize(client: [UInt8], meter: String, estimate: UInt64) -> Authorization {
+        guard client.count == 32 else { return .paymentRequired("a client id is 32 bytes, not \(client.count)") }
         var id = carrier_id()
         withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
         var reason = [CChar](repeating: 0, count: 256)
@@ -77,6 +78,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Records that `client` used `amount` units of `meter`.
     public func reportUsage(client: [UInt8], meter: String, amount: UInt64) throws {
+        guard client.count == 32 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }
         var id = carrier_id()
         withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
         try check(api.pointee.report_usage(handle, &id, meter, amount))
@@ -140,6 +142,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// The data of the value with `id` (32 bytes), or nil if the network has none.
     public func findValueData(_ id: [UInt8], cas: Int32 = -1) async throws -> [UInt8]? {
+        try Self.require(id, 32)
         var target = carrier_id()
         withUnsafeMutableBytes(of: &target.bytes) { $0.copyBytes(from: id.prefix(32)) }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, Error>) in
@@ -161,6 +164,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// The K closest nodes to `target` (32 bytes) that answered.
     public func findNode(_ target: [UInt8]) async throws -> [NodeContact] {
+        try Self.require(target, 32)
         var arena = CArena()
         defer { arena.free() }
         let id = arena.id(target)
@@ -175,6 +179,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Up to `max` (1-8) verified peer records for `peerId`.
     public func findPeers(_ peerId: [UInt8], max: Int = 8) async throws -> [PeerRecord] {
+        try Self.require(peerId, 32)
         var arena = CArena()
         defer { arena.free() }
         let id = arena.id(peerId)
@@ -189,6 +194,9 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Stores a complete, valid value (signed by its owner) on the K closest nodes.
     public func storeValue(_ value: DHTValue) async throws -> (accepted: Int, asked: Int) {
+        for (part, size) in [(value.publicKey, 32), (value.recipient, 32), (value.nonce, 24), (value.signature, 64)] {
+            if let part { try Self.require(part, size) }
+        }
         var arena = CArena()
         defer { arena.free() }
         var c = carrier_value()
@@ -205,6 +213,10 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Announces a complete, valid peer record to the K closest nodes.
     public func announcePeer(_ peer: PeerRecord) async throws -> (accepted: Int, asked: Int) {
+        for (part, size) in [(peer.peerId, 32), (peer.nodeId ?? [UInt8](repeating: 0, count: 32), 32),
+                             (peer.nodeSignature ?? [UInt8](repeating: 0, count: 64), 64), (peer.signature, 64)] {
+            try Self.require(part, size)
+        }
         var arena = CArena()
         defer { arena.free() }
         var c = carrier_peer()
@@ -256,6 +268,12 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// The host reads fixed sizes (ids 32, nonces 24, signatures 64 bytes): a shorter buffer would
+    /// be read past its end, so it is refused here.
+    private static func require(_ bytes: [UInt8], _ size: Int) throws {
+        guard bytes.count == size else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }
+    }
+
     private func check(_ status: carrier_status) throws {
         guard status == CARRIER_OK else { throw Failure(status: Int32(bitPattern: status.rawValue)) }
     }
@@ -302,8 +320,10 @@ final class TaskBox: @unchecked Sendable {
 
     static func run(_ userData: UnsafeMutableRawPointer?) {
         guard let userData else { return }
-        let box = Unmanaged<TaskBox>.fromOpaque(userData)
-        box.takeUnretainedValue().task()
-        if !box.takeUnretainedValue().repeating { box.release() }
+        // A strong reference for the run: the task may cancel its own timer, which releases the box.
+        let box = Unmanaged<TaskBox>.fromOpaque(userData).takeUnretainedValue()
+        let repeating = box.repeating
+        withExtendedLifetime(box) { box.task() }
+        if !repeating { Unmanaged.passUnretained(box).release() }
     }
 }

@@ -29,7 +29,6 @@ public final class PluginContext: @unchecked Sendable {
         var pendingCalls: [UInt64: @Sendable () -> Void] = [:]
         var nextCall: UInt64 = 1
         var eventTask: Task<Void, Never>?
-        var services: Set<String> = []
     }
 
     public let pluginId: String
@@ -67,13 +66,28 @@ public final class PluginContext: @unchecked Sendable {
         handle.map { Unmanaged<PluginContext>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
     }
 
-    var phase: Phase {
-        get { state.withLock { $0.phase } }
-        set { state.withLock { $0.phase = newValue } }
+    var phase: Phase { state.withLock { $0.phase } }
+
+    /// Moves to `next` unless the instance is already stopped (stopped is final: an instance
+    /// abandoned after a timeout must not come back when its late call returns). False if stopped.
+    @discardableResult
+    func advance(to next: Phase) -> Bool {
+        state.withLock { state in
+            guard state.phase != .stopped else { return false }
+            state.phase = next
+            return true
+        }
     }
 
+    /// Stops the instance for good (after a timeout, or when create fails).
+    func markStopped() { state.withLock { $0.phase = .stopped } }
+
+    /// A token for the offers this instance announces: another instance of the same plugin (after
+    /// a reload) cannot withdraw them, nor this one withdraw its successor's.
+    let owner = UUID()
+
     /// Whether asynchronous work may still be started for the plugin.
-    private var isLive: Bool { state.withLock { $0.phase == .created || $0.phase == .running || $0.phase == .creating } }
+    var isLive: Bool { state.withLock { $0.phase == .created || $0.phase == .running || $0.phase == .creating } }
 
     // MARK: Logging, identity
 
@@ -182,15 +196,18 @@ public final class PluginContext: @unchecked Sendable {
 
     func announceService(type: String, endpoint: String) -> carrier_status {
         guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
-        state.withLock { _ = $0.services.insert(type) }
-        environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version, priceSummary: priceSummary)
+        do {
+            try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
+                                              priceSummary: priceSummary, owner: owner)
+        } catch {
+            logger.error("service not announced", metadata: ["type": "\(type)", "error": "\(error)"])
+            return error.status
+        }
         return CARRIER_OK
     }
 
     func withdrawService(type: String) -> carrier_status {
-        guard state.withLock({ $0.services.remove(type) }) != nil else { return CARRIER_ERR_NOT_FOUND }
-        environment.services.withdraw(type: type, plugin: pluginId)
-        return CARRIER_OK
+        environment.services.withdraw(type: type, plugin: pluginId, owner: owner) ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
     }
 
     // MARK: Shutdown

@@ -87,7 +87,13 @@ public struct BillingSection: Sendable, Equatable {
             return text
         }
         let summary = parts.joined(separator: "; ")
-        return summary.utf8.count <= 200 ? summary : String(decoding: summary.utf8.prefix(197), as: UTF8.self) + "..."
+        guard summary.utf8.count > 200 else { return summary }
+        var cut = ""
+        for scalar in summary.unicodeScalars {
+            guard cut.utf8.count + String(scalar).utf8.count <= 197 else { break }
+            cut.unicodeScalars.append(scalar)
+        }
+        return cut + "..."
     }
 
     private static func periodText(_ seconds: Int) -> String {

@@ -17,6 +17,9 @@ public final class PluginInstance: @unchecked Sendable {
     /// How long a lifecycle call may take.
     public let callLimit: Duration
     private var instance: OpaquePointer?
+    /// Whether `start` returned OK and `stop` has not run (executor only): decides whether the
+    /// plugin must be stopped before it is destroyed.
+    private var started = false
 
     /// The plugin's table, carried to the executor (static storage of the library).
     struct Table: @unchecked Sendable {
@@ -43,21 +46,24 @@ public final class PluginInstance: @unchecked Sendable {
         let (status, message) = try await plugin.call("create") { () -> (carrier_status, String) in
             var created: OpaquePointer?
             var error = [CChar](repeating: 0, count: 512)
+            guard context.phase != .stopped else { return (CARRIER_ERR_SHUTTING_DOWN, "abandoned before create ran") }
             let status = table.plugin.create!(context.handle, context.configJSON, &created, &error, error.count)
             if status == CARRIER_OK, let created {
                 plugin.instance = created
-                context.phase = .created
+                // An instance abandoned meanwhile stays stopped; the abandonment destroys it next.
+                context.advance(to: .created)
             } else {
-                context.phase = .stopped
+                context.markStopped()
             }
             return (status, CRecords.string(error))
         }
         guard status == CARRIER_OK else {
-            await environment.services.withdrawAll(plugin: manifest.id)
+            await environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
             throw PluginLoadError.createFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue),
                                                message: message.isEmpty ? "no message" : message)
         }
         guard context.phase == .created else {
+            await environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
             throw PluginLoadError.createFailed(id: manifest.id, status: 0, message: "create returned CARRIER_OK but no instance")
         }
         return plugin
@@ -68,20 +74,24 @@ public final class PluginInstance: @unchecked Sendable {
     public func start() async throws {
         let table = self.table, context = self.context
         let (status, message) = try await call("start") { () -> (carrier_status, String) in
-            guard let instance = self.instance else { return (CARRIER_ERR_SHUTTING_DOWN, "the instance is gone") }
-            context.phase = .running
+            guard let instance = self.instance, context.advance(to: .running) else { return (CARRIER_ERR_SHUTTING_DOWN, "the instance was abandoned") }
             var error = [CChar](repeating: 0, count: 512)
             let status = table.plugin.start!(instance, &error, error.count)
-            if status != CARRIER_OK { self.destroyOnExecutor() }
+            if status == CARRIER_OK { self.started = true } else { self.destroyOnExecutor() }
             return (status, CRecords.string(error))
         }
         guard status == CARRIER_OK else {
-            await context.environment.services.withdrawAll(plugin: manifest.id)
+            await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
             throw PluginLoadError.startFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue), message: message.isEmpty ? "no message" : message)
         }
         if let service = manifest.service {
-            context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
-                                                  version: library.version, priceSummary: manifest.billing.priceSummary)
+            do {
+                try context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
+                                                          version: library.version, priceSummary: manifest.billing.priceSummary, owner: context.owner)
+            } catch {
+                try? await stopAndDestroy()
+                throw PluginLoadError.startFailed(id: manifest.id, status: 0, message: "its manifest's service cannot be announced: \(error)")
+            }
         }
     }
 
@@ -91,13 +101,14 @@ public final class PluginInstance: @unchecked Sendable {
         let table = self.table, context = self.context
         try await call("stop") {
             guard let instance = self.instance else { return }
-            if context.phase == .running {
-                context.phase = .stopping
+            if self.started {
+                context.advance(to: .stopping)
                 table.plugin.stop!(instance)
+                self.started = false
             }
             self.destroyOnExecutor()
         }
-        await context.environment.services.withdrawAll(plugin: manifest.id)
+        await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
     }
 
     /// The plugin's health and its one-line detail (FAILING "not running" once destroyed).
@@ -129,13 +140,17 @@ public final class PluginInstance: @unchecked Sendable {
         if let result = await outcome.value(within: callLimit) { return result }
         if name != "health" {
             let table = self.table, context = self.context
-            context.phase = .stopped
+            context.markStopped()
             context.executor.async {
-                // A start that returned OK late left a running plugin; a failed one destroyed itself.
-                if name == "start", let instance = self.instance { table.plugin.stop!(instance) }
+                // Behind the stuck call: a plugin that started (late, or before a stuck stop) is
+                // stopped before it is destroyed.
+                if self.started, let instance = self.instance {
+                    table.plugin.stop!(instance)
+                    self.started = false
+                }
                 self.destroyOnExecutor()
             }
-            await context.environment.services.withdrawAll(plugin: manifest.id)
+            await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
         }
         throw PluginLoadError.unresponsive(id: manifest.id, call: name,
                                            seconds: Double(callLimit.components.seconds) + Double(callLimit.components.attoseconds) / 1e18)

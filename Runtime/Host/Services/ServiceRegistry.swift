@@ -1,6 +1,8 @@
 import CarrierCore
 import CarrierDHT
+import CarrierPluginABI
 import Foundation
+import Logging
 import Synchronization
 
 /// The services this supernode offers, announced on the DHT as `ServiceRecord`s while their
@@ -11,7 +13,9 @@ import Synchronization
 /// Order: `announce` and `withdraw` decide the record and its sequence number at once, in call
 /// order, under a lock; only the network publication is asynchronous. A withdrawal stops the
 /// republishing of its own record only (matched by `seq`), so an offer announced again meanwhile
-/// (a plugin restarted by a reload) stays published.
+/// (a plugin restarted by a reload) stays published. Each offer belongs to the plugin instance
+/// (`owner`) that made it: a stale instance finishing late cannot withdraw its successor's.
+/// One supernode offers a service type through one plugin (there is one record per type and node).
 public final class ServiceRegistry: Sendable {
     /// One offer, keyed by plugin and service type.
     struct Key: Hashable {
@@ -19,10 +23,24 @@ public final class ServiceRegistry: Sendable {
         let type: String
     }
 
+    private struct Offer {
+        var record: ServiceRecord
+        let owner: UUID
+    }
+
     private struct State {
-        var offers: [Key: ServiceRecord] = [:]
+        var offers: [Key: Offer] = [:]
         /// The last sequence number used per service type (every new record goes above it).
         var lastSequence: [String: Int32] = [:]
+        /// Withdrawals still being published, per owner (`withdrawAll` waits for them).
+        var withdrawing: [UUID: [Task<Void, Never>]] = [:]
+    }
+
+    /// Why an offer cannot be announced.
+    public struct AnnounceError: Error, CustomStringConvertible {
+        public let description: String
+        /// The ABI status a plugin gets for it.
+        public let status: carrier_status
     }
 
     private let identity: KeyPair
@@ -30,6 +48,7 @@ public final class ServiceRegistry: Sendable {
     /// Replaces `{host}` in endpoint templates (the address clients should use).
     private let publicHost: String
     private let state = Mutex(State())
+    private let logger = Logger(label: "carrier.services")
 
     public init(identity: KeyPair, dht: DHTNode, publicHost: String) {
         self.identity = identity
@@ -39,47 +58,64 @@ public final class ServiceRegistry: Sendable {
 
     /// The offers currently announced.
     public var announced: [ServiceRecord] {
-        state.withLock { $0.offers.values.sorted { ($0.pluginId, $0.type) < ($1.pluginId, $1.type) } }
+        state.withLock { $0.offers.values.map(\.record).sorted { ($0.pluginId, $0.type) < ($1.pluginId, $1.type) } }
     }
 
-    /// Announces (or re-announces with a new endpoint) `type` for `plugin`. Returns the task that
-    /// publishes it, whose value is how many of the closest nodes accepted the record.
+    /// Announces (or re-announces with a new endpoint) `type` for `plugin`, on behalf of the
+    /// instance `owner`. Throws if another plugin offers the type here, or the record would not
+    /// be valid (too large, say). Returns the task that publishes it, whose value is how many of
+    /// the closest nodes accepted the record.
     @discardableResult
-    public func announce(type: String, endpointTemplate: String, plugin: String, version: String, priceSummary: String?) -> Task<Int, Never> {
+    public func announce(type: String, endpointTemplate: String, plugin: String, version: String, priceSummary: String?,
+                         owner: UUID) throws(AnnounceError) -> Task<Int, Never> {
         let endpoint = endpointTemplate.replacingOccurrences(of: "{host}", with: publicHost)
             .replacingOccurrences(of: "{node_id}", with: identity.publicKey.base58)
-        let record = state.withLock { state in
-            let record = ServiceRecord(type: type, pluginId: plugin, version: version, priceSummary: priceSummary, withdrawn: false,
-                                       node: identity.publicKey, endpoint: endpoint, sequenceNumber: Self.nextSequence(for: type, in: &state))
-            state.offers[Key(plugin: plugin, type: type)] = record
+        let record = try state.withLock { (state) throws(AnnounceError) -> ServiceRecord in
+            if let other = state.offers.first(where: { $0.key.type == type && $0.key.plugin != plugin }) {
+                throw AnnounceError(description: "\(other.key.plugin) already offers \"\(type)\" on this supernode", status: CARRIER_ERR_REFUSED)
+            }
+            var record = ServiceRecord(type: type, pluginId: plugin, version: version, priceSummary: priceSummary, withdrawn: false,
+                                       node: identity.publicKey, endpoint: endpoint, sequenceNumber: 0)
+            do {
+                try record.peerInfo(host: identity).validate()
+            } catch {
+                throw AnnounceError(description: "the service record would be invalid: \(error)", status: CARRIER_ERR_INVALID_ARGUMENT)
+            }
+            record.sequenceNumber = Self.nextSequence(for: type, in: &state)
+            state.offers[Key(plugin: plugin, type: type)] = Offer(record: record, owner: owner)
             return record
         }
         return Task { await publish(record) }
     }
 
-    /// Withdraws `type` for `plugin` now (nothing if it was not announced); returns the task
-    /// that publishes the withdrawal, or nil.
+    /// Withdraws `type` for `plugin` if `owner` announced it; false if there was no such offer.
     @discardableResult
-    public func withdraw(type: String, plugin: String) -> Task<Void, Never>? {
-        let record = state.withLock { state -> ServiceRecord? in
-            guard var record = state.offers.removeValue(forKey: Key(plugin: plugin, type: type)) else { return nil }
+    public func withdraw(type: String, plugin: String, owner: UUID) -> Bool {
+        let key = Key(plugin: plugin, type: type)
+        return state.withLock { state in
+            guard var record = state.offers[key]?.record, state.offers[key]?.owner == owner else { return false }
+            state.offers[key] = nil
             record.withdrawn = true
             record.sequenceNumber = Self.nextSequence(for: type, in: &state)
-            return record
-        }
-        guard let record else { return nil }
-        return Task {
-            // Stored like an offer (so our own storage answers with it too), then left to expire.
-            _ = await publish(record)
-            try? dht.storage.forgetPersistentPeer(ServiceRecord.peerKey(for: type).publicKey,
-                                                 fingerprint: ServiceRecord.fingerprint(of: identity.publicKey), sequenceNumber: record.sequenceNumber)
+            let withdrawn = record
+            state.withdrawing[owner, default: []].append(Task {
+                // Stored like an offer (so our own storage answers with it too), then left to expire.
+                _ = await publish(withdrawn)
+                try? dht.storage.forgetPersistentPeer(ServiceRecord.peerKey(for: type).publicKey,
+                                                     fingerprint: ServiceRecord.fingerprint(of: identity.publicKey),
+                                                     sequenceNumber: withdrawn.sequenceNumber)
+            })
+            return true
         }
     }
 
-    /// Withdraws every offer of `plugin` and waits until the withdrawals are published.
-    public func withdrawAll(plugin: String) async {
-        let types = state.withLock { $0.offers.keys.filter { $0.plugin == plugin }.map(\.type) }
-        for task in types.compactMap({ withdraw(type: $0, plugin: plugin) }) { await task.value }
+    /// Withdraws every offer `owner` made for `plugin`, and waits until all its withdrawals (its
+    /// own earlier ones included) are published.
+    public func withdrawAll(plugin: String, owner: UUID) async {
+        let types = state.withLock { $0.offers.filter { $0.key.plugin == plugin && $0.value.owner == owner }.map(\.key.type) }
+        for type in types { withdraw(type: type, plugin: plugin, owner: owner) }
+        let tasks = state.withLock { $0.withdrawing.removeValue(forKey: owner) ?? [] }
+        for task in tasks { await task.value }
     }
 
     /// The valid offers of `type` on the network (withdrawn ones dropped), and how many records
@@ -99,7 +135,12 @@ public final class ServiceRegistry: Sendable {
 
     private func publish(_ record: ServiceRecord) async -> Int {
         let accepted = (try? await dht.announcePeer(record.peerInfo(host: identity), persistent: true)) ?? [:]
-        return accepted.values.filter { $0 }.count
+        let count = accepted.values.filter { $0 }.count
+        if count == 0 {
+            logger.warning("no node accepted the service record yet; it is republished with the node's own records",
+                           metadata: ["type": "\(record.type)", "withdrawn": "\(record.withdrawn)"])
+        }
+        return count
     }
 
     /// A sequence number greater than any earlier record of ours: seconds since 2026-01-01, so a
