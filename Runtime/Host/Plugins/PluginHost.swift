@@ -110,11 +110,12 @@ public actor PluginHost {
         order.removeAll { $0 == id }
         do {
             try await instance.stopAndDestroy()
+            statuses[id] = nil
             logger.info("plugin stopped", metadata: ["plugin": "\(id)"])
         } catch {
-            logger.error("plugin did not stop cleanly", metadata: ["plugin": "\(id)", "error": "\(error)"])
+            // Kept in the list as failed: an operator must see a plugin stuck in `stop`.
+            fail(instance.manifest, "did not stop cleanly: \(error)")
         }
-        statuses[id] = nil
     }
 
     private func fail(_ manifest: PluginManifest, _ error: String) {
