@@ -137,7 +137,8 @@ public final class ServiceRegistry: Sendable {
         let accepted = (try? await dht.announcePeer(record.peerInfo(host: identity), persistent: true)) ?? [:]
         let count = accepted.values.filter { $0 }.count
         if count == 0 {
-            logger.warning("no node accepted the service record yet; it is republished with the node's own records",
+            // An offer is tried again with the node's republishing; a withdrawal is not.
+            logger.warning("no node accepted the service record (no contacts yet?)",
                            metadata: ["type": "\(record.type)", "withdrawn": "\(record.withdrawn)"])
         }
         return count
