@@ -29,7 +29,14 @@ public final class PluginLibrary: @unchecked Sendable {
     public var capabilities: UInt64 { table.pointee.capabilities }
     public var abiVersion: (major: Int, minor: Int) { (Int(table.pointee.abi_version >> 16), Int(table.pointee.abi_version & 0xFFFF)) }
 
-    private static let loaded = Mutex<[String: PluginLibrary]>([:])
+    /// What each path gave when it was opened: a library, or why it was refused. Either way the
+    /// image stays loaded (RTLD_NODELETE), so the answer for the same file never changes.
+    private enum Outcome {
+        case loaded(PluginLibrary)
+        case refused(sha256: String, PluginLoadError)
+    }
+
+    private static let opened = Mutex<[String: Outcome]>([:])
 
     private init(path: String, sha256: String, handle: UnsafeMutableRawPointer, table: UnsafePointer<carrier_plugin_v1>) {
         self.path = path
@@ -70,23 +77,36 @@ public final class PluginLibrary: @unchecked Sendable {
             guard let expected = expectedSHA256 else { throw .notPinned(manifest: manifestFile) }
             guard expected == actual else { throw .hashMismatch(path: path, expected: expected, actual: actual) }
         }
-        return try loaded.withLock { (loaded) throws(PluginLoadError) -> PluginLibrary in
-            if let library = loaded[path] {
-                // dlopen would hand back the image already loaded from this path: the old code.
+        return try opened.withLock { (opened) throws(PluginLoadError) -> PluginLibrary in
+            // dlopen would hand back the image already loaded from this path: the old code.
+            switch opened[path] {
+            case .loaded(let library)?:
                 guard library.sha256 == actual else { throw .changedOnDisk(path: path) }
                 return library
+            case .refused(let sha256, let error)?:
+                guard sha256 == actual else { throw .changedOnDisk(path: path) }
+                throw error
+            case nil:
+                break
             }
             guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
                 throw .cannotOpen(path: path, reason: dlerror().map { String(cString: $0) } ?? "dlopen failed")
             }
             // The same file reached by another path is the same image: its entry ran already.
-            if let existing = loaded.values.first(where: { $0.handle == handle }) {
-                loaded[path] = existing
+            for case .loaded(let existing) in opened.values where existing.handle == handle {
+                guard existing.sha256 == actual else { throw .changedOnDisk(path: path) }
+                opened[path] = .loaded(existing)
                 return existing
             }
-            let library = try open(handle: handle, path: path, sha256: actual)
-            loaded[path] = library
-            return library
+            do throws(PluginLoadError) {
+                let library = try open(handle: handle, path: path, sha256: actual)
+                opened[path] = .loaded(library)
+                return library
+            } catch {
+                // The entry ran (or the symbol is missing): do not call it again for this file.
+                opened[path] = .refused(sha256: actual, error)
+                throw error
+            }
         }
     }
 
