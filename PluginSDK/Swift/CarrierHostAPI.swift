@@ -91,9 +91,9 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// elsewhere). Returns false if the instance is stopping.
     @discardableResult
     public func post(_ work: @escaping @Sendable () -> Void) -> Bool {
-        let box = Unmanaged.passRetained(TaskBox(work, repeating: false))
-        guard api.pointee.post(handle, { TaskBox.run($0) }, box.toOpaque()) == CARRIER_OK else {
-            box.release()
+        let box = TaskBox(work, repeating: false, host: handle)
+        guard api.pointee.post(handle, { TaskBox.run($0) }, HostHeld.keep(box, host: handle)) == CARRIER_OK else {
+            HostHeld.drop(box, host: handle)
             return false
         }
         return true
@@ -101,25 +101,23 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// Runs `task` on the executor after `delay` ms, then every `interval` ms (0: once). Returns its id.
     public func startTimer(delay: UInt64, interval: UInt64, _ task: @escaping () -> Void) throws -> UInt64 {
-        let box = Unmanaged.passRetained(TaskBox(task, repeating: interval != 0))
+        let box = TaskBox(task, repeating: interval != 0, host: handle)
         var timer: UInt64 = 0
         let status = api.pointee.timer_start(handle, delay, interval, { userData in
             TaskBox.run(userData)
-        }, box.toOpaque(), &timer)
+        }, HostHeld.keep(box, host: handle), &timer)
         guard status == CARRIER_OK else {
-            box.release()
+            HostHeld.drop(box, host: handle)
             throw Failure(status: Int32(bitPattern: status.rawValue))
         }
-        if interval != 0 { TaskBox.repeating.withLock { $0[TaskBox.Key(host: Int(bitPattern: handle), timer: timer)] = box } }
+        HostHeld.name(box, timer: timer, host: handle)
         return timer
     }
 
-    /// Cancels a timer and frees a repeating timer's closure. (Closures of timers the host cancels
-    /// when the plugin stops, and of one-shot timers cancelled before they fire, are kept until the
-    /// process ends: a few bytes each.)
+    /// Cancels a timer and frees its closure.
     public func cancelTimer(_ timer: UInt64) {
         guard api.pointee.timer_cancel(handle, timer) == CARRIER_OK else { return }
-        TaskBox.repeating.withLock { $0.removeValue(forKey: TaskBox.Key(host: Int(bitPattern: handle), timer: timer)) }?.release()
+        HostHeld.dropTimer(timer, host: handle)
     }
 
     /// Signs `data` as a mutable value of the node key with `sequenceNumber` and stores it on the
@@ -236,7 +234,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// Calls `handler` on the executor for every change of the supernode's DHT storage until the
     /// plugin stops (one subscription per instance).
     public func subscribeEvents(_ handler: @escaping (DHTStorageEvent) -> Void) throws {
-        let box = Unmanaged.passRetained(EventBox(handler))
+        let box = EventBox(handler)
         let status = api.pointee.subscribe_events(handle, { userData, event in
             guard let userData, let event else { return }
             let handler = Unmanaged<EventBox>.fromOpaque(userData).takeUnretainedValue().handler
@@ -245,9 +243,9 @@ public struct CarrierHostAPI: @unchecked Sendable {
             case CARRIER_EVENT_PEER_ANNOUNCED: if let peer = event.pointee.peer { handler(.peerAnnounced(PeerRecord(peer.pointee))) }
             default: break
             }
-        }, box.toOpaque())
+        }, HostHeld.keep(box, host: handle))
         guard status == CARRIER_OK else {
-            box.release()
+            HostHeld.drop(box, host: handle)
             throw Failure(status: Int32(bitPattern: status.rawValue))
         }
     }
@@ -294,36 +292,78 @@ final class ContinuationBox<T> {
     }
 }
 
-/// An event handler carried through the subscription's user data (kept for the instance's life).
+/// An event handler carried through the subscription's user data (held until the instance is
+/// destroyed).
 final class EventBox {
     let handler: (DHTStorageEvent) -> Void
     init(_ handler: @escaping (DHTStorageEvent) -> Void) { self.handler = handler }
 }
 
-/// A closure carried through a timer's user data; a one-shot timer frees it after running, a
-/// repeating one when it is cancelled. (@unchecked: the host runs the closure on the executor only.)
+/// A closure carried through a timer's or a post's user data: held until it has run (once) or its
+/// timer is cancelled, or at the latest until the instance is destroyed. (@unchecked: the host
+/// runs the closure on the executor only.)
 final class TaskBox: @unchecked Sendable {
-    /// A repeating timer: the instance's host handle and the timer id (ids are per instance).
-    struct Key: Hashable {
-        let host: Int
-        let timer: UInt64
-    }
-
-    static let repeating = Mutex<[Key: Unmanaged<TaskBox>]>([:])
-
     let task: () -> Void
     let repeating: Bool
-    init(_ task: @escaping () -> Void, repeating: Bool) {
+    let host: OpaquePointer
+
+    init(_ task: @escaping () -> Void, repeating: Bool, host: OpaquePointer) {
         self.task = task
         self.repeating = repeating
+        self.host = host
     }
 
     static func run(_ userData: UnsafeMutableRawPointer?) {
         guard let userData else { return }
-        // A strong reference for the run: the task may cancel its own timer, which releases the box.
+        // A strong reference for the run: the task may cancel its own timer, which lets go of the box.
         let box = Unmanaged<TaskBox>.fromOpaque(userData).takeUnretainedValue()
-        let repeating = box.repeating
         withExtendedLifetime(box) { box.task() }
-        if !repeating { Unmanaged.passUnretained(box).release() }
+        if !box.repeating { HostHeld.drop(box, host: box.host) }
+    }
+}
+
+/// The objects whose addresses the host holds as user data, kept alive here per instance (its
+/// `carrier_host *`) until they are used up, and let go of all at once when the instance is
+/// destroyed: the host calls nothing of an instance after `destroy`.
+enum HostHeld {
+    private struct Held: @unchecked Sendable {
+        let object: AnyObject
+    }
+
+    private struct Instance {
+        var objects: [ObjectIdentifier: Held] = [:]
+        var timers: [UInt64: ObjectIdentifier] = [:]
+    }
+
+    private static let instances = Mutex<[Int: Instance]>([:])
+
+    /// Keeps `object` for `host`; returns the user-data pointer to hand to the host.
+    static func keep(_ object: AnyObject, host: OpaquePointer) -> UnsafeMutableRawPointer {
+        let held = Held(object: object)
+        instances.withLock { $0[Int(bitPattern: host), default: Instance()].objects[ObjectIdentifier(object)] = held }
+        return Unmanaged.passUnretained(object).toOpaque()
+    }
+
+    /// Records that a kept object belongs to `timer`.
+    static func name(_ object: AnyObject, timer: UInt64, host: OpaquePointer) {
+        let id = ObjectIdentifier(object)
+        instances.withLock { $0[Int(bitPattern: host)]?.timers[timer] = id }
+    }
+
+    static func drop(_ object: AnyObject, host: OpaquePointer) {
+        let id = ObjectIdentifier(object)
+        _ = instances.withLock { $0[Int(bitPattern: host)]?.objects.removeValue(forKey: id) }
+    }
+
+    static func dropTimer(_ timer: UInt64, host: OpaquePointer) {
+        _ = instances.withLock { instances -> Held? in
+            guard let id = instances[Int(bitPattern: host)]?.timers.removeValue(forKey: timer) else { return nil }
+            return instances[Int(bitPattern: host)]?.objects.removeValue(forKey: id)
+        }
+    }
+
+    /// Lets go of everything kept for `host` (its instance was destroyed).
+    static func dropAll(host: OpaquePointer) {
+        _ = instances.withLock { $0.removeValue(forKey: Int(bitPattern: host)) }
     }
 }

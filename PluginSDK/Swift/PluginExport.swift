@@ -38,7 +38,7 @@ public enum PluginExport {
             }
             do {
                 let plugin = try pluginType.init(host: CarrierHostAPI(api: api, handle: host), configJSON: config.map { String(cString: $0) } ?? "{}")
-                instanceOut.pointee = OpaquePointer(Unmanaged.passRetained(Box(plugin)).toOpaque())
+                instanceOut.pointee = OpaquePointer(Unmanaged.passRetained(Box(plugin, host: host)).toOpaque())
                 return CARRIER_OK
             } catch {
                 PluginExport.write("\(error)", to: errorBuffer, capacity: capacity)
@@ -58,7 +58,11 @@ public enum PluginExport {
         table.stop = { instance in PluginExport.plugin(instance)?.stop() }
         table.destroy = { instance in
             guard let instance else { return }
-            Unmanaged<Box>.fromOpaque(UnsafeRawPointer(instance)).release()
+            let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(instance))
+            // The host calls nothing of the instance after destroy: its timers, posts and event
+            // handler can go, with anything they captured.
+            HostHeld.dropAll(host: box.takeUnretainedValue().host)
+            box.release()
         }
         table.health = { instance, detail, capacity in
             guard let plugin = PluginExport.plugin(instance) else { return CARRIER_HEALTH_FAILING }
@@ -72,7 +76,11 @@ public enum PluginExport {
     /// Holds the plugin object behind the C instance pointer.
     private final class Box {
         let plugin: any CarrierPlugin
-        init(_ plugin: any CarrierPlugin) { self.plugin = plugin }
+        let host: OpaquePointer
+        init(_ plugin: any CarrierPlugin, host: OpaquePointer) {
+            self.plugin = plugin
+            self.host = host
+        }
     }
 
     private static func plugin(_ instance: OpaquePointer?) -> (any CarrierPlugin)? {
