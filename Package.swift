@@ -93,7 +93,7 @@ let package = Package(
         // Locates ../shared (the reference vectors) for the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
-        .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore"], path: "Tests/DHTTests"),
+        .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.
         .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/HostTests",
                     exclude: ["Conformance"]),

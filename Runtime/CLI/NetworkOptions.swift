@@ -53,23 +53,11 @@ struct NetworkOptions: ParsableArguments {
         configuration.allowLocal = allowLocal
         let node: DHTNode
         do {
-            node = try await Self.start(configuration, identity: identity)
-        } catch let error as ListenError where listen.isEmpty && error.endpoint.family == .ipv6 && configuration.listen.count == 2 {
-            Console.progress("warning: \(error); serving IPv4 only")
-            configuration.listen.removeAll { $0.family == .ipv6 }
-            node = try await Self.start(configuration, identity: identity)
-        } catch let error as CommandFailure {
-            throw error
+            node = try await DHTNode.start(identity: identity, configuration: configuration, ipv6Optional: listen.isEmpty)
         } catch {
             throw CommandFailure("cannot start a node: \(error)")
         }
         if !bootstrap.isEmpty { await node.bootstrap(bootstrap) }
-        return node
-    }
-
-    private static func start(_ configuration: DHTNode.Configuration, identity: KeyPair) async throws -> DHTNode {
-        let node = try DHTNode(identity: identity, configuration: configuration)
-        try await node.start()
         return node
     }
 }

@@ -14,17 +14,21 @@ struct PluginsCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The supernode's admin endpoint (node.toml's `admin`).", valueName: "HOST:PORT"))
         var admin = "127.0.0.1:39080"
         @Flag(help: "Print the result as JSON for scripts.") var json = false
-    }
 
-    /// One plugin as `/plugins` reports it.
-    struct PluginStatus: Decodable {
-        let id: String
-        let state: String
-        let isolation: String
-        let version: String?
-        let error: String?
-        let health: String?
-        let detail: String?
+        /// Sends `method path` to the admin endpoint and prints the plugin list it answers with.
+        func showPlugins(_ method: String, _ path: String) async throws {
+            let data = try await AdminClient(endpoint: admin).request(method, path)
+            if json { return Console.line(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
+            let plugins = try JSONDecoder().decode([AdminRoutes.Plugin].self, from: data)
+            guard !plugins.isEmpty else { return Console.line("no plugins") }
+            for plugin in plugins {
+                var line = "\(plugin.id)  \(plugin.state)  \(plugin.isolation)"
+                if let version = plugin.version { line += "  v\(version)" }
+                if let health = plugin.health { line += "  health: \(health)" + (plugin.detail.map { " (\($0))" } ?? "") }
+                if let error = plugin.error { line += "  error: \(error)" }
+                Console.line(line)
+            }
+        }
     }
 
     /// `carrier plugins list`
@@ -35,13 +39,7 @@ struct PluginsCommand: AsyncParsableCommand {
 
         @OptionGroup var options: AdminOptions
 
-        func run() async throws {
-            try await reportingFailures {
-                let data = try await AdminClient(endpoint: options.admin).request("GET", "/plugins")
-                if options.json { return Console.line(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
-                PluginsCommand.printTable(try JSONDecoder().decode([PluginStatus].self, from: data))
-            }
-        }
+        func run() async throws { try await reportingFailures { try await options.showPlugins("GET", "/plugins") } }
     }
 
     /// `carrier plugins reload`
@@ -51,24 +49,7 @@ struct PluginsCommand: AsyncParsableCommand {
 
         @OptionGroup var options: AdminOptions
 
-        func run() async throws {
-            try await reportingFailures {
-                let data = try await AdminClient(endpoint: options.admin).request("POST", "/reload")
-                if options.json { return Console.line(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
-                PluginsCommand.printTable(try JSONDecoder().decode([PluginStatus].self, from: data))
-            }
-        }
-    }
-
-    static func printTable(_ plugins: [PluginStatus]) {
-        guard !plugins.isEmpty else { return Console.line("no plugins") }
-        for plugin in plugins {
-            var line = "\(plugin.id)  \(plugin.state)  \(plugin.isolation)"
-            if let version = plugin.version { line += "  v\(version)" }
-            if let health = plugin.health { line += "  health: \(health)" + (plugin.detail.map { " (\($0))" } ?? "") }
-            if let error = plugin.error { line += "  error: \(error)" }
-            Console.line(line)
-        }
+        func run() async throws { try await reportingFailures { try await options.showPlugins("POST", "/reload") } }
     }
 
     /// `carrier plugins check PATH-OR-MANIFEST`

@@ -31,14 +31,10 @@ public actor Supernode {
         let manifests = try ManifestSet.load(directory: manifestsDirectory)
         var configuration = manifests.node
         let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
-        let node: DHTNode
-        do {
-            node = try await startNode(configuration, identity: identity)
-        } catch let error as ListenError where configuration.listenIsDefault && error.endpoint.family == .ipv6 && configuration.listen.count == 2 {
-            Logger(label: "carrier.supernode").warning("serving IPv4 only", metadata: ["reason": "\(error)"])
-            configuration.listen.removeAll { $0.family == .ipv6 }
-            node = try await startNode(configuration, identity: identity)
-        }
+        var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
+        settings.allowLocal = configuration.allowLocal
+        let node = try await DHTNode.start(identity: identity, configuration: settings, ipv6Optional: configuration.listenIsDefault)
+        configuration.listen = node.configuration.listen
         if !configuration.bootstrap.isEmpty { await node.bootstrap(configuration.bootstrap) }
         let metrics = PluginMetrics()
         let registry = ServiceRegistry(identity: identity, dht: node, publicHost: configuration.publicHost)
@@ -76,14 +72,6 @@ public actor Supernode {
         await admin?.close()
         await plugins.stopAll()
         await node.stop()
-    }
-
-    private static func startNode(_ configuration: NodeConfiguration, identity: KeyPair) async throws -> DHTNode {
-        var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
-        settings.allowLocal = configuration.allowLocal
-        let node = try DHTNode(identity: identity, configuration: settings)
-        try await node.start()
-        return node
     }
 }
 

@@ -42,7 +42,7 @@ enum HostBenchmark {
             let library = try PluginLibrary.load(manifest)
             let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
             try await instance.start()
-            loadStart.append(milliseconds(ContinuousClock.now - started))
+            loadStart.append(Measurement.milliseconds(ContinuousClock.now - started))
             try await instance.stopAndDestroy()
         }
 
@@ -57,7 +57,7 @@ enum HostBenchmark {
         while clock.now < deadline {
             let started = clock.now
             for _ in 0..<100 { _ = try await instance.health() }
-            executorSamples.append(milliseconds(clock.now - started) * 10)  // µs per call
+            executorSamples.append(Measurement.milliseconds(clock.now - started) * 10)  // µs per call
         }
         try await instance.stopAndDestroy()
         await node.stop()
@@ -71,7 +71,7 @@ enum HostBenchmark {
     /// ns per call of `body(count)` (which returns the time it took), the median of 5 rounds.
     private static func measure(_ body: (Int) -> Duration) -> Double {
         let count = 200_000
-        let samples = (0..<5).map { _ in milliseconds(body(count)) * 1e6 / Double(count) }
+        let samples = (0..<5).map { _ in Measurement.milliseconds(body(count)) * 1e6 / Double(count) }
         return samples.sorted()[2]
     }
 
@@ -118,9 +118,7 @@ enum HostBenchmark {
         }
         guard running == 2 else { return (nil, "not measured: the plugins did not both start") }
         Thread.sleep(forTimeInterval: 3)
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return (Int(line.split(separator: " ").dropFirst().first ?? ""), "carrier run --manifests, hello-c and hello-swift running, 3 s idle")
+        return (Measurement.residentKiB(of: "\(process.processIdentifier)"), "carrier run --manifests, hello-c and hello-swift running, 3 s idle")
     }
 
     private static func readLine(_ handle: FileHandle) -> String? {
@@ -130,9 +128,5 @@ enum HostBenchmark {
             bytes.append(byte)
         }
         return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 }

@@ -18,7 +18,7 @@ enum LoopbackNetworkBenchmark {
         var nodes: [DHTNode] = []
         let directory = NSTemporaryDirectory() + "carrier-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let residentBefore = residentKiB()
+        let residentBefore = Measurement.residentKiB() ?? 0
         for index in 0..<count {
             var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(directory)/\(index)")
             configuration.allowLocal = true
@@ -30,7 +30,7 @@ enum LoopbackNetworkBenchmark {
         for node in nodes.dropFirst() { await node.bootstrap([seed]) }
         for node in nodes { _ = await node.findNode(node.id) }
         try await Task.sleep(for: .seconds(settleSeconds))
-        let memoryPerNode = Double(residentKiB() - residentBefore) / Double(count)
+        let memoryPerNode = Double((Measurement.residentKiB() ?? 0) - residentBefore) / Double(count)
 
         var puts: [Double] = [], gets: [Double] = [], found = 0, exact = 0
         let ids = nodes.map(\.id)
@@ -39,10 +39,10 @@ enum LoopbackNetworkBenchmark {
             let writer = nodes[index % count], reader = nodes[(index * 7 + 3) % count]
             let putStart = ContinuousClock.now
             _ = try await writer.storeValue(value, persistent: false)
-            puts.append(milliseconds(ContinuousClock.now - putStart))
+            puts.append(Measurement.milliseconds(ContinuousClock.now - putStart))
             let getStart = ContinuousClock.now
             if await reader.findValue(value.id) == value { found += 1 }
-            gets.append(milliseconds(ContinuousClock.now - getStart))
+            gets.append(Measurement.milliseconds(ContinuousClock.now - getStart))
             let target = Id.random()
             let truth = ids.filter { $0 != reader.id }.sorted { target.isCloser($0, than: $1) }.prefix(16)
             if await reader.findNode(target).map(\.id) == Array(truth) { exact += 1 }
@@ -52,17 +52,6 @@ enum LoopbackNetworkBenchmark {
                        getP50: percentile(gets, 0.5), getP99: percentile(gets, 0.99),
                        getSuccess: Double(found) / Double(operations), trueClosest: Double(exact) / Double(operations),
                        memoryPerNodeKiB: memoryPerNode)
-    }
-
-    /// This process's resident set (VmRSS), in KiB.
-    static func residentKiB() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     private static func percentile(_ samples: [Double], _ share: Double) -> Double {

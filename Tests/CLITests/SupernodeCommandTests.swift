@@ -84,10 +84,8 @@ struct SupernodeCommandTests {
         text = text.replacingOccurrences(of: "enabled = true", with: "enabled = false")
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
         kill(supernode.processIdentifier, SIGHUP)
-        var withdrawn = false
-        for _ in 0..<50 where !withdrawn {
-            try await Task.sleep(for: .milliseconds(100))
-            withdrawn = try CarrierBinary.run(["services", "find", "hello"] + client).standardError.contains("no provider of \"hello\" found")
+        let withdrawn = await eventually {
+            (try? CarrierBinary.run(["services", "find", "hello"] + client))?.standardError.contains("no provider of \"hello\" found") == true
         }
         #expect(withdrawn)
         #expect(try CarrierBinary.run(["plugins", "list", "--admin", admin]).standardOutput.contains("org.carrier.examples.hello-c  disabled"))

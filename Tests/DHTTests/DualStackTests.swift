@@ -1,6 +1,7 @@
 import CarrierCore
 import CarrierDHT
 import Foundation
+import TestSupport
 import Testing
 
 /// One identity on an IPv4 and an IPv6 socket, with a routing table per family (loopback ::1).
@@ -32,7 +33,7 @@ struct DualStackTests {
         for node in nodes { _ = await node.findNode(node.id) }
         for node in nodes {
             #expect(await node.contacts(in: .ipv4).count == 9)
-            #expect(await eventually { await node.contacts(in: .ipv6).count == 9 })
+            #expect(await eventually(within: .seconds(2)) { await node.contacts(in: .ipv6).count == 9 })
         }
         // An IPv6-only reader finds what a dual-stack writer stored.
         let reader = try makeNode(listen: ["[::1]:0"])
@@ -46,15 +47,6 @@ struct DualStackTests {
         #expect(await reader.findNode(nodes[7].id).first?.id == nodes[7].id)
         await reader.stop()
         for node in nodes { await node.stop() }
-    }
-
-    /// Polls `condition` for up to two seconds (the pings it waits for are in flight).
-    private func eventually(_ condition: () async -> Bool) async -> Bool {
-        for _ in 0..<100 {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return false
     }
 
     @Test func bothSocketsMayShareOnePort() async throws {

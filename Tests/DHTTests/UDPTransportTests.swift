@@ -1,4 +1,5 @@
 import CarrierDHT
+import TestSupport
 import Testing
 
 /// The socket layer under every node.
@@ -22,7 +23,7 @@ struct UDPTransportTests {
         let receiver = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!, inboundQueueLimit: 4)
         let sender = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!)
         for index in 0..<100 { sender.send([UInt8(index)], to: receiver.localEndpoint) }
-        for _ in 0..<100 where receiver.droppedInbound < 96 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(within: .seconds(1)) { receiver.droppedInbound >= 96 }
         #expect(receiver.droppedInbound == 96)
         await receiver.close()
         var received: [UInt8] = []

@@ -55,15 +55,6 @@ struct PluginHostTests {
         return try PluginManifest.parse(text, file: "/test/\(id).toml")
     }
 
-    /// Polls until `condition` holds (up to 5 s).
-    private func eventually(_ condition: () async -> Bool) async -> Bool {
-        for _ in 0..<250 {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return false
-    }
-
     @Test func helloCRunsIsFoundServesAndIsWithdrawn() async throws {
         let network = try await Network.start()
         let library = try CPlugins.helloC()

@@ -178,6 +178,23 @@ public actor DHTNode {
         return localEndpoints
     }
 
+    /// Creates and starts a node. With `ipv6Optional`, an IPv6 endpoint that cannot be bound (a host
+    /// without IPv6) is dropped with a logged warning and the node serves IPv4 alone.
+    public static func start(identity: KeyPair, configuration: Configuration, ipv6Optional: Bool) async throws -> DHTNode {
+        do {
+            let node = try DHTNode(identity: identity, configuration: configuration)
+            try await node.start()
+            return node
+        } catch let error as ListenError where ipv6Optional && error.endpoint.family == .ipv6 && configuration.listen.count == 2 {
+            Logger(label: "carrier.dht").warning("serving IPv4 only", metadata: ["reason": "\(error)"])
+            var ipv4Only = configuration
+            ipv4Only.listen.removeAll { $0.family == .ipv6 }
+            let node = try DHTNode(identity: identity, configuration: ipv4Only)
+            try await node.start()
+            return node
+        }
+    }
+
     /// Stops serving, saves the routing tables, and fails every outstanding call.
     public func stop() async {
         maintenanceTask?.cancel()

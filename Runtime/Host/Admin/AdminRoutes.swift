@@ -37,16 +37,17 @@ public struct AdminRoutes: Sendable {
         let statistics: NodeStatistics
     }
 
-    /// One plugin, with its health when running.
-    struct Plugin: Encodable {
-        let id: String
-        let manifest: String
-        let state: String
-        let isolation: String
-        let version: String?
-        let error: String?
-        let health: String?
-        let detail: String?
+    /// One plugin as `/plugins` reports it (and `carrier plugins list` reads it), with its health
+    /// when running.
+    public struct Plugin: Codable, Sendable {
+        public let id: String
+        public let manifest: String
+        public let state: String
+        public let isolation: String
+        public let version: String?
+        public let error: String?
+        public let health: String?
+        public let detail: String?
     }
 
     func respond(method: HTTPMethod, path: String) async -> AdminResponse {

@@ -7,9 +7,9 @@ public enum ManifestPin {
     /// Pins the library of the manifest at `path`; returns the hash written.
     @discardableResult
     public static func pin(_ path: String) throws -> String {
-        let manifest = try PluginManifest.load(path)
+        let text = try StrictTable.text(of: path)
+        let manifest = try PluginManifest.parse(text, file: path)
         guard let hash = PluginLibrary.sha256(ofFile: manifest.library) else { throw PluginLoadError.libraryMissing(path: manifest.library) }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
         let updated = pinned(text, hash: hash)
         _ = try PluginManifest.parse(updated, file: path)  // never write a manifest that would not load
         try Data(updated.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -33,13 +33,7 @@ public struct NodeConfiguration: Sendable, Equatable {
 
     /// Reads and validates the node configuration at `path`.
     public static func load(_ path: String) throws(ManifestError) -> NodeConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ManifestError(file: path, field: "", "cannot read: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(StrictTable.text(of: path), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(ManifestError) -> NodeConfiguration {

@@ -39,13 +39,7 @@ public struct PluginManifest: Sendable, Equatable {
 
     /// Reads and validates the manifest at `path`.
     public static func load(_ path: String) throws(ManifestError) -> PluginManifest {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ManifestError(file: path, field: "", "cannot read: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(StrictTable.text(of: path), file: path)
     }
 
     /// Validates manifest `text`; a relative `library` is resolved against the folder of `file`.

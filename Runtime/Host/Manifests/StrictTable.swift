@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// Reads a TOML table field by field, and afterwards refuses every key that was not read: a
@@ -13,6 +14,15 @@ struct StrictTable {
         self.table = table
         self.file = file
         self.path = path
+    }
+
+    /// The text of the manifest file at `path`, or an error naming it.
+    static func text(of path: String) throws(ManifestError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ManifestError(file: path, field: "", "cannot read: \(error.localizedDescription)")
+        }
     }
 
     /// Parses `text` as a TOML document.
