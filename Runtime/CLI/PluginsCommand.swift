@@ -25,6 +25,7 @@ struct PluginsCommand: AsyncParsableCommand {
                 var line = "\(plugin.id)  \(plugin.state)  \(plugin.isolation)"
                 if let version = plugin.version { line += "  v\(version)" }
                 if let health = plugin.health { line += "  health: \(health)" + (plugin.detail.map { " (\($0))" } ?? "") }
+                if let losses = plugin.runnerLosses, losses > 0 { line += "  runner lost \(losses)x" }
                 if let error = plugin.error { line += "  error: \(error)" }
                 Console.line(line)
             }

@@ -6,7 +6,8 @@ import Foundation
 /// The plugin host's costs with the hello-c example (built by `make bench`, as `make run` does):
 /// a call into the plugin straight through its table and through the instance's executor, a
 /// host-API call from the plugin's side, loading and starting a plugin, and the resident memory
-/// of an idle `carrier run --manifests` with the C and Swift examples loaded.
+/// of an idle `carrier run --manifests` with the C and Swift examples loaded; then the same calls
+/// with the plugin in a `carrier plugin-runner` (`isolation = "process"`).
 enum HostBenchmark {
     struct Figures {
         let directCallNanoseconds: Double
@@ -15,7 +16,22 @@ enum HostBenchmark {
         let loadStartMilliseconds: (p50: Double, max: Double)
         let idleResidentKiB: Int?
         let idleNote: String
+        /// `sign` from the plugin's side, in process (the baseline of the runner's round trip).
+        let signNanoseconds: Double
+        let isolated: IsolatedFigures?
     }
+
+    /// The same plugin under `isolation = "process"`.
+    struct IsolatedFigures {
+        let healthMicroseconds: Double
+        let signMicroseconds: Double
+        let counterAddNanoseconds: Double
+        let startMilliseconds: (p50: Double, max: Double)
+    }
+
+    /// The `carrier` and `libHelloSwiftPlugin.so` built beside this benchmark (release, by `make bench`).
+    static let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let carrier = buildFolder.appendingPathComponent("carrier").path
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -51,35 +67,68 @@ enum HostBenchmark {
         try await instance.start()
         let direct = measure { instance.timePluginCalls($0) }
         let host = measure { instance.timeHostCalls($0) }
-        var executorSamples: [Double] = []
+        let sign = measure(count: 20_000) { instance.timeHostCalls($0, call: .sign) }
+        let executor = try await microsecondsPerCall(seconds: seconds) { _ = try await instance.health() }
+        try await instance.stopAndDestroy()
+        let isolated = FileManager.default.isExecutableFile(atPath: carrier)
+            ? try await isolatedFigures(manifest: try self.manifest(library: helloC, isolation: .process), environment: environment, seconds: seconds)
+            : nil
+        await node.stop()
+        let idle = try idleResident()
+        loadStart.sort()
+        return Figures(directCallNanoseconds: direct, executorCallMicroseconds: executor,
+                       hostCallNanoseconds: host, loadStartMilliseconds: (loadStart[loadStart.count / 2], loadStart.last!),
+                       idleResidentKiB: idle.kib, idleNote: idle.note, signNanoseconds: sign, isolated: isolated)
+    }
+
+    /// hello-c in a runner: 10 launches, then round trips both ways.
+    private static func isolatedFigures(manifest: PluginManifest, environment: HostEnvironment, seconds: Double) async throws -> IsolatedFigures {
+        let settings = RunnerSettings(executable: carrier)
+        var starts: [Double] = []
+        for _ in 0..<10 {
+            let started = ContinuousClock.now
+            let plugin = try await IsolatedPlugin.start(manifest, environment: environment, settings: settings)
+            starts.append(Measurement.milliseconds(ContinuousClock.now - started))
+            try await plugin.stopAndDestroy()
+        }
+        let plugin = try await IsolatedPlugin.start(manifest, environment: environment, settings: settings)
+        let health = try await microsecondsPerCall(seconds: seconds) { _ = try await plugin.health() }
+        var signs: [Double] = [], counters: [Double] = []
+        for _ in 0..<5 {
+            signs.append(Measurement.milliseconds(try await plugin.timeHostCalls(2_000, call: .sign)) * 1e3 / 2_000)
+            counters.append(Measurement.milliseconds(try await plugin.timeHostCalls(100_000, call: .counterAdd)) * 1e6 / 100_000)
+        }
+        try await plugin.stopAndDestroy()
+        starts.sort()
+        return IsolatedFigures(healthMicroseconds: health, signMicroseconds: signs.sorted()[2], counterAddNanoseconds: counters.sorted()[2],
+                               startMilliseconds: (starts[starts.count / 2], starts.last!))
+    }
+
+    /// The median µs per call of `body`, timed in batches of 100 for `seconds`.
+    private static func microsecondsPerCall(seconds: Double, _ body: () async throws -> Void) async throws -> Double {
+        var samples: [Double] = []
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(seconds)
         while clock.now < deadline {
             let started = clock.now
-            for _ in 0..<100 { _ = try await instance.health() }
-            executorSamples.append(Measurement.milliseconds(clock.now - started) * 10)  // µs per call
+            for _ in 0..<100 { try await body() }
+            samples.append(Measurement.milliseconds(clock.now - started) * 10)
         }
-        try await instance.stopAndDestroy()
-        await node.stop()
-        let idle = try idleResident()
-        loadStart.sort()
-        return Figures(directCallNanoseconds: direct, executorCallMicroseconds: executorSamples.sorted()[executorSamples.count / 2],
-                       hostCallNanoseconds: host, loadStartMilliseconds: (loadStart[loadStart.count / 2], loadStart.last!),
-                       idleResidentKiB: idle.kib, idleNote: idle.note)
+        return samples.sorted()[samples.count / 2]
     }
 
     /// ns per call of `body(count)` (which returns the time it took), the median of 5 rounds.
-    private static func measure(_ body: (Int) -> Duration) -> Double {
-        let count = 200_000
+    private static func measure(count: Int = 200_000, _ body: (Int) -> Duration) -> Double {
         let samples = (0..<5).map { _ in Measurement.milliseconds(body(count)) * 1e6 / Double(count) }
         return samples.sorted()[2]
     }
 
-    private static func manifest(library: String) throws -> PluginManifest {
+    private static func manifest(library: String, isolation: PluginManifest.Isolation = .inProcess) throws -> PluginManifest {
         try PluginManifest.parse("""
             id = "org.carrier.examples.hello-c"
             version = "1.0.0"
             library = "\(library)"
+            isolation = "\(isolation.rawValue)"
             sha256 = "\(PluginLibrary.sha256(ofFile: library)!)"
             [config]
             port = 0
@@ -88,9 +137,7 @@ enum HostBenchmark {
 
     /// VmRSS of `carrier run --manifests` with hello-c and hello-swift, 3 s after it printed its plugins.
     private static func idleResident() throws -> (kib: Int?, note: String) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let carrier = binary.appendingPathComponent("carrier").path
-        let swiftPlugin = binary.appendingPathComponent("libHelloSwiftPlugin.so").path
+        let swiftPlugin = buildFolder.appendingPathComponent("libHelloSwiftPlugin.so").path
         guard FileManager.default.isExecutableFile(atPath: carrier), FileManager.default.fileExists(atPath: swiftPlugin) else {
             return (nil, "not measured: build carrier and HelloSwiftPlugin in release mode (make bench does)")
         }

@@ -210,13 +210,27 @@ if selected("request rate") {
 if selected("host") {
     let host = try await HostBenchmark.run(seconds: totalSeconds / 5)
     print("")
-    print("Plugin host with hello-c (in-process isolation; `process` isolation is not built yet)")
+    print("Plugin host with hello-c, in process")
     print(String(format: "call into the plugin through its table (health)      %8.0f ns", host.directCallNanoseconds))
     print(String(format: "call into the plugin on its executor, awaited        %8.1f µs", host.executorCallMicroseconds))
     print(String(format: "host-API call from the plugin's side (counter_add)   %8.0f ns", host.hostCallNanoseconds))
     print(String(format: "load (hash + dlopen) + create + start, p50 / max     %5.2f / %.2f ms", host.loadStartMilliseconds.p50,
                  host.loadStartMilliseconds.max))
+    print(String(format: "host-API round trip from the plugin's side (sign)    %8.1f µs", host.signNanoseconds / 1000))
     print("idle resident memory: " + (host.idleResidentKiB.map { "\($0) KiB" } ?? "n/a") + " (\(host.idleNote))")
+    if let isolated = host.isolated {
+        print("\nThe same plugin in a plugin runner (isolation = \"process\"); ratio against in process")
+        print(String(format: "call into the plugin, awaited (health)               %8.1f µs  %6.1fx", isolated.healthMicroseconds,
+                     isolated.healthMicroseconds / host.executorCallMicroseconds))
+        print(String(format: "host-API round trip from the plugin (sign)           %8.1f µs  %6.1fx", isolated.signMicroseconds,
+                     isolated.signMicroseconds * 1000 / host.signNanoseconds))
+        print(String(format: "host-API one-way call from the plugin (counter_add)  %8.0f ns  %6.1fx", isolated.counterAddNanoseconds,
+                     isolated.counterAddNanoseconds / host.hostCallNanoseconds))
+        print(String(format: "spawn runner + load + create + start, p50 / max      %5.2f / %.2f ms", isolated.startMilliseconds.p50,
+                     isolated.startMilliseconds.max))
+    } else {
+        print("process isolation: not measured (build carrier in release mode beside the benchmark; make bench does)")
+    }
 }
 
 if selected("simulation") { SimulationBenchmark.printTable() }

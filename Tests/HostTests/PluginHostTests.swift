@@ -11,55 +11,18 @@ import Testing
 /// is refused.
 @Suite(.serialized)
 struct PluginHostTests {
-    /// A supernode (host) and a regular node on loopback, joined.
-    private struct Network {
-        let host: DHTNode
-        let client: DHTNode
-        let environment: HostEnvironment
+    /// The same library, unchanged, in the host's process and in a `carrier plugin-runner` child.
+    static let isolations: [PluginManifest.Isolation] = [.inProcess, .process]
 
-        static func start() async throws -> Network {
-            func node() async throws -> DHTNode {
-                var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
-                                                          dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
-                configuration.allowLocal = true
-                configuration.requestTimeout = .milliseconds(500)
-                let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
-                try await node.start()
-                return node
-            }
-            let host = try await node(), client = try await node()
-            #expect(await client.bootstrap([try #require(await host.nodeInfo)]) == 1)
-            let environment = HostEnvironment(identity: host.identity, dht: host,
-                                              services: ServiceRegistry(identity: host.identity, dht: host, publicHost: "127.0.0.1"),
-                                              metrics: PluginMetrics(), dataDirectory: host.configuration.dataDirectory)
-            return Network(host: host, client: client, environment: environment)
-        }
-
-        func stop() async {
-            await client.stop()
-            await host.stop()
-        }
+    private func pluginHost(_ network: HostNetwork) -> PluginHost {
+        PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
     }
 
-    private func manifest(library: String, id: String = "org.carrier.examples.hello-c", pin: String?? = .none,
-                          config: String = "greeting = \"hi\"") throws -> PluginManifest {
-        let hash = pin ?? PluginLibrary.sha256(ofFile: library)
-        let text = """
-            id = "\(id)"
-            version = "1.0.0"
-            library = "\(library)"
-            \(hash.map { "sha256 = \"\($0)\"" } ?? "")
-            [config]
-            \(config)
-            """
-        return try PluginManifest.parse(text, file: "/test/\(id).toml")
-    }
-
-    @Test func helloCRunsIsFoundServesAndIsWithdrawn() async throws {
-        let network = try await Network.start()
+    @Test(arguments: isolations) func helloCRunsIsFoundServesAndIsWithdrawn(isolation: PluginManifest.Isolation) async throws {
+        let network = try await HostNetwork.start()
         let library = try CPlugins.helloC()
-        let host = PluginHost(environment: network.environment)
-        await host.apply([try manifest(library: library)])
+        let host = pluginHost(network)
+        await host.apply([try HostNetwork.manifest(library: library, isolation: isolation)])
         let status = try #require(await host.status.first)
         #expect(status.state == .running && status.version == "1.0.0", "\(status)")
 
@@ -86,11 +49,12 @@ struct PluginHostTests {
         await network.stop()
     }
 
-    @Test func theSwiftExamplePublishesItsGreetingAndIsFound() async throws {
-        let network = try await Network.start()
+    @Test(arguments: isolations) func theSwiftExamplePublishesItsGreetingAndIsFound(isolation: PluginManifest.Isolation) async throws {
+        let network = try await HostNetwork.start()
         let library = try CPlugins.helloSwift()
-        let host = PluginHost(environment: network.environment)
-        await host.apply([try manifest(library: library, id: "org.carrier.examples.hello-swift", config: "greeting = \"hi from swift\"")])
+        let host = pluginHost(network)
+        await host.apply([try HostNetwork.manifest(library: library, id: "org.carrier.examples.hello-swift", config: "greeting = \"hi from swift\"",
+                                       isolation: isolation)])
         let status = try #require(await host.status.first)
         #expect(status.state == .running, "\(status)")
         #expect(await eventually { await network.client.findValue(network.host.id)?.data == Array("hi from swift".utf8) },
@@ -111,8 +75,8 @@ struct PluginHostTests {
         await network.stop()
     }
 
-    @Test func everyRefusalIsPreciseAndTheOthersKeepRunning() async throws {
-        let network = try await Network.start()
+    @Test(arguments: isolations) func everyRefusalIsPreciseAndTheOthersKeepRunning(isolation: PluginManifest.Isolation) async throws {
+        let network = try await HostNetwork.start()
         let hello = try CPlugins.helloC()
         let tampered = hello + ".tampered.so"
         try FileManager.default.copyItem(atPath: hello, toPath: tampered)
@@ -121,26 +85,29 @@ struct PluginHostTests {
         try handle.write(contentsOf: Data([0]))
         try handle.close()
         let cases: [(PluginManifest, String)] = [
-            (try manifest(library: "/nonexistent/libx.so", id: "missing", pin: .some(String(repeating: "0", count: 64))), "does not exist"),
-            (try manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello))), "but its manifest pins"),
-            (try manifest(library: hello, id: "unpinned", pin: .some(nil)), "carrier plugins pin"),
-            (try manifest(library: try CPlugins.conformance("no_entry"), id: "no-entry"), "does not export carrier_plugin_entry_v1"),
-            (try manifest(library: try CPlugins.conformance("wrong_major"), id: "wrong-major"), "built for ABI major 2"),
-            (try manifest(library: try CPlugins.conformance("null_table"), id: "null-table"), "returned NULL"),
-            (try manifest(library: try CPlugins.conformance("short_table"), id: "short"), "smaller than the"),
-            (try manifest(library: hello, id: "other-id"), "the library is \"org.carrier.examples.hello-c\""),
-            (try manifest(library: hello, config: "port = 70000"), "config.port 70000 is not a TCP port"),
+            (try HostNetwork.manifest(library: "/nonexistent/libx.so", id: "missing", pin: .some(String(repeating: "0", count: 64)), isolation: isolation),
+             "does not exist"),
+            (try HostNetwork.manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello)), isolation: isolation),
+             "but its manifest pins"),
+            (try HostNetwork.manifest(library: hello, id: "unpinned", pin: .some(nil), isolation: isolation), "carrier plugins pin"),
+            (try HostNetwork.manifest(library: try CPlugins.conformance("no_entry"), id: "no-entry", isolation: isolation), "does not export carrier_plugin_entry_v1"),
+            (try HostNetwork.manifest(library: try CPlugins.conformance("wrong_major"), id: "wrong-major", isolation: isolation), "built for ABI major 2"),
+            (try HostNetwork.manifest(library: try CPlugins.conformance("null_table"), id: "null-table", isolation: isolation), "returned NULL"),
+            (try HostNetwork.manifest(library: try CPlugins.conformance("short_table"), id: "short", isolation: isolation), "smaller than the"),
+            (try HostNetwork.manifest(library: hello, id: "other-id", isolation: isolation), "the library is \"org.carrier.examples.hello-c\""),
+            (try HostNetwork.manifest(library: hello, config: "port = 70000", isolation: isolation), "config.port 70000 is not a TCP port"),
         ]
         for (manifest, expected) in cases {
-            let host = PluginHost(environment: network.environment)
+            let host = pluginHost(network)
             await host.apply([manifest])
             let status = try #require(await host.status.first)
             #expect(status.state == .failed && status.error?.contains(expected) == true, "\(manifest.id): \(status.error ?? "no error")")
+            if isolation == .process { #expect(status.error?.contains("(in its plugin runner)") == true, "\(status.error ?? "")") }
         }
         // A failing plugin does not stop the next one.
-        let host = PluginHost(environment: network.environment)
-        await host.apply([try manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello))),
-                          try manifest(library: hello)])
+        let host = pluginHost(network)
+        await host.apply([try HostNetwork.manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello)), isolation: isolation),
+                          try HostNetwork.manifest(library: hello, isolation: isolation)])
         #expect(await host.status.map(\.state) == [.running, .failed])
         await host.stopAll()
         await network.stop()
@@ -148,18 +115,18 @@ struct PluginHostTests {
 
     @Test func aLibraryRebuiltInPlaceIsRefusedUntilARestart() throws {
         let library = try CPlugins.helloC()
-        _ = try PluginLibrary.load(try manifest(library: library))
+        _ = try PluginLibrary.load(try HostNetwork.manifest(library: library))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: library))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data([0]))
         try handle.close()
-        #expect(throws: PluginLoadError.changedOnDisk(path: library)) { try PluginLibrary.load(try manifest(library: library)) }
+        #expect(throws: PluginLoadError.changedOnDisk(path: library)) { try PluginLibrary.load(try HostNetwork.manifest(library: library)) }
     }
 
     @Test func aPluginStuckInStartIsReportedAndTheNodeKeepsServing() async throws {
-        let network = try await Network.start()
-        let library = try PluginLibrary.load(try manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang"))
-        let instance = try await PluginInstance.create(try manifest(library: library.path, id: "conformance.hang"), library: library,
+        let network = try await HostNetwork.start()
+        let library = try PluginLibrary.load(try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang"))
+        let instance = try await PluginInstance.create(try HostNetwork.manifest(library: library.path, id: "conformance.hang"), library: library,
                                                        environment: network.environment, callLimit: .milliseconds(300))
         await #expect(throws: PluginLoadError.unresponsive(id: "conformance.hang", call: "start", seconds: 0.3)) { try await instance.start() }
         #expect(await network.client.ping(try #require(await network.host.nodeInfo)), "the DHT answers while the plugin is stuck")

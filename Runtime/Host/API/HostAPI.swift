@@ -19,18 +19,17 @@ enum HostAPI {
         api.abi_version = UInt32(CARRIER_ABI_MAJOR) << 16 | UInt32(CARRIER_ABI_MINOR)
         api.log = { host, level, message in
             guard let context = PluginContext.from(host), let message else { return }
-            context.log(level, String(cString: message))
+            context.services.log(level, String(cString: message))
         }
         api.config_json = { host in UnsafePointer(PluginContext.from(host)?.configJSON) }
         api.storage_directory = { host in UnsafePointer(PluginContext.from(host)?.storageDirectory) }
         api.node_id = { host, output in
             guard let context = PluginContext.from(host), let output else { return }
-            output.pointee = CRecords.id(context.environment.identity.publicKey)
+            output.pointee = CRecords.id(context.services.nodeId)
         }
         api.sign = { host, data, length, signature in
             guard let context = PluginContext.from(host), let signature, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let bytes = CRecords.bytes(data, count: length) ?? []
-            let signed = context.environment.identity.sign(bytes)
+            guard let signed = context.services.sign(CRecords.bytes(data, count: length) ?? []) else { return CARRIER_ERR_FAILED }
             signed.withUnsafeBufferPointer { signature.update(from: $0.baseAddress!, count: 64) }
             return CARRIER_OK
         }
@@ -44,11 +43,9 @@ enum HostAPI {
             let overhead = SharedKey.nonceByteCount + SharedKey.macByteCount
             guard let context = PluginContext.from(host), let recipient, let output, let outputLength, length >= 0, plaintext != nil || length == 0,
                   capacity >= overhead, capacity - overhead >= length,
-                  let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(recipient)) else {
+                  let sealed = context.services.seal(CRecords.bytes(plaintext, count: length) ?? [], to: CRecords.id(recipient)) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            let nonce = Sodium.randomBytes(SharedKey.nonceByteCount)
-            let sealed = nonce + key.seal(CRecords.bytes(plaintext, count: length) ?? [], nonce: nonce)
             sealed.withUnsafeBufferPointer { output.update(from: $0.baseAddress!, count: sealed.count) }
             outputLength.pointee = sealed.count
             return CARRIER_OK
@@ -56,16 +53,17 @@ enum HostAPI {
         api.open = { host, sender, sealed, length, output, capacity, outputLength in
             let overhead = SharedKey.nonceByteCount + SharedKey.macByteCount
             guard let context = PluginContext.from(host), let sender, let sealed, let output, let outputLength, length >= overhead,
-                  capacity >= 0, capacity >= length - overhead, let key = try? SharedKey(between: context.environment.identity, and: CRecords.id(sender)) else {
+                  capacity >= 0, capacity >= length - overhead else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            let bytes = CRecords.bytes(sealed, count: length)!
-            guard let plain = key.open(Array(bytes[SharedKey.nonceByteCount...]), nonce: Array(bytes[..<SharedKey.nonceByteCount])) else {
-                return CARRIER_ERR_REFUSED
+            switch context.services.open(CRecords.bytes(sealed, count: length)!, from: CRecords.id(sender)) {
+            case .opened(let plain):
+                plain.withUnsafeBufferPointer { if let base = $0.baseAddress { output.update(from: base, count: plain.count) } }
+                outputLength.pointee = plain.count
+                return CARRIER_OK
+            case .refused: return CARRIER_ERR_REFUSED
+            case .invalid: return CARRIER_ERR_INVALID_ARGUMENT
             }
-            plain.withUnsafeBufferPointer { if let base = $0.baseAddress { output.update(from: base, count: plain.count) } }
-            outputLength.pointee = plain.count
-            return CARRIER_OK
         }
         installDHT(&api)
         installExecutor(&api)
@@ -78,7 +76,7 @@ enum HostAPI {
         }
         api.withdraw_service = { host, type in
             guard let context = PluginContext.from(host), let type else { return CARRIER_ERR_INVALID_ARGUMENT }
-            return context.withdrawService(type: String(cString: type))
+            return context.services.withdrawService(type: String(cString: type)) ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
         }
         return api
     }
@@ -92,16 +90,16 @@ enum HostAPI {
     private static func installDHT(_ api: inout carrier_host_api_v1) {
         api.find_node = { host, target, callback, userData in
             guard let context = PluginContext.from(host), let target, let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let id = CRecords.id(target), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
-            return context.startCall({ await dht.findNode(id) }, deliver: { nodes in
+            let id = CRecords.id(target), services = context.services, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await services.findNode(id) }, deliver: { nodes in
                 var records = nodes.map(CRecords.nodeInfo)
                 records.withUnsafeMutableBufferPointer { reply.function(reply.userData, CARRIER_OK, $0.baseAddress, $0.count) }
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil, 0) })
         }
         api.find_value = { host, valueId, cas, callback, userData in
             guard let context = PluginContext.from(host), let valueId, let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let id = CRecords.id(valueId), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
-            return context.startCall({ await dht.findValue(id, cas: cas >= 0 ? cas : nil) }, deliver: { value in
+            let id = CRecords.id(valueId), services = context.services, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await services.findValue(id, cas: cas >= 0 ? cas : nil) }, deliver: { value in
                 guard let value else { return reply.function(reply.userData, CARRIER_ERR_NOT_FOUND, nil) }
                 CRecords.withCValue(value) { reply.function(reply.userData, CARRIER_OK, $0) }
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil) })
@@ -110,20 +108,24 @@ enum HostAPI {
             guard let context = PluginContext.from(host), let value, let callback, let stored = CRecords.value(value), stored.isValid else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(stored, persistent: false) }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored) }
         }
         api.store_signed_value = { host, sequence, data, length, callback, userData in
             guard let context = PluginContext.from(host), let callback, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let value = Value.signed(by: context.environment.identity, sequenceNumber: sequence, data: CRecords.bytes(data, count: length) ?? [])
+            var value = Value(publicKey: context.services.nodeId, recipient: nil, nonce: nil, sequenceNumber: sequence, signature: nil,
+                              data: CRecords.bytes(data, count: length) ?? [])
+            value.signature = context.services.sign(value.signedDigest)
+            guard value.signature != nil else { return CARRIER_ERR_FAILED }
             guard value.isValid, (try? value.validate()) != nil else { return CARRIER_ERR_INVALID_ARGUMENT }
-            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.storeValue(value, persistent: false) }
+            let signed = value
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(signed) }
         }
         api.find_peers = { host, peerId, maxCount, callback, userData in
             guard let context = PluginContext.from(host), let peerId, let callback, (1...8).contains(maxCount) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            let id = CRecords.id(peerId), dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
-            return context.startCall({ await dht.findPeers(id, count: Int(maxCount)) }, deliver: { peers in
+            let id = CRecords.id(peerId), services = context.services, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await services.findPeers(id, count: Int(maxCount)) }, deliver: { peers in
                 CRecords.withCPeers(peers) { reply.function(reply.userData, CARRIER_OK, $0, $1) }
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil, 0) })
         }
@@ -131,7 +133,7 @@ enum HostAPI {
             guard let context = PluginContext.from(host), let peer, let callback, let record = CRecords.peer(peer), record.isValid else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            return HostAPI.startWrite(context, callback: callback, userData: userData) { dht in try await dht.announcePeer(record, persistent: false) }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.announce(record) }
         }
         api.subscribe_events = { host, callback, userData in
             guard let context = PluginContext.from(host), let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
@@ -155,11 +157,10 @@ enum HostAPI {
 
     /// A store or announcement: the callback learns how many of the closest nodes accepted.
     private static func startWrite(_ context: PluginContext, callback: @escaping carrier_write_callback, userData: UnsafeMutableRawPointer?,
-                                   _ write: @escaping @Sendable (DHTNode) async throws -> [Id: Bool]) -> carrier_status {
-        let dht = context.environment.dht, reply = Callback(function: callback, userData: userData)
-        return context.startCall({ try? await write(dht) }, deliver: { outcome in
-            let accepted = UInt32(outcome?.values.filter { $0 }.count ?? 0), asked = UInt32(outcome?.count ?? 0)
-            reply.function(reply.userData, accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED, accepted, asked)
+                                   _ write: @escaping @Sendable (any PluginServices) async -> WriteOutcome) -> carrier_status {
+        let services = context.services, reply = Callback(function: callback, userData: userData)
+        return context.startCall({ await write(services) }, deliver: { outcome in
+            reply.function(reply.userData, outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED, UInt32(outcome.accepted), UInt32(outcome.asked))
         }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, 0, 0) })
     }
 
@@ -188,33 +189,33 @@ enum HostAPI {
         api.counter_add = { host, name, delta in
             guard let context = PluginContext.from(host), let name, delta >= 0, delta.isFinite,
                   case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
-            return context.environment.metrics.add(counter: text, plugin: context.pluginId, delta) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
+            return context.services.add(counter: text, delta) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
         }
         api.gauge_set = { host, name, value in
             guard let context = PluginContext.from(host), let name, value.isFinite,
                   case let text = String(cString: name), PluginMetrics.isValidName(text) else { return CARRIER_ERR_INVALID_ARGUMENT }
-            return context.environment.metrics.set(gauge: text, plugin: context.pluginId, value) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
+            return context.services.set(gauge: text, value) ? CARRIER_OK : CARRIER_ERR_INVALID_ARGUMENT
         }
         api.define_meter = { host, meter, unit in
             guard let context = PluginContext.from(host), let meter, let unit, case let name = String(cString: meter),
                   PluginMetrics.isValidName(name) else { return CARRIER_ERR_INVALID_ARGUMENT }
             return context.defineMeter(name, unit: String(cString: unit))
         }
-        // Until the billing ledger (issue #5) enforces the manifest's plans, every use is free and
-        // allowed; usage is counted per plugin and meter on /metrics.
-        api.authorize = { host, client, meter, _, reason, capacity in
-            guard let context = PluginContext.from(host), client != nil, let meter else { return CARRIER_BILLING_PAYMENT_REQUIRED }
+        api.authorize = { host, client, meter, estimate, reason, capacity in
+            guard let context = PluginContext.from(host), let client, let meter else { return CARRIER_BILLING_PAYMENT_REQUIRED }
             let name = String(cString: meter)
             guard context.isMeterDefined(name) else {
                 HostAPI.write("meter \(name) was never defined by the plugin", to: reason, capacity: capacity)
                 return CARRIER_BILLING_PAYMENT_REQUIRED
             }
-            return CARRIER_BILLING_ALLOWED
+            let (decision, why) = context.services.authorize(client: CRecords.id(client), meter: name, estimate: estimate)
+            if decision != CARRIER_BILLING_ALLOWED { HostAPI.write(why, to: reason, capacity: capacity) }
+            return decision
         }
         api.report_usage = { host, client, meter, amount in
-            guard let context = PluginContext.from(host), client != nil, let meter, case let name = String(cString: meter),
+            guard let context = PluginContext.from(host), let client, let meter, case let name = String(cString: meter),
                   context.isMeterDefined(name) else { return CARRIER_ERR_INVALID_ARGUMENT }
-            context.environment.metrics.addUsage(plugin: context.pluginId, meter: name, Double(amount))
+            context.services.reportUsage(client: CRecords.id(client), meter: name, amount: amount)
             return CARRIER_OK
         }
     }

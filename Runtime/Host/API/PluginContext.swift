@@ -3,7 +3,6 @@ import CarrierDHT
 import CarrierPluginABI
 import Dispatch
 import Foundation
-import Logging
 import Synchronization
 
 /// The host's side of one plugin instance: its executor, its configuration, and every host-API
@@ -32,26 +31,21 @@ public final class PluginContext: @unchecked Sendable {
     }
 
     public let pluginId: String
-    public let version: String
-    /// The manifest's prices, announced with every service of the plugin.
-    let priceSummary: String
-    let environment: HostEnvironment
+    /// Where the host-API calls go: the host itself, or the host through a runner's socket.
+    let services: any PluginServices
     let executor: DispatchQueue
-    let logger: Logger
     let configJSON: UnsafeMutablePointer<CChar>
     let storageDirectory: UnsafeMutablePointer<CChar>
     private let state = Mutex(State())
 
     private static let everyContext = Mutex<[PluginContext]>([])
 
-    init(manifest: PluginManifest, environment: HostEnvironment) throws {
+    /// A context for `manifest`'s plugin whose private folder is `<dataDirectory>/plugins/<id>`.
+    init(manifest: PluginManifest, services: any PluginServices, dataDirectory: String) throws {
         pluginId = manifest.id
-        version = manifest.version
-        priceSummary = manifest.billing.priceSummary
-        self.environment = environment
+        self.services = services
         executor = DispatchQueue(label: "carrier.plugin.\(manifest.id)")
-        logger = Logger(label: "carrier.plugin.\(manifest.id)")
-        let directory = "\(environment.dataDirectory)/plugins/\(manifest.id)"
+        let directory = "\(dataDirectory)/plugins/\(manifest.id)"
         try DataDirectory.create(directory)
         configJSON = strdup(manifest.configJSON)
         storageDirectory = strdup(directory)
@@ -82,19 +76,8 @@ public final class PluginContext: @unchecked Sendable {
     /// Stops the instance for good (after a timeout, or when create fails).
     func markStopped() { state.withLock { $0.phase = .stopped } }
 
-    /// A token for the offers this instance announces: another instance of the same plugin (after
-    /// a reload) cannot withdraw them, nor this one withdraw its successor's.
-    let owner = UUID()
-
     /// Whether asynchronous work may still be started for the plugin.
     var isLive: Bool { state.withLock { $0.phase == .created || $0.phase == .running || $0.phase == .creating } }
-
-    // MARK: Logging, identity
-
-    func log(_ level: carrier_log_level, _ message: String) {
-        let levels: [Logger.Level] = [.trace, .debug, .info, .notice, .warning, .error]
-        logger.log(level: levels[min(Int(level.rawValue), levels.count - 1)], "\(message)")
-    }
 
     // MARK: Asynchronous calls
 
@@ -157,10 +140,14 @@ public final class PluginContext: @unchecked Sendable {
     // MARK: Events
 
     func subscribe(_ deliver: @escaping @Sendable (DHTEvent) -> Void) -> carrier_status {
-        let events = environment.dht.events()
-        return state.withLock { state in
+        func refusal(_ state: State) -> carrier_status? {
             guard state.phase == .created || state.phase == .running else { return CARRIER_ERR_SHUTTING_DOWN }
-            guard state.eventTask == nil else { return CARRIER_ERR_UNSUPPORTED }
+            return state.eventTask == nil ? nil : CARRIER_ERR_UNSUPPORTED
+        }
+        if let refused = state.withLock({ refusal($0) }) { return refused }
+        let events = services.events()
+        return state.withLock { state in
+            if let refused = refusal(state) { return refused }
             // One event in flight at a time: while the plugin is slow, events wait in the
             // broadcaster's bounded buffer (oldest dropped), not in an unbounded queue.
             state.eventTask = Task { [executor, self] in
@@ -180,11 +167,14 @@ public final class PluginContext: @unchecked Sendable {
     // MARK: Billing
 
     func defineMeter(_ name: String, unit: String) -> carrier_status {
-        state.withLock { state in
-            guard state.phase == .creating else { return CARRIER_ERR_UNSUPPORTED }
+        let defined = state.withLock { state in
+            guard state.phase == .creating else { return false }
             state.meters[name] = unit
-            return CARRIER_OK
+            return true
         }
+        guard defined else { return CARRIER_ERR_UNSUPPORTED }
+        services.defineMeter(name, unit: unit)
+        return CARRIER_OK
     }
 
     /// The meters the plugin defined, with their units.
@@ -197,17 +187,12 @@ public final class PluginContext: @unchecked Sendable {
     func announceService(type: String, endpoint: String) -> carrier_status {
         guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
         do {
-            try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
-                                              priceSummary: priceSummary, owner: owner)
+            try services.announceService(type: type, endpoint: endpoint)
         } catch {
-            logger.error("service not announced", metadata: ["type": "\(type)", "error": "\(error)"])
+            services.log(CARRIER_LOG_ERROR, "service \(type) not announced: \(error)")
             return error.status
         }
         return CARRIER_OK
-    }
-
-    func withdrawService(type: String) -> carrier_status {
-        environment.services.withdraw(type: type, plugin: pluginId, owner: owner) ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
     }
 
     // MARK: Shutdown

@@ -48,6 +48,8 @@ public struct AdminRoutes: Sendable {
         public let error: String?
         public let health: String?
         public let detail: String?
+        /// How many times its plugin runner was lost (process isolation).
+        public let runnerLosses: Int?
     }
 
     func respond(method: HTTPMethod, path: String) async -> AdminResponse {
@@ -88,7 +90,8 @@ public struct AdminRoutes: Sendable {
                 detail = text
             }
             result.append(Plugin(id: status.id, manifest: status.manifest, state: status.state.rawValue, isolation: status.isolation.rawValue,
-                                 version: status.version, error: status.error, health: health, detail: detail))
+                                 version: status.version, error: status.error, health: health, detail: detail,
+                                 runnerLosses: status.isolation == .process ? status.runnerLosses : nil))
         }
         return result
     }

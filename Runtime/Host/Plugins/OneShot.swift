@@ -1,50 +1,64 @@
 import Synchronization
 
-/// A result that arrives once, from any thread, awaited with a time limit.
+/// A result that arrives once, from any thread, awaited (by any number of waiters) with a time limit.
 final class OneShot<T: Sendable>: Sendable {
+    private struct Waiter {
+        let continuation: CheckedContinuation<T?, Never>
+        /// The sleeper that ends this wait at its limit; cancelled when the result comes first.
+        var timer: Task<Void, Never>?
+    }
+
     private struct State {
         var result: T?
-        var waiter: CheckedContinuation<T?, Never>?
-        var finished = false
-        /// The sleeper that ends the wait at the limit; cancelled when the result comes first.
-        var timer: Task<Void, Never>?
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
-    /// Delivers the result (only the first call counts).
+    /// Delivers the result (only the first call counts) to every waiter.
     func fulfil(_ result: T) {
-        let waiter = state.withLock { state -> CheckedContinuation<T?, Never>? in
-            guard !state.finished else { return nil }
+        let waiters = state.withLock { state -> [Waiter] in
+            guard state.result == nil else { return [] }
             state.result = result
-            state.timer?.cancel()
-            if let waiter = state.waiter { state.finished = true; state.waiter = nil; return waiter }
-            return nil
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiter?.resume(returning: result)
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: result)
+        }
     }
 
     /// The result, or nil if it did not arrive within `limit`.
     func value(within limit: Duration) async -> T? {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> T?? in
-                if let result = state.result { state.finished = true; return .some(result) }
-                state.waiter = continuation
-                return .none
+            let token = state.withLock { state -> UInt64? in
+                guard state.result == nil else { return nil }
+                let token = state.nextWaiter
+                state.nextWaiter += 1
+                state.waiters[token] = Waiter(continuation: continuation)
+                return token
             }
-            if case .some(let result) = ready { return continuation.resume(returning: result) }
+            guard let token else { return continuation.resume(returning: state.withLock { $0.result }) }
             let timer = Task {
                 try? await Task.sleep(for: limit)
-                let waiter = self.state.withLock { state -> CheckedContinuation<T?, Never>? in
-                    guard !state.finished else { return nil }
-                    state.finished = true
-                    defer { state.waiter = nil }
-                    return state.waiter
-                }
-                waiter?.resume(returning: nil)
+                state.withLock { $0.waiters.removeValue(forKey: token) }?.continuation.resume(returning: nil)
             }
-            state.withLock { state in
-                if state.finished || state.result != nil { timer.cancel() } else { state.timer = timer }
+            let fulfilled = state.withLock { state in
+                guard state.waiters[token] != nil else { return true }
+                state.waiters[token]?.timer = timer
+                return false
+            }
+            if fulfilled { timer.cancel() }
+        }
+    }
+
+    /// The result, waiting as long as it takes.
+    var value: T {
+        get async {
+            while true {
+                if let result = await value(within: .seconds(3600)) { return result }
             }
         }
     }

@@ -2,23 +2,31 @@ import Logging
 
 /// Runs the plugins of a manifest set: loads and starts the enabled ones in dependency order,
 /// keeps going when one fails (its error is kept for `status`), and on `reload` stops what was
-/// disabled, removed or changed, and starts what is new, without touching the rest.
+/// disabled, removed or changed, and starts what is new, without touching the rest. A plugin
+/// with `isolation = "process"` runs in a plugin runner, supervised by an `IsolatedPlugin`.
+///
+/// `apply` and `stopAll` must not be called from inside a call into a plugin (a plugin's
+/// lifecycle function or host-API callback): they wait for plugin calls to finish.
 public actor PluginHost {
     /// Where one plugin stands, for operators (`carrier plugins list`, `/plugins`).
     public struct Status: Sendable, Equatable {
-        public enum State: String, Sendable { case running, failed, disabled }
+        /// `restarting`: a process-isolated plugin whose runner was lost and is being started again.
+        public enum State: String, Sendable { case running, restarting, failed, disabled }
         public let id: String
         public let manifest: String
         public let state: State
         public let isolation: PluginManifest.Isolation
         /// The library's own version, once loaded.
         public let version: String?
-        /// Why it is not running, when it failed.
+        /// Why it is not running, when it failed; for a process-isolated plugin, how its last runner was lost.
         public let error: String?
+        /// How many times its plugin runner was lost (process isolation only).
+        public var runnerLosses: Int = 0
     }
 
     public nonisolated let environment: HostEnvironment
-    private var running: [String: PluginInstance] = [:]
+    public nonisolated let runnerSettings: RunnerSettings
+    private var running: [String: any HostedPlugin] = [:]
     private var statuses: [String: Status] = [:]
     /// Start order of the running plugins (they stop in reverse).
     private var order: [String] = []
@@ -29,15 +37,25 @@ public actor PluginHost {
     private var stopped = false
     private let logger = Logger(label: "carrier.host")
 
-    public init(environment: HostEnvironment) {
+    public init(environment: HostEnvironment, runnerSettings: RunnerSettings = RunnerSettings()) {
         self.environment = environment
+        self.runnerSettings = runnerSettings
     }
 
-    /// Every plugin's status, by id.
-    public var status: [Status] { statuses.values.sorted { $0.id < $1.id } }
+    /// Every plugin's status, by id (a process-isolated plugin's as its supervisor sees it now).
+    public var status: [Status] {
+        statuses.values.sorted { $0.id < $1.id }.map { status in
+            guard let isolated = running[status.id] as? IsolatedPlugin else { return status }
+            let condition = isolated.condition
+            var live = Status(id: status.id, manifest: status.manifest, state: condition.running ? .running : .restarting,
+                              isolation: status.isolation, version: condition.version, error: condition.lastLoss)
+            live.runnerLosses = condition.losses
+            return live
+        }
+    }
 
-    /// The running instance of `id`.
-    public func instance(_ id: String) -> PluginInstance? { running[id] }
+    /// The running plugin `id`.
+    public func instance(_ id: String) -> (any HostedPlugin)? { running[id] }
 
     /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or
     /// changed (in reverse start order), then starts the enabled ones not running (in start order).
@@ -89,17 +107,23 @@ public actor PluginHost {
 
     private func start(_ manifest: PluginManifest) async {
         do {
-            guard manifest.isolation == .inProcess else {
-                throw PluginLoadError.cannotOpen(path: manifest.library, reason: "isolation = \"process\" is not available in this build yet")
+            let plugin: any HostedPlugin, version: String?
+            switch manifest.isolation {
+            case .inProcess:
+                let library = try PluginLibrary.load(manifest)
+                let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
+                try await instance.start()
+                (plugin, version) = (instance, library.version)
+            case .process:
+                let isolated = try await IsolatedPlugin.start(manifest, environment: environment, settings: runnerSettings)
+                (plugin, version) = (isolated, isolated.condition.version)
             }
-            let library = try PluginLibrary.load(manifest)
-            let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
-            try await instance.start()
-            running[manifest.id] = instance
+            running[manifest.id] = plugin
             order.append(manifest.id)
             statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .running, isolation: manifest.isolation,
-                                           version: library.version, error: nil)
-            logger.info("plugin started", metadata: ["plugin": "\(manifest.id)", "version": "\(library.version)"])
+                                           version: version, error: nil)
+            logger.info("plugin started", metadata: ["plugin": "\(manifest.id)", "version": "\(version ?? "?")",
+                                                     "isolation": "\(manifest.isolation.rawValue)"])
         } catch {
             fail(manifest, "\(error)")
         }

@@ -36,11 +36,18 @@ public final class PluginInstance: @unchecked Sendable {
         self.callLimit = callLimit
     }
 
-    /// Creates an instance of `library` with the manifest's config. Throws `createFailed` with the
-    /// plugin's message, or `unresponsive`.
+    /// Creates an instance of `library` in this process, served by the host's own services.
     public static func create(_ manifest: PluginManifest, library: PluginLibrary, environment: HostEnvironment,
                               callLimit: Duration = .seconds(10)) async throws -> PluginInstance {
-        let context = try PluginContext(manifest: manifest, environment: environment)
+        try await create(manifest, library: library, services: LocalPluginServices(environment: environment, manifest: manifest, version: library.version),
+                         dataDirectory: environment.dataDirectory, callLimit: callLimit)
+    }
+
+    /// Creates an instance of `library` with the manifest's config, its host-API calls served by
+    /// `services`. Throws `createFailed` with the plugin's message, or `unresponsive`.
+    static func create(_ manifest: PluginManifest, library: PluginLibrary, services: any PluginServices, dataDirectory: String,
+                       callLimit: Duration) async throws -> PluginInstance {
+        let context = try PluginContext(manifest: manifest, services: services, dataDirectory: dataDirectory)
         let plugin = PluginInstance(manifest: manifest, library: library, context: context, callLimit: callLimit)
         let table = plugin.table
         let (status, message) = try await plugin.call("create") { () -> (carrier_status, String) in
@@ -58,12 +65,12 @@ public final class PluginInstance: @unchecked Sendable {
             return (status, CRecords.string(error))
         }
         guard status == CARRIER_OK else {
-            await environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
+            await services.withdrawAllServices()
             throw PluginLoadError.createFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue),
                                                message: message.isEmpty ? "no message" : message)
         }
         guard context.phase == .created else {
-            await environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
+            await services.withdrawAllServices()
             throw PluginLoadError.createFailed(id: manifest.id, status: 0, message: "create returned CARRIER_OK but no instance")
         }
         return plugin
@@ -81,13 +88,12 @@ public final class PluginInstance: @unchecked Sendable {
             return (status, CRecords.string(error))
         }
         guard status == CARRIER_OK else {
-            await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
+            await context.services.withdrawAllServices()
             throw PluginLoadError.startFailed(id: manifest.id, status: Int32(bitPattern: status.rawValue), message: message.isEmpty ? "no message" : message)
         }
         if let service = manifest.service {
             do {
-                try context.environment.services.announce(type: service.type, endpointTemplate: service.endpoint, plugin: manifest.id,
-                                                          version: library.version, priceSummary: manifest.billing.priceSummary, owner: context.owner)
+                try context.services.announceService(type: service.type, endpoint: service.endpoint)
             } catch {
                 try? await stopAndDestroy()
                 throw PluginLoadError.startFailed(id: manifest.id, status: 0, message: "its manifest's service cannot be announced: \(error)")
@@ -108,7 +114,7 @@ public final class PluginInstance: @unchecked Sendable {
             }
             self.destroyOnExecutor()
         }
-        await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
+        await context.services.withdrawAllServices()
     }
 
     /// The plugin's health and its one-line detail (FAILING "not running" once destroyed).
@@ -150,7 +156,7 @@ public final class PluginInstance: @unchecked Sendable {
                 }
                 self.destroyOnExecutor()
             }
-            await context.environment.services.withdrawAll(plugin: manifest.id, owner: context.owner)
+            await context.services.withdrawAllServices()
         }
         throw PluginLoadError.unresponsive(id: manifest.id, call: name,
                                            seconds: Double(callLimit.components.seconds) + Double(callLimit.components.attoseconds) / 1e18)
@@ -171,13 +177,28 @@ extension PluginInstance {
         }
     }
 
-    /// Calls the host API's `counter_add` (counter `abi_calls`) `count` times on the executor, as
-    /// the plugin would; returns the time taken.
-    public func timeHostCalls(_ count: Int) -> Duration {
+    /// A host-API function `timeHostCalls` can time.
+    public enum HostCall: Sendable {
+        /// `counter_add` of counter `abi_calls`: one-way (a message, in a runner).
+        case counterAdd
+        /// `sign` of 32 bytes: a round trip to the host, in a runner.
+        case sign
+    }
+
+    /// Calls a host-API function `count` times on the executor, as the plugin would; returns the time taken.
+    public func timeHostCalls(_ count: Int, call: HostCall = .counterAdd) -> Duration {
         let handle = context.handle
         return context.executor.sync {
-            let counterAdd = HostAPI.table.pointee.counter_add!
-            return ContinuousClock().measure { for _ in 0..<count { _ = counterAdd(handle, "abi_calls", 1) } }
+            let api = HostAPI.table.pointee
+            switch call {
+            case .counterAdd:
+                let counterAdd = api.counter_add!
+                return ContinuousClock().measure { for _ in 0..<count { _ = counterAdd(handle, "abi_calls", 1) } }
+            case .sign:
+                let sign = api.sign!
+                var data = [UInt8](repeating: 7, count: 32), signature = [UInt8](repeating: 0, count: 64)
+                return ContinuousClock().measure { for _ in 0..<count { _ = sign(handle, &data, data.count, &signature) } }
+            }
         }
     }
 }

@@ -18,6 +18,9 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case startFailed(id: String, status: Int32, message: String)
     /// A call into the plugin did not return within the host's limit.
     case unresponsive(id: String, call: String, seconds: Double)
+    /// The plugin runner (`isolation = "process"`) refused the plugin; `message` says why, as the
+    /// in-process host would have.
+    case inRunner(id: String, message: String)
 
     public var description: String {
         switch self {
@@ -40,6 +43,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         case .createFailed(let id, let status, let message): return "\(id): create failed (status \(status)): \(message)"
         case .startFailed(let id, let status, let message): return "\(id): start failed (status \(status)): \(message)"
         case .unresponsive(let id, let call, let seconds): return "\(id): \(call) did not return within \(seconds) s; the plugin is stuck"
+        case .inRunner(let id, let message): return "\(id) (in its plugin runner): \(message)"
         }
     }
 }

@@ -2,14 +2,14 @@ import Foundation
 
 /// Runs the built `carrier` executable (found beside the test binary, or at `$CARRIER_BIN`) as a
 /// real child process.
-enum CarrierBinary {
-    struct Result {
-        let status: Int32
-        let standardOutput: String
-        let standardError: String
+public enum CarrierBinary {
+    public struct Result {
+        public let status: Int32
+        public let standardOutput: String
+        public let standardError: String
     }
 
-    static var path: String {
+    public static var path: String {
         if let override = ProcessInfo.processInfo.environment["CARRIER_BIN"] { return override }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
@@ -20,7 +20,7 @@ enum CarrierBinary {
         return directory.appendingPathComponent("carrier").path
     }
 
-    static func run(_ arguments: [String], standardInput: String? = nil) throws -> Result {
+    public static func run(_ arguments: [String], standardInput: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

@@ -1,0 +1,79 @@
+import CarrierCore
+import CarrierDHT
+import CarrierPluginABI
+import Foundation
+import Logging
+
+/// The host's own services for one plugin instance: what an in-process plugin calls directly, and
+/// what the host serves a plugin runner's requests with.
+struct LocalPluginServices: PluginServices {
+    let environment: HostEnvironment
+    let pluginId: String
+    /// The library's own version, announced with the plugin's services.
+    let version: String
+    /// The manifest's prices, announced with every service of the plugin.
+    let priceSummary: String
+    /// A token for the offers this instance announces: another instance of the same plugin (after
+    /// a reload or a runner restart) cannot withdraw them, nor this one withdraw its successor's.
+    let owner = UUID()
+    let logger: Logger
+
+    init(environment: HostEnvironment, manifest: PluginManifest, version: String) {
+        self.environment = environment
+        pluginId = manifest.id
+        self.version = version
+        priceSummary = manifest.billing.priceSummary
+        logger = Logger(label: "carrier.plugin.\(manifest.id)")
+    }
+
+    var nodeId: Id { environment.identity.publicKey }
+
+    func log(_ level: carrier_log_level, _ message: String) {
+        let levels: [Logger.Level] = [.trace, .debug, .info, .notice, .warning, .error]
+        logger.log(level: levels[min(Int(level.rawValue), levels.count - 1)], "\(message)")
+    }
+
+    func sign(_ data: [UInt8]) -> [UInt8]? { environment.identity.sign(data) }
+
+    func seal(_ plaintext: [UInt8], to recipient: Id) -> [UInt8]? {
+        guard let key = try? SharedKey(between: environment.identity, and: recipient) else { return nil }
+        let nonce = Sodium.randomBytes(SharedKey.nonceByteCount)
+        return nonce + key.seal(plaintext, nonce: nonce)
+    }
+
+    func open(_ sealed: [UInt8], from sender: Id) -> OpenOutcome {
+        guard sealed.count >= SharedKey.nonceByteCount + SharedKey.macByteCount,
+              let key = try? SharedKey(between: environment.identity, and: sender) else { return .invalid }
+        let nonce = Array(sealed[..<SharedKey.nonceByteCount])
+        return key.open(Array(sealed[SharedKey.nonceByteCount...]), nonce: nonce).map(OpenOutcome.opened) ?? .refused
+    }
+
+    func findNode(_ target: Id) async -> [NodeInfo] { await environment.dht.findNode(target) }
+    func findValue(_ id: Id, cas: Int32?) async -> Value? { await environment.dht.findValue(id, cas: cas) }
+    func findPeers(_ id: Id, count: Int) async -> [PeerInfo] { await environment.dht.findPeers(id, count: count) }
+    func store(_ value: Value) async -> WriteOutcome { WriteOutcome(try? await environment.dht.storeValue(value, persistent: false)) }
+    func announce(_ peer: PeerInfo) async -> WriteOutcome { WriteOutcome(try? await environment.dht.announcePeer(peer, persistent: false)) }
+    func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
+
+    func add(counter name: String, _ delta: Double) -> Bool { environment.metrics.add(counter: name, plugin: pluginId, delta) }
+    func set(gauge name: String, _ value: Double) -> Bool { environment.metrics.set(gauge: name, plugin: pluginId, value) }
+
+    func defineMeter(_ name: String, unit: String) {}
+
+    // Until the billing ledger (issue #5) enforces the manifest's plans, every use is free and
+    // allowed; usage is counted per plugin and meter on /metrics.
+    func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) { (CARRIER_BILLING_ALLOWED, "") }
+
+    func reportUsage(client: Id, meter: String, amount: UInt64) {
+        environment.metrics.addUsage(plugin: pluginId, meter: meter, Double(amount))
+    }
+
+    func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
+        _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
+                                          priceSummary: priceSummary, owner: owner)
+    }
+
+    func withdrawService(type: String) -> Bool { environment.services.withdraw(type: type, plugin: pluginId, owner: owner) }
+
+    func withdrawAllServices() async { await environment.services.withdrawAll(plugin: pluginId, owner: owner) }
+}

@@ -1,0 +1,154 @@
+import CarrierCore
+import CarrierDHT
+import CarrierPluginABI
+import Synchronization
+
+/// The host's side of a runner's host-API calls: each request is served with the instance's
+/// `LocalPluginServices`, as the same call from an in-process plugin would be.
+///
+/// Synchronous calls and one-way messages are served on the socket's reader thread, in the order
+/// they were sent (an announcement and its withdrawal cannot swap). DHT calls run as tasks, at
+/// most `maxInFlight` at once per runner; beyond that a call is answered at once as failed, so a
+/// runaway plugin cannot make the host queue without bound.
+final class RunnerCalls: Sendable {
+    static let maxInFlight = 256
+
+    let services: LocalPluginServices
+    private let socket: RunnerSocket
+    private let inFlight = Atomic<Int>(0)
+    private let subscription = Mutex<Task<Void, Never>?>(nil)
+    /// Events not sent because the runner had not read its backlog.
+    let droppedEvents = Atomic<Int>(0)
+
+    /// Called when an answer cannot be sent because the runner has not read its backlog: a
+    /// runner that does not read is stuck, and its calls would wait forever.
+    private let overwhelmed: @Sendable () -> Void
+
+    init(services: LocalPluginServices, socket: RunnerSocket, overwhelmed: @escaping @Sendable () -> Void) {
+        self.services = services
+        self.socket = socket
+        self.overwhelmed = overwhelmed
+    }
+
+    /// Serves one request of the runner; a malformed one is thrown (the runner is then dropped).
+    func serve(_ message: RunnerMessage) throws(RunnerMessage.Malformed) {
+        switch message.op {
+        case "log":
+            let level = try message.unsigned("level")
+            services.log(carrier_log_level(rawValue: UInt32(min(level, 5))), try message.text("text"))
+        case "counter": _ = services.add(counter: try metricName(message), try message.double("amount"))
+        case "gauge": _ = services.set(gauge: try metricName(message), try message.double("amount"))
+        case "meter": services.defineMeter(try metricName(message), unit: try message.text("unit"))
+        case "usage": services.reportUsage(client: try message.id("client"), meter: try metricName(message), amount: try message.unsigned("amount"))
+        case "subscribe": subscribe()
+        case "sign":
+            answer(message, ["signature": .bytes(services.sign(try message.bytes("data")) ?? [])])
+        case "seal":
+            let sealed = services.seal(try message.bytes("data"), to: try message.id("peer"))
+            answer(message, sealed.map { ["sealed": .bytes($0)] } ?? [:])
+        case "open":
+            switch services.open(try message.bytes("data"), from: try message.id("peer")) {
+            case .opened(let plain): answer(message, ["opened": .bytes(plain)])
+            case .refused: answer(message, ["refused": .unsigned(1)])
+            case .invalid: answer(message, [:])
+            }
+        case "authorize":
+            let (decision, reason) = services.authorize(client: try message.id("client"), meter: try metricName(message),
+                                                        estimate: try message.unsigned("amount"))
+            answer(message, ["decision": .unsigned(UInt64(decision.rawValue)), "reason": .text(reason)])
+        case "announce_service":
+            let type = try message.text("type"), endpoint = try message.text("endpoint")
+            do throws(ServiceRegistry.AnnounceError) {
+                guard PluginManifest.isValidId(type), endpoint.contains("://") else {
+                    throw ServiceRegistry.AnnounceError(description: "not a service type and endpoint", status: CARRIER_ERR_INVALID_ARGUMENT)
+                }
+                try services.announceService(type: type, endpoint: endpoint)
+                answer(message, ["status": .unsigned(UInt64(CARRIER_OK.rawValue))])
+            } catch {
+                answer(message, ["status": .unsigned(UInt64(error.status.rawValue)), "reason": .text(error.description)])
+            }
+        case "withdraw_service":
+            let withdrawn = services.withdrawService(type: try message.text("type"))
+            answer(message, ["status": .unsigned(UInt64((withdrawn ? CARRIER_OK : CARRIER_ERR_NOT_FOUND).rawValue))])
+        default:
+            try serveAsynchronously(message)
+        }
+    }
+
+    private func serveAsynchronously(_ message: RunnerMessage) throws(RunnerMessage.Malformed) {
+        let services = self.services
+        let work: @Sendable () async -> [String: CBOR]
+        switch message.op {
+        case "find_node":
+            let target = try message.id("target")
+            work = { ["nodes": RunnerMessage.encode(nodes: await services.findNode(target))] }
+        case "find_value":
+            let target = try message.id("target")
+            let cas = message.has("cas") ? Int32(exactly: try message.unsigned("cas")) : nil
+            work = { await services.findValue(target, cas: cas).map { ["value": RunnerMessage.encode(value: $0)] } ?? [:] }
+        case "find_peers":
+            let target = try message.id("target"), count = try message.unsigned("count")
+            guard (1...8).contains(count) else { throw message.missing("count", "1 to 8") }
+            work = { ["peers": RunnerMessage.encode(peers: await services.findPeers(target, count: Int(count)))] }
+        case "store":
+            let value = try message.value("value")
+            guard value.isValid else { throw message.missing("value", "a valid value") }
+            work = { Self.fields(await services.store(value)) }
+        case "announce":
+            guard let peer = try message.peers("peers").first, peer.isValid else { throw message.missing("peers", "one valid peer record") }
+            work = { Self.fields(await services.announce(peer)) }
+        case "withdraw_all":
+            work = { await services.withdrawAllServices(); return [:] }
+        default:
+            throw RunnerMessage.Malformed(description: "unknown op \"\(message.op)\"")
+        }
+        guard message.id != nil else { throw message.missing("id", "present on \(message.op)") }
+        guard inFlight.add(1, ordering: .relaxed).newValue <= Self.maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            answer(message, [:])
+            return
+        }
+        Task {
+            let fields = await work()
+            inFlight.subtract(1, ordering: .relaxed)
+            answer(message, fields)
+        }
+    }
+
+    private static func fields(_ outcome: WriteOutcome) -> [String: CBOR] {
+        ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked))]
+    }
+
+    private func metricName(_ message: RunnerMessage) throws(RunnerMessage.Malformed) -> String {
+        let name = message.has("meter") ? try message.text("meter") : try message.text("name")
+        guard PluginMetrics.isValidName(name) else { throw message.missing("name", "a metric name") }
+        return name
+    }
+
+    private func answer(_ request: RunnerMessage, _ fields: [String: CBOR]) {
+        guard let id = request.id else { return }
+        if socket.send(RunnerMessage("result", id: id, fields), waiting: false) == .full { overwhelmed() }
+    }
+
+    /// Forwards the node's events to the runner; when the runner lags, events are dropped (and counted).
+    private func subscribe() {
+        let events = services.events(), socket = self.socket
+        let task = Task { [self] in
+            for await event in events {
+                let fields: [String: CBOR] = switch event {
+                case .valueUpdated(let value): ["value": RunnerMessage.encode(value: value)]
+                case .peerAnnounced(let peer): ["peers": RunnerMessage.encode(peers: [peer])]
+                }
+                switch socket.send(RunnerMessage("event", fields), waiting: false) {
+                case .sent: continue
+                case .full: droppedEvents.add(1, ordering: .relaxed)
+                case .closed: return
+                }
+            }
+        }
+        subscription.withLock { $0?.cancel(); $0 = task }
+    }
+
+    /// The runner is gone: stops forwarding events.
+    func close() { subscription.withLock { $0?.cancel(); $0 = nil } }
+}

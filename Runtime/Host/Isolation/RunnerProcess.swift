@@ -1,0 +1,60 @@
+import Foundation
+
+/// A `carrier plugin-runner` child process and the host's end of its socket. The child gets the
+/// other end as fd 3 and inherits stderr (its own log lines); nothing else of the host's.
+final class RunnerProcess: Sendable {
+    let pid: pid_t
+    let socket: RunnerSocket
+
+    private init(pid: pid_t, socket: RunnerSocket) {
+        self.pid = pid
+        self.socket = socket
+    }
+
+    /// Starts `executable plugin-runner --fd 3`. Without `crashBacktraces`, Swift's crash
+    /// backtracer is off in the child (`SWIFT_BACKTRACE=enable=no`).
+    static func spawn(executable: String, crashBacktraces: Bool) throws -> RunnerProcess {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw RunnerError("the plugin runner \(executable) is not an executable file")
+        }
+        let (host, child) = try RunnerSocket.pair()
+        defer { child.close() }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 onto 3 clears close-on-exec on the copy; every other descriptor of the host is
+        // close-on-exec (sockets, SQLite files, the loaded libraries' files are not descriptors).
+        posix_spawn_file_actions_adddup2(&actions, child.descriptor, 3)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        let arguments = [executable, "plugin-runner", "--fd", "3"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var environment = ProcessInfo.processInfo.environment
+        if !crashBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, &argv, &envp)
+        guard result == 0 else {
+            host.close()
+            throw RunnerError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return RunnerProcess(pid: pid, socket: host)
+    }
+
+    /// SIGKILL: for a runner that is stuck, broken, or already gone (then it does nothing).
+    func kill() { _ = Foundation.kill(pid, SIGKILL) }
+
+    /// Reaps the child (after its socket closed) and says how it ended.
+    func waitForExit() -> String {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return "cannot be waited for: \(String(cString: strerror(errno)))" }
+        }
+        if status & 0x7F == 0 { return "exited with status \((status >> 8) & 0xFF)" }
+        let signal = status & 0x7F
+        let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+        return "was killed by signal \(signal) (\(name))"
+    }
+}

@@ -1,0 +1,51 @@
+import CarrierCore
+import CarrierDHT
+@testable import CarrierHost
+import Foundation
+import Testing
+
+/// A supernode (host) and a regular node on loopback, joined.
+struct HostNetwork {
+    let host: DHTNode
+    let client: DHTNode
+    let environment: HostEnvironment
+
+    static func start() async throws -> HostNetwork {
+        func node() async throws -> DHTNode {
+            var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+                                                      dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
+            configuration.allowLocal = true
+            configuration.requestTimeout = .milliseconds(500)
+            let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
+            try await node.start()
+            return node
+        }
+        let host = try await node(), client = try await node()
+        #expect(await client.bootstrap([try #require(await host.nodeInfo)]) == 1)
+        let environment = HostEnvironment(identity: host.identity, dht: host,
+                                          services: ServiceRegistry(identity: host.identity, dht: host, publicHost: "127.0.0.1"),
+                                          metrics: PluginMetrics(), dataDirectory: host.configuration.dataDirectory)
+        return HostNetwork(host: host, client: client, environment: environment)
+    }
+
+    func stop() async {
+        await client.stop()
+        await host.stop()
+    }
+
+    /// A manifest for `library`, pinned to its current hash unless `pin` says otherwise.
+    static func manifest(library: String, id: String = "org.carrier.examples.hello-c", pin: String?? = .none,
+                          config: String = "greeting = \"hi\"", isolation: PluginManifest.Isolation = .inProcess) throws -> PluginManifest {
+        let hash = pin ?? PluginLibrary.sha256(ofFile: library)
+        let text = """
+            id = "\(id)"
+            version = "1.0.0"
+            library = "\(library)"
+            isolation = "\(isolation.rawValue)"
+            \(hash.map { "sha256 = \"\($0)\"" } ?? "")
+            [config]
+            \(config)
+            """
+        return try PluginManifest.parse(text, file: "/test/\(id).toml")
+    }
+}

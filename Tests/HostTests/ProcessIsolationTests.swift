@@ -1,0 +1,114 @@
+import CarrierCore
+import CarrierDHT
+@testable import CarrierHost
+import CarrierPluginABI
+import Foundation
+import TestSupport
+import Testing
+
+/// `isolation = "process"` when the plugin misbehaves: a crash kills only its runner, which is
+/// restarted with backoff; a stuck call gets the runner killed; the host's DHT answers throughout.
+/// (The examples under process isolation, and the refusals, are in `PluginHostTests`.)
+@Suite(.serialized)
+struct ProcessIsolationTests {
+    /// Fast restarts for tests: 100 ms, doubling to 400 ms; no crash backtraces (they take a
+    /// second or more to print on a busy machine).
+    private static func settings(callLimit: Duration = .seconds(10)) -> RunnerSettings {
+        var settings = RunnerSettings(executable: CarrierBinary.path)
+        settings.firstRestartDelay = .milliseconds(100)
+        settings.maximumRestartDelay = .milliseconds(400)
+        settings.callLimit = callLimit
+        settings.crashBacktraces = false
+        return settings
+    }
+
+    private static func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
+
+    @Test func restartsBackOffFromOneSecondToAMinute() {
+        let settings = RunnerSettings(executable: "/bin/true")
+        #expect((0..<9).map { settings.restartDelay(attempt: $0) } == [1, 2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) })
+        #expect(settings.stableAfter == .seconds(300))
+    }
+
+    @Test func aCrashInStartKillsOnlyTheRunnerWhichIsRestartedWithBackoff() async throws {
+        let network = try await HostNetwork.start()
+        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_in_start"), id: "conformance.crash-in-start",
+                                                isolation: .process)
+        var settings = Self.settings()
+        settings.firstRestartDelay = .milliseconds(300)
+        settings.maximumRestartDelay = .milliseconds(1200)
+        let host = PluginHost(environment: network.environment, runnerSettings: settings)
+        await host.apply([manifest])
+        let firstLoss = ContinuousClock.now
+        let first = try #require(await host.status.first)
+        #expect(first.state == .restarting && first.runnerLosses == 1, "\(first)")
+        #expect(first.error?.contains("killed by signal 11") == true, "\(first.error ?? "")")
+        let (health, detail) = try #require(try await host.instance(manifest.id)?.health())
+        #expect(health == CARRIER_HEALTH_FAILING && detail.contains("restarted"), "\(detail)")
+
+        // The third loss comes after waits of 300 and 600 ms; restarting at once would lose a
+        // runner every few tens of milliseconds. The host's DHT answers all along.
+        let node = try #require(await network.host.nodeInfo)
+        var pings = 0
+        #expect(await eventually(within: .seconds(10)) {
+            if await network.client.ping(node) { pings += 1 }
+            return await host.status.first?.runnerLosses == 3
+        })
+        #expect(ContinuousClock.now - firstLoss >= .milliseconds(900))
+        #expect(pings > 5, "the host's DHT answers while the plugin crashes")
+
+        let isolated = try #require(await host.instance(manifest.id) as? IsolatedPlugin)
+        await host.stopAll()
+        let lossesAtStop = isolated.condition.losses
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(isolated.condition.losses == lossesAtStop && isolated.condition.pid == nil, "no restart after the plugin was stopped")
+        await network.stop()
+    }
+
+    @Test func aRunnerThatCrashesWhileRunningIsRestartedAndItsServiceReturns() async throws {
+        let network = try await HostNetwork.start()
+        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_after_start"), id: "conformance.crash-after-start",
+                                                isolation: .process)
+        var settings = Self.settings()
+        settings.firstRestartDelay = .milliseconds(300)
+        settings.maximumRestartDelay = .seconds(5)
+        let host = PluginHost(environment: network.environment, runnerSettings: settings)
+        await host.apply([manifest])
+        let isolated = try #require(await host.instance(manifest.id) as? IsolatedPlugin)
+        let firstPid = try #require(isolated.condition.pid)
+        #expect(await host.status.first?.state == .running)
+        #expect(network.environment.services.announced.map(\.type) == ["crashy"])
+
+        // 300 ms after start the plugin writes through NULL: its runner dies, its offer is withdrawn.
+        #expect(await eventually { isolated.condition.losses == 1 })
+        #expect(!Self.isAlive(firstPid), "the crashed runner was reaped")
+        #expect(isolated.condition.lastLoss?.contains("signal 11") == true, "\(isolated.condition.lastLoss ?? "")")
+        #expect(network.environment.services.announced.isEmpty, "a lost runner's services are withdrawn")
+        #expect(await network.client.ping(try #require(await network.host.nodeInfo)))
+
+        // 300 ms later a new runner starts the plugin again, which announces again.
+        #expect(await eventually { isolated.condition.running && isolated.condition.pid != firstPid })
+        #expect(await eventually { network.environment.services.announced.map(\.type) == ["crashy"] })
+        await host.stopAll()
+        #expect(network.environment.services.announced.isEmpty)
+        await network.stop()
+    }
+
+    @Test func aRunnerStuckInStartIsKilledWhileTheNodeKeepsServing() async throws {
+        let network = try await HostNetwork.start()
+        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang", isolation: .process)
+        var settings = Self.settings(callLimit: .milliseconds(600))
+        settings.firstRestartDelay = .seconds(30)
+        let node = try #require(await network.host.nodeInfo)
+        async let starting = IsolatedPlugin.start(manifest, environment: network.environment, settings: settings)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await network.client.ping(node), "the DHT answers while the plugin is stuck in start")
+        let isolated = try await starting
+        let condition = isolated.condition
+        #expect(!condition.running && condition.losses == 1 && condition.pid == nil, "\(condition)")
+        #expect(condition.lastLoss?.contains("start did not return within 0.6 seconds; its runner was killed") == true, "\(condition.lastLoss ?? "")")
+        #expect(await network.client.ping(node))
+        try await isolated.stopAndDestroy()
+        await network.stop()
+    }
+}
