@@ -28,15 +28,15 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        // SQLite 3, from Debian's libsqlite3-dev: the DHT's value and peer storage.
+        // SQLite 3, from Debian's libsqlite3-dev: the DHT's storage and the billing ledger.
         .systemLibrary(
             name: "CSQLite",
             path: "Runtime/CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo.
-        .target(name: "CarrierCore", dependencies: ["CSodium"], path: "Runtime/Core"),
+        // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo, the SQLite wrapper.
+        .target(name: "CarrierCore", dependencies: ["CSodium", "CSQLite"], path: "Runtime/Core"),
         // The DHT: UDP transport, sealed datagram envelope, routing tables, lookups, write tokens,
         // storage, and `DHTNode`.
         .target(
@@ -98,6 +98,6 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
         // Runs the built `carrier` executable as a child process.
-        .testTarget(name: "CLITests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["CarrierCore", "CarrierHost", "TestSupport"], path: "Tests/CLITests"),
     ]
 )

@@ -1,4 +1,5 @@
 import CarrierCore
+import Foundation
 
 /// Small JSON documents for `--json` output, keys sorted, one line.
 enum JSONOutput {
@@ -10,6 +11,13 @@ enum JSONOutput {
 
     static func object(_ fields: [String: JSONOutput]) -> String { JSONOutput.map(fields).text }
     static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+
+    /// An `Encodable` report as one line, keys sorted.
+    static func encoded<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 
     var text: String {
         switch self {

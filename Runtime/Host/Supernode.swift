@@ -14,6 +14,8 @@ public actor Supernode {
     public nonisolated let metrics: PluginMetrics
     /// The admin endpoint, once started.
     public private(set) var admin: AdminServer?
+    /// Issues the final usage receipts of ended billing periods, every minute.
+    private var receipts: Task<Void, Never>?
     private let logger = Logger(label: "carrier.supernode")
 
     private init(manifestsDirectory: String, configuration: NodeConfiguration, node: DHTNode, plugins: PluginHost, metrics: PluginMetrics) {
@@ -38,12 +40,21 @@ public actor Supernode {
         if !configuration.bootstrap.isEmpty { await node.bootstrap(configuration.bootstrap) }
         let metrics = PluginMetrics()
         let registry = ServiceRegistry(identity: identity, dht: node, publicHost: configuration.publicHost)
-        let environment = HostEnvironment(identity: identity, dht: node, services: registry, metrics: metrics,
+        let billing: BillingAccounts
+        do {
+            billing = try BillingAccounts(ledger: try BillingLedger.open(dataDirectory: configuration.dataDirectory))
+        } catch {
+            await node.stop()
+            throw error
+        }
+        billing.start()
+        let environment = HostEnvironment(identity: identity, dht: node, services: registry, metrics: metrics, billing: billing,
                                           dataDirectory: configuration.dataDirectory)
         let plugins = PluginHost(environment: environment)
         await plugins.apply(manifests.plugins)
         let supernode = Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins,
                                   metrics: metrics)
+        await supernode.startReceipts(ReceiptBook(ledger: billing.ledger, identity: identity))
         do {
             try await supernode.startAdmin()
         } catch {
@@ -51,6 +62,21 @@ public actor Supernode {
             throw AdminServerError("cannot serve the admin endpoint on \(configuration.admin): \(error)")
         }
         return supernode
+    }
+
+    private func startReceipts(_ book: ReceiptBook) {
+        let logger = self.logger
+        receipts = Task {
+            while !Task.isCancelled {
+                do {
+                    let issued = try book.issue(openPeriods: false, now: Int64(Date().timeIntervalSince1970))
+                    if !issued.isEmpty { logger.info("usage receipts issued", metadata: ["count": "\(issued.count)"]) }
+                } catch {
+                    logger.error("usage receipts not issued", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(60))
+            }
+        }
     }
 
     private func startAdmin() async throws {
@@ -67,10 +93,12 @@ public actor Supernode {
         await plugins.apply(manifests.plugins)
     }
 
-    /// Stops the plugins (reverse start order), then the node.
+    /// Stops the plugins (reverse start order), flushes billing, then stops the node.
     public func stop() async {
         await admin?.close()
+        receipts?.cancel()
         await plugins.stopAll()
+        await plugins.environment.billing.stop()
         await node.stop()
     }
 }

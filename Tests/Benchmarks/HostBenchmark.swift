@@ -46,7 +46,8 @@ enum HostBenchmark {
         try await node.start()
         let environment = HostEnvironment(identity: node.identity, dht: node,
                                           services: ServiceRegistry(identity: node.identity, dht: node, publicHost: "127.0.0.1"),
-                                          metrics: PluginMetrics(), dataDirectory: "\(scratch)/node")
+                                          metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: "\(scratch)/node")),
+                                          dataDirectory: "\(scratch)/node")
 
         // Load + create + start, each time from a fresh copy (a loaded library is never reloaded).
         var loadStart: [Double] = []

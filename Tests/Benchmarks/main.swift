@@ -2,7 +2,8 @@
 // message through the datagram envelope next to raw libsodium crypto_box_easy_afternm /
 // crypto_box_open_easy_afternm on the same bytes in the same run (the physical limit).
 //
-// Then DHT nodes on loopback, and one node's request-handling rate next to a UDP echo (Linux).
+// Then DHT nodes on loopback, one node's request-handling rate next to a UDP echo (Linux), the plugin
+// host (in process and in a plugin runner), and billing's hot path and durable flushes.
 //
 // Each figure is the median of 5 rounds of about BENCH_SECONDS/5 seconds (default 5 s in all).
 import CarrierCore
@@ -231,6 +232,19 @@ if selected("host") {
     } else {
         print("process isolation: not measured (build carrier in release mode beside the benchmark; make bench does)")
     }
+}
+
+if selected("billing") {
+    let billing = try BillingBenchmark.run(seconds: max(1, totalSeconds / 2))
+    print("\nBilling (scratch ledger, 1,000 clients, one priced meter; flushes every 1 s, synchronous = FULL)")
+    print(String(format: "authorize + report, 1 thread                       %8.0f ns per call  (%.0f calls/s)",
+                 billing.oneThread.nanosecondsPerCall, 1e9 / billing.oneThread.nanosecondsPerCall))
+    print(String(format: "authorize + report, 2 threads                      %8.0f ns per call per thread  (%.0f calls/s in all)",
+                 billing.twoThreads.nanosecondsPerCall, 2e9 / billing.twoThreads.nanosecondsPerCall))
+    print(String(format: "durable flush of %4.0f usage rows                   %8.2f ms  (%.0f rows/s)", billing.oneThread.rowsPerFlush,
+                 billing.oneThread.flushMilliseconds, billing.oneThread.rowsPerFlush * 1000 / max(billing.oneThread.flushMilliseconds, 0.001)))
+    print(String(format: "durable flush of one row (commit + fsync)          %8.2f ms  (%.0f flushes/s)", billing.smallFlushMilliseconds,
+                 1000 / billing.smallFlushMilliseconds))
 }
 
 if selected("simulation") { SimulationBenchmark.printTable() }

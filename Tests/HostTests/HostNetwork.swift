@@ -24,7 +24,8 @@ struct HostNetwork {
         #expect(await client.bootstrap([try #require(await host.nodeInfo)]) == 1)
         let environment = HostEnvironment(identity: host.identity, dht: host,
                                           services: ServiceRegistry(identity: host.identity, dht: host, publicHost: "127.0.0.1"),
-                                          metrics: PluginMetrics(), dataDirectory: host.configuration.dataDirectory)
+                                          metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: host.configuration.dataDirectory)),
+                                          dataDirectory: host.configuration.dataDirectory)
         return HostNetwork(host: host, client: client, environment: environment)
     }
 

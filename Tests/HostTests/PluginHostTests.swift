@@ -72,6 +72,10 @@ struct PluginHostTests {
                 "the plugin's event subscription saw the value stored on its node")
         await host.stopAll()
         #expect(await eventually { await ServiceRegistry.find(type: "hello-swift", through: network.client).offers.isEmpty })
+        // Its usage report crossed the ABI (and, in a runner, the socket) into the billing ledger.
+        try network.environment.billing.flush()
+        let usage = try network.environment.billing.ledger.usage(client: network.host.id)
+        #expect(usage.map(\.plugin) == ["org.carrier.examples.hello-swift"] && usage.map(\.meter) == ["publications"] && usage.map(\.units) == [1])
         await network.stop()
     }
 

@@ -2,20 +2,23 @@ import CarrierCore
 import CarrierDHT
 
 /// What the host lends every plugin instance: the node's identity and DHT, the service registry,
-/// metrics, and the meters of billing.
+/// metrics, and billing.
 public struct HostEnvironment: Sendable {
     public let identity: KeyPair
     public let dht: DHTNode
     public let services: ServiceRegistry
     public let metrics: PluginMetrics
+    public let billing: BillingAccounts
     /// Where each plugin's private folder is created (`<dataDirectory>/plugins/<id>`).
     public let dataDirectory: String
 
-    public init(identity: KeyPair, dht: DHTNode, services: ServiceRegistry, metrics: PluginMetrics, dataDirectory: String) {
+    public init(identity: KeyPair, dht: DHTNode, services: ServiceRegistry, metrics: PluginMetrics, billing: BillingAccounts,
+                dataDirectory: String) {
         self.identity = identity
         self.dht = dht
         self.services = services
         self.metrics = metrics
+        self.billing = billing
         self.dataDirectory = dataDirectory
     }
 }

@@ -11,8 +11,8 @@ struct LocalPluginServices: PluginServices {
     let pluginId: String
     /// The library's own version, announced with the plugin's services.
     let version: String
-    /// The manifest's prices, announced with every service of the plugin.
-    let priceSummary: String
+    /// The manifest's plans, which price the plugin's meters.
+    let billing: BillingSection
     /// A token for the offers this instance announces: another instance of the same plugin (after
     /// a reload or a runner restart) cannot withdraw them, nor this one withdraw its successor's.
     let owner = UUID()
@@ -22,7 +22,7 @@ struct LocalPluginServices: PluginServices {
         self.environment = environment
         pluginId = manifest.id
         self.version = version
-        priceSummary = manifest.billing.priceSummary
+        billing = manifest.billing
         logger = Logger(label: "carrier.plugin.\(manifest.id)")
     }
 
@@ -60,17 +60,18 @@ struct LocalPluginServices: PluginServices {
 
     func defineMeter(_ name: String, unit: String) {}
 
-    // Until the billing ledger (issue #5) enforces the manifest's plans, every use is free and
-    // allowed; usage is counted per plugin and meter on /metrics.
-    func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) { (CARRIER_BILLING_ALLOWED, "") }
+    func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
+        environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
+    }
 
     func reportUsage(client: Id, meter: String, amount: UInt64) {
+        environment.billing.report(client: client, plugin: pluginId, section: billing, meter: meter, amount: amount)
         environment.metrics.addUsage(plugin: pluginId, meter: meter, Double(amount))
     }
 
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
         _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
-                                          priceSummary: priceSummary, owner: owner)
+                                          priceSummary: billing.priceSummary, owner: owner)
     }
 
     func withdrawService(type: String) -> Bool { environment.services.withdraw(type: type, plugin: pluginId, owner: owner) }

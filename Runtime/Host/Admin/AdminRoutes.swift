@@ -56,6 +56,10 @@ public struct AdminRoutes: Sendable {
         switch (method, path) {
         case (.GET, "/status"): return .json(await status())
         case (.GET, "/plugins"): return .json(await plugins())
+        case (.GET, "/billing"):
+            do { return .json(try supernode.plugins.environment.billing.ledger.totals()) } catch {
+                return .error(.internalServerError, "the billing ledger cannot be read: \(error)")
+            }
         case (.GET, "/metrics"):
             return AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4", body: await SupernodeMetrics.text(of: supernode))
         case (.POST, "/reload"):
@@ -65,10 +69,10 @@ public struct AdminRoutes: Sendable {
             } catch {
                 return .error(.unprocessableEntity, "\(error)")
             }
-        case (_, "/status"), (_, "/plugins"), (_, "/metrics"), (_, "/reload"):
+        case (_, "/status"), (_, "/plugins"), (_, "/billing"), (_, "/metrics"), (_, "/reload"):
             return .error(.methodNotAllowed, "\(method) is not allowed on \(path)")
         default:
-            return .error(.notFound, "no such route: \(path) (try /status, /plugins, /metrics, POST /reload)")
+            return .error(.notFound, "no such route: \(path) (try /status, /plugins, /billing, /metrics, POST /reload)")
         }
     }
 

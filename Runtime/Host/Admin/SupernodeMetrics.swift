@@ -1,7 +1,8 @@
 import CarrierDHT
 
 /// The Prometheus text of `/metrics`: the DHT node's counters (`carrier_dht_*`), its routing table
-/// sizes, the plugins' states, and what the plugins count (`carrier_plugin_*`, billing usage).
+/// sizes, the plugins' states, what the plugins count (`carrier_plugin_*`, billing usage), and the
+/// billing ledger's totals and flushes (`carrier_billing_*`).
 enum SupernodeMetrics {
     static func text(of supernode: Supernode) async -> String {
         let node = supernode.node
@@ -22,8 +23,19 @@ enum SupernodeMetrics {
         }
         lines.append("# TYPE carrier_plugins gauge")
         let states = await supernode.plugins.status.map(\.state)
-        for state in [PluginHost.Status.State.running, .failed, .disabled] {
+        for state in [PluginHost.Status.State.running, .restarting, .failed, .disabled] {
             lines.append("carrier_plugins{state=\"\(state.rawValue)\"} \(states.filter { $0 == state }.count)")
+        }
+        let billing = supernode.plugins.environment.billing
+        let flushes = billing.flushCounts
+        lines += ["# TYPE carrier_billing_flushes_total counter", "carrier_billing_flushes_total{outcome=\"committed\"} \(flushes.done)",
+                  "carrier_billing_flushes_total{outcome=\"failed\"} \(flushes.failed)"]
+        if let totals = try? billing.ledger.totals() {
+            lines.append("# TYPE carrier_billing_charged_micro_total counter")
+            for meter in totals.usage {
+                lines.append("carrier_billing_charged_micro_total{plugin=\"\(meter.plugin)\",meter=\"\(meter.meter)\"} \(meter.charged)")
+            }
+            lines += ["# TYPE carrier_billing_credited_micro_total counter", "carrier_billing_credited_micro_total \(totals.credited)"]
         }
         return lines.joined(separator: "\n") + "\n" + supernode.metrics.prometheusText()
     }

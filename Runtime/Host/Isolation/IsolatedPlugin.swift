@@ -93,12 +93,9 @@ public final class IsolatedPlugin: HostedPlugin {
             _ = try await session.request("start", limit: settings.callLimit)
             state.withLock { $0.condition.version = version; $0.condition.running = true }
             return session
-        } catch let failure as RunnerSession.Failure {
-            await end(session, because: failure.description)
-            throw failure
         } catch {
-            await end(session, because: "\(error)")
-            throw .refused("\(error)")
+            await end(session, because: error.description)
+            throw error
         }
     }
 

@@ -96,7 +96,7 @@ public struct BillingSection: Sendable, Equatable {
         return cut + "..."
     }
 
-    private static func periodText(_ seconds: Int) -> String {
+    static func periodText(_ seconds: Int) -> String {
         for (unit, length) in [("d", 86_400), ("h", 3_600), ("m", 60)] where seconds % length == 0 { return "\(seconds / length)\(unit)" }
         return "\(seconds)s"
     }

@@ -3,11 +3,11 @@ import CSQLite
 /// A thin, strict wrapper over one SQLite connection: WAL journal, `synchronous = FULL` (a
 /// committed write is on disk before the call returns), prepared statements with typed binds.
 /// Not thread-safe; its owner serialises access.
-final class SQLiteDatabase {
+public final class SQLiteDatabase {
     private let handle: OpaquePointer
-    let path: String
+    public let path: String
 
-    init(path: String) throws(StorageError) {
+    public init(path: String) throws(StorageError) {
         var handle: OpaquePointer?
         let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
         guard status == SQLITE_OK, let handle else {
@@ -24,7 +24,7 @@ final class SQLiteDatabase {
     deinit { sqlite3_close_v2(handle) }
 
     /// Runs one or more statements that return no rows.
-    func execute(_ sql: String) throws(StorageError) {
+    public func execute(_ sql: String) throws(StorageError) {
         var error: UnsafeMutablePointer<CChar>?
         guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? lastError
@@ -34,7 +34,7 @@ final class SQLiteDatabase {
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
-    func transaction<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+    public func transaction<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -48,7 +48,7 @@ final class SQLiteDatabase {
 
     /// Prepares `sql`, binds `values` to its `?` parameters in order, and returns the rows it yields.
     @discardableResult
-    func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
+    public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw StorageError("\(path): \(lastError) in \(sql)")
@@ -81,17 +81,17 @@ final class SQLiteDatabase {
 }
 
 /// A value bound to a statement parameter.
-enum SQLiteValue {
+public enum SQLiteValue {
     case integer(Int64)
     case text(String)
     case blob([UInt8])
     case null
 
-    static func blob(_ bytes: [UInt8]?) -> SQLiteValue { bytes.map { .blob($0) } ?? .null }
+    public static func blob(_ bytes: [UInt8]?) -> SQLiteValue { bytes.map { .blob($0) } ?? .null }
 }
 
 /// One result row, its columns copied out of SQLite.
-struct SQLiteRow {
+public struct SQLiteRow {
     private let columns: [SQLiteValue]
 
     init(statement: OpaquePointer) {
@@ -106,17 +106,23 @@ struct SQLiteRow {
         }
     }
 
-    func integer(_ index: Int) -> Int64 {
+    public func integer(_ index: Int) -> Int64 {
         if case .integer(let number) = columns[index] { return number }
         return 0
     }
 
-    func text(_ index: Int) -> String {
+    public func text(_ index: Int) -> String {
         if case .text(let text) = columns[index] { return text }
         return ""
     }
 
-    func blob(_ index: Int) -> [UInt8]? {
+    /// Whether the column is NULL.
+    public func isNull(_ index: Int) -> Bool {
+        if case .null = columns[index] { return true }
+        return false
+    }
+
+    public func blob(_ index: Int) -> [UInt8]? {
         if case .blob(let bytes) = columns[index] { return bytes }
         return nil
     }
@@ -125,5 +131,5 @@ struct SQLiteRow {
 /// A storage failure: the file, and what SQLite or the schema check said.
 public struct StorageError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

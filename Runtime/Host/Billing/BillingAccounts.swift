@@ -1,0 +1,214 @@
+import CarrierCore
+import CarrierPluginABI
+import Foundation
+import Logging
+import Synchronization
+
+/// Billing's hot path: `authorize` and `report` answer from memory, and a flush every
+/// `flushInterval` writes what was reported to the ledger in one transaction.
+///
+/// **What a crash can lose**: the usage reported since the last flush that committed, at most
+/// one `flushInterval` (1 s by default) of it. Nothing is counted twice: a flush is one
+/// transaction, and what it wrote leaves memory only after it committed (a flush that fails is
+/// kept and retried with the next one).
+///
+/// Operators change plans and credit with `carrier billing plan|credit`, which write the ledger
+/// directly; each flush reads what they changed, so a running host applies it within one interval.
+public final class BillingAccounts: Sendable {
+    public let ledger: BillingLedger
+    public let flushInterval: Duration
+    private let clock: @Sendable () -> Int64
+    private let logger = Logger(label: "carrier.billing")
+
+    /// One client as the hot path knows it.
+    private struct Account {
+        var plan: String?
+        /// The balance the ledger holds (as of the last flush).
+        var durableBalance: Int64
+        /// Charges not yet flushed.
+        var pendingCharges: Int64 = 0
+        var balance: Int64 { durableBalance - pendingCharges }
+    }
+
+    private struct State {
+        var accounts: [Id: Account] = [:]
+        /// Units used per client, plugin, meter and period: the ledger's plus what is pending.
+        var used: [BillingLedger.Batch.Key: Int64] = [:]
+        var pending = BillingLedger.Batch()
+        var revision: Int64 = 0
+        var flushes = 0
+        var failedFlushes = 0
+    }
+
+    private let state = Mutex(State())
+    /// One flush at a time.
+    private let flushing = Mutex(())
+    private let flushTask = Mutex<Task<Void, Never>?>(nil)
+
+    /// Accounts over `ledger`. `clock` gives Unix seconds (tests move it across periods).
+    public init(ledger: BillingLedger, flushInterval: Duration = .seconds(1),
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws(StorageError) {
+        self.ledger = ledger
+        self.flushInterval = flushInterval
+        self.clock = clock
+        let revision = try ledger.revision()
+        state.withLock { $0.revision = revision }
+    }
+
+    /// Unpriced meters are still recorded per client, in periods of this length.
+    static let unpricedPeriodSeconds: Int64 = 30 * 86_400
+
+    // MARK: Hot path
+
+    /// May `client` use `estimate` more units of `meter` of `plugin`, priced by `section`? On a
+    /// refusal, the reason says what was used up and what the client can do.
+    public func authorize(client: Id, plugin: String, section: BillingSection, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
+        let account = self.account(client)
+        guard let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter) else { return (CARRIER_BILLING_ALLOWED, "") }
+        let key = BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: terms.periodStart(at: clock()),
+                                          periodSeconds: terms.periodSeconds)
+        let amount = Int64(clamping: estimate)
+        let (used, balance) = snapshot(key, client: client)
+        let period = BillingSection.periodText(Int(terms.periodSeconds))
+        if let limit = terms.limit, used > limit - amount {
+            return (CARRIER_BILLING_QUOTA_EXCEEDED, "limit of \(limit) \(meter) per \(period) on plan \(terms.plan) reached (\(used) used)")
+        }
+        let charge = terms.charge(used: used, amount: amount)
+        guard charge > 0 else { return (CARRIER_BILLING_ALLOWED, "") }
+        guard balance >= charge else {
+            return (CARRIER_BILLING_PAYMENT_REQUIRED,
+                    "the \(terms.freeUnits) free \(meter) per \(period) of plan \(terms.plan) are used; this needs \(Money.text(charge)) "
+                        + "\(terms.currency) and the balance is \(Money.text(balance)) \(terms.currency)")
+        }
+        return (CARRIER_BILLING_ALLOWED, "")
+    }
+
+    /// Records that `client` used `amount` units of `meter` of `plugin`, and charges what is
+    /// beyond the free units at the plan's price.
+    public func report(client: Id, plugin: String, section: BillingSection, meter: String, amount: UInt64) {
+        guard amount > 0 else { return }
+        let account = self.account(client)
+        let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter)
+        let periodSeconds = terms?.periodSeconds ?? Self.unpricedPeriodSeconds
+        let now = clock()
+        let periodStart = terms?.periodStart(at: now) ?? (Money.epoch + (now - Money.epoch) / periodSeconds * periodSeconds)
+        let key = BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: periodStart, periodSeconds: periodSeconds)
+        let units = Int64(clamping: amount)
+        let durableUsed = loadUsed(key)
+        state.withLock { state in
+            let used = state.used[key] ?? durableUsed
+            let charge = terms?.charge(used: used, amount: units) ?? 0
+            state.used[key] = used + units
+            state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += units
+            state.pending.usage[key]!.charge += charge
+            state.pending.usage[key]!.microPrice = terms?.microPrice ?? 0
+            state.pending.usage[key]!.currency = terms?.currency ?? section.currency
+            state.accounts[client]?.pendingCharges += charge
+        }
+    }
+
+    /// A client's plan and balance as the hot path sees them (flushed and pending).
+    public func balance(of client: Id) -> (plan: String?, balance: Int64) {
+        let account = self.account(client)
+        return (account.plan, account.balance)
+    }
+
+    private func snapshot(_ key: BillingLedger.Batch.Key, client: Id) -> (used: Int64, balance: Int64) {
+        let durableUsed = loadUsed(key)
+        return state.withLock { state in
+            let used = state.used[key] ?? durableUsed
+            state.used[key] = used
+            return (used, state.accounts[client]?.balance ?? 0)
+        }
+    }
+
+    /// The account of `client`, read from the ledger the first time.
+    private func account(_ client: Id) -> Account {
+        if let account = state.withLock({ $0.accounts[client] }) { return account }
+        let stored = (try? ledger.client(client)) ?? nil
+        return state.withLock { state in
+            if let account = state.accounts[client] { return account }
+            let account = Account(plan: stored?.plan, durableBalance: stored?.balance ?? 0)
+            state.accounts[client] = account
+            return account
+        }
+    }
+
+    /// Units already used under `key` according to the ledger, unless memory knows them already.
+    private func loadUsed(_ key: BillingLedger.Batch.Key) -> Int64 {
+        if let used = state.withLock({ $0.used[key] }) { return used }
+        return (try? ledger.units(key)) ?? 0
+    }
+
+    // MARK: Flushing
+
+    /// Writes what was reported since the last flush, in one transaction, and picks up operator
+    /// changes. Returns how many usage rows it wrote.
+    @discardableResult
+    public func flush() throws(StorageError) -> Int {
+        let outcome: Result<Int, StorageError> = flushing.withLock { _ in
+            do throws(StorageError) { return .success(try flushNow()) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+
+    private func flushNow() throws(StorageError) -> Int {
+        let (batch, revision) = state.withLock { state in
+            defer { state.pending = BillingLedger.Batch() }
+            return (state.pending, state.revision)
+        }
+        let result: (changed: [BillingLedger.Client], revision: Int64)
+        do {
+            result = try ledger.commit(batch, at: clock(), changedSince: revision)
+        } catch {
+            state.withLock { state in
+                state.failedFlushes += 1
+                for (key, delta) in batch.usage {
+                    state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += delta.units
+                    state.pending.usage[key]!.charge += delta.charge
+                    state.pending.usage[key]!.microPrice = delta.microPrice
+                    state.pending.usage[key]!.currency = delta.currency
+                }
+            }
+            throw error
+        }
+        let now = clock()
+        state.withLock { state in
+            state.flushes += 1
+            for (key, delta) in batch.usage where delta.charge > 0 {
+                state.accounts[key.client]?.durableBalance -= delta.charge
+                state.accounts[key.client]?.pendingCharges -= delta.charge
+            }
+            for client in result.changed where state.accounts[client.id] != nil {
+                state.accounts[client.id]?.plan = client.plan
+                state.accounts[client.id]?.durableBalance = client.balance
+            }
+            state.revision = result.revision
+            // Periods that ended and have nothing pending are no longer needed in memory.
+            state.used = state.used.filter { key, _ in state.pending.usage[key] != nil || key.periodStart + key.periodSeconds > now }
+        }
+        return batch.usage.count
+    }
+
+    /// Flushes every `flushInterval` until `stop`.
+    public func start() {
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: flushInterval)
+                do { try flush() } catch { logger.error("billing flush failed; retrying with the next", metadata: ["error": "\(error)"]) }
+            }
+        }
+        flushTask.withLock { $0?.cancel(); $0 = task }
+    }
+
+    /// Stops the periodic flush and flushes what is pending.
+    public func stop() async {
+        let task = flushTask.withLock { task in defer { task = nil }; return task }
+        task?.cancel()
+        await task?.value
+        do { try flush() } catch { logger.error("final billing flush failed", metadata: ["error": "\(error)"]) }
+    }
+
+    /// Flushes so far, and those that failed (for /metrics).
+    public var flushCounts: (done: Int, failed: Int) { state.withLock { ($0.flushes, $0.failedFlushes) } }
+}

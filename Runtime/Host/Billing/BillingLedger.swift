@@ -1,0 +1,274 @@
+import CarrierCore
+import Foundation
+import Synchronization
+
+/// The billing ledger: one SQLite file (`<data_dir>/billing.sqlite`, WAL, `synchronous = FULL`).
+///
+/// - `usage`: units and charges per client, plugin, meter and period.
+/// - `clients`: each client's plan and balance (micro-units), with a `revision` bumped by every
+///   operator change, so a running host picks up what `carrier billing credit|plan` wrote.
+/// - `journal`: append-only, every credit and charge; a client's balance is the sum of its rows.
+/// - `receipts`: the signed usage receipts issued, chained per client by `seq`.
+///
+/// Every method is one transaction; it returns once the transaction is durable.
+public final class BillingLedger: Sendable {
+    private let database: Mutex<SQLiteDatabase>
+    public let path: String
+
+    /// A client's row.
+    public struct Client: Sendable, Equatable {
+        public let id: Id
+        public let plan: String?
+        public let balance: Int64
+    }
+
+    /// One usage row.
+    public struct Usage: Sendable, Equatable, Codable {
+        public let client: String
+        public let plugin: String
+        public let meter: String
+        public let periodStart: Int64
+        public let periodSeconds: Int64
+        public let units: Int64
+        /// Micro-units charged for these units.
+        public let charged: Int64
+    }
+
+    /// Totals over all clients.
+    public struct Totals: Sendable, Codable, Equatable {
+        public struct Meter: Sendable, Codable, Equatable {
+            public let plugin: String
+            public let meter: String
+            public let units: Int64
+            public let charged: Int64
+        }
+        public let usage: [Meter]
+        /// Micro-units credited by operators.
+        public let credited: Int64
+    }
+
+    /// What one flush writes: usage increments and the charges they cost.
+    struct Batch: Sendable {
+        struct Key: Hashable, Sendable {
+            let client: Id
+            let plugin: String
+            let meter: String
+            let periodStart: Int64
+            let periodSeconds: Int64
+        }
+        struct Delta: Sendable {
+            var units: Int64 = 0
+            var charge: Int64 = 0
+            /// The unit price and currency of the latest report (receipts state them).
+            var microPrice: Int64 = 0
+            var currency = ""
+        }
+        var usage: [Key: Delta] = [:]
+        var isEmpty: Bool { usage.isEmpty }
+    }
+
+    /// Opens (creating when missing) the ledger at `path`.
+    public init(path: String) throws(StorageError) {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS billing_usage (
+                client BLOB NOT NULL, plugin TEXT NOT NULL, meter TEXT NOT NULL, period_start INTEGER NOT NULL,
+                period_seconds INTEGER NOT NULL, units INTEGER NOT NULL, charged INTEGER NOT NULL,
+                price INTEGER NOT NULL, currency TEXT NOT NULL,
+                PRIMARY KEY (client, plugin, meter, period_start, period_seconds));
+            CREATE TABLE IF NOT EXISTS billing_clients (
+                client BLOB PRIMARY KEY, plan TEXT, balance INTEGER NOT NULL, revision INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS billing_clients_revision ON billing_clients(revision);
+            CREATE TABLE IF NOT EXISTS billing_journal (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, client BLOB NOT NULL, kind TEXT NOT NULL,
+                plugin TEXT, meter TEXT, units INTEGER NOT NULL, amount INTEGER NOT NULL, note TEXT);
+            CREATE TRIGGER IF NOT EXISTS billing_journal_append_only_update BEFORE UPDATE ON billing_journal
+                BEGIN SELECT RAISE(ABORT, 'the billing journal is append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS billing_journal_append_only_delete BEFORE DELETE ON billing_journal
+                BEGIN SELECT RAISE(ABORT, 'the billing journal is append-only'); END;
+            CREATE TABLE IF NOT EXISTS billing_receipts (
+                client BLOB NOT NULL, seq INTEGER NOT NULL, plugin TEXT NOT NULL, meter TEXT NOT NULL,
+                period_start INTEGER NOT NULL, period_seconds INTEGER NOT NULL, units INTEGER NOT NULL, charged INTEGER NOT NULL,
+                final INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (client, seq));
+            CREATE INDEX IF NOT EXISTS billing_receipts_usage ON billing_receipts(client, plugin, meter, period_start, period_seconds);
+            CREATE TABLE IF NOT EXISTS billing_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO billing_meta (key, value) VALUES ('revision', 0);
+            """)
+        self.database = Mutex(database)
+        self.path = path
+    }
+
+    /// The ledger of a data directory.
+    public static func open(dataDirectory: String) throws(StorageError) -> BillingLedger {
+        try BillingLedger(path: "\(dataDirectory)/billing.sqlite")
+    }
+
+    private func transaction<T: Sendable>(_ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
+        let outcome = database.withLock { database -> Result<T, StorageError> in
+            do throws(StorageError) {
+                try database.execute("BEGIN IMMEDIATE")
+            } catch {
+                return .failure(error)
+            }
+            do throws(StorageError) {
+                let result = try body(database)
+                try database.execute("COMMIT")
+                return .success(result)
+            } catch {
+                try? database.execute("ROLLBACK")
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private static func nextRevision(_ database: SQLiteDatabase) throws(StorageError) -> Int64 {
+        try database.query("UPDATE billing_meta SET value = value + 1 WHERE key = 'revision'")
+        return try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+    }
+
+    // MARK: Reads
+
+    public func client(_ id: Id) throws(StorageError) -> Client? {
+        try transaction { database throws(StorageError) in
+            try database.query("SELECT plan, balance FROM billing_clients WHERE client = ?", [.blob(id.bytes)]).first.map {
+                Client(id: id, plan: $0.isNull(0) ? nil : $0.text(0), balance: $0.integer(1))
+            }
+        }
+    }
+
+    /// Units used so far in one period.
+    func units(_ key: Batch.Key) throws(StorageError) -> Int64 {
+        try transaction { database throws(StorageError) in
+            try database.query("""
+                SELECT units FROM billing_usage WHERE client = ? AND plugin = ? AND meter = ? AND period_start = ? AND period_seconds = ?
+                """, [.blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(key.periodStart), .integer(key.periodSeconds)])
+                .first?.integer(0) ?? 0
+        }
+    }
+
+    /// Usage rows, newest period first; of one client when given.
+    public func usage(client: Id? = nil) throws(StorageError) -> [Usage] {
+        try transaction { database throws(StorageError) in
+            let filter = client == nil ? "" : "WHERE client = ?"
+            return try database.query("""
+                SELECT client, plugin, meter, period_start, period_seconds, units, charged FROM billing_usage \(filter)
+                ORDER BY period_start DESC, client, plugin, meter
+                """, client.map { [.blob($0.bytes)] } ?? []).compactMap { row in
+                Id(bytes: row.blob(0) ?? []).map {
+                    Usage(client: $0.base58, plugin: row.text(1), meter: row.text(2), periodStart: row.integer(3),
+                          periodSeconds: row.integer(4), units: row.integer(5), charged: row.integer(6))
+                }
+            }
+        }
+    }
+
+    /// Every client with its plan and balance.
+    public func clients() throws(StorageError) -> [Client] {
+        try transaction { database throws(StorageError) in
+            try database.query("SELECT client, plan, balance FROM billing_clients ORDER BY client").compactMap { row in
+                Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
+            }
+        }
+    }
+
+    /// The sum of a client's journal rows (its balance, if the ledger is consistent).
+    public func journalSum(client: Id) throws(StorageError) -> Int64 {
+        try transaction { database throws(StorageError) in
+            try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE client = ?", [.blob(client.bytes)]).first?.integer(0) ?? 0
+        }
+    }
+
+    /// Totals over all clients: units and charges per plugin and meter, and credits granted.
+    public func totals() throws(StorageError) -> Totals {
+        try transaction { database throws(StorageError) in
+            let usage = try database.query("""
+                SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage GROUP BY plugin, meter ORDER BY plugin, meter
+                """).map { (plugin: $0.text(0), meter: $0.text(1), units: $0.integer(2), charged: $0.integer(3)) }
+            let credited = try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit'").first?.integer(0) ?? 0
+            return Totals(usage: usage.map { Totals.Meter(plugin: $0.plugin, meter: $0.meter, units: $0.units, charged: $0.charged) },
+                          credited: credited)
+        }
+    }
+
+    // MARK: Operator changes
+
+    /// Adds `amount` micro-units (negative to take back) to a client's balance; returns the new balance.
+    @discardableResult
+    public func credit(_ client: Id, amount: Int64, note: String, at time: Int64) throws(StorageError) -> Int64 {
+        try transaction { database throws(StorageError) in
+            let revision = try Self.nextRevision(database)
+            try database.query("""
+                INSERT INTO billing_clients (client, plan, balance, revision) VALUES (?, NULL, ?, ?)
+                ON CONFLICT(client) DO UPDATE SET balance = balance + excluded.balance, revision = excluded.revision
+                """, [.blob(client.bytes), .integer(amount), .integer(revision)])
+            try database.query("INSERT INTO billing_journal (at, client, kind, units, amount, note) VALUES (?, ?, 'credit', 0, ?, ?)",
+                               [.integer(time), .blob(client.bytes), .integer(amount), .text(note)])
+            return try database.query("SELECT balance FROM billing_clients WHERE client = ?", [.blob(client.bytes)]).first?.integer(0) ?? 0
+        }
+    }
+
+    /// Puts a client on `plan` (nil: back to each plugin's default plan).
+    public func setPlan(_ client: Id, plan: String?, at time: Int64) throws(StorageError) {
+        try transaction { database throws(StorageError) in
+            let revision = try Self.nextRevision(database)
+            try database.query("""
+                INSERT INTO billing_clients (client, plan, balance, revision) VALUES (?, ?, 0, ?)
+                ON CONFLICT(client) DO UPDATE SET plan = excluded.plan, revision = excluded.revision
+                """, [.blob(client.bytes), plan.map { .text($0) } ?? .null, .integer(revision)])
+            try database.query("INSERT INTO billing_journal (at, client, kind, units, amount, note) VALUES (?, ?, 'plan', 0, 0, ?)",
+                               [.integer(time), .blob(client.bytes), .text(plan ?? "(default)")])
+        }
+    }
+
+    // MARK: Flushes
+
+    /// Writes a batch of usage and its charges in one transaction, then reads the clients an
+    /// operator changed since `revision`. Returns them with the newest revision.
+    func commit(_ batch: Batch, at time: Int64, changedSince revision: Int64) throws(StorageError) -> (changed: [Client], revision: Int64) {
+        try transaction { database throws(StorageError) in
+            var charges: [Id: Int64] = [:]
+            for (key, delta) in batch.usage {
+                try database.query("""
+                    INSERT INTO billing_usage (client, plugin, meter, period_start, period_seconds, units, charged, price, currency)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(client, plugin, meter, period_start, period_seconds) DO UPDATE SET units = units + excluded.units,
+                        charged = charged + excluded.charged, price = excluded.price, currency = excluded.currency
+                    """, [.blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(key.periodStart), .integer(key.periodSeconds),
+                          .integer(delta.units), .integer(delta.charge), .integer(delta.microPrice), .text(delta.currency)])
+                guard delta.charge > 0 else { continue }
+                charges[key.client, default: 0] += delta.charge
+                try database.query("""
+                    INSERT INTO billing_journal (at, client, kind, plugin, meter, units, amount, note) VALUES (?, ?, 'charge', ?, ?, ?, ?, NULL)
+                    """, [.integer(time), .blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(delta.units), .integer(-delta.charge)])
+            }
+            for (client, charge) in charges {
+                // A charge is not an operator change: the revision stays, the host knows it already.
+                try database.query("""
+                    INSERT INTO billing_clients (client, plan, balance, revision) VALUES (?, NULL, ?, 0)
+                    ON CONFLICT(client) DO UPDATE SET balance = balance + excluded.balance
+                    """, [.blob(client.bytes), .integer(-charge)])
+            }
+            let newest = try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+            let changed = newest == revision ? [] : try database.query(
+                "SELECT client, plan, balance FROM billing_clients WHERE revision > ?", [.integer(revision)]).compactMap { row in
+                Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
+            }
+            return (changed, newest)
+        }
+    }
+
+    /// The revision counter now (a host starts reading operator changes from here).
+    func revision() throws(StorageError) -> Int64 {
+        try transaction { database throws(StorageError) in
+            try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+        }
+    }
+
+    // MARK: Receipts
+
+    /// Runs `body` in one transaction on the database (for `ReceiptBook`).
+    func withTransaction<T: Sendable>(_ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
+        try transaction(body)
+    }
+}

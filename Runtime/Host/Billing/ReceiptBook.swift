@@ -1,0 +1,77 @@
+import CarrierCore
+
+/// Issues and keeps the signed usage receipts of a ledger: at each period's end (the host checks
+/// every minute) and on demand (`carrier billing receipts --issue`). Each receipt is written in the
+/// same transaction that picks its sequence number, so two issuers (the host and the CLI) cannot
+/// both take one.
+public struct ReceiptBook: Sendable {
+    public let ledger: BillingLedger
+    public let identity: KeyPair
+    /// A period counts as ended this long after its end, so its last usage has been flushed.
+    public static let grace: Int64 = 10
+
+    public init(ledger: BillingLedger, identity: KeyPair) {
+        self.ledger = ledger
+        self.identity = identity
+    }
+
+    /// Issues a receipt for every usage row (of `client`, when given) that needs one: a final one
+    /// for each ended period that has none yet, and, with `openPeriods`, one for each running
+    /// period whose use changed since its last receipt. Returns the receipts issued.
+    @discardableResult
+    public func issue(client: Id? = nil, openPeriods: Bool, now: Int64) throws(StorageError) -> [UsageReceipt] {
+        let issuer = identity
+        return try ledger.withTransaction { database throws(StorageError) in
+            let filter = client == nil ? "" : "WHERE client = ?"
+            let rows = try database.query("""
+                SELECT client, plugin, meter, period_start, period_seconds, units, charged, price, currency FROM billing_usage \(filter)
+                ORDER BY client, period_start, plugin, meter
+                """, client.map { [.blob($0.bytes)] } ?? [])
+            var issued: [UsageReceipt] = []
+            for row in rows {
+                guard let clientId = Id(bytes: row.blob(0) ?? []) else { continue }
+                let plugin = row.text(1), meter = row.text(2), periodStart = row.integer(3), periodSeconds = row.integer(4)
+                let periodEnd = periodStart + periodSeconds
+                let units = row.integer(5), charged = row.integer(6)
+                let ended = periodEnd + Self.grace <= now
+                guard ended || openPeriods else { continue }
+                let last = try database.query("""
+                    SELECT units, charged, final FROM billing_receipts
+                    WHERE client = ? AND plugin = ? AND meter = ? AND period_start = ? AND period_seconds = ? ORDER BY seq DESC LIMIT 1
+                    """, [.blob(clientId.bytes), .text(plugin), .text(meter), .integer(periodStart), .integer(periodSeconds)]).first
+                if let last {
+                    if last.integer(2) != 0 { continue }
+                    if !ended, last.integer(0) == units, last.integer(1) == charged { continue }
+                }
+                let previous = try database.query("SELECT seq, body FROM billing_receipts WHERE client = ? ORDER BY seq DESC LIMIT 1",
+                                                  [.blob(clientId.bytes)]).first
+                let previousDigest = try previous.map { row throws(StorageError) -> [UInt8] in
+                    do { return try UsageReceipt(json: row.text(1)).digest } catch {
+                        throw StorageError("\(ledger.path): receipt \(row.integer(0)) of \(clientId.base58) is unreadable: \(error)")
+                    }
+                } ?? [UInt8](repeating: 0, count: 32)
+                var receipt = UsageReceipt(issuer: issuer.publicKey, client: clientId, service: plugin, meter: meter, units: units,
+                                           microPrice: row.integer(7), charge: charged, currency: row.text(8), periodStart: periodStart,
+                                           periodEnd: periodEnd, isFinal: ended, sequence: (previous?.integer(0) ?? 0) + 1,
+                                           previous: previousDigest, issuedAt: now)
+                receipt.sign(with: issuer)
+                try database.query("""
+                    INSERT INTO billing_receipts (client, seq, plugin, meter, period_start, period_seconds, units, charged, final, body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.blob(clientId.bytes), .integer(receipt.sequence), .text(plugin), .text(meter), .integer(periodStart),
+                          .integer(periodSeconds), .integer(units), .integer(charged), .integer(ended ? 1 : 0), .text(receipt.json)])
+                issued.append(receipt)
+            }
+            return issued
+        }
+    }
+
+    /// The receipts issued (to `client`, when given), each as its JSON line, in chain order.
+    public func receipts(client: Id? = nil) throws(StorageError) -> [String] {
+        try ledger.withTransaction { database throws(StorageError) in
+            let filter = client == nil ? "" : "WHERE client = ?"
+            return try database.query("SELECT body FROM billing_receipts \(filter) ORDER BY client, seq", client.map { [.blob($0.bytes)] } ?? [])
+                .map { $0.text(0) }
+        }
+    }
+}
