@@ -22,6 +22,8 @@ _Static_assert(offsetof(carrier_host_api_v1, withdraw_service) == 200, "carrier_
 _Static_assert(offsetof(carrier_plugin_v1, id) == 8, "carrier_plugin_v1.id moved");
 _Static_assert(offsetof(carrier_plugin_v1, create) == 40, "carrier_plugin_v1.create moved");
 _Static_assert(offsetof(carrier_plugin_v1, health) == 72, "carrier_plugin_v1.health moved");
+_Static_assert(offsetof(carrier_plugin_v1, settle) == 80, "carrier_plugin_v1.settle moved (added in 1.1)");
+_Static_assert(offsetof(carrier_host_api_v1, settlement_result) == 208, "carrier_host_api_v1.settlement_result moved (added in 1.1)");
 _Static_assert(offsetof(carrier_value, data_length) == 48, "carrier_value.data_length moved");
 _Static_assert(offsetof(carrier_value, id) == 56, "carrier_value.id moved");
 _Static_assert(offsetof(carrier_peer, signature) == 88, "carrier_peer.signature moved");

@@ -84,6 +84,11 @@ public struct CarrierHostAPI: @unchecked Sendable {
         try check(api.pointee.report_usage(handle, &id, meter, amount))
     }
 
+    /// A settlement backend's outcome for a batch it took: paid, or failed with a reason.
+    public func reportSettlement(batchId: UInt64, paid: Bool, message: String? = nil) throws {
+        try check(api.pointee.settlement_result(handle, batchId, paid ? CARRIER_OK : CARRIER_ERR_FAILED, message))
+    }
+
     public func announceService(_ type: String, endpoint: String) throws { try check(api.pointee.announce_service(handle, type, endpoint)) }
     public func withdrawService(_ type: String) throws { try check(api.pointee.withdraw_service(handle, type)) }
 

@@ -30,6 +30,14 @@ public protocol CarrierPlugin: AnyObject {
     func stop()
     /// How the plugin is, with a one-line detail.
     func health() -> (PluginHealth, String)
+    /// Settlement backends (`capabilities` has `.settlement`): take settlement batch `batchId` (its
+    /// signed JSON, see docs/billing.md) and later call `host.reportSettlement`; return false to
+    /// refuse it for now. The default refuses.
+    func settle(batchId: UInt64, batchJSON: String) -> Bool
+}
+
+extension CarrierPlugin {
+    public func settle(batchId: UInt64, batchJSON: String) -> Bool { false }
 }
 
 /// Capability bits of `carrier_plugin_v1.capabilities`.

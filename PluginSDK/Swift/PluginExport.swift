@@ -70,6 +70,13 @@ public enum PluginExport {
             PluginExport.write(text, to: detail, capacity: capacity)
             return health.c
         }
+        if type.capabilities.contains(.settlement) {
+            table.settle = { instance, batchId, json, length in
+                guard let plugin = PluginExport.plugin(instance), let json else { return CARRIER_ERR_INVALID_ARGUMENT }
+                let text = String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self)
+                return plugin.settle(batchId: batchId, batchJSON: text) ? CARRIER_OK : CARRIER_ERR_REFUSED
+            }
+        }
         return table
     }
 

@@ -1,6 +1,6 @@
 /*
  * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
- * ABI version 1.0. This header is the whole contract: a plugin needs nothing else from Carrier.
+ * ABI version 1.1. This header is the whole contract: a plugin needs nothing else from Carrier.
  *
  * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
  * is in the name, so a library built for another major simply fails to resolve). The host calls it
@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 0
+#define CARRIER_ABI_MINOR 1
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
@@ -280,6 +280,15 @@ typedef struct carrier_host_api_v1 {
     carrier_status (*announce_service)(carrier_host *host, const char *service_type, const char *endpoint);
     /** Stops announcing `service_type` (the record expires on the DHT). */
     carrier_status (*withdraw_service)(carrier_host *host, const char *service_type);
+
+    /* --- Added in 1.1: settlement ---------------------------------------------------------- */
+    /**
+     * A settlement backend (CARRIER_CAPABILITY_SETTLEMENT) reports how batch `batch_id` went:
+     * `outcome` CARRIER_OK means paid; any other status means it failed, with `message` (may be
+     * NULL) saying why, and the host offers the batch again later. Any thread; once per batch.
+     * CARRIER_ERR_NOT_FOUND if the batch is unknown or already reported.
+     */
+    carrier_status (*settlement_result)(carrier_host *host, uint64_t batch_id, carrier_status outcome, const char *message);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -316,6 +325,16 @@ typedef struct carrier_plugin_v1 {
     void (*destroy)(carrier_plugin_instance *instance);
     /** The instance's health, with a one-line `detail` for operators. Called periodically. */
     carrier_health (*health)(carrier_plugin_instance *instance, char *detail, size_t detail_capacity);
+
+    /* --- Added in 1.1 ------------------------------------------------------------------------ */
+    /**
+     * Settlement backends only (CARRIER_CAPABILITY_SETTLEMENT; NULL otherwise). On the executor:
+     * the host hands over settlement batch `batch_id`, a JSON object signed by the node (its format
+     * is in docs/billing.md), borrowed for the call. Return CARRIER_OK to take it, then report the
+     * outcome with `settlement_result`, now or later; any other status refuses it for now (the host
+     * offers it again later).
+     */
+    carrier_status (*settle)(carrier_plugin_instance *instance, uint64_t batch_id, const char *batch_json, size_t length);
 } carrier_plugin_v1;
 
 /**

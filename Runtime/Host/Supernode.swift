@@ -14,7 +14,7 @@ public actor Supernode {
     public nonisolated let metrics: PluginMetrics
     /// The admin endpoint, once started.
     public private(set) var admin: AdminServer?
-    /// Issues the final usage receipts of ended billing periods, every minute.
+    /// Issues the final usage receipts of ended billing periods and settles them, every minute.
     private var receipts: Task<Void, Never>?
     private let logger = Logger(label: "carrier.supernode")
 
@@ -54,7 +54,7 @@ public actor Supernode {
         await plugins.apply(manifests.plugins)
         let supernode = Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins,
                                   metrics: metrics)
-        await supernode.startReceipts(ReceiptBook(ledger: billing.ledger, identity: identity))
+        await supernode.startReceipts(ReceiptBook(ledger: billing.ledger, identity: identity), settlement: environment.settlement)
         do {
             try await supernode.startAdmin()
         } catch {
@@ -64,15 +64,17 @@ public actor Supernode {
         return supernode
     }
 
-    private func startReceipts(_ book: ReceiptBook) {
-        let logger = self.logger
+    private func startReceipts(_ book: ReceiptBook, settlement: SettlementDesk) {
+        let logger = self.logger, plugins = self.plugins
         receipts = Task {
             while !Task.isCancelled {
                 do {
-                    let issued = try book.issue(openPeriods: false, now: Int64(Date().timeIntervalSince1970))
+                    let now = Int64(Date().timeIntervalSince1970)
+                    let issued = try book.issue(openPeriods: false, now: now)
                     if !issued.isEmpty { logger.info("usage receipts issued", metadata: ["count": "\(issued.count)"]) }
+                    try await settlement.settle(with: await plugins.settlementBackend, now: now)
                 } catch {
-                    logger.error("usage receipts not issued", metadata: ["error": "\(error)"])
+                    logger.error("usage receipts not issued or settled", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(60))
             }

@@ -3,7 +3,7 @@ import CarrierDHT
 import CarrierPluginABI
 import Foundation
 
-/// The host-API table of ABI 1.0, one for the process, handed to every plugin's entry function.
+/// The host-API table of ABI 1.1, one for the process, handed to every plugin's entry function.
 /// Each function finds its `PluginContext` from the `carrier_host *` handle and checks its
 /// arguments: a NULL where the header allows none is CARRIER_ERR_INVALID_ARGUMENT, never a crash.
 enum HostAPI {
@@ -77,6 +77,12 @@ enum HostAPI {
         api.withdraw_service = { host, type in
             guard let context = PluginContext.from(host), let type else { return CARRIER_ERR_INVALID_ARGUMENT }
             return context.services.withdrawService(type: String(cString: type)) ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
+        }
+        api.settlement_result = { host, batch, outcome, message in
+            guard let context = PluginContext.from(host) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let text = message.map { String(cString: $0) } ?? (outcome == CARRIER_OK ? "paid" : "failed (status \(outcome.rawValue))")
+            return context.services.settlementResult(batch: batch, paid: outcome == CARRIER_OK, message: String(text.prefix(1024)))
+                ? CARRIER_OK : CARRIER_ERR_NOT_FOUND
         }
         return api
     }

@@ -9,6 +9,8 @@ public struct HostEnvironment: Sendable {
     public let services: ServiceRegistry
     public let metrics: PluginMetrics
     public let billing: BillingAccounts
+    /// Settlement of the ledger's final receipts (its state is in the ledger).
+    public var settlement: SettlementDesk { SettlementDesk(ledger: billing.ledger, identity: identity) }
     /// Where each plugin's private folder is created (`<dataDirectory>/plugins/<id>`).
     public let dataDirectory: String
 

@@ -69,6 +69,10 @@ struct LocalPluginServices: PluginServices {
         environment.metrics.addUsage(plugin: pluginId, meter: meter, Double(amount))
     }
 
+    func settlementResult(batch: UInt64, paid: Bool, message: String) -> Bool {
+        environment.settlement.record(batch: batch, paid: paid, message: message)
+    }
+
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
         _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
                                           priceSummary: billing.priceSummary, owner: owner)

@@ -46,6 +46,9 @@ protocol PluginServices: Sendable {
     /// Records use of a defined meter.
     func reportUsage(client: Id, meter: String, amount: UInt64)
 
+    /// A settlement backend's outcome for a batch; false if the batch is unknown or already paid.
+    func settlementResult(batch: UInt64, paid: Bool, message: String) -> Bool
+
     /// Announces an offer of the plugin for `type` at `endpoint` (a template).
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError)
     /// Withdraws the plugin's offer for `type`; false if it had none.

@@ -63,81 +63,101 @@ public final class BillingAccounts: Sendable {
     /// May `client` use `estimate` more units of `meter` of `plugin`, priced by `section`? On a
     /// refusal, the reason says what was used up and what the client can do.
     public func authorize(client: Id, plugin: String, section: BillingSection, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
-        let account = self.account(client)
-        guard let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter) else { return (CARRIER_BILLING_ALLOWED, "") }
-        let key = BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: terms.periodStart(at: clock()),
-                                          periodSeconds: terms.periodSeconds)
-        let amount = Int64(clamping: estimate)
-        let (used, balance) = snapshot(key, client: client)
+        let amount = Int64(clamping: estimate), now = clock()
+        while true {
+            // One lock for what memory knows; the ledger is read (outside it) only the first time.
+            let step: Step<(MeterTerms, used: Int64, balance: Int64)?> = state.withLock { state in
+                guard let account = state.accounts[client] else { return .loadAccount }
+                guard let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter) else { return .done(nil) }
+                let key = Self.key(client, plugin, meter, terms: terms, now: now)
+                guard let used = state.used[key] else { return .loadUsed(key) }
+                return .done((terms, used, account.balance))
+            }
+            switch step {
+            case .loadAccount: loadAccount(client)
+            case .loadUsed(let key): loadUsed(key)
+            case .done(nil): return (CARRIER_BILLING_ALLOWED, "")
+            case .done(let (terms, used, balance)?): return Self.decide(terms, meter: meter, used: used, amount: amount, balance: balance)
+            }
+        }
+    }
+
+    private static func decide(_ terms: MeterTerms, meter: String, used: Int64, amount: Int64, balance: Int64) -> (carrier_billing_decision, String) {
         let period = BillingSection.periodText(Int(terms.periodSeconds))
         if let limit = terms.limit, used > limit - amount {
             return (CARRIER_BILLING_QUOTA_EXCEEDED, "limit of \(limit) \(meter) per \(period) on plan \(terms.plan) reached (\(used) used)")
         }
         let charge = terms.charge(used: used, amount: amount)
-        guard charge > 0 else { return (CARRIER_BILLING_ALLOWED, "") }
-        guard balance >= charge else {
-            return (CARRIER_BILLING_PAYMENT_REQUIRED,
-                    "the \(terms.freeUnits) free \(meter) per \(period) of plan \(terms.plan) are used; this needs \(Money.text(charge)) "
-                        + "\(terms.currency) and the balance is \(Money.text(balance)) \(terms.currency)")
-        }
-        return (CARRIER_BILLING_ALLOWED, "")
+        guard charge > 0, balance < charge else { return (CARRIER_BILLING_ALLOWED, "") }
+        return (CARRIER_BILLING_PAYMENT_REQUIRED,
+                "the \(terms.freeUnits) free \(meter) per \(period) of plan \(terms.plan) are used; this needs \(Money.text(charge)) "
+                    + "\(terms.currency) and the balance is \(Money.text(balance)) \(terms.currency)")
     }
 
     /// Records that `client` used `amount` units of `meter` of `plugin`, and charges what is
     /// beyond the free units at the plan's price.
     public func report(client: Id, plugin: String, section: BillingSection, meter: String, amount: UInt64) {
         guard amount > 0 else { return }
-        let account = self.account(client)
-        let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter)
-        let periodSeconds = terms?.periodSeconds ?? Self.unpricedPeriodSeconds
-        let now = clock()
-        let periodStart = terms?.periodStart(at: now) ?? (Money.epoch + (now - Money.epoch) / periodSeconds * periodSeconds)
-        let key = BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: periodStart, periodSeconds: periodSeconds)
-        let units = Int64(clamping: amount)
-        let durableUsed = loadUsed(key)
-        state.withLock { state in
-            let used = state.used[key] ?? durableUsed
-            let charge = terms?.charge(used: used, amount: units) ?? 0
-            state.used[key] = used + units
-            state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += units
-            state.pending.usage[key]!.charge += charge
-            state.pending.usage[key]!.microPrice = terms?.microPrice ?? 0
-            state.pending.usage[key]!.currency = terms?.currency ?? section.currency
-            state.accounts[client]?.pendingCharges += charge
+        let units = Int64(clamping: amount), now = clock()
+        while true {
+            let step: Step<Void> = state.withLock { state in
+                guard let account = state.accounts[client] else { return .loadAccount }
+                let terms = MeterTerms.resolve(section, plan: account.plan, meter: meter)
+                let key = Self.key(client, plugin, meter, terms: terms, now: now)
+                guard let used = state.used[key] else { return .loadUsed(key) }
+                let charge = terms?.charge(used: used, amount: units) ?? 0
+                state.used[key] = used + units
+                state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += units
+                state.pending.usage[key]!.charge += charge
+                state.pending.usage[key]!.microPrice = terms?.microPrice ?? 0
+                state.pending.usage[key]!.currency = terms?.currency ?? section.currency
+                state.accounts[client]!.pendingCharges += charge
+                return .done(())
+            }
+            switch step {
+            case .loadAccount: loadAccount(client)
+            case .loadUsed(let key): loadUsed(key)
+            case .done: return
+            }
         }
     }
 
     /// A client's plan and balance as the hot path sees them (flushed and pending).
     public func balance(of client: Id) -> (plan: String?, balance: Int64) {
-        let account = self.account(client)
-        return (account.plan, account.balance)
+        loadAccount(client)
+        return state.withLock { ($0.accounts[client]?.plan, $0.accounts[client]?.balance ?? 0) }
     }
 
-    private func snapshot(_ key: BillingLedger.Batch.Key, client: Id) -> (used: Int64, balance: Int64) {
-        let durableUsed = loadUsed(key)
-        return state.withLock { state in
-            let used = state.used[key] ?? durableUsed
-            state.used[key] = used
-            return (used, state.accounts[client]?.balance ?? 0)
-        }
+    /// What the hot path needs next: an answer, or something read from the ledger first.
+    private enum Step<Answer> {
+        case done(Answer)
+        case loadAccount
+        case loadUsed(BillingLedger.Batch.Key)
     }
 
-    /// The account of `client`, read from the ledger the first time.
-    private func account(_ client: Id) -> Account {
-        if let account = state.withLock({ $0.accounts[client] }) { return account }
+    /// The usage row a use at `now` counts in (unpriced meters count in 30-day periods).
+    private static func key(_ client: Id, _ plugin: String, _ meter: String, terms: MeterTerms?, now: Int64) -> BillingLedger.Batch.Key {
+        let periodSeconds = terms?.periodSeconds ?? unpricedPeriodSeconds
+        let periodStart = terms?.periodStart(at: now) ?? (Money.epoch + (now - Money.epoch) / periodSeconds * periodSeconds)
+        return BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: periodStart, periodSeconds: periodSeconds)
+    }
+
+    /// Reads a client's plan and balance from the ledger, unless memory has them already.
+    private func loadAccount(_ client: Id) {
+        guard state.withLock({ $0.accounts[client] == nil }) else { return }
         let stored = (try? ledger.client(client)) ?? nil
-        return state.withLock { state in
-            if let account = state.accounts[client] { return account }
-            let account = Account(plan: stored?.plan, durableBalance: stored?.balance ?? 0)
-            state.accounts[client] = account
-            return account
+        state.withLock { state in
+            if state.accounts[client] == nil { state.accounts[client] = Account(plan: stored?.plan, durableBalance: stored?.balance ?? 0) }
         }
     }
 
-    /// Units already used under `key` according to the ledger, unless memory knows them already.
-    private func loadUsed(_ key: BillingLedger.Batch.Key) -> Int64 {
-        if let used = state.withLock({ $0.used[key] }) { return used }
-        return (try? ledger.units(key)) ?? 0
+    /// Reads the units used under `key` from the ledger, unless memory has them already.
+    private func loadUsed(_ key: BillingLedger.Batch.Key) {
+        guard state.withLock({ $0.used[key] == nil }) else { return }
+        let stored = (try? ledger.units(key)) ?? 0
+        state.withLock { state in
+            if state.used[key] == nil { state.used[key] = stored }
+        }
     }
 
     // MARK: Flushing

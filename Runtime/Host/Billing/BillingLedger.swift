@@ -8,7 +8,9 @@ import Synchronization
 /// - `clients`: each client's plan and balance (micro-units), with a `revision` bumped by every
 ///   operator change, so a running host picks up what `carrier billing credit|plan` wrote.
 /// - `journal`: append-only, every credit and charge; a client's balance is the sum of its rows.
-/// - `receipts`: the signed usage receipts issued, chained per client by `seq`.
+/// - `receipts`: the signed usage receipts issued, chained per client by `seq`, and the
+///   settlement batch each final one went into.
+/// - `settlements`: the batches offered to the payment backend, and what it said.
 ///
 /// Every method is one transaction; it returns once the transaction is durable.
 public final class BillingLedger: Sendable {
@@ -89,7 +91,10 @@ public final class BillingLedger: Sendable {
             CREATE TABLE IF NOT EXISTS billing_receipts (
                 client BLOB NOT NULL, seq INTEGER NOT NULL, plugin TEXT NOT NULL, meter TEXT NOT NULL,
                 period_start INTEGER NOT NULL, period_seconds INTEGER NOT NULL, units INTEGER NOT NULL, charged INTEGER NOT NULL,
-                final INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (client, seq));
+                final INTEGER NOT NULL, body TEXT NOT NULL, batch INTEGER, PRIMARY KEY (client, seq));
+            CREATE TABLE IF NOT EXISTS billing_settlements (
+                batch INTEGER PRIMARY KEY AUTOINCREMENT, created INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,
+                attempts INTEGER NOT NULL, backend TEXT NOT NULL, message TEXT);
             CREATE INDEX IF NOT EXISTS billing_receipts_usage ON billing_receipts(client, plugin, meter, period_start, period_seconds);
             CREATE TABLE IF NOT EXISTS billing_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO billing_meta (key, value) VALUES ('revision', 0);
@@ -267,7 +272,7 @@ public final class BillingLedger: Sendable {
 
     // MARK: Receipts
 
-    /// Runs `body` in one transaction on the database (for `ReceiptBook`).
+    /// Runs `body` in one transaction on the database (for `ReceiptBook` and `SettlementDesk`).
     func withTransaction<T: Sendable>(_ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
         try transaction(body)
     }

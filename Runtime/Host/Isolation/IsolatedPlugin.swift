@@ -37,6 +37,8 @@ public final class IsolatedPlugin: HostedPlugin {
         var launching: RunnerSession?
         var stopping = false
         var supervisor: Task<Void, Never>?
+        /// The plugin's capability bits, from its runner's `load` answer.
+        var capabilities: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -85,6 +87,8 @@ public final class IsolatedPlugin: HostedPlugin {
                                                         "node_id": .bytes(environment.identity.publicKey.bytes)]) { first, _ in first }
             let loaded = try await session.request("load", fields, limit: settings.callLimit)
             let version = (try? loaded.text("version")) ?? manifest.version
+            let capabilities = (try? loaded.unsigned("capabilities")) ?? 0
+            state.withLock { $0.capabilities = capabilities }
             let services = LocalPluginServices(environment: environment, manifest: manifest, version: version)
             session.attach(RunnerCalls(services: services, socket: session.process.socket) { [weak session] in
                 session?.kill(because: "it did not read the host's answers")
@@ -200,6 +204,14 @@ public final class IsolatedPlugin: HostedPlugin {
         if let failure, case .timedOut = failure {
             throw PluginLoadError.unresponsive(id: manifest.id, call: "stop", seconds: Double(settings.callLimit.components.seconds))
         }
+    }
+
+    public var isSettlementBackend: Bool { state.withLock { $0.capabilities & UInt64(1) << 1 != 0 } }
+
+    public func settle(batchId: UInt64, json: String) async throws -> carrier_status {
+        guard let session = state.withLock({ $0.session }), !session.isFinished else { return CARRIER_ERR_SHUTTING_DOWN }
+        let answer = try await session.request("settle", ["batch": .unsigned(batchId), "json": .text(json)], limit: settings.callLimit)
+        return carrier_status(rawValue: UInt32(truncatingIfNeeded: try answer.unsigned("status")))
     }
 
     /// Has the runner call a host-API function `count` times on the plugin's executor, as the

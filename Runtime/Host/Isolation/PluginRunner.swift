@@ -58,7 +58,7 @@ public final class PluginRunner: @unchecked Sendable {
             self.library = library
             dataDirectory = try message.text("data_directory")
             services = RemotePluginServices(nodeId: try message.id("node_id"), socket: socket)
-            return ["version": .text(library.version)]
+            return ["version": .text(library.version), "capabilities": .unsigned(library.capabilities)]
         case "create":
             guard let manifest, let library, let services else { throw RunnerError("create before load") }
             instance = try await PluginInstance.create(manifest, library: library, services: services, dataDirectory: dataDirectory,
@@ -73,6 +73,9 @@ public final class PluginRunner: @unchecked Sendable {
         case "health":
             let (health, detail) = try await loaded().health()
             return ["health": .unsigned(UInt64(health.rawValue)), "detail": .text(detail)]
+        case "settle":
+            let status = try await loaded().settle(batchId: try message.unsigned("batch"), json: try message.text("json"))
+            return ["status": .unsigned(UInt64(status.rawValue))]
         case "time":
             let instance = try loaded(), count = Int(try message.unsigned("count"))
             let elapsed = switch try message.text("call") {

@@ -182,6 +182,11 @@ final class RemotePluginServices: PluginServices {
         send("usage", ["client": .bytes(client.bytes), "meter": .text(meter), "amount": .unsigned(amount)])
     }
 
+    func settlementResult(batch: UInt64, paid: Bool, message: String) -> Bool {
+        (try? roundTrip("settled", ["batch": .unsigned(batch), "paid": .unsigned(paid ? 1 : 0), "text": .text(message)])?.unsigned("status"))
+            == UInt64(CARRIER_OK.rawValue)
+    }
+
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
         guard let answer = roundTrip("announce_service", ["type": .text(type), "endpoint": .text(endpoint)]),
               let status = try? answer.unsigned("status"), status <= UInt64(UInt32.max) else {

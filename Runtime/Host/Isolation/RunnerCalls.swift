@@ -67,6 +67,10 @@ final class RunnerCalls: Sendable {
             } catch {
                 answer(message, ["status": .unsigned(UInt64(error.status.rawValue)), "reason": .text(error.description)])
             }
+        case "settled":
+            let recorded = services.settlementResult(batch: try message.unsigned("batch"), paid: try message.unsigned("paid") == 1,
+                                                     message: try message.text("text"))
+            answer(message, ["status": .unsigned(UInt64((recorded ? CARRIER_OK : CARRIER_ERR_NOT_FOUND).rawValue))])
         case "withdraw_service":
             let withdrawn = services.withdrawService(type: try message.text("type"))
             answer(message, ["status": .unsigned(UInt64((withdrawn ? CARRIER_OK : CARRIER_ERR_NOT_FOUND).rawValue))])

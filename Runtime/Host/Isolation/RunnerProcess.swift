@@ -22,9 +22,11 @@ final class RunnerProcess: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto 3 clears close-on-exec on the copy; every other descriptor of the host is
-        // close-on-exec (sockets, SQLite files, the loaded libraries' files are not descriptors).
+        // dup2 onto 3 clears close-on-exec on the copy; every other descriptor above it is closed
+        // in the child, whether or not the host marked it close-on-exec (a pipe some other code
+        // opened, say, whose reader would otherwise wait for EOF as long as the runner lives).
         posix_spawn_file_actions_adddup2(&actions, child.descriptor, 3)
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 4) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, 2, 1)
         let arguments = [executable, "plugin-runner", "--fd", "3"]
@@ -42,6 +44,13 @@ final class RunnerProcess: Sendable {
         }
         return RunnerProcess(pid: pid, socket: host)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later, so Debian 12 has it; not
+    /// in Swift's Glibc module). On an older glibc the runner inherits what the host left open.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// SIGKILL: for a runner that is stuck, broken, or already gone (then it does nothing).
     func kill() { _ = Foundation.kill(pid, SIGKILL) }

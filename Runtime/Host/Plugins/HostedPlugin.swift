@@ -9,9 +9,29 @@ public protocol HostedPlugin: AnyObject, Sendable {
     func health() async throws -> (carrier_health, String)
     /// Stops and destroys it and withdraws its services.
     func stopAndDestroy() async throws
+    /// Whether it is a settlement backend (the settlement capability).
+    var isSettlementBackend: Bool { get }
+    /// Hands it settlement batch `batchId` (JSON); CARRIER_OK if it took it.
+    func settle(batchId: UInt64, json: String) async throws -> carrier_status
 }
 
-extension PluginInstance: HostedPlugin {}
+/// A running plugin with the settlement capability, as the settlement desk's backend.
+public struct PluginSettlementBackend: SettlementBackend {
+    public let plugin: any HostedPlugin
+    public var name: String { plugin.manifest.id }
+
+    public init(plugin: any HostedPlugin) {
+        self.plugin = plugin
+    }
+
+    public func offer(_ batch: SettlementBatch, to desk: SettlementDesk) async -> Bool {
+        (try? await plugin.settle(batchId: batch.id, json: batch.json)) == CARRIER_OK
+    }
+}
+
+extension PluginInstance: HostedPlugin {
+    public var isSettlementBackend: Bool { library.isSettlementBackend }
+}
 
 /// How the host runs plugins with `isolation = "process"`.
 public struct RunnerSettings: Sendable {

@@ -57,6 +57,13 @@ public actor PluginHost {
     /// The running plugin `id`.
     public func instance(_ id: String) -> (any HostedPlugin)? { running[id] }
 
+    /// Where settlement batches go: the first running plugin (in start order) with the settlement
+    /// capability, or the built-in prepaid-credit backend when none runs.
+    public var settlementBackend: any SettlementBackend {
+        order.lazy.compactMap { self.running[$0] }.first(where: \.isSettlementBackend).map { PluginSettlementBackend(plugin: $0) }
+            ?? PrepaidCreditBackend()
+    }
+
     /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or
     /// changed (in reverse start order), then starts the enabled ones not running (in start order).
     /// Calls run one after another, in the order they were made.

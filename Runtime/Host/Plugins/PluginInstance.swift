@@ -128,6 +128,16 @@ public final class PluginInstance: @unchecked Sendable {
         }
     }
 
+    /// Hands the plugin a settlement batch (settlement backends only); its answer: CARRIER_OK if it took it.
+    public func settle(batchId: UInt64, json: String) async throws -> carrier_status {
+        let table = self.table
+        guard library.isSettlementBackend else { return CARRIER_ERR_UNSUPPORTED }
+        return try await call("settle") {
+            guard let instance = self.instance, let settle = table.plugin.settle else { return CARRIER_ERR_SHUTTING_DOWN }
+            return json.withCString { settle(instance, batchId, $0, strlen($0)) }
+        }
+    }
+
     /// On the executor: releases what the host holds for the instance (timers, subscription,
     /// pending calls told SHUTTING_DOWN), then destroys it.
     private func destroyOnExecutor() {
@@ -138,13 +148,13 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     /// Runs `body` on the executor and waits at most `callLimit` for it. When a lifecycle call
-    /// (create, start, stop) times out, the instance is abandoned: behind the stuck call, a started
+    /// (create, start, stop; not health or settle) times out, the instance is abandoned: behind the stuck call, a started
     /// instance is stopped, then destroyed, and its services are withdrawn now.
     func call<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async throws -> T {
         let outcome = OneShot<T>()
         context.executor.async { outcome.fulfil(body()) }
         if let result = await outcome.value(within: callLimit) { return result }
-        if name != "health" {
+        if name != "health" && name != "settle" {
             let table = self.table, context = self.context
             context.markStopped()
             context.executor.async {

@@ -16,6 +16,9 @@ public final class PluginLibrary: @unchecked Sendable {
     /// The smallest plugin table of ABI 1.0: up to and including `health`.
     static let minimumTableSize = MemoryLayout<carrier_plugin_v1>.offset(of: \carrier_plugin_v1.health)! + MemoryLayout<UnsafeRawPointer>.size
 
+    /// The plugin table of ABI 1.1, up to and including `settle`.
+    static let settleTableSize = MemoryLayout<carrier_plugin_v1>.offset(of: \carrier_plugin_v1.settle)! + MemoryLayout<UnsafeRawPointer>.size
+
     public let path: String
     public let sha256: String
     /// The `dlopen` handle (never closed).
@@ -64,6 +67,9 @@ public final class PluginLibrary: @unchecked Sendable {
     }
 
     /// Names of the capability bits set.
+    /// Whether the plugin is a settlement backend (its table then has `settle`).
+    public var isSettlementBackend: Bool { capabilities & UInt64(1) << 1 != 0 }
+
     public var capabilityNames: [String] {
         [(UInt64(1) << 0, "service"), (UInt64(1) << 1, "settlement")].filter { capabilities & $0.0 != 0 }.map(\.1)
     }
@@ -126,6 +132,9 @@ public final class PluginLibrary: @unchecked Sendable {
         for (name, present) in [("id", plugin.id != nil), ("create", plugin.create != nil), ("start", plugin.start != nil),
                                 ("stop", plugin.stop != nil), ("destroy", plugin.destroy != nil), ("health", plugin.health != nil)] where !present {
             throw .missingFunction(path: path, name: name)
+        }
+        if plugin.capabilities & UInt64(1) << 1 != 0 {
+            guard size >= settleTableSize, plugin.settle != nil else { throw .missingFunction(path: path, name: "settle (it has the settlement capability)") }
         }
         return PluginLibrary(path: path, sha256: sha256, handle: handle, table: table)
     }
