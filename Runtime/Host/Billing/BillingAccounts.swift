@@ -107,10 +107,8 @@ public final class BillingAccounts: Sendable {
                 guard let used = state.used[key] else { return .loadUsed(key) }
                 let charge = terms?.charge(used: used, amount: units) ?? 0
                 state.used[key] = used + units
-                state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += units
-                state.pending.usage[key]!.charge += charge
-                state.pending.usage[key]!.microPrice = terms?.microPrice ?? 0
-                state.pending.usage[key]!.currency = terms?.currency ?? section.currency
+                state.pending.usage[key, default: BillingLedger.Batch.Delta()]
+                    .add(units: units, charge: charge, microPrice: terms?.microPrice ?? 0, currency: terms?.currency ?? section.currency)
                 state.accounts[client]!.pendingCharges += charge
                 return .done(())
             }
@@ -184,10 +182,8 @@ public final class BillingAccounts: Sendable {
             state.withLock { state in
                 state.failedFlushes += 1
                 for (key, delta) in batch.usage {
-                    state.pending.usage[key, default: BillingLedger.Batch.Delta()].units += delta.units
-                    state.pending.usage[key]!.charge += delta.charge
-                    state.pending.usage[key]!.microPrice = delta.microPrice
-                    state.pending.usage[key]!.currency = delta.currency
+                    state.pending.usage[key, default: BillingLedger.Batch.Delta()]
+                        .add(units: delta.units, charge: delta.charge, microPrice: delta.microPrice, currency: delta.currency)
                 }
             }
             throw error

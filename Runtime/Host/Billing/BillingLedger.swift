@@ -64,6 +64,14 @@ public final class BillingLedger: Sendable {
             /// The unit price and currency of the latest report (receipts state them).
             var microPrice: Int64 = 0
             var currency = ""
+
+            /// Adds one report (or a batch that did not commit) to this row's increment.
+            mutating func add(units: Int64, charge: Int64, microPrice: Int64, currency: String) {
+                self.units += units
+                self.charge += charge
+                self.microPrice = microPrice
+                self.currency = currency
+            }
         }
         var usage: [Key: Delta] = [:]
         var isEmpty: Bool { usage.isEmpty }
