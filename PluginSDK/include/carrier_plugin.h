@@ -284,9 +284,9 @@ typedef struct carrier_host_api_v1 {
     /* --- Added in 1.1: settlement ---------------------------------------------------------- */
     /**
      * A settlement backend (CARRIER_CAPABILITY_SETTLEMENT) reports how batch `batch_id` went:
-     * `outcome` CARRIER_OK means paid; any other status means it failed, with `message` (may be
-     * NULL) saying why, and the host offers the batch again later. Any thread; once per batch.
-     * CARRIER_ERR_NOT_FOUND if the batch is unknown or already reported.
+     * `outcome` CARRIER_OK means paid (final); any other status means it failed, with `message`
+     * (may be NULL) saying why, and the host offers the batch again later. Any thread.
+     * CARRIER_ERR_NOT_FOUND if the batch is unknown, was not offered to this plugin, or is paid.
      */
     carrier_status (*settlement_result)(carrier_host *host, uint64_t batch_id, carrier_status outcome, const char *message);
 } carrier_host_api_v1;

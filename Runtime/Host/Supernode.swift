@@ -72,7 +72,7 @@ public actor Supernode {
                     let now = Int64(Date().timeIntervalSince1970)
                     let issued = try book.issue(openPeriods: false, now: now)
                     if !issued.isEmpty { logger.info("usage receipts issued", metadata: ["count": "\(issued.count)"]) }
-                    try await settlement.settle(with: await plugins.settlementBackend, now: now)
+                    if let backend = await plugins.settlementBackend { try await settlement.settle(with: backend, now: now) }
                 } catch {
                     logger.error("usage receipts not issued or settled", metadata: ["error": "\(error)"])
                 }
@@ -99,6 +99,7 @@ public actor Supernode {
     public func stop() async {
         await admin?.close()
         receipts?.cancel()
+        await receipts?.value
         await plugins.stopAll()
         await plugins.environment.billing.stop()
         await node.stop()

@@ -139,6 +139,19 @@ struct BillingTests {
         }
     }
 
+    @Test func absurdAmountsSaturateInsteadOfTrapping() throws {
+        let fixture = try Fixture()
+        let client = Id.random()
+        for _ in 0..<3 {
+            fixture.accounts.report(client: client, plugin: "p", section: BillingSoak.section, meter: "requests", amount: .max)
+        }
+        // The answer for a saturated count does not matter (the ABI refuses such amounts); not trapping does.
+        _ = fixture.accounts.authorize(client: client, plugin: "p", section: BillingSoak.section, meter: "requests", estimate: .max)
+        try fixture.accounts.flush()
+        #expect(try fixture.ledger.usage(client: client).map(\.units) == [Int64.max])
+        #expect(Money.sum(.max, 1) == .max && Money.sum(.min, -1) == .min && Money.sum(2, 3) == 5)
+    }
+
     @Test func moneyIsExact() {
         #expect(Money.parse("0.5") == 500_000 && Money.parse("-1.25") == -1_250_000 && Money.parse("3") == 3_000_000)
         #expect(Money.parse("0.0000001") == nil && Money.parse("1e3") == nil && Money.parse("") == nil && Money.parse(".5") == nil)

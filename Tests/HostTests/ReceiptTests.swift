@@ -59,6 +59,7 @@ struct ReceiptTests {
 
         let gap = [receipts[0], receipts[2], receipts[3]]
         #expect(ReceiptChain.problems(in: gap) == ["client \(client.base58): seq 2 is missing (between 1 and 3)"])
+        #expect(ReceiptChain.problems(in: Array(receipts.dropFirst(2))) == ["client \(client.base58): seq 1 to 2 are missing (the chain starts at 3)"])
 
         // Re-signed by the issuer but not chained: a receipt replaced after the fact.
         var replaced = receipts[2]

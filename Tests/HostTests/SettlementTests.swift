@@ -31,7 +31,29 @@ struct SettlementTests {
         let batches = try desk.batches()
         #expect(batches.map(\.status) == ["paid"] && batches.map(\.receipts) == [2], "\(batches)")
         #expect(try await desk.settle(with: PrepaidCreditBackend(), now: now).isEmpty, "a paid batch is done")
-        #expect(!desk.record(batch: offered[0].id, paid: false, message: "late"), "a paid batch cannot be reported again")
+        #expect(!desk.record(batch: offered[0].id, paid: false, message: "late", backend: "prepaid"), "a paid batch cannot be reported again")
+        await network.stop()
+    }
+
+    /// Takes every batch and never answers (a backend waiting for confirmations).
+    private struct SilentBackend: SettlementBackend {
+        let name = "silent"
+        func offer(_ batch: SettlementBatch, to desk: SettlementDesk) async -> Bool { true }
+    }
+
+    @Test func aBatchTakenIsNotOfferedAgainUntilItsAnswerIsLateAndOnlyItsBackendCanAnswer() async throws {
+        let network = try await HostNetwork.start()
+        let now = try Self.finalReceipts(network.environment)
+        let desk = network.environment.settlement
+        let batch = try #require(try await desk.settle(with: SilentBackend(), now: now).first)
+        #expect(try desk.batches().map(\.status) == ["offered"])
+        #expect(try await desk.settle(with: SilentBackend(), now: now + 60).isEmpty, "taken, and still being confirmed")
+        #expect(try await desk.settle(with: PrepaidCreditBackend(), now: now + 60).isEmpty, "another backend is not offered it")
+        #expect(!desk.record(batch: batch.id, paid: true, message: "forged", backend: "prepaid"), "only its backend answers")
+        #expect(try await desk.settle(with: SilentBackend(), now: now + SettlementDesk.answerTimeout).map(\.id) == [batch.id],
+                "offered again once its answer is late")
+        #expect(desk.record(batch: batch.id, paid: true, message: "confirmed", backend: "silent"))
+        #expect(try desk.batches().map(\.status) == ["paid"])
         await network.stop()
     }
 
@@ -42,7 +64,7 @@ struct SettlementTests {
         let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
         await host.apply([try HostNetwork.manifest(library: library, id: "conformance.settlement", config: "fail = true", isolation: isolation)])
         #expect(await host.status.first?.state == .running)
-        let backend = await host.settlementBackend
+        let backend = try #require(await host.settlementBackend)
         #expect(backend.name == "conformance.settlement")
 
         let desk = network.environment.settlement
@@ -52,7 +74,7 @@ struct SettlementTests {
 
         // A failed batch is offered again; this time the backend pays it.
         await host.apply([try HostNetwork.manifest(library: library, id: "conformance.settlement", config: "fail = false", isolation: isolation)])
-        try await desk.settle(with: await host.settlementBackend, now: now)
+        try await desk.settle(with: try #require(await host.settlementBackend), now: now)
         #expect(await eventually { (try? desk.batches().first?.status) == "paid" })
         #expect(try desk.batches().map(\.message) == ["collected by the conformance backend"])
         await host.stopAll()

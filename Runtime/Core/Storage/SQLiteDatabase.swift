@@ -81,7 +81,7 @@ public final class SQLiteDatabase {
 }
 
 /// A value bound to a statement parameter.
-public enum SQLiteValue {
+public enum SQLiteValue: Sendable {
     case integer(Int64)
     case text(String)
     case blob([UInt8])
@@ -91,7 +91,7 @@ public enum SQLiteValue {
 }
 
 /// One result row, its columns copied out of SQLite.
-public struct SQLiteRow {
+public struct SQLiteRow: Sendable {
     private let columns: [SQLiteValue]
 
     init(statement: OpaquePointer) {

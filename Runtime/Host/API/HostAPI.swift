@@ -214,13 +214,17 @@ enum HostAPI {
                 HostAPI.write("meter \(name) was never defined by the plugin", to: reason, capacity: capacity)
                 return CARRIER_BILLING_PAYMENT_REQUIRED
             }
+            guard estimate <= Money.maxUnitsPerCall else {
+                HostAPI.write("an estimate of \(estimate) \(name) is more than one call may ask for", to: reason, capacity: capacity)
+                return CARRIER_BILLING_QUOTA_EXCEEDED
+            }
             let (decision, why) = context.services.authorize(client: CRecords.id(client), meter: name, estimate: estimate)
             if decision != CARRIER_BILLING_ALLOWED { HostAPI.write(why, to: reason, capacity: capacity) }
             return decision
         }
         api.report_usage = { host, client, meter, amount in
             guard let context = PluginContext.from(host), let client, let meter, case let name = String(cString: meter),
-                  context.isMeterDefined(name) else { return CARRIER_ERR_INVALID_ARGUMENT }
+                  context.isMeterDefined(name), amount <= Money.maxUnitsPerCall else { return CARRIER_ERR_INVALID_ARGUMENT }
             context.services.reportUsage(client: CRecords.id(client), meter: name, amount: amount)
             return CARRIER_OK
         }

@@ -58,8 +58,6 @@ struct LocalPluginServices: PluginServices {
     func add(counter name: String, _ delta: Double) -> Bool { environment.metrics.add(counter: name, plugin: pluginId, delta) }
     func set(gauge name: String, _ value: Double) -> Bool { environment.metrics.set(gauge: name, plugin: pluginId, value) }
 
-    func defineMeter(_ name: String, unit: String) {}
-
     func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
         environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
     }
@@ -70,7 +68,7 @@ struct LocalPluginServices: PluginServices {
     }
 
     func settlementResult(batch: UInt64, paid: Bool, message: String) -> Bool {
-        environment.settlement.record(batch: batch, paid: paid, message: message)
+        environment.settlement.record(batch: batch, paid: paid, message: message, backend: pluginId)
     }
 
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {

@@ -167,14 +167,11 @@ public final class PluginContext: @unchecked Sendable {
     // MARK: Billing
 
     func defineMeter(_ name: String, unit: String) -> carrier_status {
-        let defined = state.withLock { state in
-            guard state.phase == .creating else { return false }
+        state.withLock { state in
+            guard state.phase == .creating else { return CARRIER_ERR_UNSUPPORTED }
             state.meters[name] = unit
-            return true
+            return CARRIER_OK
         }
-        guard defined else { return CARRIER_ERR_UNSUPPORTED }
-        services.defineMeter(name, unit: unit)
-        return CARRIER_OK
     }
 
     /// The meters the plugin defined, with their units.

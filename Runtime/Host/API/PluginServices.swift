@@ -39,8 +39,6 @@ protocol PluginServices: Sendable {
     /// Sets a plugin gauge; false if the name is a counter.
     func set(gauge name: String, _ value: Double) -> Bool
 
-    /// Registers a meter the plugin defined at create.
-    func defineMeter(_ name: String, unit: String)
     /// Whether `client` may use `estimate` units of `meter` (of a defined meter), with a reason when not.
     func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String)
     /// Records use of a defined meter.

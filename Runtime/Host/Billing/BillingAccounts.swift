@@ -106,10 +106,10 @@ public final class BillingAccounts: Sendable {
                 let key = Self.key(client, plugin, meter, terms: terms, now: now)
                 guard let used = state.used[key] else { return .loadUsed(key) }
                 let charge = terms?.charge(used: used, amount: units) ?? 0
-                state.used[key] = used + units
+                state.used[key] = Money.sum(used, units)
                 state.pending.usage[key, default: BillingLedger.Batch.Delta()]
                     .add(units: units, charge: charge, microPrice: terms?.microPrice ?? 0, currency: terms?.currency ?? section.currency)
-                state.accounts[client]!.pendingCharges += charge
+                state.accounts[client]!.pendingCharges = Money.sum(state.accounts[client]!.pendingCharges, charge)
                 return .done(())
             }
             switch step {
@@ -136,7 +136,7 @@ public final class BillingAccounts: Sendable {
     /// The usage row a use at `now` counts in (unpriced meters count in 30-day periods).
     private static func key(_ client: Id, _ plugin: String, _ meter: String, terms: MeterTerms?, now: Int64) -> BillingLedger.Batch.Key {
         let periodSeconds = terms?.periodSeconds ?? unpricedPeriodSeconds
-        let periodStart = terms?.periodStart(at: now) ?? (Money.epoch + (now - Money.epoch) / periodSeconds * periodSeconds)
+        let periodStart = MeterTerms.periodStart(at: now, length: periodSeconds)
         return BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: periodStart, periodSeconds: periodSeconds)
     }
 
@@ -182,8 +182,11 @@ public final class BillingAccounts: Sendable {
             state.withLock { state in
                 state.failedFlushes += 1
                 for (key, delta) in batch.usage {
+                    // Back in front of what was reported since; a newer report's price stays.
+                    let newer = state.pending.usage[key]
                     state.pending.usage[key, default: BillingLedger.Batch.Delta()]
-                        .add(units: delta.units, charge: delta.charge, microPrice: delta.microPrice, currency: delta.currency)
+                        .add(units: delta.units, charge: delta.charge, microPrice: newer?.microPrice ?? delta.microPrice,
+                             currency: newer?.currency ?? delta.currency)
                 }
             }
             throw error

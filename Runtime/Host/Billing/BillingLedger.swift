@@ -67,8 +67,8 @@ public final class BillingLedger: Sendable {
 
             /// Adds one report (or a batch that did not commit) to this row's increment.
             mutating func add(units: Int64, charge: Int64, microPrice: Int64, currency: String) {
-                self.units += units
-                self.charge += charge
+                self.units = Money.sum(self.units, units)
+                self.charge = Money.sum(self.charge, charge)
                 self.microPrice = microPrice
                 self.currency = currency
             }
@@ -102,7 +102,7 @@ public final class BillingLedger: Sendable {
                 final INTEGER NOT NULL, body TEXT NOT NULL, batch INTEGER, PRIMARY KEY (client, seq));
             CREATE TABLE IF NOT EXISTS billing_settlements (
                 batch INTEGER PRIMARY KEY AUTOINCREMENT, created INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,
-                attempts INTEGER NOT NULL, backend TEXT NOT NULL, message TEXT);
+                attempts INTEGER NOT NULL, backend TEXT NOT NULL, message TEXT, offered_at INTEGER);
             CREATE INDEX IF NOT EXISTS billing_receipts_usage ON billing_receipts(client, plugin, meter, period_start, period_seconds);
             CREATE TABLE IF NOT EXISTS billing_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO billing_meta (key, value) VALUES ('revision', 0);
@@ -116,10 +116,12 @@ public final class BillingLedger: Sendable {
         try BillingLedger(path: "\(dataDirectory)/billing.sqlite")
     }
 
-    private func transaction<T: Sendable>(_ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
+    /// Runs `body` in one transaction. A reading one (`writes` false) begins DEFERRED, so another
+    /// process reading the ledger (`carrier billing usage`) never holds up a flush.
+    private func transaction<T: Sendable>(writes: Bool = true, _ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
         let outcome = database.withLock { database -> Result<T, StorageError> in
             do throws(StorageError) {
-                try database.execute("BEGIN IMMEDIATE")
+                try database.execute(writes ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
             } catch {
                 return .failure(error)
             }
@@ -143,7 +145,7 @@ public final class BillingLedger: Sendable {
     // MARK: Reads
 
     public func client(_ id: Id) throws(StorageError) -> Client? {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             try database.query("SELECT plan, balance FROM billing_clients WHERE client = ?", [.blob(id.bytes)]).first.map {
                 Client(id: id, plan: $0.isNull(0) ? nil : $0.text(0), balance: $0.integer(1))
             }
@@ -152,7 +154,7 @@ public final class BillingLedger: Sendable {
 
     /// Units used so far in one period.
     func units(_ key: Batch.Key) throws(StorageError) -> Int64 {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             try database.query("""
                 SELECT units FROM billing_usage WHERE client = ? AND plugin = ? AND meter = ? AND period_start = ? AND period_seconds = ?
                 """, [.blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(key.periodStart), .integer(key.periodSeconds)])
@@ -162,7 +164,7 @@ public final class BillingLedger: Sendable {
 
     /// Usage rows, newest period first; of one client when given.
     public func usage(client: Id? = nil) throws(StorageError) -> [Usage] {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             let filter = client == nil ? "" : "WHERE client = ?"
             return try database.query("""
                 SELECT client, plugin, meter, period_start, period_seconds, units, charged FROM billing_usage \(filter)
@@ -178,7 +180,7 @@ public final class BillingLedger: Sendable {
 
     /// Every client with its plan and balance.
     public func clients() throws(StorageError) -> [Client] {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             try database.query("SELECT client, plan, balance FROM billing_clients ORDER BY client").compactMap { row in
                 Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
             }
@@ -187,14 +189,14 @@ public final class BillingLedger: Sendable {
 
     /// The sum of a client's journal rows (its balance, if the ledger is consistent).
     public func journalSum(client: Id) throws(StorageError) -> Int64 {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE client = ?", [.blob(client.bytes)]).first?.integer(0) ?? 0
         }
     }
 
     /// Totals over all clients: units and charges per plugin and meter, and credits granted.
     public func totals() throws(StorageError) -> Totals {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             let usage = try database.query("""
                 SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage GROUP BY plugin, meter ORDER BY plugin, meter
                 """).map { (plugin: $0.text(0), meter: $0.text(1), units: $0.integer(2), charged: $0.integer(3)) }
@@ -250,7 +252,7 @@ public final class BillingLedger: Sendable {
                     """, [.blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(key.periodStart), .integer(key.periodSeconds),
                           .integer(delta.units), .integer(delta.charge), .integer(delta.microPrice), .text(delta.currency)])
                 guard delta.charge > 0 else { continue }
-                charges[key.client, default: 0] += delta.charge
+                charges[key.client] = Money.sum(charges[key.client] ?? 0, delta.charge)
                 try database.query("""
                     INSERT INTO billing_journal (at, client, kind, plugin, meter, units, amount, note) VALUES (?, ?, 'charge', ?, ?, ?, ?, NULL)
                     """, [.integer(time), .blob(key.client.bytes), .text(key.plugin), .text(key.meter), .integer(delta.units), .integer(-delta.charge)])
@@ -273,7 +275,7 @@ public final class BillingLedger: Sendable {
 
     /// The revision counter now (a host starts reading operator changes from here).
     func revision() throws(StorageError) -> Int64 {
-        try transaction { database throws(StorageError) in
+        try transaction(writes: false) { database throws(StorageError) in
             try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
         }
     }
@@ -281,7 +283,7 @@ public final class BillingLedger: Sendable {
     // MARK: Receipts
 
     /// Runs `body` in one transaction on the database (for `ReceiptBook` and `SettlementDesk`).
-    func withTransaction<T: Sendable>(_ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
-        try transaction(body)
+    func withTransaction<T: Sendable>(writes: Bool = true, _ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
+        try transaction(writes: writes, body)
     }
 }

@@ -23,15 +23,18 @@ public struct MeterTerms: Sendable, Equatable {
     }
 
     /// The start of the period holding `time` (Unix seconds): periods are counted from 2026-01-01 UTC.
-    public func periodStart(at time: Int64) -> Int64 {
+    public func periodStart(at time: Int64) -> Int64 { Self.periodStart(at: time, length: periodSeconds) }
+
+    /// The start of the period of `length` seconds holding `time`, counting from 2026-01-01 UTC.
+    static func periodStart(at time: Int64, length: Int64) -> Int64 {
         let offset = time - Money.epoch
-        let index = offset >= 0 ? offset / periodSeconds : (offset - periodSeconds + 1) / periodSeconds
-        return Money.epoch + index * periodSeconds
+        let index = offset >= 0 ? offset / length : (offset - length + 1) / length
+        return Money.epoch + index * length
     }
 
     /// The charge, in micro-units, for `amount` more units when `used` are already used this period.
     public func charge(used: Int64, amount: Int64) -> Int64 {
-        let billable = max(0, used + amount - max(freeUnits, used))
+        let billable = max(0, Money.sum(used, amount) - max(freeUnits, used))
         let (charge, overflow) = billable.multipliedReportingOverflow(by: microPrice)
         return overflow ? Int64.max : charge
     }
@@ -40,6 +43,16 @@ public struct MeterTerms: Sendable, Equatable {
 /// Money in the ledger's unit (micro-units of the currency).
 public enum Money {
     public static let microPerUnit: Int64 = 1_000_000
+    /// The most units one `authorize` or `report` may carry (2^40): anything larger is a plugin's
+    /// mistake, refused before it reaches the arithmetic.
+    public static let maxUnitsPerCall: UInt64 = 1 << 40
+
+    /// `a + b`, held at the limits of Int64 instead of trapping (a total that large is already wrong,
+    /// but the host must not crash over it).
+    public static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : total
+    }
     /// 2026-01-01T00:00:00Z, where billing periods start counting.
     public static let epoch: Int64 = 1_767_225_600
 

@@ -68,7 +68,7 @@ public struct ReceiptBook: Sendable {
 
     /// The receipts issued (to `client`, when given), each as its JSON line, in chain order.
     public func receipts(client: Id? = nil) throws(StorageError) -> [String] {
-        try ledger.withTransaction { database throws(StorageError) in
+        try ledger.withTransaction(writes: false) { database throws(StorageError) in
             let filter = client == nil ? "" : "WHERE client = ?"
             return try database.query("SELECT body FROM billing_receipts \(filter) ORDER BY client, seq", client.map { [.blob($0.bytes)] } ?? [])
                 .map { $0.text(0) }

@@ -14,7 +14,7 @@ public struct SettlementBatch: Sendable, Equatable {
     public private(set) var signature: [UInt8] = []
 
     /// The sum of the receipts' charges, in micro-units.
-    public var total: Int64 { receipts.reduce(0) { $0 + $1.charge } }
+    public var total: Int64 { receipts.reduce(0) { Money.sum($0, $1.charge) } }
 
     public init(issuer: KeyPair, id: UInt64, created: Int64, currency: String, receipts: [UsageReceipt]) {
         self.issuer = issuer.publicKey
@@ -65,7 +65,7 @@ public struct PrepaidCreditBackend: SettlementBackend {
     public func offer(_ batch: SettlementBatch, to desk: SettlementDesk) async -> Bool {
         let valid = batch.isValid
         _ = desk.record(batch: batch.id, paid: valid,
-                        message: valid ? "charged to prepaid credit when used" : "the batch or a receipt in it does not verify")
+                        message: valid ? "charged to prepaid credit when used" : "the batch or a receipt in it does not verify", backend: name)
         return true
     }
 }

@@ -160,6 +160,9 @@ public enum ReceiptChain {
             let client = chain[0].client.base58
             if chain[0].sequence == 1, chain[0].previous != [UInt8](repeating: 0, count: 32) {
                 problems.append("seq 1 of client \(client): the first receipt must have an all-zero prev")
+            } else if chain[0].sequence > 1 {
+                let missing = chain[0].sequence == 2 ? "seq 1 is" : "seq 1 to \(chain[0].sequence - 1) are"
+                problems.append("client \(client): \(missing) missing (the chain starts at \(chain[0].sequence))")
             }
             for (before, after) in zip(chain, chain.dropFirst()) {
                 if after.sequence == before.sequence {

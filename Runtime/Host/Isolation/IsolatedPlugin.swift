@@ -183,6 +183,9 @@ public final class IsolatedPlugin: HostedPlugin {
         var failure: (any Error)?
         if let session, !session.isFinished {
             do { try await stop(session) } catch { failure = error }
+        } else {
+            // A runner that died just before: the supervisor, seeing `stopping`, will not withdraw.
+            await session?.calls?.services.withdrawAllServices()
         }
         // The supervisor ends without starting another runner (one launching now was killed).
         await supervisor?.value
@@ -206,7 +209,7 @@ public final class IsolatedPlugin: HostedPlugin {
         }
     }
 
-    public var isSettlementBackend: Bool { state.withLock { $0.capabilities & UInt64(1) << 1 != 0 } }
+    public var isSettlementBackend: Bool { state.withLock { $0.capabilities & PluginLibrary.settlementCapability != 0 } }
 
     public func settle(batchId: UInt64, json: String) async throws -> carrier_status {
         guard let session = state.withLock({ $0.session }), !session.isFinished else { return CARRIER_ERR_SHUTTING_DOWN }

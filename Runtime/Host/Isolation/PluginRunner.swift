@@ -26,6 +26,8 @@ public final class PluginRunner: @unchecked Sendable {
 
     /// Serves the host on `descriptor` until it says `exit` or goes away; returns the exit status.
     public static func serve(descriptor: Int32) -> Int32 {
+        // Not inherited by processes the plugin starts: the host must see EOF when this runner dies.
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         let runner = PluginRunner(socket: RunnerSocket(descriptor: descriptor))
         let reason = runner.socket.receive { runner.handle($0) }
         runner.services?.fail()

@@ -166,10 +166,6 @@ final class RemotePluginServices: PluginServices {
         }
     }
 
-    func defineMeter(_ name: String, unit: String) {
-        send("meter", ["name": .text(name), "unit": .text(unit)])
-    }
-
     func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
         guard let answer = roundTrip("authorize", ["client": .bytes(client.bytes), "meter": .text(meter), "amount": .unsigned(estimate)]),
               let decision = try? answer.unsigned("decision"), decision <= UInt64(UInt32.max) else {

@@ -18,7 +18,7 @@ final class RunnerCalls: Sendable {
     private let inFlight = Atomic<Int>(0)
     private let subscription = Mutex<Task<Void, Never>?>(nil)
     /// Events not sent because the runner had not read its backlog.
-    let droppedEvents = Atomic<Int>(0)
+    private let droppedEvents = Atomic<Int>(0)
 
     /// Called when an answer cannot be sent because the runner has not read its backlog: a
     /// runner that does not read is stuck, and its calls would wait forever.
@@ -38,8 +38,7 @@ final class RunnerCalls: Sendable {
             services.log(carrier_log_level(rawValue: UInt32(min(level, 5))), try message.text("text"))
         case "counter": _ = services.add(counter: try metricName(message), try message.double("amount"))
         case "gauge": _ = services.set(gauge: try metricName(message), try message.double("amount"))
-        case "meter": services.defineMeter(try metricName(message), unit: try message.text("unit"))
-        case "usage": services.reportUsage(client: try message.id("client"), meter: try metricName(message), amount: try message.unsigned("amount"))
+        case "usage": services.reportUsage(client: try message.id("client"), meter: try metricName(message), amount: try units(message))
         case "subscribe": subscribe()
         case "sign":
             answer(message, ["signature": .bytes(services.sign(try message.bytes("data")) ?? [])])
@@ -54,7 +53,7 @@ final class RunnerCalls: Sendable {
             }
         case "authorize":
             let (decision, reason) = services.authorize(client: try message.id("client"), meter: try metricName(message),
-                                                        estimate: try message.unsigned("amount"))
+                                                        estimate: try units(message))
             answer(message, ["decision": .unsigned(UInt64(decision.rawValue)), "reason": .text(reason)])
         case "announce_service":
             let type = try message.text("type"), endpoint = try message.text("endpoint")
@@ -123,6 +122,13 @@ final class RunnerCalls: Sendable {
         ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked))]
     }
 
+    /// The units of a billing call, at most `Money.maxUnitsPerCall` (the runner checked them already).
+    private func units(_ message: RunnerMessage) throws(RunnerMessage.Malformed) -> UInt64 {
+        let amount = try message.unsigned("amount")
+        guard amount <= Money.maxUnitsPerCall else { throw message.missing("amount", "at most \(Money.maxUnitsPerCall)") }
+        return amount
+    }
+
     private func metricName(_ message: RunnerMessage) throws(RunnerMessage.Malformed) -> String {
         let name = message.has("meter") ? try message.text("meter") : try message.text("name")
         guard PluginMetrics.isValidName(name) else { throw message.missing("name", "a metric name") }
@@ -131,7 +137,13 @@ final class RunnerCalls: Sendable {
 
     private func answer(_ request: RunnerMessage, _ fields: [String: CBOR]) {
         guard let id = request.id else { return }
-        if socket.send(RunnerMessage("result", id: id, fields), waiting: false) == .full { overwhelmed() }
+        switch socket.send(RunnerMessage("result", id: id, fields), waiting: false) {
+        case .sent, .closed: break
+        case .full: overwhelmed()
+        // Cannot happen with today's records (they are bounded far below the limit), but an answer
+        // that does not fit fails the call rather than leaving it waiting.
+        case .tooLarge: socket.send(RunnerMessage("result", id: id), waiting: false)
+        }
     }
 
     /// Forwards the node's events to the runner; when the runner lags, events are dropped (and counted).
@@ -145,7 +157,7 @@ final class RunnerCalls: Sendable {
                 }
                 switch socket.send(RunnerMessage("event", fields), waiting: false) {
                 case .sent: continue
-                case .full: droppedEvents.add(1, ordering: .relaxed)
+                case .full, .tooLarge: droppedEvents.add(1, ordering: .relaxed)
                 case .closed: return
                 }
             }
@@ -153,6 +165,10 @@ final class RunnerCalls: Sendable {
         subscription.withLock { $0?.cancel(); $0 = task }
     }
 
-    /// The runner is gone: stops forwarding events.
-    func close() { subscription.withLock { $0?.cancel(); $0 = nil } }
+    /// The runner is gone: stops forwarding events, and logs how many it could not take.
+    func close() {
+        subscription.withLock { $0?.cancel(); $0 = nil }
+        let dropped = droppedEvents.load(ordering: .relaxed)
+        if dropped > 0 { services.log(CARRIER_LOG_WARNING, "\(dropped) DHT events were dropped: the plugin runner did not read them in time") }
+    }
 }

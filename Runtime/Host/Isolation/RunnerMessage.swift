@@ -20,8 +20,9 @@ struct RunnerMessage: Sendable, Equatable {
         let description: String
     }
 
-    /// Limits for the socket: a message is one datagram of at most `maxSize` bytes.
-    static let maxSize = 65_536
+    /// Limits for the socket: a message is one datagram of at most `maxSize` bytes (a settlement
+    /// batch of `SettlementDesk.maxReceipts` receipts fits).
+    static let maxSize = 262_144
     private static let limits: CBORLimits = {
         var limits = CBORLimits()
         limits.maxInputSize = maxSize
@@ -70,11 +71,6 @@ struct RunnerMessage: Sendable, Equatable {
 
     func unsigned(_ key: String) throws(Malformed) -> UInt64 {
         guard case .unsigned(let number)? = fields[key] else { throw missing(key, "an unsigned integer") }
-        return number
-    }
-
-    func integer(_ key: String) throws(Malformed) -> Int64 {
-        guard let number = fields[key]?.int64 else { throw missing(key, "an integer") }
         return number
     }
 

@@ -1,10 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A `carrier plugin-runner` child process and the host's end of its socket. The child gets the
 /// other end as fd 3 and inherits stderr (its own log lines); nothing else of the host's.
 final class RunnerProcess: Sendable {
     let pid: pid_t
     let socket: RunnerSocket
+    /// Set (under the lock) once the child is reaped: its pid may then belong to another process.
+    private let reaped = Mutex(false)
 
     private init(pid: pid_t, socket: RunnerSocket) {
         self.pid = pid
@@ -18,7 +21,6 @@ final class RunnerProcess: Sendable {
             throw RunnerError("the plugin runner \(executable) is not an executable file")
         }
         let (host, child) = try RunnerSocket.pair()
-        defer { child.close() }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -37,9 +39,9 @@ final class RunnerProcess: Sendable {
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, &argv, &envp)
+        // The child's end stays open until the spawn has duplicated it.
+        let result = withExtendedLifetime(child) { posix_spawn(&pid, executable, &actions, nil, &argv, &envp) }
         guard result == 0 else {
-            host.close()
             throw RunnerError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         return RunnerProcess(pid: pid, socket: host)
@@ -52,15 +54,25 @@ final class RunnerProcess: Sendable {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    /// SIGKILL: for a runner that is stuck, broken, or already gone (then it does nothing).
-    func kill() { _ = Foundation.kill(pid, SIGKILL) }
+    /// SIGKILL: for a runner that is stuck, broken, or already gone (then it does nothing; once
+    /// reaped, its pid is never signalled again).
+    func kill() {
+        reaped.withLock { reaped in if !reaped { _ = Foundation.kill(pid, SIGKILL) } }
+    }
 
-    /// Reaps the child (after its socket closed) and says how it ended.
+    /// Waits for the child to end (after its socket closed), reaps it, and says how it ended.
     func waitForExit() -> String {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
+        // Wait without reaping, so `kill` cannot hit a reused pid; then reap under the lock.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 {
             guard errno == EINTR else { return "cannot be waited for: \(String(cString: strerror(errno)))" }
         }
+        var status: Int32 = 0
+        let result = reaped.withLock { reaped in
+            defer { reaped = true }
+            return waitpid(pid, &status, 0)
+        }
+        guard result == pid else { return "cannot be reaped: \(String(cString: strerror(errno)))" }
         if status & 0x7F == 0 { return "exited with status \((status >> 8) & 0xFF)" }
         let signal = status & 0x7F
         let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"

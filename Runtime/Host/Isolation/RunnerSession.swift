@@ -71,8 +71,16 @@ final class RunnerSession: Sendable {
             state.waiting[id] = answer
             return id
         }
-        guard let id, process.socket.send(RunnerMessage(op, id: id, fields), waiting: false) == .sent else {
-            state.withLock { _ = $0.waiting.removeValue(forKey: id ?? 0) }
+        guard let id else { throw .lost(await endReason()) }
+        switch process.socket.send(RunnerMessage(op, id: id, fields), waiting: false) {
+        case .sent: break
+        case .tooLarge:
+            state.withLock { _ = $0.waiting.removeValue(forKey: id) }
+            throw .refused("the \(op) request is over \(RunnerMessage.maxSize) bytes")
+        case .full, .closed:
+            // A runner that does not read its socket is stuck: it is killed, and its end awaited.
+            state.withLock { _ = $0.waiting.removeValue(forKey: id) }
+            kill(because: "it did not read the host's \(op) request")
             throw .lost(await endReason())
         }
         guard let reply = await answer.value(within: limit) else {
@@ -108,15 +116,18 @@ final class RunnerSession: Sendable {
                 try calls.serve(message)
             }
         }
-        process.kill()
-        let exit = process.waitForExit()
-        process.socket.close()
-        let (waiters, calls, killed) = state.withLock { state in
+        // Finished first, so no new request is sent; the socket is shut down (late sends fail) but
+        // its descriptor lives as long as the objects that hold it.
+        let (waiters, calls) = state.withLock { state in
             state.finished = true
             defer { state.waiting = [:] }
-            return (Array(state.waiting.values), state.calls, state.killedBecause)
+            return (Array(state.waiting.values), state.calls)
         }
+        process.socket.shutdown()
         calls?.close()
+        process.kill()
+        let exit = process.waitForExit()
+        let killed = state.withLock { $0.killedBecause }
         for waiter in waiters { waiter.fulfil(nil) }
         ended.fulfil(killed.map { "the host killed it: \($0)" } ?? "the runner \(exit) (\(reason))")
     }

@@ -23,13 +23,14 @@ final class RunnerSocket: Sendable {
     }
 
     /// How a send went.
-    enum SendOutcome: Equatable { case sent, full, closed }
+    enum SendOutcome: Equatable { case sent, full, closed, tooLarge }
 
-    /// Sends one message. `waiting` false never blocks: a peer that has not read its backlog gets `.full`.
+    /// Sends one message. `waiting` false never blocks: a peer that has not read its backlog gets
+    /// `.full`. A message over `RunnerMessage.maxSize` is not sent (`.tooLarge`).
     @discardableResult
     func send(_ message: RunnerMessage, waiting: Bool = true) -> SendOutcome {
         let bytes = message.encoded
-        precondition(bytes.count <= RunnerMessage.maxSize, "a runner message over \(RunnerMessage.maxSize) bytes")
+        guard bytes.count <= RunnerMessage.maxSize else { return .tooLarge }
         while true {
             let sent = bytes.withUnsafeBytes { Foundation.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | (waiting ? 0 : Int32(MSG_DONTWAIT))) }
             if sent >= 0 { return .sent }
@@ -61,10 +62,12 @@ final class RunnerSocket: Sendable {
         }
     }
 
-    /// Ends both directions: a thread blocked in `receive` returns, the other end sees EOF.
+    /// Ends both directions: a thread blocked in `receive` returns, the other end sees EOF, and
+    /// later sends fail. The descriptor itself stays open (so its number cannot be reused by
+    /// another socket while a late task still holds this one) until the object goes.
     func shutdown() { _ = Foundation.shutdown(descriptor, Int32(SHUT_RDWR)) }
 
-    func close() { _ = Foundation.close(descriptor) }
+    deinit { _ = Foundation.close(descriptor) }
 }
 
 /// A failure of the runner machinery itself (not of the plugin).

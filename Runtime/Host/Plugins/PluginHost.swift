@@ -58,10 +58,13 @@ public actor PluginHost {
     public func instance(_ id: String) -> (any HostedPlugin)? { running[id] }
 
     /// Where settlement batches go: the first running plugin (in start order) with the settlement
-    /// capability, or the built-in prepaid-credit backend when none runs.
-    public var settlementBackend: any SettlementBackend {
-        order.lazy.compactMap { self.running[$0] }.first(where: \.isSettlementBackend).map { PluginSettlementBackend(plugin: $0) }
-            ?? PrepaidCreditBackend()
+    /// capability, or the built-in prepaid-credit backend when none runs; nil while that is not
+    /// known (a process-isolated plugin whose runner has not loaded its library yet).
+    public var settlementBackend: (any SettlementBackend)? {
+        let plugins = order.compactMap { running[$0] }
+        if let backend = plugins.first(where: \.isSettlementBackend) { return PluginSettlementBackend(plugin: backend) }
+        guard !plugins.contains(where: { ($0 as? IsolatedPlugin)?.condition.version == nil && $0 is IsolatedPlugin }) else { return nil }
+        return PrepaidCreditBackend()
     }
 
     /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or

@@ -66,12 +66,17 @@ public final class PluginLibrary: @unchecked Sendable {
         try load(path: path, expectedSHA256: nil, manifestFile: path)
     }
 
-    /// Names of the capability bits set.
-    /// Whether the plugin is a settlement backend (its table then has `settle`).
-    public var isSettlementBackend: Bool { capabilities & UInt64(1) << 1 != 0 }
+    /// CARRIER_CAPABILITY_SERVICE and CARRIER_CAPABILITY_SETTLEMENT (function-like macros do not
+    /// reach Swift).
+    static let serviceCapability = UInt64(1) << 0
+    static let settlementCapability = UInt64(1) << 1
 
+    /// Whether the plugin is a settlement backend (its table then has `settle`).
+    public var isSettlementBackend: Bool { capabilities & Self.settlementCapability != 0 }
+
+    /// Names of the capability bits set.
     public var capabilityNames: [String] {
-        [(UInt64(1) << 0, "service"), (UInt64(1) << 1, "settlement")].filter { capabilities & $0.0 != 0 }.map(\.1)
+        [(Self.serviceCapability, "service"), (Self.settlementCapability, "settlement")].filter { capabilities & $0.0 != 0 }.map(\.1)
     }
 
     /// Loads the library at `path`. `expectedSHA256` nil skips the hash check; `.some(nil)` means the
@@ -133,7 +138,7 @@ public final class PluginLibrary: @unchecked Sendable {
                                 ("stop", plugin.stop != nil), ("destroy", plugin.destroy != nil), ("health", plugin.health != nil)] where !present {
             throw .missingFunction(path: path, name: name)
         }
-        if plugin.capabilities & UInt64(1) << 1 != 0 {
+        if plugin.capabilities & settlementCapability != 0 {
             guard size >= settleTableSize, plugin.settle != nil else { throw .missingFunction(path: path, name: "settle (it has the settlement capability)") }
         }
         return PluginLibrary(path: path, sha256: sha256, handle: handle, table: table)
