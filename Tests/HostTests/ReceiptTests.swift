@@ -1,16 +1,23 @@
 import CarrierCore
 @testable import CarrierHost
 import Foundation
+import Synchronization
 import Testing
 
 /// Usage receipts: issued from the ledger, signed by the node, verified offline; an altered
 /// receipt, a gap, or a broken link is detected.
 struct ReceiptTests {
-    private static func ledgerWithUsage(_ clients: [Id], start: Int64) throws -> (BillingLedger, BillingAccounts) {
+    /// The time the ledger's flushes see, moved by the test.
+    final class Clock: Sendable {
+        let now: Atomic<Int64>
+        init(_ start: Int64) { now = Atomic(start) }
+    }
+
+    private static func ledgerWithUsage(_ clients: [Id], clock: Clock) throws -> (BillingLedger, BillingAccounts) {
         let folder = NSTemporaryDirectory() + "carrier-receipts-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let ledger = try BillingLedger.open(dataDirectory: folder)
-        let accounts = try BillingAccounts(ledger: ledger, clock: { start })
+        let accounts = try BillingAccounts(ledger: ledger, clock: { clock.now.load(ordering: .relaxed) })
         for client in clients {
             accounts.report(client: client, plugin: BillingSoak.plugin, section: BillingSoak.section, meter: BillingSoak.meter, amount: 1_500)
         }
@@ -20,8 +27,8 @@ struct ReceiptTests {
 
     @Test func receiptsAreIssuedOnDemandAndAtPeriodEndAndVerify() throws {
         let node = KeyPair.random(), client = Id.random()
-        let start = Money.epoch + 100
-        let (ledger, _) = try Self.ledgerWithUsage([client], start: start)
+        let start = Money.epoch + 100, clock = Clock(start)
+        let (ledger, accounts) = try Self.ledgerWithUsage([client], clock: clock)
         let book = ReceiptBook(ledger: ledger, identity: node)
         #expect(try book.issue(openPeriods: false, now: start).isEmpty, "the period runs: no final receipt yet")
 
@@ -30,7 +37,12 @@ struct ReceiptTests {
         #expect(open.issuer == node.publicKey && open.isValid)
         #expect(try book.issue(openPeriods: true, now: start).isEmpty, "nothing changed since")
 
-        let final = try #require(try book.issue(openPeriods: false, now: Money.epoch + 86_400 + ReceiptBook.grace).first)
+        // The period ended, but the ledger has not yet committed everything up to its end.
+        let afterEnd = Money.epoch + 86_400 + 5
+        #expect(try book.issue(openPeriods: false, now: afterEnd).isEmpty, "no final receipt before the flush after the period's end")
+        clock.now.store(afterEnd, ordering: .relaxed)
+        try accounts.flush()
+        let final = try #require(try book.issue(openPeriods: false, now: afterEnd).first)
         #expect(final.sequence == 2 && final.isFinal && final.previous == open.digest)
         #expect(try book.issue(openPeriods: true, now: Money.epoch + 90_000).isEmpty, "a final receipt is the last one of its period")
 

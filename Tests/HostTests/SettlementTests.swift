@@ -18,6 +18,7 @@ struct SettlementTests {
         }
         try accounts.flush()
         let later = Money.epoch + 2 * 86_400
+        try BillingAccounts(ledger: environment.billing.ledger, clock: { later }).flush()  // committed past the period's end
         #expect(try ReceiptBook(ledger: environment.billing.ledger, identity: environment.identity).issue(openPeriods: false, now: later).count == 2)
         return later
     }

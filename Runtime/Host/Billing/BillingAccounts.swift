@@ -171,13 +171,16 @@ public final class BillingAccounts: Sendable {
     }
 
     private func flushNow() throws(StorageError) -> Int {
+        // A report reads the clock before it takes the lock: one that read it up to a second
+        // before the swap may still land after it, so the batch covers uses before swap - 1 s.
+        let swapped = clock()
         let (batch, revision) = state.withLock { state in
             defer { state.pending = BillingLedger.Batch() }
             return (state.pending, state.revision)
         }
         let result: (changed: [BillingLedger.Client], revision: Int64)
         do {
-            result = try ledger.commit(batch, at: clock(), changedSince: revision)
+            result = try ledger.commit(batch, at: clock(), committedThrough: swapped - 1, changedSince: revision)
         } catch {
             state.withLock { state in
                 state.failedFlushes += 1

@@ -240,8 +240,15 @@ public final class BillingLedger: Sendable {
 
     /// Writes a batch of usage and its charges in one transaction, then reads the clients an
     /// operator changed since `revision`. Returns them with the newest revision.
-    func commit(_ batch: Batch, at time: Int64, changedSince revision: Int64) throws(StorageError) -> (changed: [Client], revision: Int64) {
+    /// `committedThrough`: every use reported before this time is in this batch or an earlier one
+    /// (final receipts wait for it).
+    func commit(_ batch: Batch, at time: Int64, committedThrough: Int64,
+                changedSince revision: Int64) throws(StorageError) -> (changed: [Client], revision: Int64) {
         try transaction { database throws(StorageError) in
+            try database.query("""
+                INSERT INTO billing_meta (key, value) VALUES ('committed_through', ?)
+                ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)
+                """, [.integer(committedThrough)])
             var charges: [Id: Int64] = [:]
             for (key, delta) in batch.usage {
                 try database.query("""

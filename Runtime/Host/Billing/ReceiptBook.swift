@@ -1,15 +1,14 @@
 import CarrierCore
 
 /// Issues and keeps the signed usage receipts of a ledger: at each period's end (the host checks
-/// every minute) and on demand (`carrier billing receipts --issue`). Each receipt is written in the
+/// every minute) and on demand (`carrier billing receipts --issue`). A period counts as ended for
+/// a final receipt once the ledger has committed everything reported up to its end (the
+/// `committed_through` time each flush records), so no use can land after its final receipt. Each receipt is written in the
 /// same transaction that picks its sequence number, so two issuers (the host and the CLI) cannot
 /// both take one.
 public struct ReceiptBook: Sendable {
     public let ledger: BillingLedger
     public let identity: KeyPair
-    /// A period counts as ended this long after its end, so its last usage has been flushed.
-    public static let grace: Int64 = 10
-
     public init(ledger: BillingLedger, identity: KeyPair) {
         self.ledger = ledger
         self.identity = identity
@@ -22,27 +21,26 @@ public struct ReceiptBook: Sendable {
     public func issue(client: Id? = nil, openPeriods: Bool, now: Int64) throws(StorageError) -> [UsageReceipt] {
         let issuer = identity
         return try ledger.withTransaction { database throws(StorageError) in
-            let filter = client == nil ? "" : "WHERE client = ?"
+            let through = try database.query("SELECT value FROM billing_meta WHERE key = 'committed_through'").first?.integer(0) ?? 0
+            // Only the rows that need a receipt: no final one yet, and either ended, or (on demand)
+            // changed since their last receipt.
             let rows = try database.query("""
-                SELECT client, plugin, meter, period_start, period_seconds, units, charged, price, currency FROM billing_usage \(filter)
+                SELECT client, plugin, meter, period_start, period_seconds, units, charged, price, currency FROM billing_usage u
+                WHERE (?1 IS NULL OR client = ?1)
+                AND (period_start + period_seconds <= ?2 OR ?3)
+                AND NOT EXISTS (SELECT 1 FROM billing_receipts r
+                    WHERE r.client = u.client AND r.plugin = u.plugin AND r.meter = u.meter AND r.period_start = u.period_start
+                    AND r.period_seconds = u.period_seconds
+                    AND (r.final = 1 OR (u.period_start + u.period_seconds > ?2 AND r.units = u.units AND r.charged = u.charged)))
                 ORDER BY client, period_start, plugin, meter
-                """, client.map { [.blob($0.bytes)] } ?? [])
+                """, [client.map { .blob($0.bytes) } ?? .null, .integer(through), .integer(openPeriods ? 1 : 0)])
             var issued: [UsageReceipt] = []
             for row in rows {
                 guard let clientId = Id(bytes: row.blob(0) ?? []) else { continue }
                 let plugin = row.text(1), meter = row.text(2), periodStart = row.integer(3), periodSeconds = row.integer(4)
                 let periodEnd = periodStart + periodSeconds
                 let units = row.integer(5), charged = row.integer(6)
-                let ended = periodEnd + Self.grace <= now
-                guard ended || openPeriods else { continue }
-                let last = try database.query("""
-                    SELECT units, charged, final FROM billing_receipts
-                    WHERE client = ? AND plugin = ? AND meter = ? AND period_start = ? AND period_seconds = ? ORDER BY seq DESC LIMIT 1
-                    """, [.blob(clientId.bytes), .text(plugin), .text(meter), .integer(periodStart), .integer(periodSeconds)]).first
-                if let last {
-                    if last.integer(2) != 0 { continue }
-                    if !ended, last.integer(0) == units, last.integer(1) == charged { continue }
-                }
+                let ended = periodEnd <= through
                 let previous = try database.query("SELECT seq, body FROM billing_receipts WHERE client = ? ORDER BY seq DESC LIMIT 1",
                                                   [.blob(clientId.bytes)]).first
                 let previousDigest = try previous.map { row throws(StorageError) -> [UInt8] in
