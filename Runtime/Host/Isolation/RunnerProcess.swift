@@ -38,9 +38,16 @@ final class RunnerProcess: Sendable {
         if !crashBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in envp { free(pointer) } }
+        // Its own process group: a Ctrl-C (or `timeout`) meant for the host's group does not kill the
+        // runner under the plugin; the host stops the plugin, then lets its runner exit.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
         // The child's end stays open until the spawn has duplicated it.
-        let result = withExtendedLifetime(child) { posix_spawn(&pid, executable, &actions, nil, &argv, &envp) }
+        let result = withExtendedLifetime(child) { posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp) }
         guard result == 0 else {
             throw RunnerError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
