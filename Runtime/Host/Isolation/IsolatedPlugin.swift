@@ -122,6 +122,9 @@ public final class IsolatedPlugin: HostedPlugin {
 
     /// Waits for `session` to end, then relaunches with backoff, until the plugin is stopped.
     private func supervise(_ session: RunnerSession?, attempt: Int, since: ContinuousClock.Instant) {
+        // Recorded before the task runs: a relaunch records its own session, which must not be
+        // overwritten by this one.
+        state.withLock { $0.session = session }
         let task = Task { [self] in
             var session = session, attempt = attempt, since = since
             while true {
@@ -155,10 +158,7 @@ public final class IsolatedPlugin: HostedPlugin {
                 since = .now
             }
         }
-        state.withLock { state in
-            state.session = session
-            state.supervisor = task
-        }
+        state.withLock { $0.supervisor = task }
     }
 
     public func health() async throws -> (carrier_health, String) {
