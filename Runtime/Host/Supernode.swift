@@ -52,6 +52,7 @@ public actor Supernode {
                                           dataDirectory: configuration.dataDirectory)
         let plugins = PluginHost(environment: environment)
         await plugins.apply(manifests.plugins)
+        await plugins.startHealthChecks(every: .seconds(15))
         let supernode = Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins,
                                   metrics: metrics)
         await supernode.startReceipts(ReceiptBook(ledger: billing.ledger, identity: identity), settlement: environment.settlement)

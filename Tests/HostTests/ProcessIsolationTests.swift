@@ -111,4 +111,24 @@ struct ProcessIsolationTests {
         try await isolated.stopAndDestroy()
         await network.stop()
     }
+
+    @Test func periodicHealthChecksFindAPluginStuckWhileIdleAndRestartItsRunner() async throws {
+        let network = try await HostNetwork.start()
+        var settings = Self.settings(callLimit: .milliseconds(500))
+        settings.firstRestartDelay = .seconds(30)
+        let host = PluginHost(environment: network.environment, runnerSettings: settings)
+        let stuck = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_health"), id: "conformance.hang-in-health",
+                                             isolation: .process)
+        let hello = try HostNetwork.manifest(library: try CPlugins.helloC(), config: "port = 0")
+        await host.apply([stuck, hello])
+        #expect(await host.status.map(\.state) == [.running, .running])
+        await host.startHealthChecks(every: .milliseconds(200))
+        let isolated = try #require(await host.instance(stuck.id) as? IsolatedPlugin)
+        #expect(await eventually { isolated.condition.losses == 1 }, "the health check overran its limit and the runner was killed")
+        #expect(isolated.condition.lastLoss?.contains("health did not return within 0.5 seconds") == true, "\(isolated.condition.lastLoss ?? "")")
+        #expect(await eventually { await host.healthReports[hello.id]?.health == CARRIER_HEALTH_OK })
+        #expect(await eventually { await host.healthReports[stuck.id]?.health == CARRIER_HEALTH_FAILING })
+        await host.stopAll()
+        await network.stop()
+    }
 }

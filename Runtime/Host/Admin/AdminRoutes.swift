@@ -90,7 +90,7 @@ public struct AdminRoutes: Sendable {
         for status in await supernode.plugins.status {
             var health: String?, detail: String?
             if let instance = await supernode.plugins.instance(status.id), let (state, text) = try? await instance.health() {
-                health = ["ok", "degraded", "failing"][min(Int(state.rawValue), 2)]
+                health = PluginHost.name(state)
                 detail = text
             }
             result.append(Plugin(id: status.id, manifest: status.manifest, state: status.state.rawValue, isolation: status.isolation.rawValue,

@@ -26,6 +26,10 @@ enum SupernodeMetrics {
         for state in [PluginHost.Status.State.running, .restarting, .failed, .disabled] {
             lines.append("carrier_plugins{state=\"\(state.rawValue)\"} \(states.filter { $0 == state }.count)")
         }
+        lines += ["# HELP carrier_plugins_health The last periodic health check: 0 ok, 1 degraded, 2 failing.", "# TYPE carrier_plugins_health gauge"]
+        for (plugin, report) in await supernode.plugins.healthReports.sorted(by: { $0.key < $1.key }) {
+            lines.append("carrier_plugins_health{plugin=\"\(plugin)\"} \(report.health.rawValue)")
+        }
         let billing = supernode.plugins.environment.billing
         let flushes = billing.flushCounts
         lines += ["# TYPE carrier_billing_flushes_total counter", "carrier_billing_flushes_total{outcome=\"committed\"} \(flushes.done)",

@@ -1,3 +1,4 @@
+import CarrierPluginABI
 import Logging
 
 /// Runs the plugins of a manifest set: loads and starts the enabled ones in dependency order,
@@ -35,6 +36,15 @@ public actor PluginHost {
     private var tail: Task<Void, Never>?
     /// Set by `stopAll`: later applies do nothing.
     private var stopped = false
+    /// Each running plugin's last health check.
+    public private(set) var healthReports: [String: HealthReport] = [:]
+    private var healthChecks: Task<Void, Never>?
+
+    /// What a periodic health check found.
+    public struct HealthReport: Sendable, Equatable {
+        public let health: carrier_health
+        public let detail: String
+    }
     private let logger = Logger(label: "carrier.host")
 
     public init(environment: HostEnvironment, runnerSettings: RunnerSettings = RunnerSettings()) {
@@ -76,11 +86,49 @@ public actor PluginHost {
 
     /// Stops every plugin, in reverse start order; the host applies no manifests afterwards.
     public func stopAll() async {
+        healthChecks?.cancel()
         await serially { host in
             host.stopped = true
             for id in host.order.reversed() { await host.stop(id) }
         }
     }
+
+    /// Asks every running plugin for its health every `interval` (the header's "called
+    /// periodically"), keeps the answers for `/metrics`, and logs changes. A plugin whose `health`
+    /// overruns its time limit is reported failing; one in a runner has its runner killed and
+    /// restarted, so a plugin stuck while idle is found, not only one stuck in a lifecycle call.
+    public func startHealthChecks(every interval: Duration) {
+        healthChecks?.cancel()
+        healthChecks = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, let self else { return }
+                await self.checkHealth()
+            }
+        }
+    }
+
+    private func checkHealth() async {
+        for (id, plugin) in running {
+            let report: HealthReport
+            do {
+                let (health, detail) = try await plugin.health()
+                report = HealthReport(health: health, detail: detail)
+            } catch {
+                report = HealthReport(health: CARRIER_HEALTH_FAILING, detail: "\(error)")
+            }
+            guard running[id] === plugin else { continue }
+            if healthReports[id] != report {
+                let level: Logger.Level = report.health == CARRIER_HEALTH_OK ? .info : .warning
+                logger.log(level: level, "plugin health", metadata: ["plugin": "\(id)", "health": "\(Self.name(report.health))", "detail": "\(report.detail)"])
+            }
+            healthReports[id] = report
+        }
+        healthReports = healthReports.filter { running[$0.key] != nil }
+    }
+
+    /// "ok", "degraded" or "failing".
+    public static func name(_ health: carrier_health) -> String { ["ok", "degraded", "failing"][min(Int(health.rawValue), 2)] }
 
     private func serially(_ work: @escaping @Sendable (isolated PluginHost) async -> Void) async {
         let previous = tail
