@@ -27,18 +27,21 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product carrier
 
-## run: start a supernode on the default manifests (Manifests/: node.toml, hello-c), with its data
-## under ./.carrier/node. Builds the C example and pins its hash first. Ctrl-C stops it; SIGHUP
-## reloads the manifests.
+## run: start a supernode on the default manifests (Manifests/: node.toml, hello-c, the proxy on
+## port 39200 in its own process), with its data under ./.carrier/node. Builds the plugins and pins
+## their hashes first. Ctrl-C stops it; SIGHUP reloads the manifests.
 run: build
 	$(MAKE) -s -C Plugins/examples/hello-c
+	$(SWIFT) build -c release --product ProxyPlugin
 	.build/release/carrier plugins pin Manifests/hello-c.toml >/dev/null
+	.build/release/carrier plugins pin Manifests/proxy.toml >/dev/null
 	.build/release/carrier run --manifests Manifests
 
 ## test: build everything and run every test.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product HelloSwiftPlugin
+	$(SWIFT) build --product ProxyPlugin
 	$(SWIFT) test --skip-build --disable-xctest
 
 ## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to

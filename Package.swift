@@ -13,6 +13,8 @@ let package = Package(
         // The Swift layer for plugin authors, and the Swift example plugin (a shared library).
         .library(name: "CarrierPluginSDK", targets: ["CarrierPluginSDK"]),
         .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
+        // The DHT proxy for light nodes (a dynamic library with its own copy of SwiftNIO).
+        .library(name: "ProxyPlugin", type: .dynamic, targets: ["ProxyPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +57,11 @@ let package = Package(
                 publicHeadersPath: "include"),
         // PluginSDK/Swift: a Swift type conforming to `CarrierPlugin` becomes a plugin.
         .target(name: "CarrierPluginSDK", dependencies: ["CarrierPluginABI"], path: "PluginSDK/Swift"),
+        .target(name: "ProxyPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI", "CarrierCore",
+                                                    .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOHTTP1", package: "swift-nio")],
+                path: "Plugins/proxy", exclude: ["README.md"]),
         .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
                 exclude: ["README.md"]),
         // The supernode host: manifests and node configuration, plugin loader, host API, services,

@@ -165,6 +165,22 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// The value with `id` (32 bytes), whole (keys, nonce, signature: what a light node needs to
+    /// check it), or nil if the network has none.
+    public func findValue(_ id: [UInt8], cas: Int32 = -1) async throws -> DHTValue? {
+        try Self.require(id, 32)
+        var arena = CArena()
+        defer { arena.free() }
+        let target = arena.id(id)
+        return try await callback { box in
+            api.pointee.find_value(handle, target, cas, { userData, status, value in
+                ContinuationBox<DHTValue?>.finish(userData, status == CARRIER_ERR_NOT_FOUND ? CARRIER_OK : status) {
+                    value.map { DHTValue($0.pointee) }
+                }
+            }, box)
+        }
+    }
+
     /// The K closest nodes to `target` (32 bytes) that answered.
     public func findNode(_ target: [UInt8]) async throws -> [NodeContact] {
         try Self.require(target, 32)

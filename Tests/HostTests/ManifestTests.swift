@@ -1,6 +1,7 @@
 import CarrierDHT
 import CarrierHost
 import Foundation
+import TestSupport
 import Testing
 
 /// Plugin manifests and the node configuration: every field checked, errors name file and field.
@@ -60,6 +61,12 @@ struct ManifestTests {
         let requests = try #require(plan.meters["requests"])
         #expect(requests.freeUnits == 1000 && requests.pricePerUnit == 0.5 && requests.limit == 2000)
         #expect(manifest.billing.priceSummary == "requests: 1000 free per 30d, then 0.5 credit each, limit 2000")
+    }
+
+    @Test func theShippedManifestsAreValid() throws {
+        let set = try ManifestSet.load(directory: CPlugins.repository.appendingPathComponent("Manifests").path)
+        #expect(set.plugins.map(\.id).sorted() == ["org.carrier.examples.hello-c", "org.carrier.proxy"])
+        #expect(set.plugins.first { $0.id == "org.carrier.proxy" }?.isolation == .process)
     }
 
     @Test func theSmallestManifestTakesTheDefaults() throws {

@@ -36,6 +36,17 @@ public enum CPlugins {
         return library
     }
 
+    /// The proxy plugin, `libProxyPlugin.so`, built by `make test` (`swift build --product
+    /// ProxyPlugin`) beside the test binary.
+    public static func proxy() throws -> String {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let library = directory.appendingPathComponent("libProxyPlugin.so").path
+        guard FileManager.default.fileExists(atPath: library) else {
+            throw BuildError(description: "\(library) is missing: build it with `swift build --product ProxyPlugin` (make test does)")
+        }
+        return library
+    }
+
     /// `Conformance/NAME.c` built as a shared library.
     public static func conformance(_ name: String) throws -> String {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

@@ -1,0 +1,81 @@
+import CarrierCore
+import CarrierDHT
+@testable import CarrierHost
+import CarrierPluginABI
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TestSupport
+import Testing
+
+/// The proxy plugin's REST core (issue #6, first step) in a supernode on loopback, in process and
+/// in a plugin runner: a light node that speaks only HTTP stores a value it signed itself, and a
+/// regular node finds it on the DHT; every error path answers JSON with the protocol's code.
+@Suite(.serialized)
+struct ProxyTests {
+    private struct Answer {
+        let status: Int
+        let json: [String: Any]
+    }
+
+    private static func call(_ method: String, _ url: String, body: String? = nil) async throws -> Answer {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.httpBody = body.map { Data($0.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: json)
+    }
+
+    private static func code(_ answer: Answer) -> Int? { (answer.json["error"] as? [String: Any])?["code"] as? Int }
+
+    @Test(arguments: PluginHostTests.isolations) func aLightNodeStoresAndReadsValuesOverHTTP(isolation: PluginManifest.Isolation) async throws {
+        let network = try await HostNetwork.start()
+        let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
+        await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
+                                                   config: "host = \"127.0.0.1\"\nport = 0", isolation: isolation)])
+        let status = await host.status
+        #expect(status.first?.state == .running, "\(status)")
+        let endpoint = try #require(network.environment.services.announced.first { $0.type == "proxy" }?.endpoint)
+        #expect(endpoint.hasPrefix("http://127.0.0.1:"))
+        let base = endpoint + "/v1"
+
+        let node = try await Self.call("GET", base + "/node")
+        #expect(node.status == 200 && node.json["id"] as? String == network.host.id.base58)
+
+        // The light node signs; the proxy only checks and stores.
+        let light = KeyPair.random()
+        let value = Value.signed(by: light, sequenceNumber: 1, data: Array("from a phone".utf8))
+        let stored = try await Self.call("POST", base + "/values", body: value.json)
+        #expect(stored.status == 200 && stored.json["id"] as? String == light.publicKey.base58, "\(stored.json)")
+        #expect((stored.json["accepted"] as? Int ?? 0) >= 1)
+        #expect(await network.client.findValue(light.publicKey) == value, "the value travelled through the DHT")
+
+        let read = try await Self.call("GET", base + "/values/\(light.publicKey.base58)")
+        let readBack = try Value(json: String(decoding: try JSONSerialization.data(withJSONObject: read.json), as: UTF8.self))
+        #expect(read.status == 200 && readBack == value)
+
+        let nodes = try await Self.call("GET", base + "/nodes/\(network.client.id.base58)")
+        #expect(nodes.status == 200 && ((nodes.json["nodes"] as? [[Any]])?.contains { $0.first as? String == network.client.id.base58 } ?? false))
+
+        var forged = value
+        forged.data = Array("altered".utf8)
+        let cases: [(Answer, Int, Int)] = [
+            (try await Self.call("POST", base + "/values", body: "{not json"), 400, 203),
+            (try await Self.call("POST", base + "/values", body: forged.json), 400, 401),
+            (try await Self.call("GET", base + "/values/\(Id.random().base58)"), 404, 3),
+            (try await Self.call("GET", base + "/values/not-an-id"), 400, 203),
+            (try await Self.call("GET", base + "/values/\(light.publicKey.base58)?cas=-2"), 400, 203),
+            (try await Self.call("DELETE", base + "/node"), 405, 204),
+            (try await Self.call("GET", endpoint + "/nowhere"), 404, 204),
+            (try await Self.call("POST", base + "/values", body: String(repeating: "x", count: 70_000)), 413, 205),
+        ]
+        for (index, (answer, status, code)) in cases.enumerated() {
+            #expect(answer.status == status && Self.code(answer) == code, "case \(index): \(answer.status) \(answer.json)")
+        }
+        await host.stopAll()
+        #expect(network.environment.services.announced.isEmpty)
+        await network.stop()
+    }
+}
