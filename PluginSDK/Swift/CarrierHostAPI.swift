@@ -145,24 +145,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     /// The data of the value with `id` (32 bytes), or nil if the network has none.
     public func findValueData(_ id: [UInt8], cas: Int32 = -1) async throws -> [UInt8]? {
-        try Self.require(id, 32)
-        var target = carrier_id()
-        withUnsafeMutableBytes(of: &target.bytes) { $0.copyBytes(from: id.prefix(32)) }
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, Error>) in
-            let box = Unmanaged.passRetained(ContinuationBox(continuation))
-            let status = api.pointee.find_value(handle, &target, cas, { userData, status, value in
-                let continuation = Unmanaged<ContinuationBox<[UInt8]?>>.fromOpaque(userData!).takeRetainedValue().continuation
-                switch status {
-                case CARRIER_OK: continuation.resume(returning: value.map { Array(UnsafeBufferPointer(start: $0.pointee.data, count: $0.pointee.data_length)) })
-                case CARRIER_ERR_NOT_FOUND: continuation.resume(returning: nil)
-                default: continuation.resume(throwing: Failure(status: Int32(bitPattern: status.rawValue)))
-                }
-            }, box.toOpaque())
-            if status != CARRIER_OK {
-                box.release()
-                continuation.resume(throwing: Failure(status: Int32(bitPattern: status.rawValue)))
-            }
-        }
+        try await findValue(id, cas: cas)?.data
     }
 
     /// The value with `id` (32 bytes), whole (keys, nonce, signature: what a light node needs to
