@@ -128,20 +128,9 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// Signs `data` as a mutable value of the node key with `sequenceNumber` and stores it on the
     /// K closest nodes; returns (accepted, asked).
     public func storeSignedValue(sequenceNumber: Int32, data: [UInt8]) async throws -> (accepted: Int, asked: Int) {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(accepted: Int, asked: Int), Error>) in
-            let box = Unmanaged.passRetained(ContinuationBox(continuation))
-            let status = api.pointee.store_signed_value(handle, sequenceNumber, data, data.count, { userData, status, accepted, asked in
-                let continuation = Unmanaged<ContinuationBox<(accepted: Int, asked: Int)>>.fromOpaque(userData!).takeRetainedValue().continuation
-                if status == CARRIER_OK { continuation.resume(returning: (Int(accepted), Int(asked))) } else {
-                    continuation.resume(throwing: Failure(status: Int32(bitPattern: status.rawValue)))
-                }
-            }, box.toOpaque())
-            if status != CARRIER_OK {
-                box.release()
-                continuation.resume(throwing: Failure(status: Int32(bitPattern: status.rawValue)))
-            }
-        }
+        try await callback { box in api.pointee.store_signed_value(handle, sequenceNumber, data, data.count, Self.writeDone, box) }
     }
+
 
     /// The data of the value with `id` (32 bytes), or nil if the network has none.
     public func findValueData(_ id: [UInt8], cas: Int32 = -1) async throws -> [UInt8]? {

@@ -1,3 +1,4 @@
+import CarrierCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -10,14 +11,13 @@ struct HTTPRequest: Sendable {
     let body: [UInt8]
 }
 
-/// One answer: a status and a JSON (or other) body.
+/// One answer: a status and a JSON body.
 struct HTTPAnswer: Sendable {
     let status: HTTPResponseStatus
-    let contentType: String
     let body: String
 
     static func json(_ body: String, _ status: HTTPResponseStatus = .ok) -> HTTPAnswer {
-        HTTPAnswer(status: status, contentType: "application/json", body: body)
+        HTTPAnswer(status: status, body: body)
     }
 }
 
@@ -90,7 +90,7 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let head else { return }
             let keepAlive = head.isKeepAlive, loop = context.eventLoop, bound = NIOLoopBound(context, eventLoop: loop)
             if tooLarge {
-                write(HTTPAnswer.json(#"{"error":{"code":205,"message":"the body is over 65536 bytes"}}"#, .payloadTooLarge),
+                write(ProxyRoutes.error(.payloadTooLarge, code: ErrorCode.messageTooBig.rawValue, "the body is over \(HTTPServer.maxBody) bytes"),
                       keepAlive: false, context: context)
                 return
             }
@@ -105,7 +105,7 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func write(_ answer: HTTPAnswer, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([("Content-Type", answer.contentType), ("Content-Length", "\(answer.body.utf8.count)"),
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(answer.body.utf8.count)"),
                                    ("Access-Control-Allow-Origin", "*")])
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)

@@ -19,10 +19,14 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
-        let config = (try? JSONSerialization.jsonObject(with: Data(configJSON.utf8))) as? [String: Any] ?? [:]
-        address = config["host"] as? String ?? "0.0.0.0"
-        port = config["port"] as? Int ?? 39200
+        guard let config = (try? JSONSerialization.jsonObject(with: Data(configJSON.utf8))) as? [String: Any] else {
+            throw PluginError("the config is not a JSON object")
+        }
+        guard let address = config["host"].map({ $0 as? String }) ?? "0.0.0.0" else { throw PluginError("config.host must be a string") }
+        guard let port = config["port"].map({ $0 as? Int }) ?? 39200 else { throw PluginError("config.port must be an integer") }
         guard (0...65535).contains(port) else { throw PluginError("config.port \(port) is not a TCP port") }
+        self.address = address
+        self.port = port
     }
 
     func start() throws {

@@ -29,9 +29,15 @@ struct BillingCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The supernode's manifests folder (its node.toml names the data directory).", valueName: "DIR"))
         var manifests = "Manifests"
 
-        func load() throws -> (manifests: ManifestSet, ledger: BillingLedger) {
+        /// The manifests and the ledger. `creating` false (commands that only read) refuses a data
+        /// directory without a ledger instead of creating an empty one there.
+        func load(creating: Bool = true) throws -> (manifests: ManifestSet, ledger: BillingLedger) {
             let set: ManifestSet
             do { set = try ManifestSet.load(directory: manifests) } catch { throw CommandFailure("\(error)") }
+            let path = BillingLedger.path(dataDirectory: set.node.dataDirectory)
+            guard creating || FileManager.default.fileExists(atPath: path) else {
+                throw CommandFailure("no billing ledger at \(path): the supernode of \(set.node.file) has not run yet, or --manifests names another one")
+            }
             do {
                 try DataDirectory.create(set.node.dataDirectory)
                 return (set, try BillingLedger.open(dataDirectory: set.node.dataDirectory))
@@ -39,11 +45,6 @@ struct BillingCommand: ParsableCommand {
                 throw CommandFailure("\(error)")
             }
         }
-    }
-
-    static func client(_ text: String) throws -> Id {
-        guard let id = Id(base58: text) else { throw CommandFailure("\(text) is not a node id (Base58, 32 bytes)") }
-        return id
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }
@@ -62,7 +63,7 @@ struct BillingCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let id = try BillingCommand.client(client)
+                    let id = try parseId(client)
                     let (manifests, ledger) = try ledger.load()
                     let offering = manifests.plugins.filter { $0.billing.plans[plan] != nil }.map(\.id)
                     guard !offering.isEmpty else {
@@ -82,7 +83,7 @@ struct BillingCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let id = try BillingCommand.client(client)
+                    let id = try parseId(client)
                     do { try ledger.load().ledger.setPlan(id, plan: nil, at: BillingCommand.now) } catch let failure as CommandFailure {
                         throw failure
                     } catch { throw CommandFailure("\(error)") }
@@ -103,7 +104,7 @@ struct BillingCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let id = try BillingCommand.client(client)
+                let id = try parseId(client)
                 guard let micro = Money.parse(amount) else { throw CommandFailure("\(amount) is not an amount (a decimal with at most 6 places)") }
                 let ledger = try ledger.load().ledger
                 let balance: Int64
@@ -134,8 +135,8 @@ struct BillingCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let id = try client.map(BillingCommand.client)
-                let ledger = try ledger.load().ledger
+                let id = try client.map(parseId)
+                let ledger = try ledger.load(creating: false).ledger
                 let report: Report
                 do {
                     let clients = try ledger.clients().filter { id == nil || $0.id == id }
@@ -168,8 +169,8 @@ struct BillingCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let id = try client.map(BillingCommand.client)
-                let (manifests, ledger) = try ledger.load()
+                let id = try client.map(parseId)
+                let (manifests, ledger) = try ledger.load(creating: false)
                 let identity: KeyPair
                 do { identity = try IdentityFile.load(path: "\(manifests.node.dataDirectory)/\(IdentityFile.fileName)") } catch {
                     throw CommandFailure("\(error)")

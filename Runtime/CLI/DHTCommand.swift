@@ -52,11 +52,6 @@ struct DHTCommand: AsyncParsableCommand {
                 Console.progress("\(verb) \(stored) of \(accepted.count) nodes")
             }
         }
-
-        func parseId(_ text: String) throws -> Id {
-            guard let id = Id(text) else { throw CommandFailure("\(text) is not an id (Base58, 0x hex or did:boson:)") }
-            return id
-        }
     }
 
     struct FindNode: AsyncParsableCommand {
@@ -66,7 +61,7 @@ struct DHTCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let target = try client.parseId(id)
+                let target = try parseId(id)
                 let nodes = try await client.withNode { await $0.findNode(target) }
                 if client.json {
                     Console.line(JSONOutput.array(nodes.map { JSONOutput.object(["id": .string($0.id.base58), "address": .string($0.address.description), "port": .number(Int64($0.port))]) }))
@@ -106,7 +101,7 @@ struct DHTCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let target = try client.parseId(id)
+                let target = try parseId(id)
                 guard let value = try await client.withNode({ await $0.findValue(target) }) else { throw CommandFailure("value \(target) not found") }
                 let text = String(validating: value.data, as: UTF8.self)
                 if client.json {
@@ -149,7 +144,7 @@ struct DHTCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let target = try client.parseId(id)
+                let target = try parseId(id)
                 let peers = try await client.withNode { await $0.findPeers(target, count: count) }
                 guard !peers.isEmpty else { throw CommandFailure("no records found for \(target)") }
                 if client.json {

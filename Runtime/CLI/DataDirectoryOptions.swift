@@ -17,6 +17,12 @@ struct DataDirectoryOptions: ParsableArguments {
     }
 }
 
+/// An id given on the command line: Base58, 0x hex or did:boson:.
+func parseId(_ text: String) throws -> Id {
+    guard let id = Id(text) else { throw CommandFailure("\(text) is not an id (Base58, 0x hex or did:boson:)") }
+    return id
+}
+
 /// A failure reported as one line on standard error with exit status 1.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String

@@ -69,7 +69,9 @@ struct PluginsCommand: AsyncParsableCommand {
         var target: String
         @Flag(help: "Print the result as JSON for scripts.") var json = false
 
-        func run() throws {
+        func run() throws { try reportingFailures { try check() } }
+
+        private func check() throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
             process.arguments = ["plugins", "inspect", target]
@@ -104,7 +106,9 @@ struct PluginsCommand: AsyncParsableCommand {
 
         @Argument var target: String
 
-        func run() throws {
+        func run() throws { try reportingFailures { try inspect() } }
+
+        private func inspect() throws {
             do {
                 var facts: [String: String] = [:]
                 let library: PluginLibrary
@@ -139,10 +143,8 @@ struct PluginsCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The manifest (.toml) to pin.", valueName: "MANIFEST")) var manifest: String
 
         func run() throws {
-            do {
-                Console.line(try ManifestPin.pin(manifest))
-            } catch {
-                throw CommandFailure("\(error)")
+            try reportingFailures {
+                do { Console.line(try ManifestPin.pin(manifest)) } catch { throw CommandFailure("\(error)") }
             }
         }
     }

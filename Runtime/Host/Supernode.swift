@@ -31,12 +31,11 @@ public actor Supernode {
     /// fails is reported in `plugins.status`; the supernode runs on.
     public static func start(manifestsDirectory: String) async throws -> Supernode {
         let manifests = try ManifestSet.load(directory: manifestsDirectory)
-        var configuration = manifests.node
+        let configuration = manifests.node
         let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
         var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
         settings.allowLocal = configuration.allowLocal
         let node = try await DHTNode.start(identity: identity, configuration: settings, ipv6Optional: configuration.listenIsDefault)
-        configuration.listen = node.configuration.listen
         if !configuration.bootstrap.isEmpty { await node.bootstrap(configuration.bootstrap) }
         let metrics = PluginMetrics()
         let registry = ServiceRegistry(identity: identity, dht: node, publicHost: configuration.publicHost)
@@ -90,7 +89,7 @@ public actor Supernode {
     /// error is thrown (the running plugins keep running).
     public func reload() async throws(ManifestError) {
         let manifests = try ManifestSet.load(directory: manifestsDirectory)
-        if manifests.node != configuration.withListen(manifests.node.listen) {
+        if manifests.node != configuration {
             logger.warning("node.toml changed; those changes apply at the next start", metadata: ["file": "\(configuration.file)"])
         }
         await plugins.apply(manifests.plugins)
@@ -104,14 +103,5 @@ public actor Supernode {
         await plugins.stopAll()
         await plugins.environment.billing.stop()
         await node.stop()
-    }
-}
-
-extension NodeConfiguration {
-    /// This configuration with another listen list (to compare files after an IPv4-only fallback).
-    func withListen(_ listen: [Endpoint]) -> NodeConfiguration {
-        var copy = self
-        copy.listen = listen
-        return copy
     }
 }

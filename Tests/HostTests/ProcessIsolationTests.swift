@@ -11,12 +11,13 @@ import Testing
 /// (The examples under process isolation, and the refusals, are in `PluginHostTests`.)
 @Suite(.serialized)
 struct ProcessIsolationTests {
-    /// Fast restarts for tests: 100 ms, doubling to 400 ms; no crash backtraces (they take a
-    /// second or more to print on a busy machine).
-    private static func settings(callLimit: Duration = .seconds(10)) -> RunnerSettings {
+    /// Fast restarts for tests (100 ms, doubling to 400 ms, unless told otherwise); no crash
+    /// backtraces (they take a second or more to print on a busy machine).
+    private static func settings(firstRestart: Duration = .milliseconds(100), maximumRestart: Duration = .milliseconds(400),
+                                 callLimit: Duration = .seconds(10)) -> RunnerSettings {
         var settings = RunnerSettings(executable: CarrierBinary.path)
-        settings.firstRestartDelay = .milliseconds(100)
-        settings.maximumRestartDelay = .milliseconds(400)
+        settings.firstRestartDelay = firstRestart
+        settings.maximumRestartDelay = maximumRestart
         settings.callLimit = callLimit
         settings.crashBacktraces = false
         return settings
@@ -34,9 +35,7 @@ struct ProcessIsolationTests {
         let network = try await HostNetwork.start()
         let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_in_start"), id: "conformance.crash-in-start",
                                                 isolation: .process)
-        var settings = Self.settings()
-        settings.firstRestartDelay = .milliseconds(300)
-        settings.maximumRestartDelay = .milliseconds(1200)
+        let settings = Self.settings(firstRestart: .milliseconds(300), maximumRestart: .milliseconds(1200))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
         await host.apply([manifest])
         let firstLoss = ContinuousClock.now
@@ -69,9 +68,7 @@ struct ProcessIsolationTests {
         let network = try await HostNetwork.start()
         let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_after_start"), id: "conformance.crash-after-start",
                                                 isolation: .process)
-        var settings = Self.settings()
-        settings.firstRestartDelay = .milliseconds(300)
-        settings.maximumRestartDelay = .seconds(5)
+        let settings = Self.settings(firstRestart: .milliseconds(300), maximumRestart: .seconds(5))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
         await host.apply([manifest])
         let isolated = try #require(await host.instance(manifest.id) as? IsolatedPlugin)
@@ -97,8 +94,7 @@ struct ProcessIsolationTests {
     @Test func aRunnerStuckInStartIsKilledWhileTheNodeKeepsServing() async throws {
         let network = try await HostNetwork.start()
         let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang", isolation: .process)
-        var settings = Self.settings(callLimit: .milliseconds(600))
-        settings.firstRestartDelay = .seconds(30)
+        let settings = Self.settings(firstRestart: .seconds(30), maximumRestart: .seconds(60), callLimit: .milliseconds(600))
         let node = try #require(await network.host.nodeInfo)
         async let starting = IsolatedPlugin.start(manifest, environment: network.environment, settings: settings)
         try await Task.sleep(for: .milliseconds(200))
@@ -114,8 +110,7 @@ struct ProcessIsolationTests {
 
     @Test func periodicHealthChecksFindAPluginStuckWhileIdleAndRestartItsRunner() async throws {
         let network = try await HostNetwork.start()
-        var settings = Self.settings(callLimit: .milliseconds(500))
-        settings.firstRestartDelay = .seconds(30)
+        let settings = Self.settings(firstRestart: .seconds(30), maximumRestart: .seconds(60), callLimit: .milliseconds(500))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
         let stuck = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_health"), id: "conformance.hang-in-health",
                                              isolation: .process)

@@ -25,24 +25,18 @@ public enum CPlugins {
         return library
     }
 
-    /// The Swift example, `libHelloSwiftPlugin.so`, built by `make test` (`swift build --product
-    /// HelloSwiftPlugin`) beside the test binary.
-    public static func helloSwift() throws -> String {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let library = directory.appendingPathComponent("libHelloSwiftPlugin.so").path
-        guard FileManager.default.fileExists(atPath: library) else {
-            throw BuildError(description: "\(library) is missing: build it with `swift build --product HelloSwiftPlugin` (make test does)")
-        }
-        return library
-    }
+    /// The Swift example, `libHelloSwiftPlugin.so`, built by `make test` beside the test binary.
+    public static func helloSwift() throws -> String { try builtProduct("HelloSwiftPlugin") }
 
-    /// The proxy plugin, `libProxyPlugin.so`, built by `make test` (`swift build --product
-    /// ProxyPlugin`) beside the test binary.
-    public static func proxy() throws -> String {
+    /// The proxy plugin, `libProxyPlugin.so`, built by `make test` beside the test binary.
+    public static func proxy() throws -> String { try builtProduct("ProxyPlugin") }
+
+    /// `lib<product>.so`, which `make test` builds (`swift build --product <product>`) beside the test binary.
+    private static func builtProduct(_ product: String) throws -> String {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let library = directory.appendingPathComponent("libProxyPlugin.so").path
+        let library = directory.appendingPathComponent("lib\(product).so").path
         guard FileManager.default.fileExists(atPath: library) else {
-            throw BuildError(description: "\(library) is missing: build it with `swift build --product ProxyPlugin` (make test does)")
+            throw BuildError(description: "\(library) is missing: build it with `swift build --product \(product)` (make test does)")
         }
         return library
     }

@@ -53,7 +53,7 @@ extension DHTNode {
         }
         pending[message.txid] = nil
         let elapsed = ContinuousClock.now - call.sentAt
-        let rtt = max(0.01, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        let rtt = max(0.01, elapsed.seconds * 1000)
         averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
         tables[Endpoint(address: sender.address, port: sender.port).family]?.recordResponse(from: sender, rtt: rtt, now: monotonic)
         if case .error(_, let error) = message.body {

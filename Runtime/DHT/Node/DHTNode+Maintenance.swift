@@ -49,7 +49,7 @@ extension DHTNode {
     /// Milliseconds since the node was created (routing-table and token clock).
     var monotonic: Int64 {
         let elapsed = ContinuousClock.now - started
-        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        return elapsed.milliseconds
     }
 
     /// Milliseconds since 1970 (storage clock: it must survive a restart).

@@ -70,9 +70,7 @@ enum HostAPI {
         installMetricsAndBilling(&api)
         api.announce_service = { host, type, endpoint in
             guard let context = PluginContext.from(host), let type, let endpoint else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let typeText = String(cString: type), endpointText = String(cString: endpoint)
-            guard PluginManifest.isValidId(typeText), endpointText.contains("://") else { return CARRIER_ERR_INVALID_ARGUMENT }
-            return context.announceService(type: typeText, endpoint: endpointText)
+            return context.announceService(type: String(cString: type), endpoint: String(cString: endpoint))
         }
         api.withdraw_service = { host, type in
             guard let context = PluginContext.from(host), let type else { return CARRIER_ERR_INVALID_ARGUMENT }
@@ -122,7 +120,7 @@ enum HostAPI {
                               data: CRecords.bytes(data, count: length) ?? [])
             value.signature = context.services.sign(value.signedDigest)
             guard value.signature != nil else { return CARRIER_ERR_FAILED }
-            guard value.isValid, (try? value.validate()) != nil else { return CARRIER_ERR_INVALID_ARGUMENT }
+            guard value.isValid else { return CARRIER_ERR_INVALID_ARGUMENT }
             let signed = value
             return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(signed) }
         }

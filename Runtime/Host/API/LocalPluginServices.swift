@@ -72,6 +72,10 @@ struct LocalPluginServices: PluginServices {
     }
 
     func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
+        guard PluginManifest.isValidId(type), endpoint.contains("://") else {
+            throw ServiceRegistry.AnnounceError(description: "\"\(type)\" at \"\(endpoint)\" is not a service type and endpoint URI",
+                                                status: CARRIER_ERR_INVALID_ARGUMENT)
+        }
         _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
                                           priceSummary: billing.priceSummary, owner: owner)
     }

@@ -74,8 +74,12 @@ public final class BillingAccounts: Sendable {
                 return .done((terms, used, account.balance))
             }
             switch step {
-            case .loadAccount: loadAccount(client)
-            case .loadUsed(let key): loadUsed(key)
+            case .loadAccount, .loadUsed:
+                // A ledger that cannot be read refuses (and nothing is cached: the next call reads again).
+                do { try load(step, client: client) } catch {
+                    logger.error("billing ledger unreadable; refusing", metadata: ["error": "\(error)"])
+                    return (CARRIER_BILLING_PAYMENT_REQUIRED, "the billing ledger cannot be read: \(error)")
+                }
             case .done(nil): return (CARRIER_BILLING_ALLOWED, "")
             case .done(let (terms, used, balance)?): return Self.decide(terms, meter: meter, used: used, amount: amount, balance: balance)
             }
@@ -113,8 +117,13 @@ public final class BillingAccounts: Sendable {
                 return .done(())
             }
             switch step {
-            case .loadAccount: loadAccount(client)
-            case .loadUsed(let key): loadUsed(key)
+            case .loadAccount, .loadUsed:
+                // Use already happened and must be counted: with the ledger unreadable, it counts
+                // from an empty account and period (logged), rather than being lost.
+                do { try load(step, client: client) } catch {
+                    logger.error("billing ledger unreadable; counting this use from an empty account", metadata: ["error": "\(error)"])
+                    assumeEmpty(step, client: client)
+                }
             case .done: return
             }
         }
@@ -122,7 +131,7 @@ public final class BillingAccounts: Sendable {
 
     /// A client's plan and balance as the hot path sees them (flushed and pending).
     public func balance(of client: Id) -> (plan: String?, balance: Int64) {
-        loadAccount(client)
+        try? load(Step<Void>.loadAccount, client: client)
         return state.withLock { ($0.accounts[client]?.plan, $0.accounts[client]?.balance ?? 0) }
     }
 
@@ -140,21 +149,35 @@ public final class BillingAccounts: Sendable {
         return BillingLedger.Batch.Key(client: client, plugin: plugin, meter: meter, periodStart: periodStart, periodSeconds: periodSeconds)
     }
 
-    /// Reads a client's plan and balance from the ledger, unless memory has them already.
-    private func loadAccount(_ client: Id) {
-        guard state.withLock({ $0.accounts[client] == nil }) else { return }
-        let stored = (try? ledger.client(client)) ?? nil
-        state.withLock { state in
-            if state.accounts[client] == nil { state.accounts[client] = Account(plan: stored?.plan, durableBalance: stored?.balance ?? 0) }
+    /// Reads what `step` asks for (a client's plan and balance, or a period's units) from the
+    /// ledger into memory, unless memory has it already.
+    private func load<Answer>(_ step: Step<Answer>, client: Id) throws(StorageError) {
+        switch step {
+        case .loadAccount:
+            guard state.withLock({ $0.accounts[client] == nil }) else { return }
+            let stored = try ledger.client(client)
+            state.withLock { state in
+                if state.accounts[client] == nil { state.accounts[client] = Account(plan: stored?.plan, durableBalance: stored?.balance ?? 0) }
+            }
+        case .loadUsed(let key):
+            guard state.withLock({ $0.used[key] == nil }) else { return }
+            let stored = try ledger.units(key)
+            state.withLock { state in
+                if state.used[key] == nil { state.used[key] = stored }
+            }
+        case .done:
+            return
         }
     }
 
-    /// Reads the units used under `key` from the ledger, unless memory has them already.
-    private func loadUsed(_ key: BillingLedger.Batch.Key) {
-        guard state.withLock({ $0.used[key] == nil }) else { return }
-        let stored = (try? ledger.units(key)) ?? 0
+    /// What `load` would have read, taken as empty (no plan, no balance, nothing used).
+    private func assumeEmpty<Answer>(_ step: Step<Answer>, client: Id) {
         state.withLock { state in
-            if state.used[key] == nil { state.used[key] = stored }
+            switch step {
+            case .loadAccount: if state.accounts[client] == nil { state.accounts[client] = Account(plan: nil, durableBalance: 0) }
+            case .loadUsed(let key): if state.used[key] == nil { state.used[key] = 0 }
+            case .done: break
+            }
         }
     }
 

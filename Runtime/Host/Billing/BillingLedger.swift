@@ -74,7 +74,6 @@ public final class BillingLedger: Sendable {
             }
         }
         var usage: [Key: Delta] = [:]
-        var isEmpty: Bool { usage.isEmpty }
     }
 
     /// Opens (creating when missing) the ledger at `path`.
@@ -111,14 +110,18 @@ public final class BillingLedger: Sendable {
         self.path = path
     }
 
+    /// Where a data directory keeps its ledger.
+    public static func path(dataDirectory: String) -> String { "\(dataDirectory)/billing.sqlite" }
+
     /// The ledger of a data directory.
     public static func open(dataDirectory: String) throws(StorageError) -> BillingLedger {
-        try BillingLedger(path: "\(dataDirectory)/billing.sqlite")
+        try BillingLedger(path: path(dataDirectory: dataDirectory))
     }
 
-    /// Runs `body` in one transaction. A reading one (`writes` false) begins DEFERRED, so another
-    /// process reading the ledger (`carrier billing usage`) never holds up a flush.
-    private func transaction<T: Sendable>(writes: Bool = true, _ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
+    /// Runs `body` in one transaction (here, and for `ReceiptBook` and `SettlementDesk`). A reading
+    /// one (`writes` false) begins DEFERRED, so another process reading the ledger
+    /// (`carrier billing usage`) never holds up a flush.
+    func transaction<T: Sendable>(writes: Bool = true, _ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
         let outcome = database.withLock { database -> Result<T, StorageError> in
             do throws(StorageError) {
                 try database.execute(writes ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
@@ -139,7 +142,16 @@ public final class BillingLedger: Sendable {
 
     private static func nextRevision(_ database: SQLiteDatabase) throws(StorageError) -> Int64 {
         try database.query("UPDATE billing_meta SET value = value + 1 WHERE key = 'revision'")
-        return try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+        return try Self.currentRevision(database)
+    }
+
+    private static func currentRevision(_ database: SQLiteDatabase) throws(StorageError) -> Int64 {
+        try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+    }
+
+    /// A `Client` from a row of (client, plan, balance).
+    private static func client(from row: SQLiteRow) -> Client? {
+        Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
     }
 
     // MARK: Reads
@@ -182,7 +194,7 @@ public final class BillingLedger: Sendable {
     public func clients() throws(StorageError) -> [Client] {
         try transaction(writes: false) { database throws(StorageError) in
             try database.query("SELECT client, plan, balance FROM billing_clients ORDER BY client").compactMap { row in
-                Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
+                Self.client(from: row)
             }
         }
     }
@@ -271,10 +283,10 @@ public final class BillingLedger: Sendable {
                     ON CONFLICT(client) DO UPDATE SET balance = balance + excluded.balance
                     """, [.blob(client.bytes), .integer(-charge)])
             }
-            let newest = try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+            let newest = try Self.currentRevision(database)
             let changed = newest == revision ? [] : try database.query(
                 "SELECT client, plan, balance FROM billing_clients WHERE revision > ?", [.integer(revision)]).compactMap { row in
-                Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
+                Self.client(from: row)
             }
             return (changed, newest)
         }
@@ -283,14 +295,7 @@ public final class BillingLedger: Sendable {
     /// The revision counter now (a host starts reading operator changes from here).
     func revision() throws(StorageError) -> Int64 {
         try transaction(writes: false) { database throws(StorageError) in
-            try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
+            try Self.currentRevision(database)
         }
-    }
-
-    // MARK: Receipts
-
-    /// Runs `body` in one transaction on the database (for `ReceiptBook` and `SettlementDesk`).
-    func withTransaction<T: Sendable>(writes: Bool = true, _ body: (SQLiteDatabase) throws(StorageError) -> T) throws(StorageError) -> T {
-        try transaction(writes: writes, body)
     }
 }

@@ -75,7 +75,7 @@ public enum BillingSoak {
         }
         var flushes = 0, rows = 0, flushTime = Duration.zero
         var running = threads, elapsed = Duration.zero
-        let intervalMilliseconds = Int(flushInterval.components.seconds * 1000 + flushInterval.components.attoseconds / 1_000_000_000_000_000)
+        let intervalMilliseconds = Int(flushInterval.milliseconds)
         // Flush every interval until the time is up and the workers are done (a worker stops at
         // the time or at the report budget; the flushes go on until the time is up either way).
         while running > 0 || clock.now - started < .seconds(seconds) {
@@ -98,8 +98,7 @@ public enum BillingSoak {
         flushes += 1
         progress(Progress(reported: before, flushedAtLeast: before, flushes: flushes))
         let total = completed.load(ordering: .relaxed)
-        let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let flushSeconds = Double(flushTime.components.seconds) + Double(flushTime.components.attoseconds) / 1e18
+        let secondsTaken = elapsed.seconds, flushSeconds = flushTime.seconds
         return Result(threads: threads, reported: total, seconds: secondsTaken,
                       nanosecondsPerCall: total > 0 ? secondsTaken * 1e9 * Double(threads) / Double(total) : 0,
                       flushes: flushes, rowsPerFlush: Double(rows) / Double(max(flushes, 1)),

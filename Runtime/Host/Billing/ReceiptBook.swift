@@ -20,7 +20,7 @@ public struct ReceiptBook: Sendable {
     @discardableResult
     public func issue(client: Id? = nil, openPeriods: Bool, now: Int64) throws(StorageError) -> [UsageReceipt] {
         let issuer = identity
-        return try ledger.withTransaction { database throws(StorageError) in
+        return try ledger.transaction { database throws(StorageError) in
             let through = try database.query("SELECT value FROM billing_meta WHERE key = 'committed_through'").first?.integer(0) ?? 0
             // Only the rows that need a receipt: no final one yet, and either ended, or (on demand)
             // changed since their last receipt.
@@ -66,7 +66,7 @@ public struct ReceiptBook: Sendable {
 
     /// The receipts issued (to `client`, when given), each as its JSON line, in chain order.
     public func receipts(client: Id? = nil) throws(StorageError) -> [String] {
-        try ledger.withTransaction(writes: false) { database throws(StorageError) in
+        try ledger.transaction(writes: false) { database throws(StorageError) in
             let filter = client == nil ? "" : "WHERE client = ?"
             return try database.query("SELECT body FROM billing_receipts \(filter) ORDER BY client, seq", client.map { [.blob($0.bytes)] } ?? [])
                 .map { $0.text(0) }

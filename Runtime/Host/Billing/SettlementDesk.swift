@@ -31,7 +31,7 @@ public final class SettlementDesk: Sendable {
         for batch in batches {
             guard await !backend.offer(batch, to: self) else { continue }
             logger.warning("settlement batch refused for now", metadata: ["batch": "\(batch.id)", "backend": "\(backend.name)"])
-            try ledger.withTransaction { database throws(StorageError) in
+            try ledger.transaction { database throws(StorageError) in
                 _ = try database.query("UPDATE billing_settlements SET status = 'pending', message = 'refused by the backend' WHERE batch = ? AND status = 'offered'",
                                    [.integer(Int64(bitPattern: batch.id))])
             }
@@ -43,7 +43,7 @@ public final class SettlementDesk: Sendable {
     /// already paid.
     public func record(batch: UInt64, paid: Bool, message: String, backend: String) -> Bool {
         do {
-            return try ledger.withTransaction { database throws(StorageError) in
+            return try ledger.transaction { database throws(StorageError) in
                 try database.query("""
                     UPDATE billing_settlements SET status = ?, message = ?, attempts = attempts + 1
                     WHERE batch = ? AND backend = ? AND status != 'paid'
@@ -58,7 +58,7 @@ public final class SettlementDesk: Sendable {
 
     /// Each batch's status, message and receipt count (for operators and tests).
     public func batches() throws(StorageError) -> [(id: UInt64, status: String, message: String?, receipts: Int)] {
-        try ledger.withTransaction(writes: false) { database throws(StorageError) in
+        try ledger.transaction(writes: false) { database throws(StorageError) in
             try database.query("""
                 SELECT s.batch, s.status, s.message, (SELECT COUNT(*) FROM billing_receipts r WHERE r.batch = s.batch)
                 FROM billing_settlements s ORDER BY s.batch
@@ -67,7 +67,7 @@ public final class SettlementDesk: Sendable {
     }
 
     private func makeBatches(now: Int64, backend: String) throws(StorageError) {
-        try ledger.withTransaction { database throws(StorageError) in
+        try ledger.transaction { database throws(StorageError) in
             while true {
                 let rows = try database.query("""
                     SELECT client, seq, body FROM billing_receipts WHERE final = 1 AND batch IS NULL ORDER BY client, seq LIMIT ?
@@ -96,7 +96,7 @@ public final class SettlementDesk: Sendable {
     /// answered), marked offered.
     private func dueBatches(backend: String, now: Int64) throws(StorageError) -> [SettlementBatch] {
         let issuer = identity
-        return try ledger.withTransaction { database throws(StorageError) in
+        return try ledger.transaction { database throws(StorageError) in
             let rows = try database.query("""
                 SELECT batch, created, currency FROM billing_settlements WHERE backend = ?
                 AND (status IN ('pending', 'failed') OR (status = 'offered' AND offered_at <= ?)) ORDER BY batch

@@ -205,7 +205,7 @@ public final class IsolatedPlugin: HostedPlugin {
         }
         await end(session, because: "stopped")
         if let failure, case .timedOut = failure {
-            throw PluginLoadError.unresponsive(id: manifest.id, call: "stop", seconds: Double(settings.callLimit.components.seconds))
+            throw PluginLoadError.unresponsive(id: manifest.id, call: "stop", seconds: settings.callLimit.seconds)
         }
     }
 

@@ -85,7 +85,7 @@ public final class PluginRunner: @unchecked Sendable {
             case "counter_add": instance.timeHostCalls(count, call: .counterAdd)
             case let other: throw RunnerError("no timing for \(other)")
             }
-            return ["nanoseconds": .unsigned(UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000))]
+            return ["nanoseconds": .unsigned(elapsed.nanoseconds)]
         default:
             throw RunnerError("unknown request \"\(message.op)\"")
         }

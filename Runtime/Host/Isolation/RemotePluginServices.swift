@@ -2,6 +2,7 @@ import CarrierCore
 import CarrierDHT
 import CarrierPluginABI
 import Dispatch
+import Logging
 import Synchronization
 
 /// In a plugin runner: the plugin's host-API calls, carried to the host over the runner's socket.
@@ -11,6 +12,7 @@ import Synchronization
 final class RemotePluginServices: PluginServices {
     let nodeId: Id
     private let socket: RunnerSocket
+    private static let logger = Logger(label: "carrier.plugin-runner")
     /// How long a synchronous call waits for the host before it fails.
     static let roundTripLimit: DispatchTimeInterval = .seconds(10)
 
@@ -65,7 +67,7 @@ final class RemotePluginServices: PluginServices {
             answer.withLock { $0 = message }
             done.signal()
         }
-        socket.send(RunnerMessage(op, id: id, fields))
+        guard sent(RunnerMessage(op, id: id, fields)) else { return nil }
         guard done.wait(timeout: .now() + Self.roundTripLimit) == .success else {
             _ = state.withLock { $0.waiting.removeValue(forKey: id) }
             return nil
@@ -77,8 +79,19 @@ final class RemotePluginServices: PluginServices {
     private func call(_ op: String, _ fields: [String: CBOR]) async -> RunnerMessage? {
         await withCheckedContinuation { continuation in
             let id = register { continuation.resume(returning: $0) }
-            socket.send(RunnerMessage(op, id: id, fields))
+            if !sent(RunnerMessage(op, id: id, fields)) { continuation.resume(returning: nil) }
         }
+    }
+
+    /// Sends a request; when it cannot go (too large, or the host is gone) its waiter is dropped
+    /// and the reason logged, so the call fails at once instead of waiting.
+    private func sent(_ request: RunnerMessage) -> Bool {
+        let outcome = socket.send(request)
+        guard outcome != .sent else { return true }
+        _ = state.withLock { $0.waiting.removeValue(forKey: request.id ?? 0) }
+        let why = outcome == .tooLarge ? "it is over the \(RunnerMessage.maxSize)-byte runner message limit" : "the host is not reachable"
+        Self.logger.error("request not sent to the host", metadata: ["op": "\(request.op)", "reason": "\(why)"])
+        return false
     }
 
     private func register(_ waiter: @escaping @Sendable (RunnerMessage?) -> Void) -> UInt64 {

@@ -58,9 +58,6 @@ final class RunnerCalls: Sendable {
         case "announce_service":
             let type = try message.text("type"), endpoint = try message.text("endpoint")
             do throws(ServiceRegistry.AnnounceError) {
-                guard PluginManifest.isValidId(type), endpoint.contains("://") else {
-                    throw ServiceRegistry.AnnounceError(description: "not a service type and endpoint", status: CARRIER_ERR_INVALID_ARGUMENT)
-                }
                 try services.announceService(type: type, endpoint: endpoint)
                 answer(message, ["status": .unsigned(UInt64(CARRIER_OK.rawValue))])
             } catch {

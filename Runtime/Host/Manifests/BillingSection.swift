@@ -82,7 +82,7 @@ public struct BillingSection: Sendable, Equatable {
         let period = Self.periodText(plan.periodSeconds)
         let parts = plan.meters.sorted { $0.key < $1.key }.map { meter, price in
             var text = "\(meter): \(price.freeUnits) free per \(period)"
-            if price.pricePerUnit > 0 { text += ", then \(Self.number(price.pricePerUnit)) \(currency) each" }
+            if price.pricePerUnit > 0 { text += ", then \(Money.text(Money.micro(price.pricePerUnit))) \(currency) each" }
             if let limit = price.limit { text += ", limit \(limit)" }
             return text
         }
@@ -99,10 +99,6 @@ public struct BillingSection: Sendable, Equatable {
     static func periodText(_ seconds: Int) -> String {
         for (unit, length) in [("d", 86_400), ("h", 3_600), ("m", 60)] where seconds % length == 0 { return "\(seconds / length)\(unit)" }
         return "\(seconds)s"
-    }
-
-    private static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     /// "30d", "12h", "15m" or "45s" in seconds; nil for anything else.

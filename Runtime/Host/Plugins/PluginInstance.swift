@@ -169,7 +169,7 @@ public final class PluginInstance: @unchecked Sendable {
             await context.services.withdrawAllServices()
         }
         throw PluginLoadError.unresponsive(id: manifest.id, call: name,
-                                           seconds: Double(callLimit.components.seconds) + Double(callLimit.components.attoseconds) / 1e18)
+                                           seconds: callLimit.seconds)
     }
 }
 

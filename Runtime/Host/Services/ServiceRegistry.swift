@@ -147,7 +147,7 @@ public final class ServiceRegistry: Sendable {
     /// A sequence number greater than any earlier record of ours: seconds since 2026-01-01, so a
     /// restarted supernode's records still replace the ones it announced before.
     private static func nextSequence(for type: String, in state: inout State) -> Int32 {
-        let seconds = Int32(clamping: Int64(Date().timeIntervalSince1970) - 1_767_225_600)
+        let seconds = Int32(clamping: Int64(Date().timeIntervalSince1970) - Money.epoch)
         let next = max(seconds, (state.lastSequence[type] ?? 0) + 1)
         state.lastSequence[type] = next
         return next
