@@ -3,8 +3,11 @@
 
 SWIFT        ?= swift
 DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
-# The benchmark's comparison peer: OpenDHT's Python binding, driven by Debian's /usr/bin/python3.
-BENCH_PKGS   := python3-opendht
+# The tests' real OpenDHT client: Debian's dhtnode (OpenDHT 2.4), run with --proxyclient.
+TEST_PKGS    := dhtnode
+# The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
+# and dhtnode --proxyserver, loaded with wrk.
+BENCH_PKGS   := python3-opendht dhtnode wrk
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
@@ -39,19 +42,22 @@ run: build
 
 ## test: build everything and run every test.
 test: deps
+	$(call install_missing,$(TEST_PKGS))
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product HelloSwiftPlugin
 	$(SWIFT) build --product ProxyPlugin
 	$(SWIFT) test --skip-build --disable-xctest
 
 ## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to
-## OpenDHT on loopback, and the 10,000-node simulation, each baseline measured in the same run.
+## OpenDHT on loopback, the plugin host, billing, the DHT proxy next to `dhtnode --proxyserver` under
+## wrk, and the 10,000-node simulation, each baseline measured in the same run.
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))
 	$(MAKE) -s -C Plugins/examples/hello-c
 	$(SWIFT) build -c release --product carrier-bench
 	$(SWIFT) build -c release --product carrier
 	$(SWIFT) build -c release --product HelloSwiftPlugin
+	$(SWIFT) build -c release --product ProxyPlugin
 	.build/release/carrier-bench
 
 ## fuzz: libFuzzer over datagram-open + CBOR decode + message parse (FUZZ_RUNS, default 1000000).

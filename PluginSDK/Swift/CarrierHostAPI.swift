@@ -224,6 +224,20 @@ public struct CarrierHostAPI: @unchecked Sendable {
         return try await callback { box in api.pointee.announce_peer(handle, pointer, Self.writeDone, box) }
     }
 
+    /// The supernode's routing-table counts (ABI 1.2). Throws `Failure` with
+    /// CARRIER_ERR_UNSUPPORTED from a 1.0 or 1.1 host, which lacks the call.
+    public func dhtStatus() async throws -> DHTStatus {
+        guard api.pointee.struct_size >= MemoryLayout<carrier_host_api_v1>.offset(of: \.dht_status)! + MemoryLayout<UnsafeRawPointer>.size,
+              let call = api.pointee.dht_status else {
+            throw Failure(status: Int32(CARRIER_ERR_UNSUPPORTED.rawValue))
+        }
+        return try await callback { box in
+            call(handle, { userData, status, counts in
+                ContinuationBox<DHTStatus>.finish(userData, status) { counts.map { DHTStatus($0.pointee) } ?? DHTStatus() }
+            }, box)
+        }
+    }
+
     /// Calls `handler` on the executor for every change of the supernode's DHT storage until the
     /// plugin stops (one subscription per instance).
     public func subscribeEvents(_ handler: @escaping (DHTStorageEvent) -> Void) throws {

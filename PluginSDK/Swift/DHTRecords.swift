@@ -14,6 +14,24 @@ public struct NodeContact: Sendable, Equatable {
     }
 }
 
+/// The supernode's routing tables in counts, per address family: `good` contacts answered and
+/// have not failed since, `dubious` ones never answered or are failing.
+public struct DHTStatus: Sendable, Equatable {
+    public var goodIPv4 = 0, dubiousIPv4 = 0, goodIPv6 = 0, dubiousIPv6 = 0
+
+    /// Good contacts in both families: 0 means the node is cut off from the network.
+    public var good: Int { goodIPv4 + goodIPv6 }
+
+    public init() {}
+
+    init(_ c: carrier_dht_status) {
+        goodIPv4 = Int(c.good_ipv4)
+        dubiousIPv4 = Int(c.dubious_ipv4)
+        goodIPv6 = Int(c.good_ipv6)
+        dubiousIPv6 = Int(c.dubious_ipv6)
+    }
+}
+
 /// A DHT value (Boson v3.1): immutable (data only), signed (public key, seq, signature) or
 /// encrypted (also recipient and nonce).
 public struct DHTValue: Sendable, Equatable {

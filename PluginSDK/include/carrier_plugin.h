@@ -1,6 +1,6 @@
 /*
  * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
- * ABI version 1.1. This header is the whole contract: a plugin needs nothing else from Carrier.
+ * ABI version 1.2. This header is the whole contract: a plugin needs nothing else from Carrier.
  *
  * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
  * is in the name, so a library built for another major simply fails to resolve). The host calls it
@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 1
+#define CARRIER_ABI_MINOR 2
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
@@ -138,6 +138,18 @@ typedef struct carrier_event {
     const carrier_peer *peer;
 } carrier_event;
 
+/**
+ * The supernode's DHT as its routing tables see it (`dht_status`, added in 1.2): per address
+ * family, `good` contacts answered and have not failed since; `dubious` ones are known but never
+ * answered or are failing. A node with no good contact is cut off from the network.
+ */
+typedef struct carrier_dht_status {
+    uint32_t good_ipv4;
+    uint32_t dubious_ipv4;
+    uint32_t good_ipv6;
+    uint32_t dubious_ipv6;
+} carrier_dht_status;
+
 /** The answer of `authorize`. */
 typedef enum carrier_billing_decision {
     CARRIER_BILLING_ALLOWED = 0,
@@ -168,6 +180,7 @@ typedef void (*carrier_peers_callback)(void *user_data, carrier_status status, c
 /** A write's outcome: how many of the closest nodes were asked and how many accepted. */
 typedef void (*carrier_write_callback)(void *user_data, carrier_status status, uint32_t accepted, uint32_t asked);
 typedef void (*carrier_event_callback)(void *user_data, const carrier_event *event);
+typedef void (*carrier_dht_status_callback)(void *user_data, carrier_status status, const carrier_dht_status *dht);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The host API (handed to the plugin)                                                         */
@@ -289,6 +302,13 @@ typedef struct carrier_host_api_v1 {
      * CARRIER_ERR_NOT_FOUND if the batch is unknown, was not offered to this plugin, or is paid.
      */
     carrier_status (*settlement_result)(carrier_host *host, uint64_t batch_id, carrier_status outcome, const char *message);
+
+    /* --- Added in 1.2: DHT status ---------------------------------------------------------- */
+    /**
+     * The supernode's routing-table counts (asynchronous, completion on the executor), e.g. for a
+     * service that should report itself unhealthy when its node is cut off from the network.
+     */
+    carrier_status (*dht_status)(carrier_host *host, carrier_dht_status_callback callback, void *user_data);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */

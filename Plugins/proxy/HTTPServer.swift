@@ -3,21 +3,73 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One HTTP request as the routes see it: method, path (without the query), query items, body.
+/// One HTTP request as the routes see it: method, path (without the query), query items, the
+/// headers the routes look at (`Accept`), body.
 struct HTTPRequest: Sendable {
     let method: HTTPMethod
     let path: String
     let query: [String: String]
+    var accept: String = ""
+    /// The client's IP address, as text.
+    var remote: String = ""
     let body: [UInt8]
 }
 
-/// One answer: a status and a JSON body.
+/// One answer: a status and a body of `contentType`; or, with `stream`, a chunked body that
+/// `stream` writes for as long as it likes (a listen).
 struct HTTPAnswer: Sendable {
     let status: HTTPResponseStatus
     let body: String
+    var contentType = "application/json"
+    var stream: (@Sendable (HTTPStream) async -> Void)?
 
     static func json(_ body: String, _ status: HTTPResponseStatus = .ok) -> HTTPAnswer {
         HTTPAnswer(status: status, body: body)
+    }
+
+    /// A 200 with a chunked JSON body written by `writer`, which returns when it is done.
+    static func streamed(_ writer: @escaping @Sendable (HTTPStream) async -> Void) -> HTTPAnswer {
+        HTTPAnswer(status: .ok, body: "", stream: writer)
+    }
+}
+
+/// The body of a streamed answer, written chunk by chunk from any thread. A client that does not
+/// read (the socket's buffer above its high-water mark) is disconnected rather than buffered
+/// for: one slow listener never holds up the others, and it reconnects when it can.
+final class HTTPStream: Sendable {
+    private let channel: Channel
+
+    init(channel: Channel) { self.channel = channel }
+
+    /// Sends one chunk; false once the connection is closed or was closed for not reading.
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        guard channel.isActive else { return false }
+        let channel = self.channel
+        channel.eventLoop.execute {
+            guard channel.isActive else { return }
+            guard channel.isWritable else {
+                channel.close(promise: nil)
+                return
+            }
+            let buffer = channel.allocator.buffer(string: text)
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+        }
+        return true
+    }
+
+    /// Returns when the client closes the connection (or the server stops).
+    func closed() async {
+        try? await channel.closeFuture.get()
+    }
+
+    /// Ends the body and closes the connection (if the client or the server has not already).
+    func finish() {
+        let channel = self.channel
+        guard channel.isActive else { return }
+        channel.eventLoop.execute {
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 }
 
@@ -95,7 +147,8 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             let (path, query) = Self.split(head.uri)
-            let request = HTTPRequest(method: head.method, path: path, query: query, body: body)
+            let request = HTTPRequest(method: head.method, path: path, query: query, accept: head.headers.first(name: "Accept") ?? "",
+                                      remote: context.channel.remoteAddress?.ipAddress ?? "", body: body)
             let respond = self.respond
             Task {
                 let answer = await respond(request)
@@ -105,15 +158,27 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func write(_ answer: HTTPAnswer, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(answer.body.utf8.count)"),
+        if let stream = answer.stream {
+            let headers = HTTPHeaders([("Content-Type", answer.contentType), ("Transfer-Encoding", "chunked"),
+                                       ("Access-Control-Allow-Origin", "*"), ("Connection", "keep-alive")])
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
+            let writer = HTTPStream(channel: context.channel)
+            Task {
+                await stream(writer)
+                writer.finish()
+            }
+            return
+        }
+        var headers = HTTPHeaders([("Content-Type", answer.contentType), ("Content-Length", "\(answer.body.utf8.count)"),
                                    ("Access-Control-Allow-Origin", "*")])
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)
         buffer.writeString(answer.body)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { context.close(promise: nil) }
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 

@@ -1,51 +1,102 @@
+import CarrierCore
 import CarrierPluginABI
 import CarrierPluginSDK
 import Foundation
 
-/// The DHT proxy (issue #6, first step): light nodes reach the DHT over HTTP through this
-/// supernode. Config: `host` (default "0.0.0.0") and `port` (default 39200; 0 picks one). It
-/// announces service `proxy` at `http://{host}:PORT`.
+/// The DHT proxy: light nodes reach the DHT over HTTP through this supernode, with the native
+/// API under `/v1` (`ProxyRoutes`) and OpenDHT's proxy API (`OpenDHTRoutes`).
+///
+/// Config: `host` (default "0.0.0.0"), `port` (default 39200; 0 picks one), `cacheMilliseconds`
+/// (how long a looked-up value is served from memory, default 2000), `pollSeconds` (how often
+/// listened-to values are looked up on the network, default 5). It announces service `proxy` at
+/// `http://{host}:PORT`.
 final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
-    // @unchecked: `server` is set in start and cleared in stop, both on the host's executor.
+    // @unchecked: `server` and `poller` are set in start and cleared in stop, both on the host's executor.
     static let id = "org.carrier.proxy"
-    static let version = "0.1.0"
+    static let version = "0.2.0"
     static let summary = "DHT proxy for light nodes over HTTP"
     static let capabilities: PluginCapabilities = [.service]
 
     private let host: CarrierHostAPI
     private let address: String
     private let port: Int
+    private let pollInterval: Duration
+    private let cache: ValueCache
+    private let watch: ValueWatch
+    private let dhtHealth: ProxyHealth
     private var server: HTTPServer?
+    private var poller: Task<Void, Never>?
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
         guard let config = (try? JSONSerialization.jsonObject(with: Data(configJSON.utf8))) as? [String: Any] else {
             throw PluginError("the config is not a JSON object")
         }
+        func integer(_ key: String, default value: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let number = config[key].map({ $0 as? Int }) ?? value else { throw PluginError("config.\(key) must be an integer") }
+            guard range.contains(number) else { throw PluginError("config.\(key) \(number) is outside \(range.lowerBound)...\(range.upperBound)") }
+            return number
+        }
         guard let address = config["host"].map({ $0 as? String }) ?? "0.0.0.0" else { throw PluginError("config.host must be a string") }
-        guard let port = config["port"].map({ $0 as? Int }) ?? 39200 else { throw PluginError("config.port must be an integer") }
-        guard (0...65535).contains(port) else { throw PluginError("config.port \(port) is not a TCP port") }
         self.address = address
-        self.port = port
+        port = try integer("port", default: 39200, 0...65535)
+        pollInterval = .seconds(try integer("pollSeconds", default: 5, 1...3600))
+        cache = ValueCache(host: host, ttl: .milliseconds(try integer("cacheMilliseconds", default: 2000, 0...3_600_000)))
+        watch = ValueWatch(host: host)
+        dhtHealth = ProxyHealth(host: host)
     }
 
     func start() throws {
-        let routes = ProxyRoutes(host: host, version: Self.version)
-        let server = try HTTPServer(host: address, port: port) { await routes.respond($0) }
+        let statistics = ProxyStatistics()
+        let store = OpenDHTStore(host: host, cache: cache, watch: watch)
+        let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth)
+        let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics)
+        let server = try HTTPServer(host: address, port: port) { request in
+            await statistics.request {
+                if request.path.hasPrefix("/v1/") { return await native.respond(request) }
+                return await openDHT.respond(request)
+                    ?? ProxyRoutes.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
+            }
+        }
         self.server = server
+        let cache = self.cache, watch = self.watch
+        try host.subscribeEvents { event in
+            guard case .valueUpdated(let stored) = event else { return }
+            let value = Value(stored)
+            Task {
+                await cache.remember(value)
+                await watch.offer(value)
+            }
+        }
+        let health = self.dhtHealth, interval = pollInterval, host = self.host
+        poller = Task {
+            var wasHealthy: Bool?
+            while !Task.isCancelled {
+                await health.refresh()
+                if wasHealthy != health.isHealthy {
+                    host.log(health.isHealthy ? .info : .warning, "proxy: \(health.detail)")
+                    wasHealthy = health.isHealthy
+                }
+                await watch.poll()
+                try? await Task.sleep(for: interval)
+            }
+        }
         try host.announceService("proxy", endpoint: "http://{host}:\(server.port)")
         host.log(.info, "proxy serving on \(address):\(server.port)")
     }
 
     func stop() {
         try? host.withdrawService("proxy")
+        poller?.cancel()
+        poller = nil
         server?.close()
         server = nil
     }
 
     func health() -> (PluginHealth, String) {
         guard let server else { return (.failing, "not serving") }
-        return (.ok, "serving HTTP on port \(server.port)")
+        guard dhtHealth.isHealthy || dhtHealth.latest == nil else { return (.failing, "serving HTTP on port \(server.port), but \(dhtHealth.detail)") }
+        return (.ok, "serving HTTP on port \(server.port); \(dhtHealth.detail)")
     }
 }
 

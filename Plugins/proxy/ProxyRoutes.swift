@@ -10,6 +10,8 @@ import NIOHTTP1
 struct ProxyRoutes: Sendable {
     let host: CarrierHostAPI
     let version: String
+    let cache: ValueCache
+    let health: ProxyHealth
 
     func respond(_ request: HTTPRequest) async -> HTTPAnswer {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
@@ -24,17 +26,27 @@ struct ProxyRoutes: Sendable {
             return await answer()
         }
         switch (parts[1], argument) {
-        case ("node", nil):
-            return await only(.GET) {
-                let id = Id(bytes: host.nodeId).map(\.base58) ?? ""
-                return .json(#"{"id":"\#(id)","version":"\#(version)"}"#)
-            }
+        case ("node", nil): return await only(.GET) { node() }
+        case ("health", nil):
+            return await only(.GET) { health.isHealthy ? node() : HTTPAnswer(status: .serviceUnavailable, body: node().body) }
         case ("values", let id?): return await only(.GET) { await getValue(id, cas: request.query["cas"]) }
         case ("values", nil): return await only(.POST) { await putValue(request.body) }
         case ("nodes", let id?): return await only(.GET) { await findNode(id) }
         case ("peers", let id?): return await only(.GET) { await findPeers(id) }
         default: return Self.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
         }
+    }
+
+    /// The proxy's id, version and health: `healthy` is false while its node has no live DHT
+    /// contact (`contacts` counts the good ones).
+    private func node() -> HTTPAnswer {
+        .json(JSONValue.object([
+            JSONValue.Entry("id", .string(Id(bytes: host.nodeId).map(\.base58) ?? "")),
+            JSONValue.Entry("version", .string(version)),
+            JSONValue.Entry("healthy", .bool(health.isHealthy)),
+            JSONValue.Entry("contacts", .integer(Int64(health.latest?.good ?? 0))),
+            JSONValue.Entry("detail", .string(health.detail)),
+        ]).text)
     }
 
     private func getValue(_ text: String, cas: String?) async -> HTTPAnswer {
@@ -45,10 +57,10 @@ struct ProxyRoutes: Sendable {
             casValue = parsed
         }
         do {
-            guard let found = try await host.findValue(id.bytes, cas: casValue) else {
+            guard let found = try await cache.value(id, cas: casValue >= 0 ? casValue : nil) else {
                 return Self.error(.notFound, code: ErrorCode.valueNotExists.rawValue, "no value \(text) on the network")
             }
-            return .json(Self.value(found).json)
+            return .json(found.json)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
         }
@@ -65,9 +77,8 @@ struct ProxyRoutes: Sendable {
             return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "not a value: \(error)")
         }
         do {
-            let (accepted, asked) = try await host.storeValue(DHTValue(publicKey: value.publicKey?.bytes, recipient: value.recipient?.bytes,
-                                                                       nonce: value.nonce, signature: value.signature,
-                                                                       sequenceNumber: value.sequenceNumber, data: value.data))
+            let (accepted, asked) = try await host.storeValue(DHTValue(value))
+            if accepted > 0 { await cache.remember(value) }
             return .json(#"{"id":"\#(value.id.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
@@ -90,23 +101,11 @@ struct ProxyRoutes: Sendable {
     private func findPeers(_ text: String) async -> HTTPAnswer {
         guard let id = Id(base58: text) else { return Self.badId(text) }
         do {
-            let peers = try await host.findPeers(id.bytes).compactMap(Self.peer).map(\.json)
+            let peers = try await host.findPeers(id.bytes).compactMap(PeerInfo.init).map(\.json)
             return .json(#"{"peers":[\#(peers.joined(separator: ","))]}"#)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
         }
-    }
-
-    static func value(_ value: DHTValue) -> Value {
-        Value(publicKey: value.publicKey.flatMap { Id(bytes: $0) }, recipient: value.recipient.flatMap { Id(bytes: $0) }, nonce: value.nonce,
-              sequenceNumber: value.sequenceNumber, signature: value.signature, data: value.data)
-    }
-
-    static func peer(_ record: PeerRecord) -> PeerInfo? {
-        guard let peerId = Id(bytes: record.peerId) else { return nil }
-        return PeerInfo(peerId: peerId, nodeId: record.nodeId.flatMap { Id(bytes: $0) }, nodeSignature: record.nodeSignature,
-                        sequenceNumber: record.sequenceNumber, fingerprint: record.fingerprint, endpoint: record.endpoint,
-                        extra: record.extra, signature: record.signature)
     }
 
     static func badId(_ text: String) -> HTTPAnswer {

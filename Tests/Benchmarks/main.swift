@@ -247,4 +247,30 @@ if selected("billing") {
                  1000 / billing.smallFlushMilliseconds))
 }
 
+if selected("proxy") {
+    let seconds = Int(ProcessInfo.processInfo.environment["PROXY_BENCH_SECONDS"] ?? "") ?? 10
+    let proxy = try await ProxyBenchmark.run(seconds: seconds)
+    print("\nDHT proxy under wrk (\(ProxyBenchmark.threads) threads, \(ProxyBenchmark.connections) connections, \(seconds) s per row); "
+          + "each proxy a process on 127.0.0.1 with one DHT peer")
+    print(pad("load", 44) + pad("answers/s", 11, right: true) + pad("ok/s", 9, right: true) + pad("p50", 10, right: true)
+          + pad("p99", 11, right: true) + pad("errors", 8, right: true) + pad("ok vs OpenDHT", 15, right: true))
+    func line(_ name: String, _ load: ProxyBenchmark.Load, against baseline: ProxyBenchmark.Load?) {
+        print(pad(name, 44) + pad(String(format: "%.0f", load.requestsPerSecond), 11, right: true)
+              + pad(String(format: "%.0f", load.successesPerSecond), 9, right: true)
+              + pad(String(format: "%.2f ms", load.p50Milliseconds), 10, right: true) + pad(String(format: "%.2f ms", load.p99Milliseconds), 11, right: true)
+              + pad("\(load.errors)", 8, right: true)
+              + pad(baseline.map { String(format: "%.2fx", load.successesPerSecond / max($0.successesPerSecond, 0.001)) } ?? "", 15, right: true))
+    }
+    line("Carrier GET /v1/values/{id} (cached)", proxy.carrierValue, against: proxy.openDHTKey)
+    line("Carrier GET /key/{hash}", proxy.carrierKey, against: proxy.openDHTKey)
+    if let openDHTKey = proxy.openDHTKey { line("OpenDHT 2.4 GET /key/{hash}", openDHTKey, against: nil) }
+    for (round, load) in proxy.carrierPosts.enumerated() {
+        line("Carrier POST /key/{random}, round \(round + 1)", load, against: proxy.openDHTPosts.indices.contains(round) ? proxy.openDHTPosts[round] : nil)
+    }
+    for (round, load) in proxy.openDHTPosts.enumerated() { line("OpenDHT 2.4 POST /key/{random}, round \(round + 1)", load, against: nil) }
+    if let note = proxy.openDHTNote { print(note) }
+    print("answers/s counts every answer, ok/s the 2xx ones; errors = non-2xx answers and socket errors counted by wrk.")
+    print("The ratio compares ok/s with OpenDHT's proxy on the same route.")
+}
+
 if selected("simulation") { SimulationBenchmark.printTable() }

@@ -11,22 +11,28 @@ struct HostNetwork {
     let environment: HostEnvironment
 
     static func start() async throws -> HostNetwork {
-        func node() async throws -> DHTNode {
-            var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
-                                                      dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
-            configuration.allowLocal = true
-            configuration.requestTimeout = .milliseconds(500)
-            let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
-            try await node.start()
-            return node
-        }
         let host = try await node(), client = try await node()
         #expect(await client.bootstrap([try #require(await host.nodeInfo)]) == 1)
-        let environment = HostEnvironment(identity: host.identity, dht: host,
-                                          services: ServiceRegistry(identity: host.identity, dht: host, publicHost: "127.0.0.1"),
-                                          metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: host.configuration.dataDirectory)),
-                                          dataDirectory: host.configuration.dataDirectory)
-        return HostNetwork(host: host, client: client, environment: environment)
+        return HostNetwork(host: host, client: client, environment: try environment(of: host))
+    }
+
+    /// A started DHT node on loopback with its own data directory.
+    static func node() async throws -> DHTNode {
+        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+                                                  dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
+        configuration.allowLocal = true
+        configuration.requestTimeout = .milliseconds(500)
+        let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
+        try await node.start()
+        return node
+    }
+
+    /// What a supernode built on `node` hands its plugins.
+    static func environment(of node: DHTNode) throws -> HostEnvironment {
+        HostEnvironment(identity: node.identity, dht: node,
+                        services: ServiceRegistry(identity: node.identity, dht: node, publicHost: "127.0.0.1"),
+                        metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: node.configuration.dataDirectory)),
+                        dataDirectory: node.configuration.dataDirectory)
     }
 
     func stop() async {

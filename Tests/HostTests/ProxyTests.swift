@@ -78,4 +78,35 @@ struct ProxyTests {
         #expect(network.environment.services.announced.isEmpty)
         await network.stop()
     }
+
+    /// A proxy whose node has no live contact keeps answering, but says it is cut off everywhere
+    /// a client or an operator looks: plugin health, `/v1/health`, OpenDHT's `/node/info`.
+    @Test(arguments: PluginHostTests.isolations) func anIsolatedProxySaysItIsUnhealthy(isolation: PluginManifest.Isolation) async throws {
+        let lonely = try await HostNetwork.node()
+        let environment = try HostNetwork.environment(of: lonely)
+        let host = PluginHost(environment: environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
+        await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
+                                                   config: "host = \"127.0.0.1\"\nport = 0\npollSeconds = 1", isolation: isolation)])
+        let endpoint = try #require(environment.services.announced.first { $0.type == "proxy" }?.endpoint)
+        let plugin = try #require(await host.instance("org.carrier.proxy"))
+        #expect(await eventually { (try? await plugin.health())?.0 == CARRIER_HEALTH_FAILING })
+        #expect(try await plugin.health().1.contains("no live DHT contacts"))
+
+        let health = try await Self.call("GET", endpoint + "/v1/health")
+        #expect(health.status == 503 && health.json["healthy"] as? Bool == false && health.json["contacts"] as? Int == 0, "\(health.json)")
+        var request = URLRequest(url: URL(string: endpoint + "/node/info")!)
+        request.setValue("*/*", forHTTPHeaderField: "Accept")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let info = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        #expect((info?["ipv4"] as? [String: Int])?["good"] == 0, "OpenDHT clients see the proxy as disconnected")
+
+        // Once the node has a contact, the proxy is healthy again within a poll round.
+        let peer = try await HostNetwork.node()
+        #expect(await peer.bootstrap([try #require(await lonely.nodeInfo)]) == 1)
+        #expect(await eventually(within: .seconds(5)) { (try? await plugin.health())?.0 == CARRIER_HEALTH_OK })
+        #expect(try await Self.call("GET", endpoint + "/v1/health").status == 200)
+        await host.stopAll()
+        await peer.stop()
+        await lonely.stop()
+    }
 }

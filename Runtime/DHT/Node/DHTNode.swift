@@ -143,6 +143,14 @@ public actor DHTNode {
     /// The entries of one family's routing table.
     public func contacts(in family: AddressFamily) -> [NodeInfo] { tables[family]?.entries.map(\.node) ?? [] }
 
+    /// One family's routing table in OpenDHT's terms: `good` entries answered and have not failed
+    /// three times since; the rest are `dubious` (never heard from, or failing).
+    public func contactCounts(in family: AddressFamily) -> (good: Int, dubious: Int) {
+        let entries = tables[family]?.entries ?? []
+        let good = entries.count { $0.isEligible }
+        return (good, entries.count - good)
+    }
+
     /// Changes to what this node stores (values stored or updated, peers announced), from now on.
     public nonisolated func events() -> AsyncStream<DHTEvent> { storage.changes.subscribe() }
 

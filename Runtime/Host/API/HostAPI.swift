@@ -3,7 +3,7 @@ import CarrierDHT
 import CarrierPluginABI
 import Foundation
 
-/// The host-API table of ABI 1.1, one for the process, handed to every plugin's entry function.
+/// The host-API table of ABI 1.2, one for the process, handed to every plugin's entry function.
 /// Each function finds its `PluginContext` from the `carrier_host *` handle and checks its
 /// arguments: a NULL where the header allows none is CARRIER_ERR_INVALID_ARGUMENT, never a crash.
 enum HostAPI {
@@ -66,6 +66,7 @@ enum HostAPI {
             }
         }
         installDHT(&api)
+        installDHTStatus(&api)
         installExecutor(&api)
         installMetricsAndBilling(&api)
         api.announce_service = { host, type, endpoint in
@@ -166,6 +167,18 @@ enum HostAPI {
         return context.startCall({ await write(services) }, deliver: { outcome in
             reply.function(reply.userData, outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED, UInt32(outcome.accepted), UInt32(outcome.asked))
         }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, 0, 0) })
+    }
+
+    private static func installDHTStatus(_ api: inout carrier_host_api_v1) {
+        api.dht_status = { host, callback, userData in
+            guard let context = PluginContext.from(host), let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
+            let services = context.services, reply = Callback(function: callback, userData: userData)
+            return context.startCall({ await services.dhtStatus() }, deliver: { status in
+                var counts = carrier_dht_status(good_ipv4: UInt32(clamping: status.goodIPv4), dubious_ipv4: UInt32(clamping: status.dubiousIPv4),
+                                                good_ipv6: UInt32(clamping: status.goodIPv6), dubious_ipv6: UInt32(clamping: status.dubiousIPv6))
+                reply.function(reply.userData, CARRIER_OK, &counts)
+            }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil) })
+        }
     }
 
     private static func installExecutor(_ api: inout carrier_host_api_v1) {

@@ -33,6 +33,8 @@ protocol PluginServices: Sendable {
     func announce(_ peer: PeerInfo) async -> WriteOutcome
     /// The node's DHT events, from now on (one subscription per instance).
     func events() -> AsyncStream<DHTEvent>
+    /// The node's routing-table counts.
+    func dhtStatus() async -> DHTStatus
 
     /// Adds to a plugin counter; false if the name is a gauge.
     func add(counter name: String, _ delta: Double) -> Bool
@@ -72,6 +74,12 @@ struct WriteOutcome: Sendable, Equatable {
     init(_ answers: [Id: Bool]?) {
         self.init(accepted: answers?.values.filter { $0 }.count ?? 0, asked: answers?.count ?? 0)
     }
+}
+
+/// The node's routing tables in counts: `good` contacts answer, `dubious` ones never did or are
+/// failing (see `DHTNode.contactCounts`).
+struct DHTStatus: Sendable, Equatable {
+    var goodIPv4 = 0, dubiousIPv4 = 0, goodIPv6 = 0, dubiousIPv6 = 0
 }
 
 /// What `open` gave.

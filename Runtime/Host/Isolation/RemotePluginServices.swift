@@ -152,6 +152,12 @@ final class RemotePluginServices: PluginServices {
         return WriteOutcome(accepted: Int(clamping: accepted), asked: Int(clamping: asked))
     }
 
+    func dhtStatus() async -> DHTStatus {
+        guard let answer = await call("dht_status", [:]) else { return DHTStatus() }
+        func count(_ key: String) -> Int { (try? answer.unsigned(key)).map { Int(clamping: $0) } ?? 0 }
+        return DHTStatus(goodIPv4: count("good4"), dubiousIPv4: count("dubious4"), goodIPv6: count("good6"), dubiousIPv6: count("dubious6"))
+    }
+
     func events() -> AsyncStream<DHTEvent> {
         let (stream, continuation) = AsyncStream<DHTEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
         state.withLock { $0.events = continuation }

@@ -99,6 +99,12 @@ final class RunnerCalls: Sendable {
             work = { Self.fields(await services.announce(peer)) }
         case "withdraw_all":
             work = { await services.withdrawAllServices(); return [:] }
+        case "dht_status":
+            work = {
+                let status = await services.dhtStatus()
+                return ["good4": .unsigned(UInt64(status.goodIPv4)), "dubious4": .unsigned(UInt64(status.dubiousIPv4)),
+                        "good6": .unsigned(UInt64(status.goodIPv6)), "dubious6": .unsigned(UInt64(status.dubiousIPv6))]
+            }
         default:
             throw RunnerMessage.Malformed(description: "unknown op \"\(message.op)\"")
         }

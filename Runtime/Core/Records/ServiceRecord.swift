@@ -1,5 +1,3 @@
-import CarrierCore
-
 /// A service offer as it travels on the DHT: a peer record whose peer id is the service type's
 /// well-known key (`ServiceRecord.peerKey(for:)`), hosted and signed by the offering supernode
 /// (`o`/`os`), with the endpoint in `e` and, in `ex`, a CBOR map: `t` service type, `p` plugin id,

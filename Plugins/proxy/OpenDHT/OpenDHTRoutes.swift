@@ -1,0 +1,141 @@
+import CarrierCore
+import CarrierPluginSDK
+import NIOHTTP1
+import Synchronization
+
+/// The routes of OpenDHT's proxy API (as OpenDHT 2.4's `dhtnode --proxyclient` uses them), mapped
+/// onto the Carrier DHT (docs/opendht-mapping.md):
+///
+/// - `GET /` (for a client that does not ask for HTML) and `GET /node/info`: the node's status,
+///   with the routing-table counts OpenDHT clients use to decide whether the proxy is connected;
+/// - `GET /node/stats`: counts of puts, listens and requests;
+/// - `GET /key/{hash}`: the values at a key, one JSON object per line;
+/// - `POST /key/{hash}`: puts a value (with `"permanent":true`, for an hour between refreshes);
+/// - `GET /key/{hash}/listen`: the values at a key, then every new one (and every one that leaves,
+///   with `"expired":true`) as it arrives, until the client disconnects.
+///
+/// Errors are `{"err": message}`, as OpenDHT's proxy writes them.
+struct OpenDHTRoutes: Sendable {
+    let host: CarrierHostAPI
+    let store: OpenDHTStore
+    let cache: ValueCache
+    let watch: ValueWatch
+    let statistics: ProxyStatistics
+
+    /// The answer, or nil when `request` is not an OpenDHT route.
+    func respond(_ request: HTTPRequest) async -> HTTPAnswer? {
+        let parts = request.path.split(separator: "/").map(String.init)
+        switch (request.method, parts.first, parts.count) {
+        case (.GET, nil, _): return await info(request)
+        case (.GET, "node", 2) where parts[1] == "info": return await info(request)
+        case (.GET, "node", 2) where parts[1] == "stats": return await stats()
+        case (_, "key", 2), (_, "key", 3):
+            guard let key = OpenDHTKey(hex: parts[1]) else { return Self.error(.badRequest, "\(parts[1]) is not a 40-digit hex key") }
+            switch (request.method, parts.count == 3 ? parts[2] : nil) {
+            case (.GET, nil): return await get(key)
+            case (.POST, nil): return await put(request.body, at: key)
+            case (.GET, "listen"): return listen(key)
+            default: return Self.error(.methodNotAllowed, "\(request.method) \(request.path) is not an OpenDHT proxy route")
+            }
+        default: return nil
+        }
+    }
+
+    private func get(_ key: OpenDHTKey) async -> HTTPAnswer {
+        do {
+            let lines = try await store.values(at: key).map { $0.json() + "\n" }
+            return HTTPAnswer.json(lines.joined())
+        } catch let error as OpenDHTValue.Malformed {
+            return Self.error(.badGateway, "the Carrier value of this key does not hold OpenDHT values (\(error)); a put replaces it")
+        } catch {
+            return Self.error(.badGateway, "the lookup failed: \(error)")
+        }
+    }
+
+    private func put(_ body: [UInt8], at key: OpenDHTKey) async -> HTTPAnswer {
+        let parsed: (value: OpenDHTValue, permanent: Bool)
+        do { parsed = try OpenDHTValue.parse(body) } catch { return Self.error(.badRequest, error.description) }
+        do {
+            let stored = try await store.put(parsed.value, at: key, permanent: parsed.permanent)
+            return .json(stored.json() + "\n")
+        } catch .tooLarge(let error) {
+            return Self.error(.payloadTooLarge, error.description)
+        } catch {
+            return Self.error(.badGateway, "Put failed: \(error)")
+        }
+    }
+
+    private func listen(_ key: OpenDHTKey) -> HTTPAnswer {
+        let cache = self.cache, watch = self.watch, statistics = self.statistics
+        return .streamed { stream in
+            let current = try? await cache.value(key.valueId)
+            let listener = BucketListener(stream: stream)
+            listener.update(current)
+            let token = await watch.watch(key.valueId, known: current) { listener.update($0) }
+            statistics.listening(+1)
+            await stream.closed()
+            statistics.listening(-1)
+            await watch.unwatch(key.valueId, token: token)
+        }
+    }
+
+    private func info(_ request: HTTPRequest) async -> HTTPAnswer {
+        .json(await nodeInfo(publicAddress: request.remote))
+    }
+
+    private func stats() async -> HTTPAnswer {
+        let puts = await store.putCount, permanent = await store.permanentPutCount
+        let rate = statistics.requestRate
+        let text = #"{"listenCount":\#(statistics.listeners),"nodeInfo":\#(await nodeInfo(publicAddress: nil)),"pushListenersCount":0,"#
+            + #""putCount":\#(puts),"requestRate":\#(rate),"totalPermanentPuts":\#(permanent)}"#
+        return .json(text)
+    }
+
+    /// OpenDHT's node info: per family the good and dubious contacts (`incoming` is not counted
+    /// here and is 0), `node_id` the first 20 bytes of the supernode's id in hex (OpenDHT ids are
+    /// 20 bytes; `carrier_id` has the whole id in Base58), `ops` the operations in progress.
+    private func nodeInfo(publicAddress: String?) async -> String {
+        let status = (try? await host.dhtStatus()) ?? DHTStatus()
+        let id = host.nodeId
+        var entries: [JSONValue.Entry] = [
+            JSONValue.Entry("carrier_id", .string(Id(bytes: id)?.base58 ?? "")),
+            JSONValue.Entry("ipv4", Self.family(good: status.goodIPv4, dubious: status.dubiousIPv4)),
+            JSONValue.Entry("ipv6", Self.family(good: status.goodIPv6, dubious: status.dubiousIPv6)),
+            JSONValue.Entry("node_id", .string(Hex.encode(id.prefix(20)))),
+            JSONValue.Entry("ops", .integer(Int64(statistics.inFlight))),
+        ]
+        if let publicAddress, !publicAddress.isEmpty { entries.append(JSONValue.Entry("public_ip", .string(publicAddress))) }
+        return JSONValue.object(entries).text
+    }
+
+    private static func family(good: Int, dubious: Int) -> JSONValue {
+        .object([JSONValue.Entry("dubious", .integer(Int64(dubious))), JSONValue.Entry("good", .integer(Int64(good))),
+                 JSONValue.Entry("incoming", .integer(0))])
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPAnswer {
+        .json(JSONValue.object([JSONValue.Entry("err", .string(message))]).text, status)
+    }
+}
+
+/// One listen stream's view of a key's bucket: what it has sent, so each new version of the
+/// bucket sends only the values that are new or changed, and the ones that left as expired.
+private final class BucketListener: Sendable {
+    private let stream: HTTPStream
+    private let sent = Mutex<[UInt64: OpenDHTValue]>([:])
+
+    init(stream: HTTPStream) { self.stream = stream }
+
+    func update(_ value: Value?) {
+        guard let bucket = try? OpenDHTStore.bucket(of: value) else { return }
+        let live = bucket.live(at: OpenDHTStore.now).map(\.value)
+        let lines = sent.withLock { sent -> [String] in
+            var lines = live.filter { sent[$0.id] != $0 }.map { $0.json() }
+            let liveIds = Set(live.map(\.id))
+            lines += sent.values.filter { !liveIds.contains($0.id) }.map { $0.json(expired: true) }
+            sent = Dictionary(live.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+            return lines
+        }
+        if !lines.isEmpty { stream.send(lines.map { $0 + "\n" }.joined()) }
+    }
+}

@@ -1,0 +1,102 @@
+import CarrierCore
+import CarrierPluginSDK
+import Foundation
+
+/// OpenDHT's get and put on the Carrier DHT: each OpenDHT key's values live in one bucket (a
+/// signed mutable Carrier value, see `OpenDHTKey` and `OpenDHTBucket`). A put reads the bucket's
+/// newest version from the network, adds the value, and stores the next sequence number, one put
+/// per key at a time in this proxy. Two proxies putting at one key within one lookup's time can
+/// race; the storing nodes keep the greater sequence number, so one of the two values can be
+/// lost (docs/opendht-mapping.md).
+actor OpenDHTStore {
+    /// Why a put failed.
+    enum PutError: Error, CustomStringConvertible {
+        case tooLarge(OpenDHTBucket.TooLarge)
+        case network(String)
+
+        var description: String {
+            switch self {
+            case .tooLarge(let error): error.description
+            case .network(let reason): reason
+            }
+        }
+    }
+
+    /// OpenDHT's lifetime of a value of the default type, and of a permanent put between refreshes
+    /// (its clients refresh permanent puts every 55 minutes).
+    static let valueLifetime: Int64 = 600
+    static let permanentLifetime: Int64 = 3600
+
+    private let host: CarrierHostAPI
+    private let cache: ValueCache
+    private let watch: ValueWatch
+    /// The last put queued for each key (the next waits for it), with a token telling whose it is.
+    private var putting: [OpenDHTKey: (token: UInt64, done: Task<Void, Never>)] = [:]
+    private var nextToken: UInt64 = 0
+    private(set) var putCount = 0
+    private(set) var permanentPutCount = 0
+
+    init(host: CarrierHostAPI, cache: ValueCache, watch: ValueWatch) {
+        self.host = host
+        self.cache = cache
+        self.watch = watch
+    }
+
+    /// The live values at `key` (cached lookups).
+    func values(at key: OpenDHTKey) async throws -> [OpenDHTValue] {
+        try Self.bucket(of: try await cache.value(key.valueId)).live(at: Self.now).map(\.value)
+    }
+
+    /// Puts `value` at `key` (an id of 0 gets a random one); returns the value as stored.
+    func put(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async throws(PutError) -> OpenDHTValue {
+        var value = value
+        while value.id == 0 { value.id = Sodium.randomUInt64() }
+        nextToken += 1
+        let token = nextToken, previous = putting[key]?.done, stored = value
+        let result = Task { () -> Result<Void, PutError> in
+            await previous?.value
+            return await self.store(stored, at: key, permanent: permanent)
+        }
+        putting[key] = (token, Task { _ = await result.value })
+        let outcome = await result.value
+        if putting[key]?.token == token { putting[key] = nil }
+        putCount += 1
+        if permanent { permanentPutCount += 1 }
+        try outcome.get()
+        return value
+    }
+
+    private func store(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
+        let current: Value?
+        do {
+            current = try await host.findValue(key.valueId.bytes).map(Value.init)
+        } catch {
+            return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+        }
+        var bucket = (try? Self.bucket(of: current)) ?? OpenDHTBucket()
+        let now = Self.now
+        do {
+            try bucket.insert(value, expires: now + (permanent ? Self.permanentLifetime : Self.valueLifetime), now: now)
+        } catch {
+            return .failure(.tooLarge(error))
+        }
+        let next = Value.signed(by: key.keyPair, sequenceNumber: (current?.sequenceNumber ?? -1) &+ 1, data: bucket.data)
+        do {
+            let (accepted, asked) = try await host.storeValue(DHTValue(next))
+            guard accepted > 0 else { return .failure(.network("no node stored the bucket (\(asked) asked)")) }
+        } catch {
+            return .failure(.network("the DHT store failed: \(error)"))
+        }
+        await cache.remember(next)
+        await watch.offer(next)
+        return .success(())
+    }
+
+    /// The bucket a Carrier value holds (empty when there is none).
+    static func bucket(of value: Value?) throws -> OpenDHTBucket {
+        guard let value else { return OpenDHTBucket() }
+        return try OpenDHTBucket(data: value.data)
+    }
+
+    static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+}
