@@ -61,7 +61,7 @@ let package = Package(
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "NIOHTTP1", package: "swift-nio")],
-                path: "Plugins/proxy", exclude: ["README.md"]),
+                path: "Plugins/proxy", exclude: ["README.md", "openapi.yaml"]),
         .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
                 exclude: ["README.md"]),
         // The supernode host: manifests and node configuration, plugin loader, host API, services,

@@ -15,7 +15,7 @@ public struct NodeContact: Sendable, Equatable {
 }
 
 /// The supernode's routing tables in counts, per address family: `good` contacts answered and
-/// have not failed since, `dubious` ones never answered or are failing.
+/// failed fewer than 3 requests in a row since, `dubious` ones never answered or are failing.
 public struct DHTStatus: Sendable, Equatable {
     public var goodIPv4 = 0, dubiousIPv4 = 0, goodIPv6 = 0, dubiousIPv6 = 0
 

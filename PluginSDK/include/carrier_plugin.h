@@ -140,8 +140,8 @@ typedef struct carrier_event {
 
 /**
  * The supernode's DHT as its routing tables see it (`dht_status`, added in 1.2): per address
- * family, `good` contacts answered and have not failed since; `dubious` ones are known but never
- * answered or are failing. A node with no good contact is cut off from the network.
+ * family, `good` contacts have answered and failed fewer than 3 requests in a row since; `dubious`
+ * ones are known but never answered or are failing. A node with no good contact is cut off.
  */
 typedef struct carrier_dht_status {
     uint32_t good_ipv4;
@@ -306,7 +306,9 @@ typedef struct carrier_host_api_v1 {
     /* --- Added in 1.2: DHT status ---------------------------------------------------------- */
     /**
      * The supernode's routing-table counts (asynchronous, completion on the executor), e.g. for a
-     * service that should report itself unhealthy when its node is cut off from the network.
+     * service that should report itself unhealthy when its node is cut off from the network. The
+     * callback gets CARRIER_OK and the counts, CARRIER_ERR_FAILED and NULL if the host could not
+     * answer, or CARRIER_ERR_SHUTTING_DOWN. CARRIER_ERR_INVALID_ARGUMENT without a callback.
      */
     carrier_status (*dht_status)(carrier_host *host, carrier_dht_status_callback callback, void *user_data);
 } carrier_host_api_v1;

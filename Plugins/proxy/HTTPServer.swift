@@ -2,6 +2,7 @@ import CarrierCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// One HTTP request as the routes see it: method, path (without the query), query items, the
 /// headers the routes look at (`Accept`), body.
@@ -80,6 +81,9 @@ final class HTTPServer: Sendable {
     static let maxBody = 65_536
     let group: MultiThreadedEventLoopGroup
     let channel: Channel
+    /// The open connections and the answers being worked out, so `close` can end both before the
+    /// event loop goes (a task writing to a shut-down loop would crash a strict NIO).
+    private let connections = Connections()
 
     init(host: String, port: Int, respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -87,10 +91,11 @@ final class HTTPServer: Sendable {
             channel = try ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                .childChannelInitializer { [connections] channel in
+                    connections.opened(channel)
+                    return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(RequestHandler(respond: respond))
+                        try channel.pipeline.syncOperations.addHandler(RequestHandler(respond: respond, connections: connections))
                     }
                 }
                 .bind(host: host, port: port).wait()
@@ -103,9 +108,39 @@ final class HTTPServer: Sendable {
     /// The port it listens on.
     var port: Int { channel.localAddress?.port ?? 0 }
 
+    /// Stops listening, closes every connection (ending listen streams), waits up to 2 s for the
+    /// answers in progress, then stops the event loop.
     func close() {
         try? channel.close().wait()
+        connections.closeAll()
+        let deadline = ContinuousClock.now + .seconds(2)
+        while connections.answering > 0, ContinuousClock.now < deadline { usleep(5_000) }
         try? group.syncShutdownGracefully()
+    }
+}
+
+/// The server's open connections and how many answers are being worked out.
+final class Connections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let inProgress = Atomic<Int>(0)
+
+    var answering: Int { inProgress.load(ordering: .relaxed) }
+
+    func opened(_ channel: Channel) {
+        let key = ObjectIdentifier(channel)
+        open.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [self] _ in open.withLock { $0[key] = nil } }
+    }
+
+    func closeAll() {
+        for channel in open.withLock({ Array($0.values) }) { try? channel.close().wait() }
+    }
+
+    /// Counts an answer in progress for as long as `work` runs.
+    func answer(_ work: () async -> Void) async {
+        inProgress.add(1, ordering: .relaxed)
+        defer { inProgress.subtract(1, ordering: .relaxed) }
+        await work()
     }
 }
 
@@ -116,12 +151,14 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let respond: @Sendable (HTTPRequest) async -> HTTPAnswer
+    private let connections: Connections
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
 
-    init(respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) {
+    init(respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer, connections: Connections) {
         self.respond = respond
+        self.connections = connections
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -149,22 +186,25 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             let (path, query) = Self.split(head.uri)
             let request = HTTPRequest(method: head.method, path: path, query: query, accept: head.headers.first(name: "Accept") ?? "",
                                       remote: context.channel.remoteAddress?.ipAddress ?? "", body: body)
-            let respond = self.respond
+            let respond = self.respond, connections = self.connections
             Task {
-                let answer = await respond(request)
-                loop.execute { self.write(answer, keepAlive: keepAlive, context: bound.value) }
+                await connections.answer {
+                    let answer = await respond(request)
+                    loop.execute { self.write(answer, keepAlive: keepAlive, context: bound.value) }
+                }
             }
         }
     }
 
     private func write(_ answer: HTTPAnswer, keepAlive: Bool, context: ChannelHandlerContext) {
         if let stream = answer.stream {
+            // The stream holds the connection until one side closes it.
             let headers = HTTPHeaders([("Content-Type", answer.contentType), ("Transfer-Encoding", "chunked"),
-                                       ("Access-Control-Allow-Origin", "*"), ("Connection", "keep-alive")])
+                                       ("Access-Control-Allow-Origin", "*"), ("Connection", "close")])
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
-            let writer = HTTPStream(channel: context.channel)
+            let writer = HTTPStream(channel: context.channel), connections = self.connections
             Task {
-                await stream(writer)
+                await connections.answer { await stream(writer) }
                 writer.finish()
             }
             return

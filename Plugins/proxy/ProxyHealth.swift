@@ -14,8 +14,9 @@ final class ProxyHealth: Sendable {
     /// The last counts, nil before the first refresh.
     var latest: DHTStatus? { status.withLock { $0 } }
 
-    /// Serving: the node has at least one good contact.
-    var isHealthy: Bool { (latest?.good ?? 0) > 0 }
+    /// Serving: the node has at least one good contact, or its counts are not known (before the
+    /// first refresh, or from a host older than ABI 1.2), which is not evidence of isolation.
+    var isHealthy: Bool { latest.map { $0.good > 0 } ?? true }
 
     /// One line for operators and clients.
     var detail: String {
@@ -24,6 +25,7 @@ final class ProxyHealth: Sendable {
             : "no live DHT contacts (\(latest.dubiousIPv4 + latest.dubiousIPv6) not answering): cut off from the network"
     }
 
+    /// Asks the host for the counts; keeps the last ones if it cannot answer.
     @discardableResult
     func refresh() async -> DHTStatus? {
         guard let counts = try? await host.dhtStatus() else { return latest }

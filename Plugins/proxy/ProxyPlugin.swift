@@ -47,10 +47,20 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     }
 
     func start() throws {
+        do {
+            try serve()
+        } catch {
+            // The host calls destroy, not stop, after a failed start: release the port and the poller here.
+            stop()
+            throw error
+        }
+    }
+
+    private func serve() throws {
         let statistics = ProxyStatistics()
         let store = OpenDHTStore(host: host, cache: cache, watch: watch)
         let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth)
-        let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics)
+        let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics, health: dhtHealth)
         let server = try HTTPServer(host: address, port: port) { request in
             await statistics.request {
                 if request.path.hasPrefix("/v1/") { return await native.respond(request) }
@@ -60,11 +70,12 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         }
         self.server = server
         let cache = self.cache, watch = self.watch
+        // The node's storage events: only values the proxy has cached or someone listens to matter.
         try host.subscribeEvents { event in
             guard case .valueUpdated(let stored) = event else { return }
             let value = Value(stored)
             Task {
-                await cache.remember(value)
+                await cache.refresh(value)
                 await watch.offer(value)
             }
         }
@@ -73,6 +84,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
             var wasHealthy: Bool?
             while !Task.isCancelled {
                 await health.refresh()
+                guard !Task.isCancelled else { return }
                 if wasHealthy != health.isHealthy {
                     host.log(health.isHealthy ? .info : .warning, "proxy: \(health.detail)")
                     wasHealthy = health.isHealthy
@@ -95,7 +107,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
 
     func health() -> (PluginHealth, String) {
         guard let server else { return (.failing, "not serving") }
-        guard dhtHealth.isHealthy || dhtHealth.latest == nil else { return (.failing, "serving HTTP on port \(server.port), but \(dhtHealth.detail)") }
+        guard dhtHealth.isHealthy else { return (.failing, "serving HTTP on port \(server.port), but \(dhtHealth.detail)") }
         return (.ok, "serving HTTP on port \(server.port); \(dhtHealth.detail)")
     }
 }

@@ -21,6 +21,7 @@ enum ProxyBenchmark {
         let errors: Int
     }
 
+    /// Every row of the table.
     struct Figures {
         let carrierValue: Load
         let carrierKey: Load
@@ -167,9 +168,12 @@ enum ProxyBenchmark {
             return milliseconds(String(fields[1])) ?? Double(fields[1])
         }
         guard let rate = number(after: "Requests/sec:") else { throw BenchmarkError("wrk printed no rate:\n\(run)") }
+        // "  Non-2xx or 3xx responses: 22256" and "  Socket errors: connect 0, read 0, write 0, timeout 32":
+        // the numbers after the colon.
         var errors = 0
         for line in run.split(separator: "\n") where line.contains("Non-2xx") || line.contains("Socket errors") {
-            errors += line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            errors += line[line.index(after: colon)...].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
         }
         // "  9168 requests in 2.10s, 1.83MB read"
         var successes = rate

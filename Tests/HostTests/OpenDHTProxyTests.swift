@@ -133,7 +133,9 @@ struct OpenDHTProxyTests {
             ("POST", "/key/\(key)", #"{"data":"aA==","id":"-3"}"#, 400, "is not a 64-bit decimal number"),
             ("POST", "/key/\(key)", #"{"data":"aA==","colour":"red"}"#, 400, "unknown field"),
             ("POST", "/key/\(key)", #"{"data":"aA==","owner":"\#(signedOwner)","sig":"aA=="}"#, 413, "use the native /v1 API"),
-            ("DELETE", "/key/\(key)", nil, 405, "is not an OpenDHT proxy route"),
+            ("POST", "/key/\(key)", #"{"data":"aA==","type":18446744073709551615}"#, 400, "type must be"),
+            ("DELETE", "/key/\(key)", nil, 405, "is not allowed on"),
+            ("GET", "/key/\(key)/other", nil, 404, "is not an OpenDHT proxy route"),
         ]
         for (method, path, body, status, message) in cases {
             let answer = try await Self.call(method, base + path, body: body)

@@ -109,4 +109,20 @@ struct ProxyTests {
         await peer.stop()
         await lonely.stop()
     }
+
+    /// The OpenAPI file describes exactly the routes the proxy serves (the ones the tests above
+    /// and OpenDHTProxyTests call), so it cannot drift from the code unnoticed.
+    @Test func theOpenAPIFileListsEveryRouteAndNoOther() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Plugins/proxy/openapi.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let documented = Set(text.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") else { return nil }
+            return String(line.dropFirst(2).dropLast())
+        })
+        let served: Set = ["/v1/node", "/v1/health", "/v1/values/{id}", "/v1/values", "/v1/nodes/{id}", "/v1/peers/{id}", "/", "/node/info",
+                           "/node/stats", "/key/{hash}", "/key/{hash}/listen"]
+        #expect(documented == served, "documented but not served: \(documented.subtracting(served)); served but not documented: \(served.subtracting(documented))")
+        #expect(text.hasPrefix("openapi: 3."))
+    }
 }

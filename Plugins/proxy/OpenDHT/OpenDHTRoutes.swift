@@ -21,6 +21,7 @@ struct OpenDHTRoutes: Sendable {
     let cache: ValueCache
     let watch: ValueWatch
     let statistics: ProxyStatistics
+    let health: ProxyHealth
 
     /// The answer, or nil when `request` is not an OpenDHT route.
     func respond(_ request: HTTPRequest) async -> HTTPAnswer? {
@@ -35,7 +36,8 @@ struct OpenDHTRoutes: Sendable {
             case (.GET, nil): return await get(key)
             case (.POST, nil): return await put(request.body, at: key)
             case (.GET, "listen"): return listen(key)
-            default: return Self.error(.methodNotAllowed, "\(request.method) \(request.path) is not an OpenDHT proxy route")
+            case (_, nil), (_, "listen"): return Self.error(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
+            default: return Self.error(.notFound, "\(request.path) is not an OpenDHT proxy route")
             }
         default: return nil
         }
@@ -95,7 +97,7 @@ struct OpenDHTRoutes: Sendable {
     /// here and is 0), `node_id` the first 20 bytes of the supernode's id in hex (OpenDHT ids are
     /// 20 bytes; `carrier_id` has the whole id in Base58), `ops` the operations in progress.
     private func nodeInfo(publicAddress: String?) async -> String {
-        let status = (try? await host.dhtStatus()) ?? DHTStatus()
+        let status = health.latest ?? DHTStatus()
         let id = host.nodeId
         var entries: [JSONValue.Entry] = [
             JSONValue.Entry("carrier_id", .string(Id(bytes: id)?.base58 ?? "")),

@@ -58,6 +58,7 @@ actor OpenDHTStore {
             return await self.store(stored, at: key, permanent: permanent)
         }
         putting[key] = (token, Task { _ = await result.value })
+        // Failed puts count too: OpenDHT's putCount counts requests.
         let outcome = await result.value
         if putting[key]?.token == token { putting[key] = nil }
         putCount += 1
@@ -80,7 +81,13 @@ actor OpenDHTStore {
         } catch {
             return .failure(.tooLarge(error))
         }
-        let next = Value.signed(by: key.keyPair, sequenceNumber: (current?.sequenceNumber ?? -1) &+ 1, data: bucket.data)
+        // Anyone can sign for a key (its seed is public), including at the greatest sequence
+        // number, after which no version can replace it.
+        let sequence = current?.sequenceNumber ?? -1
+        guard sequence < Int32.max else {
+            return .failure(.network("the key's Carrier value is at the greatest sequence number and cannot be replaced"))
+        }
+        let next = Value.signed(by: key.keyPair, sequenceNumber: sequence + 1, data: bucket.data)
         do {
             let (accepted, asked) = try await host.storeValue(DHTValue(next))
             guard accepted > 0 else { return .failure(.network("no node stored the bucket (\(asked) asked)")) }

@@ -43,7 +43,6 @@ struct OpenDHTValue: Equatable, Sendable {
             default:
                 guard let type = known[entry.key] else { throw Malformed(description: "unknown field \"\(entry.key)\"") }
                 guard entry.value.typeName == type else { throw Malformed(description: "\(entry.key) must be a JSON \(type), not \(entry.value.typeName)") }
-                guard !fields.contains(where: { $0.key == entry.key }) else { throw Malformed(description: "\(entry.key) appears twice") }
                 fields.append(entry)
             }
         }
@@ -55,8 +54,11 @@ struct OpenDHTValue: Equatable, Sendable {
         guard fields.contains(where: { $0.key == "data" || $0.key == "cypher" }) else {
             throw Malformed(description: "a value needs data (or cypher)")
         }
-        if case .integer(let type)? = fields.first(where: { $0.key == "type" })?.value, !(0...0xFFFF).contains(type) {
-            throw Malformed(description: "type \(type) is not a 16-bit value type")
+        for (key, range) in [("type", Int64(0)...0xFFFF), ("seq", Int64(0)...Int64(UInt32.max)), ("prio", Int64(0)...Int64(UInt32.max))] {
+            guard let value = fields.first(where: { $0.key == key })?.value else { continue }
+            guard case .integer(let number) = value, range.contains(number) else {
+                throw Malformed(description: "\(key) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
         }
         return (OpenDHTValue(id: id, fields: fields.sorted { $0.key < $1.key }), permanent)
     }

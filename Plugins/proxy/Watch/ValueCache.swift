@@ -6,6 +6,7 @@ import CarrierPluginSDK
 /// stores, or that the supernode's DHT storage reports, replaces an older cached one at once, so
 /// the cache is only behind for changes made elsewhere on the network, by at most `ttl`.
 actor ValueCache {
+    /// One answer and when it was looked up.
     private struct Entry {
         var value: Value?
         var fetched: ContinuousClock.Instant
@@ -43,6 +44,13 @@ actor ValueCache {
     func remember(_ value: Value) {
         if let cached = entries[value.id]?.value, cached.sequenceNumber > value.sequenceNumber { return }
         store(value, for: value.id)
+    }
+
+    /// A value seen in the node's storage: replaces a cached older version, and is not added
+    /// otherwise (the node stores values for the whole network, most of which nobody asks here).
+    func refresh(_ value: Value) {
+        guard entries[value.id] != nil else { return }
+        remember(value)
     }
 
     private func lookup(_ id: Id, cas: Int32?) async throws -> Value? {

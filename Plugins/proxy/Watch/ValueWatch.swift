@@ -7,11 +7,12 @@ import CarrierPluginSDK
 /// newer sequence number on the network (within `pollInterval`).
 ///
 /// Listeners are called synchronously and must not block: each hands the value to its own
-/// connection's buffer (`HTTPStream`, the WebSocket session), which drops a client that does not
-/// read, so one slow listener never delays the others.
+/// connection's buffer (`HTTPStream`), which drops a client that does not read, so one slow
+/// listener never delays the others.
 actor ValueWatch {
     typealias Listener = @Sendable (Value) -> Void
 
+    /// One watched id: the newest version seen, and who listens.
     private struct Watched {
         var latest: Value?
         var listeners: [UInt64: Listener] = [:]
@@ -63,7 +64,7 @@ actor ValueWatch {
         // An immutable value, once seen, never changes: only mutable or not yet seen ones are polled.
         let targets = watched.compactMap { id, entry -> (id: Id, cas: Int32)? in
             guard let latest = entry.latest else { return (id, -1) }
-            return latest.publicKey == nil ? nil : (id, latest.sequenceNumber &+ 1)
+            return latest.publicKey == nil || latest.sequenceNumber == Int32.max ? nil : (id, latest.sequenceNumber + 1)
         }
         let host = self.host
         var found: [Value] = []

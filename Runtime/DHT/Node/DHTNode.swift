@@ -143,8 +143,8 @@ public actor DHTNode {
     /// The entries of one family's routing table.
     public func contacts(in family: AddressFamily) -> [NodeInfo] { tables[family]?.entries.map(\.node) ?? [] }
 
-    /// One family's routing table in OpenDHT's terms: `good` entries answered and have not failed
-    /// three times since; the rest are `dubious` (never heard from, or failing).
+    /// One family's routing table in OpenDHT's terms: `good` entries answered and failed fewer
+    /// than 3 requests in a row since; the rest are `dubious` (never heard from, or failing).
     public func contactCounts(in family: AddressFamily) -> (good: Int, dubious: Int) {
         let entries = tables[family]?.entries ?? []
         let good = entries.count { $0.isEligible }

@@ -174,6 +174,7 @@ enum HostAPI {
             guard let context = PluginContext.from(host), let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
             let services = context.services, reply = Callback(function: callback, userData: userData)
             return context.startCall({ await services.dhtStatus() }, deliver: { status in
+                guard let status else { return reply.function(reply.userData, CARRIER_ERR_FAILED, nil) }
                 var counts = carrier_dht_status(good_ipv4: UInt32(clamping: status.goodIPv4), dubious_ipv4: UInt32(clamping: status.dubiousIPv4),
                                                 good_ipv6: UInt32(clamping: status.goodIPv6), dubious_ipv6: UInt32(clamping: status.dubiousIPv6))
                 reply.function(reply.userData, CARRIER_OK, &counts)

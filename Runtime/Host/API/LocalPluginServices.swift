@@ -55,7 +55,7 @@ struct LocalPluginServices: PluginServices {
     func announce(_ peer: PeerInfo) async -> WriteOutcome { WriteOutcome(try? await environment.dht.announcePeer(peer, persistent: false)) }
     func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
 
-    func dhtStatus() async -> DHTStatus {
+    func dhtStatus() async -> DHTStatus? {
         let node = environment.dht
         let ipv4 = await node.contactCounts(in: .ipv4), ipv6 = await node.contactCounts(in: .ipv6)
         return DHTStatus(goodIPv4: ipv4.good, dubiousIPv4: ipv4.dubious, goodIPv6: ipv6.good, dubiousIPv6: ipv6.dubious)

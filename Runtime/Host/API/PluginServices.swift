@@ -33,8 +33,8 @@ protocol PluginServices: Sendable {
     func announce(_ peer: PeerInfo) async -> WriteOutcome
     /// The node's DHT events, from now on (one subscription per instance).
     func events() -> AsyncStream<DHTEvent>
-    /// The node's routing-table counts.
-    func dhtStatus() async -> DHTStatus
+    /// The node's routing-table counts; nil if the host could not be reached.
+    func dhtStatus() async -> DHTStatus?
 
     /// Adds to a plugin counter; false if the name is a gauge.
     func add(counter name: String, _ delta: Double) -> Bool
@@ -76,8 +76,8 @@ struct WriteOutcome: Sendable, Equatable {
     }
 }
 
-/// The node's routing tables in counts: `good` contacts answer, `dubious` ones never did or are
-/// failing (see `DHTNode.contactCounts`).
+/// The node's routing tables in counts: `good` contacts answered and failed fewer than 3 requests
+/// in a row since, `dubious` ones never answered or are failing (see `DHTNode.contactCounts`).
 struct DHTStatus: Sendable, Equatable {
     var goodIPv4 = 0, dubiousIPv4 = 0, goodIPv6 = 0, dubiousIPv6 = 0
 }

@@ -152,10 +152,15 @@ final class RemotePluginServices: PluginServices {
         return WriteOutcome(accepted: Int(clamping: accepted), asked: Int(clamping: asked))
     }
 
-    func dhtStatus() async -> DHTStatus {
-        guard let answer = await call("dht_status", [:]) else { return DHTStatus() }
-        func count(_ key: String) -> Int { (try? answer.unsigned(key)).map { Int(clamping: $0) } ?? 0 }
-        return DHTStatus(goodIPv4: count("good4"), dubiousIPv4: count("dubious4"), goodIPv6: count("good6"), dubiousIPv6: count("dubious6"))
+    func dhtStatus() async -> DHTStatus? {
+        guard let answer = await call("dht_status", [:]) else { return nil }
+        func count(_ key: String) throws(RunnerMessage.Malformed) -> Int { Int(clamping: try answer.unsigned(key)) }
+        do {
+            return DHTStatus(goodIPv4: try count("good4"), dubiousIPv4: try count("dubious4"), goodIPv6: try count("good6"),
+                             dubiousIPv6: try count("dubious6"))
+        } catch {
+            return nil
+        }
     }
 
     func events() -> AsyncStream<DHTEvent> {

@@ -101,7 +101,7 @@ final class RunnerCalls: Sendable {
             work = { await services.withdrawAllServices(); return [:] }
         case "dht_status":
             work = {
-                let status = await services.dhtStatus()
+                guard let status = await services.dhtStatus() else { return [:] }
                 return ["good4": .unsigned(UInt64(status.goodIPv4)), "dubious4": .unsigned(UInt64(status.dubiousIPv4)),
                         "good6": .unsigned(UInt64(status.goodIPv6)), "dubious6": .unsigned(UInt64(status.dubiousIPv6))]
             }
