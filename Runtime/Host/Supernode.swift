@@ -35,6 +35,7 @@ public actor Supernode {
         let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
         var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
         settings.allowLocal = configuration.allowLocal
+        configuration.rateLimits.apply(to: &settings)
         let node = try await DHTNode.start(identity: identity, configuration: settings, ipv6Optional: configuration.listenIsDefault)
         if !configuration.bootstrap.isEmpty { await node.bootstrap(configuration.bootstrap) }
         let metrics = PluginMetrics()

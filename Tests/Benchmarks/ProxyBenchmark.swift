@@ -27,6 +27,8 @@ enum ProxyBenchmark {
         let carrierKey: Load
         let openDHTKey: Load?
         let carrierPosts: [Load]
+        /// The POST rounds with the DHT's per-source rate limits raised on both Carrier nodes.
+        let raisedPosts: [Load]
         let openDHTPosts: [Load]
         let openDHTNote: String?
     }
@@ -40,31 +42,26 @@ enum ProxyBenchmark {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let postScript = try writePostScript(in: scratch)
 
-        // Carrier: a supernode with the proxy in process, and one plain node as its peer.
-        let peer = try ChildProcess.start(HostBenchmark.carrier, ["run", "--data-dir", "\(scratch)/peer", "--listen", "127.0.0.1:39711", "--allow-local"])
-        defer { peer.stop() }
-        let peerLine = try await peer.waitForLine { $0.contains("@127.0.0.1:39711") }
-        guard let peerContact = peerLine.split(separator: " ").first(where: { $0.contains("@127.0.0.1:39711") }).map(String.init) else {
-            throw BenchmarkError("no contact line from the peer: \(peerLine)")
-        }
-        let manifests = try writeManifests(in: scratch, bootstrap: peerContact)
-        let supernode = try ChildProcess.start(HostBenchmark.carrier, ["run", "--manifests", manifests])
-        defer { supernode.stop() }
+        // Carrier with the DHT's default rate limits: the GETs, then the POST rounds.
         let base = "http://127.0.0.1:39712"
-        guard await waitUntilHealthy(base + "/v1/health") else { throw BenchmarkError("the Carrier proxy did not become healthy") }
-
+        var carrier = try await CarrierPair.start(in: "\(scratch)/default", limits: nil)
         let light = KeyPair.random()
         let value = Value.signed(by: light, sequenceNumber: 1, data: Array("a value for the benchmark".utf8))
         _ = try await post(base + "/v1/values", value.json)
         let key = Hex.encode(Sodium.randomBytes(20))
         _ = try await post(base + "/key/\(key)", #"{"data":"aGVsbG8=","id":"0","type":0}"#)
-
         let carrierValue = try wrk(base + "/v1/values/\(light.publicKey.base58)", seconds: seconds)
         let carrierKey = try wrk(base + "/key/\(key)", seconds: seconds)
         var carrierPosts: [Load] = []
         for _ in 0..<3 { carrierPosts.append(try wrk(base, script: postScript, seconds: seconds)) }
-        supernode.stop()
-        peer.stop()
+        carrier.stop()
+
+        // The same POST rounds with both nodes' per-source limits raised out of the way
+        // (node.toml's [rate_limits]): what the proxy itself can do.
+        carrier = try await CarrierPair.start(in: "\(scratch)/raised", limits: CarrierPair.raisedLimits)
+        var raisedPosts: [Load] = []
+        for _ in 0..<3 { raisedPosts.append(try wrk(base, script: postScript, seconds: seconds)) }
+        carrier.stop()
 
         // OpenDHT: dhtnode --proxyserver with one dhtnode peer.
         var openDHTKey: Load?
@@ -85,33 +82,70 @@ enum ProxyBenchmark {
             note = "OpenDHT's proxy not measured: /usr/bin/dhtnode is missing (make bench installs it)"
         }
         return Figures(carrierValue: carrierValue, carrierKey: carrierKey, openDHTKey: openDHTKey, carrierPosts: carrierPosts,
-                       openDHTPosts: openDHTPosts, openDHTNote: note)
+                       raisedPosts: raisedPosts, openDHTPosts: openDHTPosts, openDHTNote: note)
     }
 
-    /// A supernode (node.toml and proxy.toml, pinned, in process) bootstrapping from `bootstrap`.
-    private static func writeManifests(in scratch: String, bootstrap: String) throws -> String {
-        let folder = "\(scratch)/manifests"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let library = HostBenchmark.buildFolder.appendingPathComponent("libProxyPlugin.so").path
-        guard let hash = PluginLibrary.sha256(ofFile: library) else { throw BenchmarkError("\(library) is missing (make bench builds it)") }
-        try """
-            data_dir = "\(scratch)/supernode"
-            listen = ["127.0.0.1:39710"]
-            bootstrap = ["\(bootstrap)"]
-            allow_local = true
-            admin = "127.0.0.1:39719"
-            """.write(toFile: "\(folder)/node.toml", atomically: true, encoding: .utf8)
-        try """
-            id = "org.carrier.proxy"
-            version = "0.2.0"
-            library = "\(library)"
-            sha256 = "\(hash)"
-            isolation = "in-process"
-            [config]
-            host = "127.0.0.1"
-            port = 39712
-            """.write(toFile: "\(folder)/proxy.toml", atomically: true, encoding: .utf8)
-        return folder
+    /// Our side: a supernode with the proxy in process on port 39712, and a plain node (a
+    /// supernode without plugins) as its one DHT peer; `limits` is a `[rate_limits]` section for
+    /// both node.toml files, nil for the defaults.
+    struct CarrierPair {
+        static let raisedLimits = "[rate_limits]\ninbound = 1000000\ninbound_burst = 1000000\noutbound = 1000000\noutbound_burst = 1000000\n"
+
+        let peer: ChildProcess
+        let supernode: ChildProcess
+
+        static func start(in folder: String, limits: String?) async throws -> CarrierPair {
+            let peerFolder = "\(folder)/peer", superFolder = "\(folder)/supernode"
+            for path in [peerFolder, superFolder] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            try """
+                data_dir = "\(peerFolder)/data"
+                listen = ["127.0.0.1:39711"]
+                allow_local = true
+                admin = "127.0.0.1:39718"
+                \(limits ?? "")
+                """.write(toFile: "\(peerFolder)/node.toml", atomically: true, encoding: .utf8)
+            let peer = try ChildProcess.start(HostBenchmark.carrier, ["run", "--manifests", peerFolder])
+            let line = try await peer.waitForLine { $0.contains("@127.0.0.1:39711") }
+            guard let contact = line.split(separator: " ").first(where: { $0.contains("@127.0.0.1:39711") }).map(String.init) else {
+                peer.stop()
+                throw BenchmarkError("no contact line from the peer: \(line)")
+            }
+            let library = HostBenchmark.buildFolder.appendingPathComponent("libProxyPlugin.so").path
+            guard let hash = PluginLibrary.sha256(ofFile: library) else {
+                peer.stop()
+                throw BenchmarkError("\(library) is missing (make bench builds it)")
+            }
+            try """
+                data_dir = "\(superFolder)/data"
+                listen = ["127.0.0.1:39710"]
+                bootstrap = ["\(contact)"]
+                allow_local = true
+                admin = "127.0.0.1:39719"
+                \(limits ?? "")
+                """.write(toFile: "\(superFolder)/node.toml", atomically: true, encoding: .utf8)
+            try """
+                id = "org.carrier.proxy"
+                version = "0.2.0"
+                library = "\(library)"
+                sha256 = "\(hash)"
+                isolation = "in-process"
+                [config]
+                host = "127.0.0.1"
+                port = 39712
+                """.write(toFile: "\(superFolder)/proxy.toml", atomically: true, encoding: .utf8)
+            let supernode = try ChildProcess.start(HostBenchmark.carrier, ["run", "--manifests", superFolder])
+            let pair = CarrierPair(peer: peer, supernode: supernode)
+            guard await waitUntilHealthy("http://127.0.0.1:39712/v1/health") else {
+                pair.stop()
+                throw BenchmarkError("the Carrier proxy did not become healthy")
+            }
+            return pair
+        }
+
+        func stop() {
+            supernode.stop()
+            peer.stop()
+        }
     }
 
     /// A wrk script that POSTs a small value at a fresh random key on every request.

@@ -13,6 +13,12 @@ import Foundation
 /// allow_local = false
 /// admin = "127.0.0.1:39080"
 /// public_host = "203.0.113.7"              # what {host} becomes in announced endpoints
+///
+/// [rate_limits]                            # the DHT's per-source-unit limits (docs/decisions.md)
+/// inbound = 32                             # datagrams a second accepted from one source, burst 512
+/// inbound_burst = 512
+/// outbound = 64                            # requests a second sent to one source, burst 256
+/// outbound_burst = 256
 /// ```
 public struct NodeConfiguration: Sendable, Equatable {
     public var file: String
@@ -27,6 +33,36 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// The address clients should use, put into announced service endpoints (`{host}`): the
     /// IPv4 listen address unless it is 0.0.0.0, else 127.0.0.1 until the operator sets it.
     public var publicHost: String
+    /// The DHT's rate limits: (inbound, inbound burst, outbound, outbound burst), per source unit.
+    public var rateLimits: RateLimits
+
+    /// The DHT's rate limits per source unit; the defaults are the DHT's.
+    public struct RateLimits: Sendable, Equatable {
+        public var inbound: Double
+        public var inboundBurst: Double
+        public var outbound: Double
+        public var outboundBurst: Double
+
+        public init(inbound: Double, inboundBurst: Double, outbound: Double, outboundBurst: Double) {
+            self.inbound = inbound
+            self.inboundBurst = inboundBurst
+            self.outbound = outbound
+            self.outboundBurst = outboundBurst
+        }
+
+        static let defaults: RateLimits = {
+            let dht = DHTNode.Configuration(listen: [], dataDirectory: "")
+            return RateLimits(inbound: dht.inboundRate, inboundBurst: dht.inboundBurst, outbound: dht.outboundRate, outboundBurst: dht.outboundBurst)
+        }()
+
+        /// Applies the limits to a DHT node's configuration.
+        public func apply(to configuration: inout DHTNode.Configuration) {
+            configuration.inboundRate = inbound
+            configuration.inboundBurst = inboundBurst
+            configuration.outboundRate = outbound
+            configuration.outboundBurst = outboundBurst
+        }
+    }
 
     public static let defaultListen = ["0.0.0.0:39001", "[::]:39001"]
     public static let defaultAdmin = "127.0.0.1:39080"
@@ -63,9 +99,19 @@ public struct NodeConfiguration: Sendable, Equatable {
         let ipv4 = listen.first { $0.family == .ipv4 && !$0.address.bytes.allSatisfy { $0 == 0 } }
         let publicHost = try table.string("public_host") ?? ipv4.map { "\($0.address)" } ?? "127.0.0.1"
         guard !publicHost.isEmpty, !publicHost.contains("/") else { throw table.error("public_host", "expected a host name or address") }
+        var limits = RateLimits.defaults
+        if var section = try table.table("rate_limits") {
+            for (key, path) in [("inbound", \RateLimits.inbound), ("inbound_burst", \.inboundBurst), ("outbound", \.outbound),
+                                ("outbound_burst", \.outboundBurst)] {
+                guard let number = try section.number(key) else { continue }
+                guard number >= 1, number <= 1_000_000 else { throw section.error(key, "must be from 1 to 1000000, found \(number)") }
+                limits[keyPath: path] = number
+            }
+            try section.rejectUnknownKeys()
+        }
         try table.rejectUnknownKeys()
         let dataPath = dataDirectory.hasPrefix("/") ? dataDirectory : directory.appendingPathComponent(dataDirectory).standardizedFileURL.path
         return NodeConfiguration(file: file, dataDirectory: dataPath, listen: listen, listenIsDefault: listenTexts == nil, bootstrap: bootstrap,
-                                 allowLocal: allowLocal, admin: admin, publicHost: publicHost)
+                                 allowLocal: allowLocal, admin: admin, publicHost: publicHost, rateLimits: limits)
     }
 }
