@@ -60,7 +60,8 @@ let package = Package(
         .target(name: "ProxyPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI", "CarrierCore",
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio"),
-                                                    .product(name: "NIOHTTP1", package: "swift-nio")],
+                                                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                    .product(name: "NIOWebSocket", package: "swift-nio")],
                 path: "Plugins/proxy", exclude: ["README.md", "openapi.yaml"]),
         .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
                 exclude: ["README.md"]),
@@ -97,8 +98,12 @@ let package = Package(
             // The OpenDHT side of the loopback comparison, run with Debian's python3.
             exclude: ["opendht_loopback.py"]
         ),
-        // Locates ../shared (the reference vectors) for the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Locates ../shared (the reference vectors) for the test targets; runs child processes
+        // (carrier, dhtnode) and a WebSocket client.
+        .target(name: "TestSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                    .product(name: "NIOWebSocket", package: "swift-nio")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.

@@ -74,6 +74,19 @@ public struct PeerRecord: Sendable, Equatable {
     public var extra: [UInt8]?
     public var signature: [UInt8]
 
+    /// A record to announce, signed by its owner (and its hosting node, when there is one).
+    public init(peerId: [UInt8], nodeId: [UInt8]? = nil, nodeSignature: [UInt8]? = nil, sequenceNumber: Int32 = 0, fingerprint: Int64 = 0,
+                endpoint: String, extra: [UInt8]? = nil, signature: [UInt8]) {
+        self.peerId = peerId
+        self.nodeId = nodeId
+        self.nodeSignature = nodeSignature
+        self.sequenceNumber = sequenceNumber
+        self.fingerprint = fingerprint
+        self.endpoint = endpoint
+        self.extra = extra
+        self.signature = signature
+    }
+
     init(_ c: carrier_peer) {
         peerId = withUnsafeBytes(of: c.peer_id.bytes) { Array($0) }
         nodeId = c.node_id.map { key in withUnsafeBytes(of: key.pointee.bytes) { Array($0) } }

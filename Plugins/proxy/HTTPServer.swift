@@ -76,7 +76,8 @@ final class HTTPStream: Sendable {
 
 /// A small HTTP/1.1 server on SwiftNIO: requests are read whole (bodies over `maxBody` are
 /// refused with 413 before they are buffered), handed to `respond` off the event loop, and
-/// answered with keep-alive as the client asks.
+/// answered with keep-alive as the client asks. With `webSocket`, a GET of its path that asks
+/// for an upgrade becomes a WebSocket connection served by the session `webSocket` opens.
 final class HTTPServer: Sendable {
     static let maxBody = 65_536
     let group: MultiThreadedEventLoopGroup
@@ -85,7 +86,8 @@ final class HTTPServer: Sendable {
     /// event loop goes (a task writing to a shut-down loop would crash a strict NIO).
     private let connections = Connections()
 
-    init(host: String, port: Int, respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) throws {
+    init(host: String, port: Int, webSocket: WebSocketEndpoint? = nil,
+         respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             channel = try ServerBootstrap(group: group)
@@ -94,8 +96,10 @@ final class HTTPServer: Sendable {
                 .childChannelInitializer { [connections] channel in
                     connections.opened(channel)
                     return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(RequestHandler(respond: respond, connections: connections))
+                        let requests = RequestHandler(respond: respond, connections: connections)
+                        let upgrade = webSocket.map { $0.upgrade(replacing: requests, connections: connections) }
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(requests)
                     }
                 }
                 .bind(host: host, port: port).wait()
@@ -145,7 +149,7 @@ final class Connections: Sendable {
 }
 
 /// Collects one request, then writes the answer `respond` gives.
-private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
+final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     // @unchecked: every field is touched on the channel's event loop only.
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart

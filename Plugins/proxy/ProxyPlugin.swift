@@ -4,7 +4,8 @@ import CarrierPluginSDK
 import Foundation
 
 /// The DHT proxy: light nodes reach the DHT over HTTP through this supernode, with the native
-/// API under `/v1` (`ProxyRoutes`) and OpenDHT's proxy API (`OpenDHTRoutes`).
+/// API under `/v1` (`ProxyRoutes`), the same over a WebSocket at `/v1/ws` with subscriptions
+/// (`ProxySocketSession`), and OpenDHT's proxy API (`OpenDHTRoutes`).
 ///
 /// Config: `host` (default "0.0.0.0"), `port` (default 39200; 0 picks one), `cacheMilliseconds`
 /// (how long a looked-up value is served from memory, default 2000), `pollSeconds` (how often
@@ -23,6 +24,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private let pollInterval: Duration
     private let cache: ValueCache
     private let watch: ValueWatch
+    private let peerWatch: PeerWatch
     private let dhtHealth: ProxyHealth
     private var server: HTTPServer?
     private var poller: Task<Void, Never>?
@@ -43,6 +45,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         pollInterval = .seconds(try integer("pollSeconds", default: 5, 1...3600))
         cache = ValueCache(host: host, ttl: .milliseconds(try integer("cacheMilliseconds", default: 2000, 0...3_600_000)))
         watch = ValueWatch(host: host)
+        peerWatch = PeerWatch(host: host)
         dhtHealth = ProxyHealth(host: host)
     }
 
@@ -59,9 +62,13 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private func serve() throws {
         let statistics = ProxyStatistics()
         let store = OpenDHTStore(host: host, cache: cache, watch: watch)
-        let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth)
+        let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth, values: watch, peers: peerWatch)
         let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics, health: dhtHealth)
-        let server = try HTTPServer(host: address, port: port) { request in
+        let cache = self.cache, watch = self.watch, peerWatch = self.peerWatch
+        let webSocket = WebSocketEndpoint(path: "/v1/ws", maxMessage: HTTPServer.maxBody) { connection in
+            ProxySocketSession(connection: connection, routes: native, cache: cache, values: watch, peers: peerWatch)
+        }
+        let server = try HTTPServer(host: address, port: port, webSocket: webSocket) { request in
             await statistics.request {
                 if request.path.hasPrefix("/v1/") { return await native.respond(request) }
                 return await openDHT.respond(request)
@@ -69,14 +76,19 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
             }
         }
         self.server = server
-        let cache = self.cache, watch = self.watch
-        // The node's storage events: only values the proxy has cached or someone listens to matter.
+        // The node's storage events: only values and peers the proxy has cached or someone
+        // listens to matter.
         try host.subscribeEvents { event in
-            guard case .valueUpdated(let stored) = event else { return }
-            let value = Value(stored)
-            Task {
-                await cache.refresh(value)
-                await watch.offer(value)
+            switch event {
+            case .valueUpdated(let stored):
+                let value = Value(stored)
+                Task {
+                    await cache.refresh(value)
+                    await watch.offer(value)
+                }
+            case .peerAnnounced(let record):
+                guard let peer = PeerInfo(record) else { return }
+                Task { await peerWatch.offer([peer], for: peer.peerId) }
             }
         }
         let health = self.dhtHealth, interval = pollInterval, host = self.host
@@ -90,6 +102,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
                     wasHealthy = health.isHealthy
                 }
                 await watch.poll()
+                await peerWatch.poll()
                 try? await Task.sleep(for: interval)
             }
         }

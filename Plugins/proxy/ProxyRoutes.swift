@@ -12,6 +12,8 @@ struct ProxyRoutes: Sendable {
     let version: String
     let cache: ValueCache
     let health: ProxyHealth
+    let values: ValueWatch
+    let peers: PeerWatch
 
     func respond(_ request: HTTPRequest) async -> HTTPAnswer {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
@@ -33,6 +35,8 @@ struct ProxyRoutes: Sendable {
         case ("values", nil): return await only(.POST) { await putValue(request.body) }
         case ("nodes", let id?): return await only(.GET) { await findNode(id) }
         case ("peers", let id?): return await only(.GET) { await findPeers(id) }
+        case ("peers", nil): return await only(.POST) { await announce(request.body) }
+        case ("services", let type?): return await only(.GET) { await findServices(type) }
         default: return Self.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
         }
     }
@@ -78,7 +82,10 @@ struct ProxyRoutes: Sendable {
         }
         do {
             let (accepted, asked) = try await host.storeValue(DHTValue(value))
-            if accepted > 0 { await cache.remember(value) }
+            if accepted > 0 {
+                await cache.remember(value)
+                await values.offer(value)
+            }
             return .json(#"{"id":"\#(value.id.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
@@ -103,6 +110,49 @@ struct ProxyRoutes: Sendable {
         do {
             let peers = try await host.findPeers(id.bytes).compactMap(PeerInfo.init).map(\.json)
             return .json(#"{"peers":[\#(peers.joined(separator: ","))]}"#)
+        } catch {
+            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
+        }
+    }
+
+    /// Announces a peer record the light node signed (as owner of the peer id); the proxy checks
+    /// it as a storing node would.
+    private func announce(_ body: [UInt8]) async -> HTTPAnswer {
+        let peer: PeerInfo
+        do {
+            peer = try PeerInfo(json: String(decoding: body, as: UTF8.self))
+            try peer.validate()
+        } catch let error as ProtocolError {
+            return Self.error(.badRequest, code: error.code.rawValue, error.reason)
+        } catch {
+            return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "not a peer record: \(error)")
+        }
+        do {
+            let (accepted, asked) = try await host.announcePeer(PeerRecord(peer))
+            if accepted > 0 { await peers.offer([peer], for: peer.peerId) }
+            return .json(#"{"id":"\#(peer.peerId.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
+        } catch {
+            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node took the announcement: \(error)")
+        }
+    }
+
+    /// The supernodes offering a service type, from their signed service records
+    /// (`ServiceRecord`): node id, endpoint, plugin, version and price summary.
+    private func findServices(_ type: String) async -> HTTPAnswer {
+        guard type.utf8.count <= 64, !type.isEmpty, type.utf8.allSatisfy({ ("a"..."z").contains(Character(UnicodeScalar($0)))
+                || ("0"..."9").contains(Character(UnicodeScalar($0))) || "._-".utf8.contains($0) }) else {
+            return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "\(type) is not a service type ([a-z0-9._-], 1 to 64)")
+        }
+        do {
+            let records = try await host.findPeers(ServiceRecord.peerKey(for: type).publicKey.bytes)
+            let offers = records.compactMap(PeerInfo.init).compactMap { ServiceRecord($0, type: type) }.filter { !$0.withdrawn }
+            let items = offers.map { offer in
+                JSONValue.object([
+                    JSONValue.Entry("node", .string(offer.node.base58)), JSONValue.Entry("endpoint", .string(offer.endpoint)),
+                    JSONValue.Entry("plugin", .string(offer.pluginId)), JSONValue.Entry("version", .string(offer.version)),
+                ] + (offer.priceSummary.map { [JSONValue.Entry("price", .string($0))] } ?? []))
+            }
+            return .json(JSONValue.object([JSONValue.Entry("type", .string(type)), JSONValue.Entry("providers", .array(items))]).text)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
         }

@@ -26,3 +26,10 @@ extension PeerInfo {
                   extra: record.extra, signature: record.signature)
     }
 }
+
+extension PeerRecord {
+    init(_ peer: PeerInfo) {
+        self.init(peerId: peer.peerId.bytes, nodeId: peer.nodeId?.bytes, nodeSignature: peer.nodeSignature, sequenceNumber: peer.sequenceNumber,
+                  fingerprint: peer.fingerprint, endpoint: peer.endpoint, extra: peer.extra, signature: peer.signature)
+    }
+}

@@ -9,9 +9,10 @@ import FoundationNetworking
 import TestSupport
 import Testing
 
-/// The proxy plugin's REST core (issue #6, first step) in a supernode on loopback, in process and
-/// in a plugin runner: a light node that speaks only HTTP stores a value it signed itself, and a
-/// regular node finds it on the DHT; every error path answers JSON with the protocol's code.
+/// The proxy plugin's REST API in a supernode on loopback, in process and in a plugin runner: a
+/// light node that speaks only HTTP stores a value and announces a peer record it signed itself,
+/// a regular node finds the value on the DHT, service providers are found; every error path
+/// answers JSON with the protocol's code.
 @Suite(.serialized)
 struct ProxyTests {
     private struct Answer {
@@ -59,6 +60,20 @@ struct ProxyTests {
         let nodes = try await Self.call("GET", base + "/nodes/\(network.client.id.base58)")
         #expect(nodes.status == 200 && ((nodes.json["nodes"] as? [[Any]])?.contains { $0.first as? String == network.client.id.base58 } ?? false))
 
+        // A peer record the light node signed, announced and found again; the supernodes that
+        // offer a service type, from their signed records.
+        let record = PeerInfo.create(owner: light, sequenceNumber: 1, endpoint: "https://phone.example:443")
+        let announced = try await Self.call("POST", base + "/peers", body: record.json)
+        #expect(announced.status == 200 && (announced.json["accepted"] as? Int ?? 0) >= 1, "\(announced.json)")
+        let peers = try await Self.call("GET", base + "/peers/\(light.publicKey.base58)")
+        #expect(((peers.json["peers"] as? [[String: Any]])?.first?["e"] as? String) == "https://phone.example:443", "\(peers.json)")
+        let services = try await Self.call("GET", base + "/services/proxy")
+        let providers = services.json["providers"] as? [[String: Any]] ?? []
+        #expect(providers.contains { $0["node"] as? String == network.host.id.base58 && $0["plugin"] as? String == "org.carrier.proxy" },
+                "\(services.json)")
+        var forgedRecord = record
+        forgedRecord.endpoint = "https://elsewhere.example"
+
         var forged = value
         forged.data = Array("altered".utf8)
         let cases: [(Answer, Int, Int)] = [
@@ -70,6 +85,9 @@ struct ProxyTests {
             (try await Self.call("DELETE", base + "/node"), 405, 204),
             (try await Self.call("GET", endpoint + "/nowhere"), 404, 204),
             (try await Self.call("POST", base + "/values", body: String(repeating: "x", count: 70_000)), 413, 205),
+            (try await Self.call("POST", base + "/peers", body: forgedRecord.json), 400, 402),
+            (try await Self.call("POST", base + "/peers", body: "[]"), 400, 203),
+            (try await Self.call("GET", base + "/services/No%20Such"), 400, 203),
         ]
         for (index, (answer, status, code)) in cases.enumerated() {
             #expect(answer.status == status && Self.code(answer) == code, "case \(index): \(answer.status) \(answer.json)")
@@ -120,7 +138,8 @@ struct ProxyTests {
             guard line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") else { return nil }
             return String(line.dropFirst(2).dropLast())
         })
-        let served: Set = ["/v1/node", "/v1/health", "/v1/values/{id}", "/v1/values", "/v1/nodes/{id}", "/v1/peers/{id}", "/", "/node/info",
+        let served: Set = ["/v1/node", "/v1/health", "/v1/values/{id}", "/v1/values", "/v1/nodes/{id}", "/v1/peers/{id}", "/v1/peers",
+                           "/v1/services/{type}", "/v1/ws", "/", "/node/info",
                            "/node/stats", "/key/{hash}", "/key/{hash}/listen"]
         #expect(documented == served, "documented but not served: \(documented.subtracting(served)); served but not documented: \(served.subtracting(documented))")
         #expect(text.hasPrefix("openapi: 3."))

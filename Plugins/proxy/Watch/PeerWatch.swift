@@ -1,0 +1,73 @@
+import CarrierCore
+import CarrierPluginSDK
+
+/// Tells listeners when the peer records under a peer id change: a new announcer, or a greater
+/// sequence number from one already known. Like `ValueWatch`, it learns of changes from the
+/// node's storage events (at once) and from `poll` (every poll round); listeners must not block.
+actor PeerWatch {
+    typealias Listener = @Sendable ([PeerInfo]) -> Void
+
+    /// One watched peer id: its records by announcer (hosting node and fingerprint), and who listens.
+    private struct Watched {
+        var records: [Announcer: PeerInfo] = [:]
+        var listeners: [UInt64: Listener] = [:]
+    }
+
+    /// Who announced a record: a peer may be announced by several nodes, each with its fingerprint.
+    private struct Announcer: Hashable {
+        let node: Id?
+        let fingerprint: Int64
+    }
+
+    private let host: CarrierHostAPI
+    private var watched: [Id: Watched] = [:]
+    private var nextToken: UInt64 = 0
+
+    init(host: CarrierHostAPI) {
+        self.host = host
+    }
+
+    /// How many listeners are registered.
+    var listenerCount: Int { watched.values.reduce(0) { $0 + $1.listeners.count } }
+
+    /// Calls `listener` with all the records of `id` whenever they change, starting from `known`.
+    func watch(_ id: Id, known: [PeerInfo], _ listener: @escaping Listener) -> UInt64 {
+        nextToken += 1
+        var entry = watched[id] ?? Watched()
+        entry.listeners[nextToken] = listener
+        watched[id] = entry
+        offer(known, for: id)
+        return nextToken
+    }
+
+    func unwatch(_ id: Id, token: UInt64) {
+        watched[id]?.listeners[token] = nil
+        if watched[id]?.listeners.isEmpty == true { watched[id] = nil }
+    }
+
+    /// Records seen somewhere (an event, a poll): listeners of `id` hear of the whole set if any
+    /// record is new or newer.
+    func offer(_ records: [PeerInfo], for id: Id) {
+        guard var entry = watched[id] else { return }
+        var changed = false
+        for record in records where record.peerId == id && record.isValid {
+            let announcer = Announcer(node: record.nodeId, fingerprint: record.fingerprint)
+            if let known = entry.records[announcer], known.sequenceNumber >= record.sequenceNumber { continue }
+            entry.records[announcer] = record
+            changed = true
+        }
+        watched[id] = entry
+        guard changed else { return }
+        let all = entry.records.values.sorted { $0.sequenceNumber > $1.sequenceNumber }
+        for listener in entry.listeners.values { listener(all) }
+    }
+
+    /// Looks every watched peer id up on the network and offers what it finds.
+    func poll() async {
+        let host = self.host
+        for id in watched.keys {
+            guard let found = try? await host.findPeers(id.bytes) else { continue }
+            offer(found.compactMap(PeerInfo.init), for: id)
+        }
+    }
+}
