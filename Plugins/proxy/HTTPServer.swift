@@ -13,6 +13,8 @@ struct HTTPRequest: Sendable {
     var accept: String = ""
     /// The client's IP address, as text.
     var remote: String = ""
+    /// The `Authorization` header ("Bearer TOKEN" for a light node's session).
+    var authorization: String = ""
     let body: [UInt8]
 }
 
@@ -23,6 +25,8 @@ struct HTTPAnswer: Sendable {
     let body: String
     var contentType = "application/json"
     var stream: (@Sendable (HTTPStream) async -> Void)?
+    /// Seconds a refused client should wait (`Retry-After`), for 429 answers.
+    var retryAfter: Int?
 
     static func json(_ body: String, _ status: HTTPResponseStatus = .ok) -> HTTPAnswer {
         HTTPAnswer(status: status, body: body)
@@ -189,7 +193,8 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler, @unc
             }
             let (path, query) = Self.split(head.uri)
             let request = HTTPRequest(method: head.method, path: path, query: query, accept: head.headers.first(name: "Accept") ?? "",
-                                      remote: context.channel.remoteAddress?.ipAddress ?? "", body: body)
+                                      remote: context.channel.remoteAddress?.ipAddress ?? "",
+                                      authorization: head.headers.first(name: "Authorization") ?? "", body: body)
             let respond = self.respond, connections = self.connections
             Task {
                 await connections.answer {
@@ -216,6 +221,7 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler, @unc
         var headers = HTTPHeaders([("Content-Type", answer.contentType), ("Content-Length", "\(answer.body.utf8.count)"),
                                    ("Access-Control-Allow-Origin", "*")])
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        if let retryAfter = answer.retryAfter { headers.add(name: "Retry-After", value: "\(retryAfter)") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)
         buffer.writeString(answer.body)

@@ -9,8 +9,9 @@ import Foundation
 ///
 /// Config: `host` (default "0.0.0.0"), `port` (default 39200; 0 picks one), `cacheMilliseconds`
 /// (how long a looked-up value is served from memory, default 2000), `pollSeconds` (how often
-/// listened-to values are looked up on the network, default 5). It announces service `proxy` at
-/// `http://{host}:PORT`.
+/// listened-to values are looked up on the network, default 5), and who may use it and how much
+/// (`AccessPolicy`). It announces service `proxy` at `http://{host}:PORT`, and bills meter
+/// `requests` per light node.
 final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     // @unchecked: `server` and `poller` are set in start and cleared in stop, both on the host's executor.
     static let id = "org.carrier.proxy"
@@ -26,6 +27,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private let watch: ValueWatch
     private let peerWatch: PeerWatch
     private let dhtHealth: ProxyHealth
+    private let access: ProxyAccess
     private var server: HTTPServer?
     private var poller: Task<Void, Never>?
 
@@ -40,6 +42,15 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
             return number
         }
         guard let address = config["host"].map({ $0 as? String }) ?? "0.0.0.0" else { throw PluginError("config.host must be a string") }
+        var policy = AccessPolicy()
+        guard let anonymous = config["anonymous"].map({ $0 as? Bool }) ?? false else { throw PluginError("config.anonymous must be true or false") }
+        policy.anonymous = anonymous
+        policy.anonymousRate = try integer("anonymousRate", default: policy.anonymousRate, 1...1_000_000)
+        policy.clientRate = try integer("clientRate", default: policy.clientRate, 1...1_000_000)
+        policy.addressRate = try integer("addressRate", default: policy.addressRate, 1...1_000_000)
+        policy.sessionSeconds = try integer("sessionSeconds", default: policy.sessionSeconds, 60...604_800)
+        access = ProxyAccess(host: host, policy: policy)
+        try host.defineMeter(ProxyAccess.meter, unit: "request")
         self.address = address
         port = try integer("port", default: 39200, 0...65535)
         pollInterval = .seconds(try integer("pollSeconds", default: 5, 1...3600))
@@ -64,16 +75,12 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         let store = OpenDHTStore(host: host, cache: cache, watch: watch)
         let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth, values: watch, peers: peerWatch)
         let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics, health: dhtHealth)
-        let cache = self.cache, watch = self.watch, peerWatch = self.peerWatch
+        let cache = self.cache, watch = self.watch, peerWatch = self.peerWatch, access = self.access
         let webSocket = WebSocketEndpoint(path: "/v1/ws", maxMessage: HTTPServer.maxBody) { connection in
-            ProxySocketSession(connection: connection, routes: native, cache: cache, values: watch, peers: peerWatch)
+            ProxySocketSession(connection: connection, routes: native, cache: cache, values: watch, peers: peerWatch, access: access)
         }
         let server = try HTTPServer(host: address, port: port, webSocket: webSocket) { request in
-            await statistics.request {
-                if request.path.hasPrefix("/v1/") { return await native.respond(request) }
-                return await openDHT.respond(request)
-                    ?? ProxyRoutes.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
-            }
+            await statistics.request { await Self.route(request, access: access, native: native, openDHT: openDHT) }
         }
         self.server = server
         // The node's storage events: only values and peers the proxy has cached or someone
@@ -108,6 +115,31 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         }
         try host.announceService("proxy", endpoint: "http://{host}:\(server.port)")
         host.log(.info, "proxy serving on \(address):\(server.port)")
+    }
+
+    /// Every HTTP request: authentication routes first; then the client is identified, admitted
+    /// (rate limits, billing), served, and billed if served.
+    private static func route(_ request: HTTPRequest, access: ProxyAccess, native: ProxyRoutes, openDHT: OpenDHTRoutes) async -> HTTPAnswer {
+        if request.path.hasPrefix("/v1/auth/") { return access.respond(request) }
+        let isNative = request.path.hasPrefix("/v1/")
+        let client: Id?
+        do {
+            client = try access.client(of: request)
+            try access.admit(client, remote: request.remote)
+        } catch {
+            var answer = isNative ? ProxyRoutes.error(error.status, code: error.code.rawValue, error.message)
+                : OpenDHTRoutes.error(error.status, error.message)
+            if error.status == .tooManyRequests { answer.retryAfter = 1 }
+            return answer
+        }
+        let answer: HTTPAnswer
+        if isNative {
+            answer = await native.respond(request)
+        } else {
+            answer = await openDHT.respond(request) ?? ProxyRoutes.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
+        }
+        if (200..<300).contains(answer.status.code) { access.report(client) }
+        return answer
     }
 
     func stop() {

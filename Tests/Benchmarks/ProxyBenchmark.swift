@@ -132,6 +132,10 @@ enum ProxyBenchmark {
                 [config]
                 host = "127.0.0.1"
                 port = 39712
+                # wrk's connections all come from 127.0.0.1, anonymously: limits out of the way.
+                anonymous = true
+                anonymousRate = 1000000
+                addressRate = 1000000
                 """.write(toFile: "\(superFolder)/proxy.toml", atomically: true, encoding: .utf8)
             let supernode = try ChildProcess.start(HostBenchmark.carrier, ["run", "--manifests", superFolder])
             let pair = CarrierPair(peer: peer, supernode: supernode)

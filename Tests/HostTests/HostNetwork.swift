@@ -40,6 +40,10 @@ struct HostNetwork {
         await host.stop()
     }
 
+    /// The proxy plugin's config for tests that do not test access: on loopback, any port, open to
+    /// anonymous clients with rate limits out of the way (every test client is 127.0.0.1).
+    static let openProxy = "host = \"127.0.0.1\"\nport = 0\nanonymous = true\nanonymousRate = 100000\naddressRate = 100000\n"
+
     /// A manifest for `library`, pinned to its current hash unless `pin` says otherwise.
     static func manifest(library: String, id: String = "org.carrier.examples.hello-c", pin: String?? = .none,
                           config: String = "greeting = \"hi\"", isolation: PluginManifest.Isolation = .inProcess) throws -> PluginManifest {

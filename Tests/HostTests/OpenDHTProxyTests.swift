@@ -30,7 +30,7 @@ struct OpenDHTProxyTests {
                 let environment = try HostNetwork.environment(of: node)
                 let host = PluginHost(environment: environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
                 await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
-                                                           config: "host = \"127.0.0.1\"\nport = 0\npollSeconds = 1", isolation: isolation)])
+                                                           config: HostNetwork.openProxy + "pollSeconds = 1", isolation: isolation)])
                 let endpoint = try #require(environment.services.announced.first { $0.type == "proxy" }?.endpoint)
                 hosts.append(host)
                 proxies.append(String(endpoint.dropFirst("http://".count)))

@@ -35,7 +35,7 @@ struct ProxyTests {
         let network = try await HostNetwork.start()
         let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
         await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
-                                                   config: "host = \"127.0.0.1\"\nport = 0", isolation: isolation)])
+                                                   config: HostNetwork.openProxy, isolation: isolation)])
         let status = await host.status
         #expect(status.first?.state == .running, "\(status)")
         let endpoint = try #require(network.environment.services.announced.first { $0.type == "proxy" }?.endpoint)
@@ -104,7 +104,7 @@ struct ProxyTests {
         let environment = try HostNetwork.environment(of: lonely)
         let host = PluginHost(environment: environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
         await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
-                                                   config: "host = \"127.0.0.1\"\nport = 0\npollSeconds = 1", isolation: isolation)])
+                                                   config: HostNetwork.openProxy + "pollSeconds = 1", isolation: isolation)])
         let endpoint = try #require(environment.services.announced.first { $0.type == "proxy" }?.endpoint)
         let plugin = try #require(await host.instance("org.carrier.proxy"))
         #expect(await eventually { (try? await plugin.health())?.0 == CARRIER_HEALTH_FAILING })
@@ -139,7 +139,7 @@ struct ProxyTests {
             return String(line.dropFirst(2).dropLast())
         })
         let served: Set = ["/v1/node", "/v1/health", "/v1/values/{id}", "/v1/values", "/v1/nodes/{id}", "/v1/peers/{id}", "/v1/peers",
-                           "/v1/services/{type}", "/v1/ws", "/", "/node/info",
+                           "/v1/services/{type}", "/v1/ws", "/v1/auth/challenge", "/v1/auth/session", "/", "/node/info",
                            "/node/stats", "/key/{hash}", "/key/{hash}/listen"]
         #expect(documented == served, "documented but not served: \(documented.subtracting(served)); served but not documented: \(served.subtracting(documented))")
         #expect(text.hasPrefix("openapi: 3."))

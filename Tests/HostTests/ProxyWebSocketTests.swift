@@ -14,7 +14,7 @@ struct ProxyWebSocketTests {
         let network = try await HostNetwork.start()
         let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
         await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
-                                                   config: "host = \"127.0.0.1\"\nport = 0\npollSeconds = 1", isolation: isolation)])
+                                                   config: HostNetwork.openProxy + "pollSeconds = 1", isolation: isolation)])
         let endpoint = try #require(network.environment.services.announced.first { $0.type == "proxy" }?.endpoint)
         let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
         let socket = try await TestWebSocket.connect(host: "127.0.0.1", port: port)

@@ -25,6 +25,8 @@ final class ProxySocketSession: WebSocketSession {
         var nextSubscription: UInt64 = 0
         var inFlight = 0
         var closed = false
+        /// The light node this connection authenticated as (nil: anonymous).
+        var client: Id?
     }
 
     private let connection: WebSocketConnection
@@ -32,9 +34,11 @@ final class ProxySocketSession: WebSocketSession {
     private let cache: ValueCache
     private let values: ValueWatch
     private let peers: PeerWatch
+    private let access: ProxyAccess
     private let state = Mutex(State())
 
-    init(connection: WebSocketConnection, routes: ProxyRoutes, cache: ValueCache, values: ValueWatch, peers: PeerWatch) {
+    init(connection: WebSocketConnection, routes: ProxyRoutes, cache: ValueCache, values: ValueWatch, peers: PeerWatch, access: ProxyAccess) {
+        self.access = access
         self.connection = connection
         self.routes = routes
         self.cache = cache
@@ -76,11 +80,44 @@ final class ProxySocketSession: WebSocketSession {
     }
 
     private func serve(_ request: Int64, op: String, _ fields: [String: JSONValue]) async {
+        // Authentication first: `challenge`, then `authenticate` with the signed challenge.
+        switch op {
+        case "challenge":
+            guard let (challenge, expires) = access.sessions.challenge() else {
+                return reply(request, error: .serverError, "too many open challenges; try again shortly")
+            }
+            connection.send(#"{"req":\#(request),"result":{"challenge":"\#(challenge)","expires":\#(Int64(expires)),"proxy":"\#(access.sessions.proxyId.base58)"}}"#)
+            return
+        case "authenticate":
+            do {
+                let (node, _, expires) = try access.openSession(fields)
+                state.withLock { $0.client = node }
+                connection.send(#"{"req":\#(request),"result":{"node":"\#(node.base58)","expires":\#(Int64(expires))}}"#)
+            } catch {
+                reply(request, error: error.code, error.description)
+            }
+            return
+        default:
+            break
+        }
+        let client = state.withLock { $0.client }
+        do {
+            try access.admit(client, remote: connection.remote)
+        } catch {
+            return reply(request, error: error.code, error.message)
+        }
+        if await perform(request, op: op, fields) { access.report(client) }
+    }
+
+    /// Runs one operation; true if it succeeded (and is billed).
+    private func perform(_ request: Int64, op: String, _ fields: [String: JSONValue]) async -> Bool {
+        var succeeded = false
         func text(_ key: String) -> String? { if case .string(let text)? = fields[key] { text } else { nil } }
         func http(_ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: String = "") async {
             let answer = await routes.respond(HTTPRequest(method: method, path: path, query: query, remote: connection.remote,
                                                           body: Array(body.utf8)))
             if (200..<300).contains(answer.status.code) {
+                succeeded = true
                 connection.send(#"{"req":\#(request),"result":\#(answer.body)}"#)
             } else {
                 connection.send(#"{"req":\#(request),"# + answer.body.dropFirst())
@@ -96,50 +133,68 @@ final class ProxySocketSession: WebSocketSession {
         switch op {
         case "node": await http(.GET, "/v1/node")
         case "getValue":
-            guard let id = await idArgument() else { return }
+            guard let id = await idArgument() else { return false }
             var query: [String: String] = [:]
             if let cas = fields["cas"] { query["cas"] = cas.text }
             await http(.GET, "/v1/values/\(id)", query: query)
         case "putValue":
-            guard let value = fields["value"] else { return reply(request, error: .protocolError, "putValue needs \"value\"") }
+            guard let value = fields["value"] else {
+                reply(request, error: .protocolError, "putValue needs \"value\"")
+                return false
+            }
             await http(.POST, "/v1/values", body: value.text)
         case "findNode":
-            guard let id = await idArgument() else { return }
+            guard let id = await idArgument() else { return false }
             await http(.GET, "/v1/nodes/\(id)")
         case "findPeers":
-            guard let id = await idArgument() else { return }
+            guard let id = await idArgument() else { return false }
             await http(.GET, "/v1/peers/\(id)")
         case "announcePeer":
-            guard let peer = fields["peer"] else { return reply(request, error: .protocolError, "announcePeer needs \"peer\"") }
+            guard let peer = fields["peer"] else {
+                reply(request, error: .protocolError, "announcePeer needs \"peer\"")
+                return false
+            }
             await http(.POST, "/v1/peers", body: peer.text)
         case "findServices":
-            guard let type = text("type") else { return reply(request, error: .protocolError, "findServices needs \"type\"") }
+            guard let type = text("type") else {
+                reply(request, error: .protocolError, "findServices needs \"type\"")
+                return false
+            }
             await http(.GET, "/v1/services/\(type)")
-        case "subscribe": await subscribe(request, fields)
+        case "subscribe": return await subscribe(request, fields)
         case "unsubscribe":
             guard case .integer(let number)? = fields["subscription"], number >= 0,
                   let subscription = state.withLock({ $0.subscriptions.removeValue(forKey: UInt64(number)) }) else {
-                return reply(request, error: .valueNotExists, "no such subscription")
+                reply(request, error: .valueNotExists, "no such subscription")
+                return false
             }
             await Self.end(subscription, values: values, peers: peers)
             connection.send(#"{"req":\#(request),"result":{}}"#)
+            return true
         default:
             reply(request, error: .methodUnknown, "unknown op \"\(op)\"")
         }
+        return succeeded
     }
 
-    private func subscribe(_ request: Int64, _ fields: [String: JSONValue]) async {
+    private func subscribe(_ request: Int64, _ fields: [String: JSONValue]) async -> Bool {
         let target: (id: String, peer: Bool)
         switch (fields["value"], fields["peer"]) {
         case (.string(let id)?, nil): target = (id, false)
         case (nil, .string(let id)?): target = (id, true)
-        default: return reply(request, error: .protocolError, "subscribe needs \"value\" or \"peer\" (a Base58 id), not both")
+        default:
+            reply(request, error: .protocolError, "subscribe needs \"value\" or \"peer\" (a Base58 id), not both")
+            return false
         }
-        guard let id = Id(base58: target.id) else { return reply(request, error: .protocolError, "\(target.id) is not an id (Base58, 32 bytes)") }
+        guard let id = Id(base58: target.id) else {
+            reply(request, error: .protocolError, "\(target.id) is not an id (Base58, 32 bytes)")
+            return false
+        }
         var known: Int32?
         if let seq = fields["seq"] {
             guard case .integer(let number) = seq, let sequence = Int32(exactly: number) else {
-                return reply(request, error: .protocolError, "seq must be a 32-bit integer")
+                reply(request, error: .protocolError, "seq must be a 32-bit integer")
+            return false
             }
             known = sequence
         }
@@ -148,7 +203,10 @@ final class ProxySocketSession: WebSocketSession {
             state.nextSubscription += 1
             return state.nextSubscription
         }
-        guard let number else { return reply(request, error: .genericError, "at most \(Self.maxSubscriptions) subscriptions per connection") }
+        guard let number else {
+            reply(request, error: .genericError, "at most \(Self.maxSubscriptions) subscriptions per connection")
+            return false
+        }
         connection.send(#"{"req":\#(request),"result":{"subscription":\#(number)}}"#)
         let connection = self.connection
         let subscription: Subscription
@@ -173,6 +231,7 @@ final class ProxySocketSession: WebSocketSession {
             return true
         }
         if !kept { await Self.end(subscription, values: values, peers: peers) }
+        return true
     }
 
     private static func end(_ subscription: Subscription, values: ValueWatch, peers: PeerWatch) async {
