@@ -3,8 +3,9 @@
 
 SWIFT        ?= swift
 DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
-# The tests' real OpenDHT client: Debian's dhtnode (OpenDHT 2.4), run with --proxyclient.
-TEST_PKGS    := dhtnode
+# The tests' real peers: Debian's dhtnode (OpenDHT 2.4, run with --proxyclient) and chromium (the
+# browser light node, headless).
+TEST_PKGS    := dhtnode chromium
 # The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
 # and dhtnode --proxyserver, loaded with wrk.
 BENCH_PKGS   := python3-opendht dhtnode wrk

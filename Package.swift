@@ -62,7 +62,9 @@ let package = Package(
                                                     .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "NIOHTTP1", package: "swift-nio"),
                                                     .product(name: "NIOWebSocket", package: "swift-nio")],
-                path: "Plugins/proxy", exclude: ["README.md", "openapi.yaml"]),
+                path: "Plugins/proxy", exclude: ["README.md", "openapi.yaml"],
+                // The browser light node and the demo page, compiled into the library.
+                resources: [.embedInCode("Web/client.js"), .embedInCode("Web/index.html")]),
         .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
                 exclude: ["README.md"]),
         // The supernode host: manifests and node configuration, plugin loader, host API, services,

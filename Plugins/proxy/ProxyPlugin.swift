@@ -117,13 +117,21 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         host.log(.info, "proxy serving on \(address):\(server.port)")
     }
 
-    /// Every HTTP request: authentication routes first; then the client is identified, admitted
-    /// (rate limits, billing), served, and billed if served.
+    /// Every HTTP request: the browser assets and the session routes first; then the client is
+    /// identified, admitted (rate limits, billing), served, and billed if served.
     private static func route(_ request: HTTPRequest, access: ProxyAccess, native: ProxyRoutes, openDHT: OpenDHTRoutes) async -> HTTPAnswer {
-        if request.path.hasPrefix("/v1/auth/") { return access.respond(request) }
         let isNative = request.path.hasPrefix("/v1/")
         let client: Id?
         do {
+            // The page, the script and the session routes are limited per address only.
+            if let asset = WebAssets.answer(for: request) {
+                try access.admitAddress(request.remote)
+                return asset
+            }
+            if request.path.hasPrefix("/v1/auth/") {
+                try access.admitAddress(request.remote)
+                return access.respond(request)
+            }
             client = try access.client(of: request)
             try access.admit(client, remote: request.remote)
         } catch {

@@ -14,36 +14,6 @@ import Testing
 /// listens there and hears a later put.
 @Suite(.serialized)
 struct OpenDHTProxyTests {
-    /// Two supernodes with the proxy (one in process, one in a runner) and a regular node, all on
-    /// loopback.
-    private struct TwoProxies {
-        let nodes: [DHTNode]
-        let hosts: [PluginHost]
-        let proxies: [String]
-
-        static func start() async throws -> TwoProxies {
-            let nodes = [try await HostNetwork.node(), try await HostNetwork.node(), try await HostNetwork.node()]
-            let first = try #require(await nodes[0].nodeInfo)
-            for node in nodes.dropFirst() { #expect(await node.bootstrap([first]) == 1) }
-            var hosts: [PluginHost] = [], proxies: [String] = []
-            for (node, isolation) in zip(nodes.prefix(2), [PluginManifest.Isolation.inProcess, .process]) {
-                let environment = try HostNetwork.environment(of: node)
-                let host = PluginHost(environment: environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
-                await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: "org.carrier.proxy",
-                                                           config: HostNetwork.openProxy + "pollSeconds = 1", isolation: isolation)])
-                let endpoint = try #require(environment.services.announced.first { $0.type == "proxy" }?.endpoint)
-                hosts.append(host)
-                proxies.append(String(endpoint.dropFirst("http://".count)))
-            }
-            return TwoProxies(nodes: nodes, hosts: hosts, proxies: proxies)
-        }
-
-        func stop() async {
-            for host in hosts { await host.stopAll() }
-            for node in nodes { await node.stop() }
-        }
-    }
-
     private static func call(_ method: String, _ url: String, body: String? = nil) async throws -> (status: Int, body: String) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
@@ -54,7 +24,7 @@ struct OpenDHTProxyTests {
 
     @Test func dhtnodeProxyClientsPutGetAndListenThroughTwoSupernodes() async throws {
         try #require(OpenDHTNodeProcess.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
-        let network = try await TwoProxies.start()
+        let network = try await TwoProxies.start(config: HostNetwork.openProxy)
         let key = Hex.encode(Sodium.randomBytes(20))
 
         let listener = try OpenDHTNodeProcess(proxyClientOf: network.proxies[1])
@@ -82,7 +52,7 @@ struct OpenDHTProxyTests {
     }
 
     @Test func theOpenDHTRoutesAnswerAsOpenDHTsProxyDoes() async throws {
-        let network = try await TwoProxies.start()
+        let network = try await TwoProxies.start(config: HostNetwork.openProxy)
         let base = "http://" + network.proxies[0]
         let key = Hex.encode(Sodium.randomBytes(20))
 

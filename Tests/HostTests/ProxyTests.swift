@@ -139,7 +139,7 @@ struct ProxyTests {
             return String(line.dropFirst(2).dropLast())
         })
         let served: Set = ["/v1/node", "/v1/health", "/v1/values/{id}", "/v1/values", "/v1/nodes/{id}", "/v1/peers/{id}", "/v1/peers",
-                           "/v1/services/{type}", "/v1/ws", "/v1/auth/challenge", "/v1/auth/session", "/", "/node/info",
+                           "/v1/services/{type}", "/v1/ws", "/v1/auth/challenge", "/v1/auth/session", "/v1/client.js", "/", "/node/info",
                            "/node/stats", "/key/{hash}", "/key/{hash}/listen"]
         #expect(documented == served, "documented but not served: \(documented.subtracting(served)); served but not documented: \(served.subtracting(documented))")
         #expect(text.hasPrefix("openapi: 3."))

@@ -61,11 +61,16 @@ final class ProxyAccess: Sendable {
         return node
     }
 
-    /// Whether `client` (nil: anonymous) at `remote` may make one more request now.
-    func admit(_ client: Id?, remote: String) throws(Refusal) {
+    /// Whether `remote` may make one more request now (every request counts, sessions or not).
+    func admitAddress(_ remote: String) throws(Refusal) {
         guard perAddress.allow(remote) else {
             throw Refusal(status: .tooManyRequests, code: .genericError, message: "over \(policy.addressRate) requests a second from \(remote)")
         }
+    }
+
+    /// Whether `client` (nil: anonymous) at `remote` may make one more request now.
+    func admit(_ client: Id?, remote: String) throws(Refusal) {
+        try admitAddress(remote)
         guard let client else {
             guard policy.anonymous else {
                 throw Refusal(status: .unauthorized, code: .invalidToken,
@@ -94,9 +99,6 @@ final class ProxyAccess: Sendable {
 
     /// `GET /v1/auth/challenge` and `POST /v1/auth/session` (limited per address only).
     func respond(_ request: HTTPRequest) -> HTTPAnswer {
-        guard perAddress.allow(request.remote) else {
-            return ProxyRoutes.error(.tooManyRequests, code: ErrorCode.genericError.rawValue, "over \(policy.addressRate) requests a second from \(request.remote)")
-        }
         switch (request.method, request.path) {
         case (.GET, "/v1/auth/challenge"):
             guard let (challenge, expires) = sessions.challenge() else {
