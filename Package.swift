@@ -95,7 +95,7 @@ let package = Package(
         // `make bench`: throughput table against raw libsodium measured in the same run.
         .executableTarget(
             name: "CarrierBenchmarks",
-            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium"],
+            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium", "TestSupport"],
             path: "Tests/Benchmarks",
             // The OpenDHT side of the loopback comparison, run with Debian's python3.
             exclude: ["opendht_loopback.py"]

@@ -14,6 +14,7 @@ struct ProxyRoutes: Sendable {
     let health: ProxyHealth
     let values: ValueWatch
     let peers: PeerWatch
+    let writes: WriteGate
 
     func respond(_ request: HTTPRequest) async -> HTTPAnswer {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
@@ -81,7 +82,7 @@ struct ProxyRoutes: Sendable {
             return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "not a value: \(error)")
         }
         do {
-            let (accepted, asked) = try await host.storeValue(DHTValue(value))
+            guard let (accepted, asked) = try await writes.run({ try await host.storeValue(DHTValue(value)) }) else { return busy() }
             if accepted > 0 {
                 await cache.remember(value)
                 await values.offer(value)
@@ -128,7 +129,7 @@ struct ProxyRoutes: Sendable {
             return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "not a peer record: \(error)")
         }
         do {
-            let (accepted, asked) = try await host.announcePeer(PeerRecord(peer))
+            guard let (accepted, asked) = try await writes.run({ try await host.announcePeer(PeerRecord(peer)) }) else { return busy() }
             if accepted > 0 { await peers.offer([peer], for: peer.peerId) }
             return .json(#"{"id":"\#(peer.peerId.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
@@ -156,6 +157,12 @@ struct ProxyRoutes: Sendable {
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
         }
+    }
+
+    private func busy() -> HTTPAnswer {
+        var answer = Self.error(.serviceUnavailable, code: ErrorCode.serverError.rawValue, writes.busyMessage)
+        answer.retryAfter = 1
+        return answer
     }
 
     static func badId(_ text: String) -> HTTPAnswer {

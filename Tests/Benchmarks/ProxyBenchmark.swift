@@ -31,12 +31,14 @@ enum ProxyBenchmark {
         let raisedPosts: [Load]
         let openDHTPosts: [Load]
         let openDHTNote: String?
+        let fanOut: FanOutBenchmark.Figures
     }
 
     static let connections = 32
     static let threads = 2
 
     static func run(seconds: Int) async throws -> Figures {
+        raiseDescriptorLimit()
         let scratch = NSTemporaryDirectory() + "carrier-proxy-bench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -52,6 +54,7 @@ enum ProxyBenchmark {
         _ = try await post(base + "/key/\(key)", #"{"data":"aGVsbG8=","id":"0","type":0}"#)
         let carrierValue = try wrk(base + "/v1/values/\(light.publicKey.base58)", seconds: seconds)
         let carrierKey = try wrk(base + "/key/\(key)", seconds: seconds)
+        let fanOut = try await FanOutBenchmark.run(port: 39712)
         var carrierPosts: [Load] = []
         for _ in 0..<3 { carrierPosts.append(try wrk(base, script: postScript, seconds: seconds)) }
         carrier.stop()
@@ -82,7 +85,7 @@ enum ProxyBenchmark {
             note = "OpenDHT's proxy not measured: /usr/bin/dhtnode is missing (make bench installs it)"
         }
         return Figures(carrierValue: carrierValue, carrierKey: carrierKey, openDHTKey: openDHTKey, carrierPosts: carrierPosts,
-                       raisedPosts: raisedPosts, openDHTPosts: openDHTPosts, openDHTNote: note)
+                       raisedPosts: raisedPosts, openDHTPosts: openDHTPosts, openDHTNote: note, fanOut: fanOut)
     }
 
     /// Our side: a supernode with the proxy in process on port 39712, and a plain node (a
@@ -150,6 +153,15 @@ enum ProxyBenchmark {
             supernode.stop()
             peer.stop()
         }
+    }
+
+    /// 1,000 WebSocket clients and as many server connections need more descriptors than a
+    /// default soft limit of 1,024: raise it to the hard limit (the servers started after inherit it).
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// A wrk script that POSTs a small value at a fresh random key on every request.

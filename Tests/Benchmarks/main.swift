@@ -252,12 +252,12 @@ if selected("proxy") {
     let proxy = try await ProxyBenchmark.run(seconds: seconds)
     print("\nDHT proxy under wrk (\(ProxyBenchmark.threads) threads, \(ProxyBenchmark.connections) connections, \(seconds) s per row); "
           + "each proxy a process on 127.0.0.1 with one DHT peer")
-    print(pad("load", 44) + pad("answers/s", 11, right: true) + pad("ok/s", 9, right: true) + pad("p50", 10, right: true)
-          + pad("p99", 11, right: true) + pad("errors", 8, right: true) + pad("ok vs OpenDHT", 15, right: true))
+    print(pad("load", 44) + pad("answers/s", 11, right: true) + pad("ok/s", 9, right: true) + pad("p50", 12, right: true)
+          + pad("p99", 12, right: true) + pad("errors", 8, right: true) + pad("ok vs OpenDHT", 15, right: true))
     func line(_ name: String, _ load: ProxyBenchmark.Load, against baseline: ProxyBenchmark.Load?) {
         print(pad(name, 44) + pad(String(format: "%.0f", load.requestsPerSecond), 11, right: true)
               + pad(String(format: "%.0f", load.successesPerSecond), 9, right: true)
-              + pad(String(format: "%.2f ms", load.p50Milliseconds), 10, right: true) + pad(String(format: "%.2f ms", load.p99Milliseconds), 11, right: true)
+              + pad(String(format: "%.2f ms", load.p50Milliseconds), 12, right: true) + pad(String(format: "%.2f ms", load.p99Milliseconds), 12, right: true)
               + pad("\(load.errors)", 8, right: true)
               + pad(baseline.map { String(format: "%.2fx", load.successesPerSecond / max($0.successesPerSecond, 0.001)) } ?? "", 15, right: true))
     }
@@ -272,6 +272,9 @@ if selected("proxy") {
     }
     for (round, load) in proxy.openDHTPosts.enumerated() { line("OpenDHT 2.4 POST /key/{random}, round \(round + 1)", load, against: nil) }
     if let note = proxy.openDHTNote { print(note) }
+    let fan = proxy.fanOut
+    print(String(format: "\nWebSocket fan-out: %d subscribers on one value, %d puts; put to last notification p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d missing",
+                 fan.subscribers, fan.rounds, fan.percentile(0.5), fan.percentile(0.99), fan.lastArrival.last ?? .nan, fan.missing))
     print("answers/s counts every answer, ok/s the 2xx ones; errors = non-2xx answers and socket errors counted by wrk.")
     print("\"limits raised\": both Carrier nodes with node.toml [rate_limits] at 1,000,000/s (the defaults allow 64 requests/s to one peer).")
     print("The ratio compares ok/s with OpenDHT's proxy on the same route.")

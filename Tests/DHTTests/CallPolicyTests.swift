@@ -72,9 +72,11 @@ struct CallPolicyTests {
 
     @Test func requestsBeyondTheOutboundLimitAreNotSent() async throws {
         let peer = try await ScriptedPeer(ignoring: 0)
+        // One request a second after a burst of 3: the 4th would wait a second, over the 0.5 s allowed.
         let node = try await makeNode {
             $0.outboundRate = 1
             $0.outboundBurst = 3
+            $0.outboundMaxWait = .milliseconds(500)
         }
         var answered: [Bool] = []
         for _ in 0..<5 { answered.append(await node.ping(peer.contact)) }
@@ -86,5 +88,24 @@ struct CallPolicyTests {
         await node.stop()
         #expect(await peer.stop() == 3)
         _ = await other.stop()
+    }
+
+    @Test func requestsOverTheOutboundLimitWaitTheirTurnWhenItIsNear() async throws {
+        let peer = try await ScriptedPeer(ignoring: 0)
+        // One a second after a burst of 3, and up to 2 s of waiting allowed: the 4th and 5th
+        // pings wait their turn (unless the first three took over a second) and all are answered.
+        let node = try await makeNode {
+            $0.outboundRate = 1
+            $0.outboundBurst = 3
+            $0.outboundMaxWait = .seconds(2)
+        }
+        var answered: [Bool] = []
+        for _ in 0..<5 { answered.append(await node.ping(peer.contact)) }
+        #expect(answered == Array(repeating: true, count: 5))
+        #expect(await node.statistics.outboundThrottled == 0)
+        let paced = await node.statistics.outboundPaced
+        #expect(paced >= 1, "\(paced) paced")
+        await node.stop()
+        #expect(await peer.stop() == 5)
     }
 }

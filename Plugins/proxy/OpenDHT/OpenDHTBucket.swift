@@ -44,7 +44,9 @@ struct OpenDHTBucket: Equatable, Sendable {
                   case .object(let fields)? = try? JSONParser.parse(text) else {
                 throw OpenDHTValue.Malformed(description: "a stored bucket entry is not [id, expires, fields]")
             }
-            entries.append(Entry(value: OpenDHTValue(id: id, fields: fields), expires: Int64(expires)))
+            // Anyone can write a key's bucket: what is read back is checked as a POST would be.
+            guard !entries.contains(where: { $0.value.id == id }) else { throw OpenDHTValue.Malformed(description: "value id \(id) is stored twice") }
+            entries.append(Entry(value: OpenDHTValue(id: id, fields: try OpenDHTValue.checked(fields)), expires: Int64(expires)))
         }
     }
 

@@ -62,6 +62,10 @@ struct OpenDHTRoutes: Sendable {
             return .json(stored.json() + "\n")
         } catch .tooLarge(let error) {
             return Self.error(.payloadTooLarge, error.description)
+        } catch .busy(let reason) {
+            var answer = Self.error(.serviceUnavailable, reason)
+            answer.retryAfter = 1
+            return answer
         } catch {
             return Self.error(.badGateway, "Put failed: \(error)")
         }

@@ -13,11 +13,13 @@ actor OpenDHTStore {
     enum PutError: Error, CustomStringConvertible {
         case tooLarge(OpenDHTBucket.TooLarge)
         case network(String)
+        /// Too many writes in progress (`WriteGate`).
+        case busy(String)
 
         var description: String {
             switch self {
             case .tooLarge(let error): error.description
-            case .network(let reason): reason
+            case .network(let reason), .busy(let reason): reason
             }
         }
     }
@@ -30,13 +32,15 @@ actor OpenDHTStore {
     private let host: CarrierHostAPI
     private let cache: ValueCache
     private let watch: ValueWatch
+    private let writes: WriteGate
     /// The last put queued for each key (the next waits for it), with a token telling whose it is.
     private var putting: [OpenDHTKey: (token: UInt64, done: Task<Void, Never>)] = [:]
     private var nextToken: UInt64 = 0
     private(set) var putCount = 0
     private(set) var permanentPutCount = 0
 
-    init(host: CarrierHostAPI, cache: ValueCache, watch: ValueWatch) {
+    init(host: CarrierHostAPI, cache: ValueCache, watch: ValueWatch, writes: WriteGate) {
+        self.writes = writes
         self.host = host
         self.cache = cache
         self.watch = watch
@@ -68,9 +72,17 @@ actor OpenDHTStore {
     }
 
     private func store(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
+        await writes.run { await storeBucket(value, at: key, permanent: permanent) } ?? .failure(.busy(writes.busyMessage))
+    }
+
+    private func storeBucket(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
         let current: Value?
         do {
-            current = try await host.findValue(key.valueId.bytes).map(Value.init)
+            // The newer of what the network answers and what this proxy stored last: a lookup can
+            // answer from a node that has not seen our previous put yet.
+            let found = try await host.findValue(key.valueId.bytes).map(Value.init)
+            let ours = await cache.cached(key.valueId)
+            current = [found, ours].compactMap { $0 }.max { $0.sequenceNumber < $1.sequenceNumber }
         } catch {
             return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
         }

@@ -40,11 +40,19 @@ struct OpenDHTValue: Equatable, Sendable {
             case ("id", _): throw Malformed(description: "id must be a decimal number in a string")
             case ("permanent", .bool(let flag)): permanent = flag
             case ("permanent", _): throw Malformed(description: "permanent must be true or false")
-            default:
-                guard let type = known[entry.key] else { throw Malformed(description: "unknown field \"\(entry.key)\"") }
-                guard entry.value.typeName == type else { throw Malformed(description: "\(entry.key) must be a JSON \(type), not \(entry.value.typeName)") }
-                fields.append(entry)
+            default: fields.append(entry)
             }
+        }
+        return (OpenDHTValue(id: id, fields: try checked(fields)), permanent)
+    }
+
+    /// The fields of a value other than `id` (from a POST, or read back from a bucket someone
+    /// else may have written), checked and sorted by key: every field known and of its JSON type,
+    /// binaries in Base64, numbers in range, and data (or cypher) present.
+    static func checked(_ fields: [JSONValue.Entry]) throws(Malformed) -> [JSONValue.Entry] {
+        for entry in fields {
+            guard let type = known[entry.key] else { throw Malformed(description: "unknown field \"\(entry.key)\"") }
+            guard entry.value.typeName == type else { throw Malformed(description: "\(entry.key) must be a JSON \(type), not \(entry.value.typeName)") }
         }
         for key in ["data", "cypher", "sig"] {
             if case .string(let text)? = fields.first(where: { $0.key == key })?.value, Data(base64Encoded: text) == nil {
@@ -60,7 +68,7 @@ struct OpenDHTValue: Equatable, Sendable {
                 throw Malformed(description: "\(key) must be an integer from \(range.lowerBound) to \(range.upperBound)")
             }
         }
-        return (OpenDHTValue(id: id, fields: fields.sorted { $0.key < $1.key }), permanent)
+        return fields.sorted { $0.key < $1.key }
     }
 
     init(id: UInt64, fields: [JSONValue.Entry]) {

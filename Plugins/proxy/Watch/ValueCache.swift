@@ -46,6 +46,9 @@ actor ValueCache {
         store(value, for: value.id)
     }
 
+    /// The cached version of `id`, however old (nil if none): what this proxy last stored or saw.
+    func cached(_ id: Id) -> Value? { entries[id]?.value }
+
     /// A value seen in the node's storage: replaces a cached older version, and is not added
     /// otherwise (the node stores values for the whole network, most of which nobody asks here).
     func refresh(_ value: Value) {

@@ -18,11 +18,18 @@ extension DHTNode {
     /// One attempt: seal, send, and wait for the answer or the timeout.
     private func send(_ body: Message.Body, to node: NodeInfo) async -> Result<Message.Body, CallFailure> {
         let destination = Endpoint(address: node.address, port: node.port)
-        guard let transport = transports[destination.family] else { return .failure(transports.isEmpty ? .cancelled : .familyNotServed) }
-        guard outboundLimiter.allow(RateKey(destination), now: monotonic) else {
+        guard transports[destination.family] != nil else { return .failure(transports.isEmpty ? .cancelled : .familyNotServed) }
+        guard let wait = outboundLimiter.reserve(RateKey(destination), now: monotonic, maxWait: configuration.outboundMaxWait.milliseconds) else {
             statistics.outboundThrottled += 1
             return .failure(.throttled)
         }
+        if wait > 0 {
+            statistics.outboundPaced += 1
+            try? await Task.sleep(for: .milliseconds(wait))
+            guard !Task.isCancelled else { return .failure(.cancelled) }
+        }
+        // Looked up again: the node may have stopped while this request waited its turn.
+        guard let transport = transports[destination.family] else { return .failure(.cancelled) }
         nextTxid = nextTxid >= UInt64(Int32.max) ? 1 : nextTxid + 1
         let txid = nextTxid
         let datagram: [UInt8]

@@ -32,6 +32,10 @@ public actor DHTNode {
         /// Requests per second we send to one source unit, and the burst allowed.
         public var outboundRate: Double = 64
         public var outboundBurst: Double = 256
+        /// How long a request over the outbound limit waits for its turn before it fails as
+        /// throttled: a burst is paced at the rate rather than refused (a refused lookup or store
+        /// is work lost, and retrying it only drains the budget further).
+        public var outboundMaxWait: Duration = .seconds(1)
 
         public init(listen: [Endpoint], dataDirectory: String) {
             self.listen = listen

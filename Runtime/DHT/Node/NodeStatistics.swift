@@ -16,8 +16,11 @@ public struct NodeStatistics: Sendable, Codable {
     public var requestsTimedOut = 0
     /// Requests sent again after a timeout.
     public var retries = 0
-    /// Requests not sent because our outbound rate limit for the destination was exhausted.
+    /// Requests not sent because our outbound rate limit for the destination was exhausted, even
+    /// after waiting `outboundMaxWait` for a turn.
     public var outboundThrottled = 0
+    /// Requests that waited for their turn under the outbound rate limit, then went out.
+    public var outboundPaced = 0
     /// Error replies we sent, by code.
     public var errorsSent: [Int32: Int] = [:]
 }

@@ -11,14 +11,26 @@ struct RateLimiter<Key: Hashable> {
 
     /// Takes one token for `key` at `now` (ms); false when its bucket is empty.
     mutating func allow(_ key: Key, now: Int64) -> Bool {
+        reserve(key, now: now, maxWait: 0) != nil
+    }
+
+    /// Takes one token for `key` at `now` (ms), possibly one that has not arrived yet: returns
+    /// how many ms to wait for it (0 if it is there), or nil if that would be over `maxWait` ms.
+    /// Waiting callers are spaced `1 / rate` apart, so a burst of requests is paced at the rate
+    /// instead of refused.
+    mutating func reserve(_ key: Key, now: Int64, maxWait: Int64) -> Int64? {
         var bucket = buckets[key] ?? (burst, now)
         bucket.tokens = min(burst, bucket.tokens + Double(now - bucket.updated) * rate / 1000)
         bucket.updated = now
-        let allowed = bucket.tokens >= 1
-        if allowed { bucket.tokens -= 1 }
+        let wait = bucket.tokens >= 1 ? 0 : Int64(((1 - bucket.tokens) * 1000 / rate).rounded(.up))
+        guard wait <= maxWait else {
+            buckets[key] = bucket
+            return nil
+        }
+        bucket.tokens -= 1
         buckets[key] = bucket
         if buckets.count > 100_000 { forgetFull(now: now) }
-        return allowed
+        return wait
     }
 
     /// Drops buckets that have refilled completely (they behave like new ones).
