@@ -8,7 +8,8 @@ import TestSupport
 
 /// WebSocket fan-out: `subscribers` connections to one proxy subscribe to one value; each round
 /// puts the next version through `POST /v1/values` and times from the put to the last
-/// subscriber's notification (the put's own DHT store included).
+/// subscriber's notification (the put's own DHT store included). With 20 rounds, the p99 is the
+/// slowest round.
 enum FanOutBenchmark {
     struct Figures {
         let subscribers: Int
@@ -42,7 +43,7 @@ enum FanOutBenchmark {
                 let now = ContinuousClock.now
                 arrivals.seen.withLock { seen in
                     let count = (seen[seq]?.count ?? 0) + 1
-                    seen[seq] = (count, now)
+                    seen[seq] = (count, max(now, seen[seq]?.last ?? now))
                 }
             }
             try await socket.send(#"{"req":1,"op":"subscribe","value":"\#(owner.publicKey.base58)","seq":1}"#)

@@ -144,4 +144,21 @@ struct ProxyAccessTests {
         await host.stopAll()
         await network.stop()
     }
+
+    @Test func everyRequestFromOneAddressCountsAgainstItsLimit() async throws {
+        // Three requests a second per address (bursts of six), sessions or not: the challenge,
+        // the session and a light node's own requests all count.
+        let (network, host, endpoint) = try await Self.start("host = \"127.0.0.1\"\nport = 0\nanonymous = false\naddressRate = 3", isolation: .inProcess)
+        let light = KeyPair.random()
+        let challenge = try #require(try await Self.call("GET", endpoint + "/v1/auth/challenge").json["challenge"] as? String)
+        let token = try #require(try await Self.call("POST", endpoint + "/v1/auth/session",
+                                                     body: try Self.signed(challenge, by: light, proxy: network.host.id)).json["token"] as? String)
+        var statuses: [Int] = []
+        for _ in 0..<6 { statuses.append(try await Self.call("GET", endpoint + "/v1/node", token: token).status) }
+        #expect(statuses.prefix(4) == [200, 200, 200, 200] && statuses.last == 429, "\(statuses)")
+        let refused = try await Self.call("GET", endpoint + "/v1/node", token: token)
+        #expect(refused.status == 429 && refused.body.contains("requests a second from 127.0.0.1"), "\(refused.body)")
+        await host.stopAll()
+        await network.stop()
+    }
 }

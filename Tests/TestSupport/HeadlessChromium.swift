@@ -27,13 +27,11 @@ public final class HeadlessChromium: Sendable {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        let output = Mutex<String>("")
         let collected = Collected()
         errors.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if !data.isEmpty { collected.text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
         }
-        _ = output
         try process.run()
         // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/UUID"
         var endpoint: (port: Int, path: String)?
@@ -45,6 +43,7 @@ public final class HeadlessChromium: Sendable {
             endpoint = (port, String(rest[slash...]))
             return true
         }
+        errors.fileHandleForReading.readabilityHandler = nil
         guard let endpoint else {
             process.terminate()
             throw Failure(description: "chromium printed no DevTools address:\n" + collected.text.withLock { $0 })
@@ -57,6 +56,7 @@ public final class HeadlessChromium: Sendable {
         try? FileManager.default.removeItem(atPath: profile)
     }
 
+    /// What chromium printed on standard error while starting (where it names its DevTools address).
     private final class Collected: Sendable {
         let text = Mutex<String>("")
     }
@@ -69,10 +69,14 @@ public final class HeadlessChromium: Sendable {
         var message: [String: Any] = ["id": id, "method": method, "params": params]
         if let session { message["sessionId"] = session }
         try await socket.send(String(decoding: try JSONSerialization.data(withJSONObject: message), as: UTF8.self))
-        guard let answer = await socket.message(containing: #""id":\#(id),"#, within: limit),
-              let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] else {
-            throw Failure(description: "no answer to \(method)")
+        // The answer is the message whose top-level "id" is ours (events carry ids of their own inside).
+        var answer: [String: Any]?
+        _ = await eventually(within: limit) {
+            answer = self.socket.received.lazy.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { ($0["id"] as? Int) == id }
+            return answer != nil
         }
+        guard let json = answer else { throw Failure(description: "no answer to \(method)") }
         if let error = json["error"] { throw Failure(description: "\(method): \(error)") }
         return json["result"] as? [String: Any] ?? [:]
     }

@@ -61,9 +61,16 @@ final class ProxyAccess: Sendable {
         return node
     }
 
+    /// The rate-limit key of a client address: the address itself for IPv4, its /64 for IPv6
+    /// (one host's share of addresses, which it can rotate through at will).
+    static func sourceKey(_ remote: String) -> String {
+        guard remote.contains(":"), let address = IPAddress(remote), address.bytes.count == 16 else { return remote }
+        return Hex.encode(address.bytes.prefix(8)) + "/64"
+    }
+
     /// Whether `remote` may make one more request now (every request counts, sessions or not).
     func admitAddress(_ remote: String) throws(Refusal) {
-        guard perAddress.allow(remote) else {
+        guard perAddress.allow(Self.sourceKey(remote)) else {
             throw Refusal(status: .tooManyRequests, code: .genericError, message: "over \(policy.addressRate) requests a second from \(remote)")
         }
     }
@@ -76,7 +83,7 @@ final class ProxyAccess: Sendable {
                 throw Refusal(status: .unauthorized, code: .invalidToken,
                               message: "this proxy serves light nodes with a session: GET /v1/auth/challenge, then POST /v1/auth/session")
             }
-            guard anonymousPerAddress.allow(remote) else {
+            guard anonymousPerAddress.allow(Self.sourceKey(remote)) else {
                 throw Refusal(status: .tooManyRequests, code: .genericError,
                               message: "anonymous use is limited to \(policy.anonymousRate) requests a second per address; open a session for more")
             }
@@ -101,8 +108,11 @@ final class ProxyAccess: Sendable {
     func respond(_ request: HTTPRequest) -> HTTPAnswer {
         switch (request.method, request.path) {
         case (.GET, "/v1/auth/challenge"):
-            guard let (challenge, expires) = sessions.challenge() else {
-                return ProxyRoutes.error(.serviceUnavailable, code: ErrorCode.serverError.rawValue, "too many open challenges; try again shortly")
+            guard let (challenge, expires) = sessions.challenge(for: request.remote) else {
+                var answer = ProxyRoutes.error(.tooManyRequests, code: ErrorCode.genericError.rawValue,
+                                               "too many challenges asked from here, or open; try again shortly")
+                answer.retryAfter = 1
+                return answer
             }
             return .json(JSONValue.object([JSONValue.Entry("challenge", .string(challenge)), JSONValue.Entry("expires", .integer(Int64(expires))),
                                            JSONValue.Entry("proxy", .string(sessions.proxyId.base58))]).text)
@@ -112,20 +122,26 @@ final class ProxyAccess: Sendable {
             }
             let fields = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
             do {
-                let (node, token, expires) = try openSession(fields)
+                let node = try verify(fields)
+                let (token, expires) = try sessions.open(for: node)
                 return .json(JSONValue.object([JSONValue.Entry("token", .string(token)), JSONValue.Entry("node", .string(node.base58)),
                                                JSONValue.Entry("expires", .integer(Int64(expires)))]).text)
             } catch {
-                return ProxyRoutes.error(.unauthorized, code: error.code.rawValue, error.description)
+                let status: HTTPResponseStatus = switch error.code {
+                case .protocolError: .badRequest
+                case .serverError: .serviceUnavailable
+                default: .unauthorized
+                }
+                return ProxyRoutes.error(status, code: error.code.rawValue, error.description)
             }
         default:
             return ProxyRoutes.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.method) \(request.path)")
         }
     }
 
-    /// Opens a session from `{"node", "challenge", "signature"}` (the REST body, or a WebSocket
-    /// `authenticate` message).
-    func openSession(_ fields: [String: JSONValue]) throws(Sessions.Refusal) -> (node: Id, token: String, expires: Double) {
+    /// The light node that signed a challenge, from `{"node", "challenge", "signature"}` (the
+    /// REST body, or a WebSocket `authenticate` message); the challenge is spent.
+    func verify(_ fields: [String: JSONValue]) throws(Sessions.Refusal) -> Id {
         guard case .string(let nodeText)? = fields["node"], let node = Id(base58: nodeText) else {
             throw Sessions.Refusal(code: .protocolError, description: "node must be the light node's id (Base58)")
         }
@@ -135,7 +151,7 @@ final class ProxyAccess: Sendable {
         guard case .string(let signatureText)? = fields["signature"], let signature = Base64URL.decode(signatureText) else {
             throw Sessions.Refusal(code: .protocolError, description: "signature must be Base64URL")
         }
-        let (token, expires) = try sessions.open(node: node, challenge: challenge, signature: signature)
-        return (node, token, expires)
+        try sessions.verify(node: node, challenge: challenge, signature: signature)
+        return node
     }
 }

@@ -30,13 +30,13 @@ actor PeerWatch {
     /// How many listeners are registered.
     var listenerCount: Int { watched.values.reduce(0) { $0 + $1.listeners.count } }
 
-    /// Calls `listener` with all the records of `id` whenever they change, starting from `known`.
+    /// Calls `listener` with all the records of `id` whenever they change after `known` (which
+    /// the caller has already shown it; the other listeners hear of what is new in it).
     func watch(_ id: Id, known: [PeerInfo], _ listener: @escaping Listener) -> UInt64 {
-        nextToken += 1
-        var entry = watched[id] ?? Watched()
-        entry.listeners[nextToken] = listener
-        watched[id] = entry
+        if watched[id] == nil { watched[id] = Watched() }
         offer(known, for: id)
+        nextToken += 1
+        watched[id]?.listeners[nextToken] = listener
         return nextToken
     }
 
@@ -62,12 +62,19 @@ actor PeerWatch {
         for listener in entry.listeners.values { listener(all) }
     }
 
-    /// Looks every watched peer id up on the network and offers what it finds.
+    /// Looks every watched peer id up on the network, 16 at a time, and offers what it finds.
     func poll() async {
-        let host = self.host
-        for id in watched.keys {
-            guard let found = try? await host.findPeers(id.bytes) else { continue }
-            offer(found.compactMap(PeerInfo.init), for: id)
+        let host = self.host, ids = Array(watched.keys)
+        for start in stride(from: 0, to: ids.count, by: 16) {
+            let found = await withTaskGroup(of: (Id, [PeerInfo]).self) { group in
+                for id in ids[start..<min(start + 16, ids.count)] {
+                    group.addTask { (id, ((try? await host.findPeers(id.bytes)) ?? []).compactMap(PeerInfo.init)) }
+                }
+                var all: [(Id, [PeerInfo])] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            for (id, records) in found { offer(records, for: id) }
         }
     }
 }

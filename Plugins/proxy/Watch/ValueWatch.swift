@@ -7,8 +7,8 @@ import CarrierPluginSDK
 /// newer sequence number on the network (within `pollInterval`).
 ///
 /// Listeners are called synchronously and must not block: each hands the value to its own
-/// connection's buffer (`HTTPStream`), which drops a client that does not read, so one slow
-/// listener never delays the others.
+/// connection's buffer (`HTTPStream`, `WebSocketConnection`), which drops a client that does not
+/// read, so one slow listener never delays the others.
 actor ValueWatch {
     typealias Listener = @Sendable (Value) -> Void
 
@@ -31,15 +31,19 @@ actor ValueWatch {
     /// How many listeners are registered, over how many ids.
     var counts: (listeners: Int, ids: Int) { (watched.values.reduce(0) { $0 + $1.listeners.count }, watched.count) }
 
-    /// Calls `listener` with every newer version of value `id` than `known` (what the listener
-    /// has already seen); returns a token for `unwatch`.
-    func watch(_ id: Id, known: Value?, _ listener: @escaping Listener) -> UInt64 {
+    /// Calls `listener` with every version of value `id` newer than what the listener has seen:
+    /// `known`, and at least `knownSequence` (a resuming client's last seq); returns a token for
+    /// `unwatch`.
+    func watch(_ id: Id, known: Value?, knownSequence: Int32? = nil, _ listener: @escaping Listener) -> UInt64 {
         nextToken += 1
         var entry = watched[id] ?? Watched()
         if let known, Self.isNewer(known, than: entry.latest) { entry.latest = known }
         entry.listeners[nextToken] = listener
         watched[id] = entry
-        if let latest = entry.latest, Self.isNewer(latest, than: known) { listener(latest) }
+        if let latest = entry.latest, Self.isNewer(latest, than: known),
+           knownSequence.map({ latest.publicKey != nil && latest.sequenceNumber > $0 }) ?? true {
+            listener(latest)
+        }
         return nextToken
     }
 

@@ -57,6 +57,7 @@ export function base64url(bytes) {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** Bytes of a Base64URL text (padding optional). */
 export function fromBase64url(text) {
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
@@ -125,47 +126,70 @@ export class CarrierError extends Error {
   }
 }
 
-/** A session with one Carrier proxy over its WebSocket. */
+/** A session with one Carrier proxy over its WebSocket. Options: `onState(state)` hears
+ *  "open" and "closed"; `proxy` (Base58) is the proxy's node id the session must be with (from
+ *  `findServices`, say): a challenge naming another proxy is refused, so a proxy cannot relay
+ *  another's challenge to open a session there in this light node's name. */
 export class CarrierClient {
   constructor(origin, key, options = {}) {
     this.url = origin.replace(/^http/, "ws") + "/v1/ws";
     this.key = key;
     this.onState = options.onState || (() => {});
+    this.expectedProxy = options.proxy;
     this.nextRequest = 1;
     this.pending = new Map();
-    this.subscriptions = new Map(); // our handle -> { kind, id, callback, seq, server }
+    this.subscriptions = new Map(); // our handle -> { kind, id, callback, onError, seq, server }
     this.nextHandle = 1;
     this.retry = 0;
     this.closedByUser = false;
   }
 
-  /** Connects and authenticates; resolves once the session is open. */
+  /** Connects and authenticates; resolves once the session is open, rejects if the first
+   *  attempt fails (and then stops trying). */
   static async connect(origin, key, options) {
     const client = new CarrierClient(origin, key, options);
-    await client.open();
+    try {
+      await client.open();
+    } catch (error) {
+      client.close();
+      throw error;
+    }
     return client;
   }
 
+  /** Opens the socket, authenticates and resubscribes; after a drop, tries again with backoff. */
   open() {
     return new Promise((resolve, reject) => {
+      let settled = false;
       const socket = new WebSocket(this.url);
       this.socket = socket;
       socket.onmessage = (message) => this.received(JSON.parse(message.data));
       socket.onopen = async () => {
         try {
           await this.authenticate();
-          this.retry = 0;
-          this.onState("open");
-          for (const [handle, subscription] of this.subscriptions) this.resubscribe(handle, subscription);
-          resolve();
         } catch (error) {
+          settled = true;
           reject(error);
+          socket.close();
+          return;
         }
+        this.retry = 0;
+        this.onState("open");
+        for (const [handle, subscription] of this.subscriptions) this.resubscribe(handle, subscription);
+        settled = true;
+        resolve();
       };
       socket.onclose = () => {
+        clearTimeout(this.renewal);
         for (const { reject: fail } of this.pending.values()) fail(new CarrierError(0, "the connection closed"));
         this.pending.clear();
+        // Subscription numbers belong to the connection: the next one numbers them again.
+        for (const subscription of this.subscriptions.values()) subscription.server = undefined;
         this.onState("closed");
+        if (!settled) {
+          settled = true;
+          reject(new CarrierError(0, `could not connect to ${this.url}`));
+        }
         if (this.closedByUser) return;
         const delay = Math.min(15000, 1000 * 2 ** this.retry++);
         setTimeout(() => this.open().catch(() => {}), delay);
@@ -173,17 +197,30 @@ export class CarrierClient {
     });
   }
 
+  /** Signs the proxy's challenge ("carrier-proxy-auth/v1" ‖ proxy id ‖ challenge), and renews
+   *  the session a minute before it expires. */
   async authenticate() {
     const { challenge, proxy } = await this.request("challenge");
+    if (this.expectedProxy && proxy !== this.expectedProxy) {
+      throw new CarrierError(0, `the challenge is for proxy ${proxy}, not ${this.expectedProxy}`);
+    }
     const signature = await this.key.sign(concat(AUTH_CONTEXT, base58Decode(proxy), fromBase64url(challenge)));
-    return this.request("authenticate", { node: this.key.id, challenge, signature: base64url(signature) });
+    const session = await this.request("authenticate", { node: this.key.id, challenge, signature: base64url(signature) });
+    const renewIn = Math.max(5000, session.expires * 1000 - Date.now() - 60000);
+    this.renewal = setTimeout(() => this.authenticate().catch(() => this.socket.close()), renewIn);
+    return session;
   }
 
+  /** One message from the proxy: an event for a subscription, or the answer to a request. */
   received(message) {
     if (message.event) {
       for (const subscription of this.subscriptions.values()) {
-        if (subscription.server !== message.subscription) continue;
-        if (message.event === "value") subscription.seq = message.value.seq ?? 0;
+        if (subscription.server === undefined || subscription.server !== message.subscription) continue;
+        if (message.event === "value") {
+          const seq = message.value.seq ?? 0;
+          if (subscription.seq !== undefined && seq <= subscription.seq) continue; // seen already
+          subscription.seq = seq;
+        }
         subscription.callback(message.value ?? message.peers);
       }
       return;
@@ -214,12 +251,13 @@ export class CarrierClient {
   findServices(type) { return this.request("findServices", { type }); }
 
   /** Calls `callback(value)` with the current value of `id` and every newer one, across
-   *  reconnects; returns a function that ends the subscription. */
-  subscribe(id, callback) { return this.track({ kind: "value", id, callback, seq: undefined }); }
+   *  reconnects; `onError(error)` hears a refused subscription. Returns a function that ends it. */
+  subscribe(id, callback, onError) { return this.track({ kind: "value", id, callback, onError, seq: undefined }); }
 
   /** Calls `callback(records)` whenever the peer records of `id` change. */
-  subscribePeer(id, callback) { return this.track({ kind: "peer", id, callback }); }
+  subscribePeer(id, callback, onError) { return this.track({ kind: "peer", id, callback, onError }); }
 
+  /** Keeps a subscription (resubscribed after every reconnect) under a local handle. */
   track(subscription) {
     const handle = this.nextHandle++;
     this.subscriptions.set(handle, subscription);
@@ -230,16 +268,24 @@ export class CarrierClient {
     };
   }
 
+  /** Asks the proxy for a subscription, from the last version seen. */
   resubscribe(handle, subscription) {
     const args = subscription.kind === "value" ? { value: subscription.id } : { peer: subscription.id };
     if (subscription.kind === "value" && subscription.seq !== undefined) args.seq = subscription.seq;
     this.request("subscribe", args).then((result) => {
       if (this.subscriptions.get(handle) === subscription) subscription.server = result.subscription;
-    }).catch(() => {});
+      else this.request("unsubscribe", { subscription: result.subscription }).catch(() => {}); // ended meanwhile
+    }).catch((error) => {
+      if (error.code === 0) return; // the connection dropped: the next one resubscribes
+      this.subscriptions.delete(handle);
+      if (subscription.onError) subscription.onError(error);
+      else console.error(`subscription to ${subscription.id} refused: ${error.message}`);
+    });
   }
 
   close() {
     this.closedByUser = true;
+    clearTimeout(this.renewal);
     if (this.socket) this.socket.close();
   }
 }

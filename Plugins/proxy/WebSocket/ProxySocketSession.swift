@@ -1,6 +1,7 @@
 import CarrierCore
 import CarrierPluginSDK
 import NIOHTTP1
+import Foundation
 import Synchronization
 
 /// One client of `/v1/ws`: the REST API's operations multiplexed by request id, plus
@@ -16,6 +17,8 @@ final class ProxySocketSession: WebSocketSession {
     static let maxInFlight = 64
 
     private enum Subscription {
+        /// Numbered and counted, while its first lookup runs.
+        case pending
         case value(Id, token: UInt64)
         case peer(Id, token: UInt64)
     }
@@ -25,8 +28,9 @@ final class ProxySocketSession: WebSocketSession {
         var nextSubscription: UInt64 = 0
         var inFlight = 0
         var closed = false
-        /// The light node this connection authenticated as (nil: anonymous).
+        /// The light node this connection authenticated as (nil: anonymous), until `expires`.
         var client: Id?
+        var expires: Double = 0
     }
 
     private let connection: WebSocketConnection
@@ -61,8 +65,9 @@ final class ProxySocketSession: WebSocketSession {
             return true
         }
         guard admitted else { return reply(request, error: .genericError, "over \(Self.maxInFlight) requests in flight; wait for answers") }
+        let connection = self.connection
         Task {
-            await serve(request, op: op, fields)
+            await connection.connections.answer { await serve(request, op: op, fields) }
             state.withLock { $0.inFlight -= 1 }
         }
     }
@@ -73,25 +78,37 @@ final class ProxySocketSession: WebSocketSession {
             defer { state.subscriptions = [:] }
             return Array(state.subscriptions.values)
         }
-        let values = self.values, peers = self.peers
+        let values = self.values, peers = self.peers, connection = self.connection
         Task {
-            for subscription in subscriptions { await Self.end(subscription, values: values, peers: peers) }
+            await connection.connections.answer {
+                for subscription in subscriptions { await Self.end(subscription, values: values, peers: peers) }
+            }
         }
     }
 
     private func serve(_ request: Int64, op: String, _ fields: [String: JSONValue]) async {
-        // Authentication first: `challenge`, then `authenticate` with the signed challenge.
+        // Authentication first: `challenge`, then `authenticate` with the signed challenge. Both
+        // count against the address's limits; a session lasts `sessionSeconds`, then the client
+        // authenticates again.
+        if op == "challenge" || op == "authenticate" {
+            do {
+                try access.admitAddress(connection.remote)
+            } catch {
+                return reply(request, error: error.code, error.message)
+            }
+        }
         switch op {
         case "challenge":
-            guard let (challenge, expires) = access.sessions.challenge() else {
+            guard let (challenge, expires) = access.sessions.challenge(for: connection.remote) else {
                 return reply(request, error: .serverError, "too many open challenges; try again shortly")
             }
             connection.send(#"{"req":\#(request),"result":{"challenge":"\#(challenge)","expires":\#(Int64(expires)),"proxy":"\#(access.sessions.proxyId.base58)"}}"#)
             return
         case "authenticate":
             do {
-                let (node, _, expires) = try access.openSession(fields)
-                state.withLock { $0.client = node }
+                let node = try access.verify(fields)
+                let expires = Date().timeIntervalSince1970 + access.sessions.sessionSeconds
+                state.withLock { ($0.client, $0.expires) = (node, expires) }
                 connection.send(#"{"req":\#(request),"result":{"node":"\#(node.base58)","expires":\#(Int64(expires))}}"#)
             } catch {
                 reply(request, error: error.code, error.description)
@@ -100,7 +117,16 @@ final class ProxySocketSession: WebSocketSession {
         default:
             break
         }
-        let client = state.withLock { $0.client }
+        let session = state.withLock { state -> (client: Id?, expired: Bool) in
+            guard let client = state.client else { return (nil, false) }
+            guard state.expires > Date().timeIntervalSince1970 else {
+                state.client = nil
+                return (nil, true)
+            }
+            return (client, false)
+        }
+        if session.expired { return reply(request, error: .invalidToken, "the session expired: authenticate again") }
+        let client = session.client
         do {
             try access.admit(client, remote: connection.remote)
         } catch {
@@ -198,9 +224,12 @@ final class ProxySocketSession: WebSocketSession {
             }
             known = sequence
         }
+        // The slot is taken now, so an `unsubscribe` sent while the first lookup runs finds it,
+        // and concurrent subscribes cannot pass the limit.
         let number = state.withLock { state -> UInt64? in
             guard !state.closed, state.subscriptions.count < Self.maxSubscriptions else { return nil }
             state.nextSubscription += 1
+            state.subscriptions[state.nextSubscription] = .pending
             return state.nextSubscription
         }
         guard let number else {
@@ -223,10 +252,10 @@ final class ProxySocketSession: WebSocketSession {
                 connection.send(#"{"event":"value","subscription":\#(number),"value":\#(value.json)}"#)
             }
             if let current, known.map({ current.publicKey != nil && current.sequenceNumber > $0 }) ?? true { send(current) }
-            subscription = .value(id, token: await values.watch(id, known: current, send))
+            subscription = .value(id, token: await values.watch(id, known: current, knownSequence: known, send))
         }
         let kept = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
+            guard !state.closed, case .pending? = state.subscriptions[number] else { return false }
             state.subscriptions[number] = subscription
             return true
         }
@@ -236,6 +265,7 @@ final class ProxySocketSession: WebSocketSession {
 
     private static func end(_ subscription: Subscription, values: ValueWatch, peers: PeerWatch) async {
         switch subscription {
+        case .pending: break
         case .value(let id, let token): await values.unwatch(id, token: token)
         case .peer(let id, let token): await peers.unwatch(id, token: token)
         }

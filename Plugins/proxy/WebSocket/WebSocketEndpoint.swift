@@ -28,7 +28,7 @@ struct WebSocketEndpoint: Sendable {
             return channel.eventLoop.makeSucceededFuture(target == path ? HTTPHeaders() : nil)
         }, upgradePipelineHandler: { channel, _ in
             channel.eventLoop.makeCompletedFuture {
-                let connection = WebSocketConnection(channel: channel)
+                let connection = WebSocketConnection(channel: channel, connections: connections)
                 try channel.pipeline.syncOperations.addHandler(WebSocketFrameHandler(session: open(connection), connection: connection,
                                                                                      maxMessage: maxMessage))
             }
@@ -46,27 +46,33 @@ private struct UncheckedHandler: @unchecked Sendable {
 }
 
 /// The sending side of one WebSocket connection, usable from any thread. A client that does not
-/// read (its socket buffer above the high-water mark) is closed with 1008 rather than buffered
-/// for, so one slow client never holds up the others; it reconnects and resubscribes.
+/// read (its socket buffer above the high-water mark) is disconnected at once rather than
+/// buffered for, so one slow client never holds up the others; it reconnects and resubscribes.
+/// Nothing is sent after a close frame.
 final class WebSocketConnection: Sendable {
     let channel: Channel
     /// The client's IP address, as text.
     let remote: String
+    /// The server's connections, where the session counts the work it starts (`close` waits for it).
+    let connections: Connections
+    private let closing = Atomic<Bool>(false)
 
-    init(channel: Channel) {
+    init(channel: Channel, connections: Connections) {
         self.channel = channel
+        self.connections = connections
         remote = channel.remoteAddress?.ipAddress ?? ""
     }
 
-    /// Sends one text message; false once the connection is closed.
+    /// Sends one text message; false once the connection is closing.
     @discardableResult
     func send(_ text: String) -> Bool {
-        guard channel.isActive else { return false }
-        let channel = self.channel
-        channel.eventLoop.execute {
-            guard channel.isActive else { return }
+        guard channel.isActive, !closing.load(ordering: .relaxed) else { return false }
+        channel.eventLoop.execute { [self] in
+            guard channel.isActive, !closing.load(ordering: .relaxed) else { return }
             guard channel.isWritable else {
-                Self.close(channel, code: .policyViolation, reason: "not reading its messages")
+                // A close frame would wait behind the unread data: drop the connection instead.
+                closing.store(true, ordering: .relaxed)
+                channel.close(promise: nil)
                 return
             }
             let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))
@@ -75,22 +81,19 @@ final class WebSocketConnection: Sendable {
         return true
     }
 
-    /// Closes with a close frame carrying `code` and `reason`.
-    func close(code: WebSocketErrorCode, reason: String) {
-        guard channel.isActive else { return }
-        let channel = self.channel
-        channel.eventLoop.execute { Self.close(channel, code: code, reason: reason) }
-    }
-
-    fileprivate static func close(_ channel: Channel, code: WebSocketErrorCode, reason: String) {
-        guard channel.isActive else { return }
+    /// Sends a close frame carrying `code` and `reason`, then closes; on the channel's event loop.
+    fileprivate func closeNow(code: WebSocketErrorCode, reason: String) {
+        guard channel.isActive, !closing.exchange(true, ordering: .relaxed) else { return }
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(String(reason.prefix(120)))
+        let channel = self.channel
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
             channel.close(promise: nil)
         }
     }
+
+    var isClosing: Bool { closing.load(ordering: .relaxed) }
 }
 
 /// Reassembles text messages from frames (at most `maxMessage` bytes, valid UTF-8), answers
@@ -114,6 +117,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !connection.isClosing else { return }
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text:
@@ -128,7 +132,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
-            WebSocketConnection.close(context.channel, code: .normalClosure, reason: "")
+            connection.closeNow(code: .normalClosure, reason: "")
         default:
             break
         }
@@ -148,7 +152,7 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
 
     private func refuse(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode, _ reason: String) {
         message = nil
-        WebSocketConnection.close(context.channel, code: code, reason: reason)
+        connection.closeNow(code: code, reason: reason)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
