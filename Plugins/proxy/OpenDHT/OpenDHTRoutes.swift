@@ -77,7 +77,8 @@ struct OpenDHTRoutes: Sendable {
             let current = try? await cache.value(key.valueId)
             let listener = BucketListener(stream: stream)
             listener.update(current)
-            let token = await watch.watch(key.valueId, known: current) { listener.update($0) }
+            // With no room for another watched key, the stream ends; the client listens again later.
+            guard let token = await watch.watch(key.valueId, known: current, { listener.update($0) }) else { return }
             statistics.listening(+1)
             await stream.closed()
             statistics.listening(-1)

@@ -20,6 +20,8 @@ actor PeerWatch {
     }
 
     private let host: CarrierHostAPI
+    /// Peer ids watched at once across all clients: each costs a lookup every poll round.
+    static let maxIds = 10_000
     private var watched: [Id: Watched] = [:]
     private var nextToken: UInt64 = 0
 
@@ -27,12 +29,17 @@ actor PeerWatch {
         self.host = host
     }
 
+    /// Whether `id` can be watched now (it is, or there is room for one more id).
+    func hasRoom(for id: Id) -> Bool { watched[id] != nil || watched.count < Self.maxIds }
+
     /// How many listeners are registered.
     var listenerCount: Int { watched.values.reduce(0) { $0 + $1.listeners.count } }
 
     /// Calls `listener` with all the records of `id` whenever they change after `known` (which
-    /// the caller has already shown it; the other listeners hear of what is new in it).
-    func watch(_ id: Id, known: [PeerInfo], _ listener: @escaping Listener) -> UInt64 {
+    /// the caller has already shown it; the other listeners hear of what is new in it); nil when
+    /// `maxIds` other ids are watched already.
+    func watch(_ id: Id, known: [PeerInfo], _ listener: @escaping Listener) -> UInt64? {
+        guard watched[id] != nil || watched.count < Self.maxIds else { return nil }
         if watched[id] == nil { watched[id] = Watched() }
         offer(known, for: id)
         nextToken += 1

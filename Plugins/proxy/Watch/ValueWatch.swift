@@ -19,6 +19,8 @@ actor ValueWatch {
     }
 
     private let host: CarrierHostAPI
+    /// Ids watched at once across all clients: each costs a lookup every poll round.
+    static let maxIds = 10_000
     /// How many ids one `poll` looks up at once.
     private let pollConcurrency = 16
     private var watched: [Id: Watched] = [:]
@@ -28,13 +30,17 @@ actor ValueWatch {
         self.host = host
     }
 
+    /// Whether `id` can be watched now (it is, or there is room for one more id).
+    func hasRoom(for id: Id) -> Bool { watched[id] != nil || watched.count < Self.maxIds }
+
     /// How many listeners are registered, over how many ids.
     var counts: (listeners: Int, ids: Int) { (watched.values.reduce(0) { $0 + $1.listeners.count }, watched.count) }
 
     /// Calls `listener` with every version of value `id` newer than what the listener has seen:
     /// `known`, and at least `knownSequence` (a resuming client's last seq); returns a token for
-    /// `unwatch`.
-    func watch(_ id: Id, known: Value?, knownSequence: Int32? = nil, _ listener: @escaping Listener) -> UInt64 {
+    /// `unwatch`, or nil when `maxIds` other ids are watched already.
+    func watch(_ id: Id, known: Value?, knownSequence: Int32? = nil, _ listener: @escaping Listener) -> UInt64? {
+        guard watched[id] != nil || watched.count < Self.maxIds else { return nil }
         nextToken += 1
         var entry = watched[id] ?? Watched()
         if let known, Self.isNewer(known, than: entry.latest) { entry.latest = known }

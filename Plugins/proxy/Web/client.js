@@ -214,8 +214,15 @@ export class CarrierClient {
   /** One message from the proxy: an event for a subscription, or the answer to a request. */
   received(message) {
     if (message.event) {
-      for (const subscription of this.subscriptions.values()) {
+      for (const [handle, subscription] of this.subscriptions) {
         if (subscription.server === undefined || subscription.server !== message.subscription) continue;
+        if (message.event === "ended") { // the proxy could not keep it
+          this.subscriptions.delete(handle);
+          const error = new CarrierError(message.error.code, message.error.message);
+          if (subscription.onError) subscription.onError(error);
+          else console.error(`subscription to ${subscription.id} ended: ${error.message}`);
+          continue;
+        }
         if (message.event === "value") {
           const seq = message.value.seq ?? 0;
           if (subscription.seq !== undefined && seq <= subscription.seq) continue; // seen already

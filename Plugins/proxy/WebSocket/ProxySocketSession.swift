@@ -11,7 +11,8 @@ import Synchronization
 /// alike: `{"req": N, "result": ...}` or `{"req": N, "error": {"code", "message"}}`. A
 /// subscription first sends what is current (a value only if newer than the `seq` the client
 /// gives, so a client resubscribing after a reconnect gets only what it missed), then every
-/// change, as `{"event": "value"|"peers", "subscription": S, ...}`.
+/// change, as `{"event": "value"|"peers", "subscription": S, ...}`. A subscription the proxy
+/// cannot keep (it watches `ValueWatch.maxIds` ids already) ends with `{"event": "ended", ...}`.
 final class ProxySocketSession: WebSocketSession {
     static let maxSubscriptions = 256
     static let maxInFlight = 64
@@ -236,23 +237,34 @@ final class ProxySocketSession: WebSocketSession {
             reply(request, error: .genericError, "at most \(Self.maxSubscriptions) subscriptions per connection")
             return false
         }
+        guard await (target.peer ? peers.hasRoom(for: id) : values.hasRoom(for: id)) else {
+            state.withLock { _ = $0.subscriptions.removeValue(forKey: number) }
+            reply(request, error: .genericError, "the proxy watches as many ids as it can; try again later")
+            return false
+        }
         connection.send(#"{"req":\#(request),"result":{"subscription":\#(number)}}"#)
         let connection = self.connection
-        let subscription: Subscription
+        let registered: Subscription?
         if target.peer {
             let current = ((try? await routes.host.findPeers(id.bytes)) ?? []).compactMap(PeerInfo.init)
             let send: PeerWatch.Listener = { records in
                 connection.send(#"{"event":"peers","subscription":\#(number),"peers":[\#(records.map(\.json).joined(separator: ","))]}"#)
             }
             if !current.isEmpty { send(current) }
-            subscription = .peer(id, token: await peers.watch(id, known: current, send))
+            registered = await peers.watch(id, known: current, send).map { .peer(id, token: $0) }
         } else {
             let current = try? await cache.value(id)
             let send: ValueWatch.Listener = { value in
                 connection.send(#"{"event":"value","subscription":\#(number),"value":\#(value.json)}"#)
             }
             if let current, known.map({ current.publicKey != nil && current.sequenceNumber > $0 }) ?? true { send(current) }
-            subscription = .value(id, token: await values.watch(id, known: current, knownSequence: known, send))
+            registered = await values.watch(id, known: current, knownSequence: known, send).map { .value(id, token: $0) }
+        }
+        // Room ran out while the first lookup ran: the subscription ends as soon as it began.
+        guard let subscription = registered else {
+            state.withLock { _ = $0.subscriptions.removeValue(forKey: number) }
+            connection.send(#"{"event":"ended","subscription":\#(number),"error":{"code":201,"message":"the proxy watches as many ids as it can"}}"#)
+            return false
         }
         let kept = state.withLock { state -> Bool in
             guard !state.closed, case .pending? = state.subscriptions[number] else { return false }
