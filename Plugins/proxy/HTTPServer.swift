@@ -88,17 +88,20 @@ final class HTTPServer: Sendable {
     let channel: Channel
     /// The open connections and the answers being worked out, so `close` can end both before the
     /// event loop goes (a task writing to a shut-down loop would crash a strict NIO).
-    private let connections = Connections()
+    private let connections: Connections
 
-    init(host: String, port: Int, webSocket: WebSocketEndpoint? = nil,
+    /// `connectionsPerSource` bounds the connections open at once from one source (an IPv4
+    /// address, an IPv6 /64); one more is closed as soon as it is accepted.
+    init(host: String, port: Int, connectionsPerSource: Int = 256, webSocket: WebSocketEndpoint? = nil,
          respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) throws {
+        connections = Connections(perSource: connectionsPerSource)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             channel = try ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { [connections] channel in
-                    connections.opened(channel)
+                    guard connections.opened(channel) else { return channel.close() }
                     return channel.eventLoop.makeCompletedFuture {
                         let requests = RequestHandler(respond: respond, connections: connections)
                         let upgrade = webSocket.map { $0.upgrade(replacing: requests, connections: connections) }
@@ -127,21 +130,44 @@ final class HTTPServer: Sendable {
     }
 }
 
-/// The server's open connections and how many answers are being worked out.
+/// The server's open connections (at most `perSource` from one source) and how many answers
+/// are being worked out.
 final class Connections: Sendable {
-    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+    private struct Open {
+        var channels: [ObjectIdentifier: Channel] = [:]
+        var perSource: [String: Int] = [:]
+    }
+
+    let perSource: Int
+    private let open = Mutex(Open())
     private let inProgress = Atomic<Int>(0)
+
+    init(perSource: Int) { self.perSource = perSource }
 
     var answering: Int { inProgress.load(ordering: .relaxed) }
 
-    func opened(_ channel: Channel) {
-        let key = ObjectIdentifier(channel)
-        open.withLock { $0[key] = channel }
-        channel.closeFuture.whenComplete { [self] _ in open.withLock { $0[key] = nil } }
+    /// Registers a new connection; false if its source has `perSource` open already.
+    func opened(_ channel: Channel) -> Bool {
+        let key = ObjectIdentifier(channel), source = ProxyAccess.sourceKey(channel.remoteAddress?.ipAddress ?? "")
+        let admitted = open.withLock { open -> Bool in
+            guard open.perSource[source, default: 0] < perSource else { return false }
+            open.perSource[source, default: 0] += 1
+            open.channels[key] = channel
+            return true
+        }
+        guard admitted else { return false }
+        channel.closeFuture.whenComplete { [self] _ in
+            open.withLock { open in
+                open.channels[key] = nil
+                open.perSource[source, default: 1] -= 1
+                if open.perSource[source] == 0 { open.perSource[source] = nil }
+            }
+        }
+        return true
     }
 
     func closeAll() {
-        for channel in open.withLock({ Array($0.values) }) { try? channel.close().wait() }
+        for channel in open.withLock({ Array($0.channels.values) }) { try? channel.close().wait() }
     }
 
     /// Counts an answer in progress for as long as `work` runs.

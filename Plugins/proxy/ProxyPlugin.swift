@@ -50,7 +50,8 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         policy.anonymousRate = try integer("anonymousRate", default: policy.anonymousRate, 1...1_000_000)
         policy.clientRate = try integer("clientRate", default: policy.clientRate, 1...1_000_000)
         policy.addressRate = try integer("addressRate", default: policy.addressRate, 1...1_000_000)
-        policy.sessionSeconds = try integer("sessionSeconds", default: policy.sessionSeconds, 60...604_800)
+        policy.sessionSeconds = try integer("sessionSeconds", default: policy.sessionSeconds, 1...604_800)
+        policy.connectionsPerSource = try integer("connectionsPerSource", default: policy.connectionsPerSource, 1...1_000_000)
         access = ProxyAccess(host: host, policy: policy)
         try host.defineMeter(ProxyAccess.meter, unit: "request")
         self.address = address
@@ -84,7 +85,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         let webSocket = WebSocketEndpoint(path: "/v1/ws", maxMessage: HTTPServer.maxBody) { connection in
             ProxySocketSession(connection: connection, routes: native, cache: cache, values: watch, peers: peerWatch, access: access)
         }
-        let server = try HTTPServer(host: address, port: port, webSocket: webSocket) { request in
+        let server = try HTTPServer(host: address, port: port, connectionsPerSource: access.policy.connectionsPerSource, webSocket: webSocket) { request in
             await statistics.request { await Self.route(request, access: access, native: native, openDHT: openDHT) }
         }
         self.server = server

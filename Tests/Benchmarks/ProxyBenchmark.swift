@@ -139,6 +139,7 @@ enum ProxyBenchmark {
                 anonymous = true
                 anonymousRate = 1000000
                 addressRate = 1000000
+                connectionsPerSource = 5000
                 """.write(toFile: "\(superFolder)/proxy.toml", atomically: true, encoding: .utf8)
             let supernode = try ChildProcess.start(HostBenchmark.carrier, ["run", "--manifests", superFolder])
             let pair = CarrierPair(peer: peer, supernode: supernode)

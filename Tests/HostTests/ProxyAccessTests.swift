@@ -161,4 +161,38 @@ struct ProxyAccessTests {
         await host.stopAll()
         await network.stop()
     }
+
+    @Test func webSocketSessionsExpireAndConnectionsPerAddressAreBounded() async throws {
+        let (network, host, endpoint) = try await Self.start("""
+            host = "127.0.0.1"
+            port = 0
+            anonymous = false
+            sessionSeconds = 1
+            connectionsPerSource = 3
+            """, isolation: .inProcess)
+        let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
+        let socket = try await TestWebSocket.connect(host: "127.0.0.1", port: port)
+        try await socket.send(#"{"req":1,"op":"challenge"}"#)
+        let challengeMessage = try #require(await socket.message(containing: #""req":1,"result""#))
+        let challenge = try #require(((try JSONSerialization.jsonObject(with: Data(challengeMessage.utf8)) as? [String: Any])?["result"]
+            as? [String: Any])?["challenge"] as? String)
+        try await socket.send(#"{"req":2,"op":"authenticate",\#(try Self.signed(challenge, by: KeyPair.random(), proxy: network.host.id).dropFirst())"#)
+        #expect(await socket.message(containing: #""req":2,"result""#) != nil, "\(socket.received)")
+        try await socket.send(#"{"req":3,"op":"node"}"#)
+        #expect(await socket.message(containing: #""req":3,"result""#) != nil)
+        // After sessionSeconds the connection is anonymous again, and this proxy refuses that.
+        try await Task.sleep(for: .milliseconds(1200))
+        try await socket.send(#"{"req":4,"op":"node"}"#)
+        #expect(await socket.message(containing: #"{"req":4,"error":{"code":400,"message":"the session expired"#) != nil, "\(socket.received)")
+
+        // Three connections from one address at once; a fourth is closed as it comes.
+        let second = try await TestWebSocket.connect(host: "127.0.0.1", port: port)
+        let third = try await TestWebSocket.connect(host: "127.0.0.1", port: port)
+        await #expect(throws: (any Error).self) { _ = try await TestWebSocket.connect(host: "127.0.0.1", port: port) }
+        await third.close()
+        #expect(await eventually { (try? await TestWebSocket.connect(host: "127.0.0.1", port: port)) != nil }, "a slot frees when one closes")
+        for client in [socket, second] { await client.close() }
+        await host.stopAll()
+        await network.stop()
+    }
 }

@@ -98,7 +98,19 @@ struct ProxyWebSocketTests {
         try? await large.send(#"{"req":1,"op":"node","pad":""# + String(repeating: "x", count: 70_000) + #""}"#)
         #expect(await eventually { large.closeCode == 1009 }, "\(String(describing: large.closeCode))")
 
-        for client in [socket, again, binary, large] { await client.close() }
+        // At most 256 subscriptions per connection.
+        let many = try await TestWebSocket.connect(host: "127.0.0.1", port: port)
+        // In batches of 32, so as to stay under the 64 requests a connection may have in flight.
+        for first in stride(from: 1, through: 257, by: 32) {
+            let last = min(first + 31, 257)
+            for request in first...last { try await many.send(#"{"req":\#(request),"op":"subscribe","value":"\#(light.publicKey.base58)","seq":3}"#) }
+            _ = await eventually { many.received.filter { $0.hasPrefix(#"{"req":"#) }.count >= last }
+        }
+        #expect(await many.message(containing: #"{"req":257,"error":{"code":201,"message":"at most 256 subscriptions"#) != nil,
+                "\(many.received.suffix(2))")
+        #expect(many.received.filter { $0.contains(#""result":{"subscription":"#) }.count == 256)
+
+        for client in [socket, again, binary, large, many] { await client.close() }
         await host.stopAll()
         await network.stop()
     }

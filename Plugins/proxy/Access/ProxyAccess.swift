@@ -10,6 +10,8 @@ import NIOHTTP1
 /// - `clientRate` (default 50): requests a second one light node may make.
 /// - `addressRate` (default 200): requests a second from one address, sessions or not.
 /// - `sessionSeconds` (default 3600): how long a session lasts.
+/// - `connectionsPerSource` (default 256): connections open at once from one address (HTTP and
+///   WebSocket alike; each WebSocket holds subscriptions the proxy keeps looking up).
 /// Each rate allows bursts of twice its value.
 struct AccessPolicy: Sendable {
     var anonymous = false
@@ -17,6 +19,7 @@ struct AccessPolicy: Sendable {
     var clientRate = 50
     var addressRate = 200
     var sessionSeconds = 3600
+    var connectionsPerSource = 256
 }
 
 /// Authenticates light nodes (`Sessions`), rate-limits by client and by address, and runs every
