@@ -9,8 +9,9 @@ import Foundation
 ///
 /// Config: `host` (default "0.0.0.0"), `port` (default 39200; 0 picks one), `cacheMilliseconds`
 /// (how long a looked-up value is served from memory, default 2000), `pollSeconds` (how often
-/// listened-to values are looked up on the network, default 5), `maxWrites` (DHT stores and
-/// announcements in progress at once, beyond which a write answers 503, default 64), and who may use it and how much
+/// listened-to values are looked up on the network, default 5), `valueSeconds` (how long an
+/// OpenDHT value lives, default 600), `maxWrites` (DHT stores and announcements in progress at
+/// once, beyond which a write answers 503, default 64), and who may use it and how much
 /// (`AccessPolicy`). It announces service `proxy` at `http://{host}:PORT`, and bills meter
 /// `requests` per light node.
 final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
@@ -25,6 +26,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private let port: Int
     private let pollInterval: Duration
     private let maxWrites: Int
+    private let valueLifetime: Int64
     private let cache: ValueCache
     private let watch: ValueWatch
     private let peerWatch: PeerWatch
@@ -58,6 +60,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         port = try integer("port", default: 39200, 0...65535)
         pollInterval = .seconds(try integer("pollSeconds", default: 5, 1...3600))
         maxWrites = try integer("maxWrites", default: 64, 1...10_000)
+        valueLifetime = Int64(try integer("valueSeconds", default: 600, 1...86_400))
         cache = ValueCache(host: host, ttl: .milliseconds(try integer("cacheMilliseconds", default: 2000, 0...3_600_000)))
         watch = ValueWatch(host: host)
         peerWatch = PeerWatch(host: host)
@@ -77,7 +80,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private func serve() throws {
         let statistics = ProxyStatistics()
         let writes = WriteGate(limit: maxWrites)
-        let store = OpenDHTStore(host: host, cache: cache, watch: watch, writes: writes)
+        let store = OpenDHTStore(host: host, cache: cache, watch: watch, writes: writes, valueLifetime: valueLifetime)
         let native = ProxyRoutes(host: host, version: Self.version, cache: cache, health: dhtHealth, values: watch, peers: peerWatch,
                                  writes: writes)
         let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics, health: dhtHealth)

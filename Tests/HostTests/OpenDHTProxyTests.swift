@@ -51,6 +51,21 @@ struct OpenDHTProxyTests {
         await network.stop()
     }
 
+    @Test func aListenHearsAValueExpire() async throws {
+        try #require(OpenDHTNodeProcess.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
+        // Values live 2 s here: the listener hears the put, then the expiry, with no other change.
+        let network = try await TwoProxies.start(config: HostNetwork.openProxy + "valueSeconds = 2")
+        let key = Hex.encode(Sodium.randomBytes(20))
+        let listener = try OpenDHTNodeProcess(proxyClientOf: network.proxies[1])
+        listener.send("l \(key)")
+        #expect(await listener.waitFor("Listening, token"), "\(listener.transcript)")
+        let writer = try OpenDHTNodeProcess(proxyClientOf: network.proxies[0])
+        writer.send("p \(key) short-lived")
+        #expect(await listener.waitFor("data(text/plain):\"short-lived\""), "\(listener.transcript)")
+        #expect(await listener.waitFor(" expired", within: .seconds(10)), "the listen stream announces the expiry: \(listener.transcript)")
+        await network.stop()
+    }
+
     @Test func theOpenDHTRoutesAnswerAsOpenDHTsProxyDoes() async throws {
         let network = try await TwoProxies.start(config: HostNetwork.openProxy)
         let base = "http://" + network.proxies[0]

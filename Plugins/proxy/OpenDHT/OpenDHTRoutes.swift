@@ -12,7 +12,7 @@ import Synchronization
 /// - `GET /key/{hash}`: the values at a key, one JSON object per line;
 /// - `POST /key/{hash}`: puts a value (with `"permanent":true`, for an hour between refreshes);
 /// - `GET /key/{hash}/listen`: the values at a key, then every new one (and every one that leaves,
-///   with `"expired":true`) as it arrives, until the client disconnects.
+///   evicted or expired, with `"expired":true`) as it arrives, until the client disconnects.
 ///
 /// Errors are `{"err": message}`, as OpenDHT's proxy writes them.
 struct OpenDHTRoutes: Sendable {
@@ -80,7 +80,15 @@ struct OpenDHTRoutes: Sendable {
             // With no room for another watched key, the stream ends; the client listens again later.
             guard let token = await watch.watch(key.valueId, known: current, { listener.update($0) }) else { return }
             statistics.listening(+1)
+            // Values also leave when their time runs out, with no new version of the bucket.
+            let expiry = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(listener.millisecondsToNextExpiry()))
+                    listener.expireDue()
+                }
+            }
             await stream.closed()
+            expiry.cancel()
             statistics.listening(-1)
             await watch.unwatch(key.valueId, token: token)
         }
@@ -125,24 +133,49 @@ struct OpenDHTRoutes: Sendable {
     }
 }
 
-/// One listen stream's view of a key's bucket: what it has sent, so each new version of the
-/// bucket sends only the values that are new or changed, and the ones that left as expired.
+/// One listen stream's view of a key's bucket: what it has sent and until when each value lives,
+/// so each new version of the bucket sends only the values that are new or changed, and a value
+/// that leaves (evicted, or its time run out) is sent again with `"expired": true`.
 private final class BucketListener: Sendable {
     private let stream: HTTPStream
-    private let sent = Mutex<[UInt64: OpenDHTValue]>([:])
+    private let sent = Mutex<[UInt64: OpenDHTBucket.Entry]>([:])
 
     init(stream: HTTPStream) { self.stream = stream }
 
+    /// A new version of the bucket.
     func update(_ value: Value?) {
         guard let bucket = try? OpenDHTStore.bucket(of: value) else { return }
-        let live = bucket.live(at: OpenDHTStore.now).map(\.value)
+        let live = bucket.live(at: OpenDHTStore.now)
         let lines = sent.withLock { sent -> [String] in
-            var lines = live.filter { sent[$0.id] != $0 }.map { $0.json() }
-            let liveIds = Set(live.map(\.id))
-            lines += sent.values.filter { !liveIds.contains($0.id) }.map { $0.json(expired: true) }
-            sent = Dictionary(live.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+            var lines = live.filter { sent[$0.value.id]?.value != $0.value }.map { $0.value.json() }
+            let liveIds = Set(live.map(\.value.id))
+            lines += sent.values.filter { !liveIds.contains($0.value.id) }.map { $0.value.json(expired: true) }
+            sent = Dictionary(live.map { ($0.value.id, $0) }, uniquingKeysWith: { $1 })
             return lines
         }
+        send(lines)
+    }
+
+    /// Sends the values whose time has run out as expired.
+    func expireDue() {
+        let now = OpenDHTStore.now
+        let lines = sent.withLock { sent -> [String] in
+            let due = sent.values.filter { $0.expires <= now }
+            for entry in due { sent[entry.value.id] = nil }
+            return due.map { $0.value.json(expired: true) }
+        }
+        send(lines)
+    }
+
+    /// How long until the next sent value expires: at most a second (a value sent meanwhile may
+    /// expire sooner than the ones known when the wait began), at least 100 ms.
+    func millisecondsToNextExpiry() -> Int64 {
+        let next = sent.withLock { $0.values.map(\.expires).min() }
+        guard let next else { return 1000 }
+        return min(1000, max(100, (next - OpenDHTStore.now) * 1000 + 50))
+    }
+
+    private func send(_ lines: [String]) {
         if !lines.isEmpty { stream.send(lines.map { $0 + "\n" }.joined()) }
     }
 }

@@ -24,10 +24,10 @@ actor OpenDHTStore {
         }
     }
 
-    /// OpenDHT's lifetime of a value of the default type, and of a permanent put between refreshes
-    /// (its clients refresh permanent puts every 55 minutes).
-    static let valueLifetime: Int64 = 600
-    static let permanentLifetime: Int64 = 3600
+    /// How long a value lives (OpenDHT's default type lives 600 s), and a permanent put between
+    /// refreshes (its clients refresh permanent puts every 55 minutes, so at least 3600 s).
+    let valueLifetime: Int64
+    var permanentLifetime: Int64 { max(3600, valueLifetime) }
 
     private let host: CarrierHostAPI
     private let cache: ValueCache
@@ -39,7 +39,8 @@ actor OpenDHTStore {
     private(set) var putCount = 0
     private(set) var permanentPutCount = 0
 
-    init(host: CarrierHostAPI, cache: ValueCache, watch: ValueWatch, writes: WriteGate) {
+    init(host: CarrierHostAPI, cache: ValueCache, watch: ValueWatch, writes: WriteGate, valueLifetime: Int64 = 600) {
+        self.valueLifetime = valueLifetime
         self.writes = writes
         self.host = host
         self.cache = cache
@@ -89,7 +90,7 @@ actor OpenDHTStore {
         var bucket = (try? Self.bucket(of: current)) ?? OpenDHTBucket()
         let now = Self.now
         do {
-            try bucket.insert(value, expires: now + (permanent ? Self.permanentLifetime : Self.valueLifetime), now: now)
+            try bucket.insert(value, expires: now + (permanent ? permanentLifetime : valueLifetime), now: now)
         } catch {
             return .failure(.tooLarge(error))
         }
