@@ -66,7 +66,14 @@ struct PluginHostTests {
         #expect(network.environment.metrics.prometheusText().contains(
             "carrier_billing_usage_total{plugin=\"org.carrier.examples.hello-swift\",meter=\"publications\"} 1.0"))
         let seen = { network.environment.metrics.counter("storage_events", plugin: status.id) ?? 0 }
-        let before = seen()  // its own service record, stored on its node, may already count
+        // Its own greeting and service record are stored on its node too, and their events can
+        // still be on the way: count from once the counter has held still for half a second.
+        var before = seen()
+        _ = await eventually {
+            try? await Task.sleep(for: .milliseconds(500))
+            defer { before = seen() }
+            return seen() == before
+        }
         _ = try await network.client.storeValue(Value.immutable(Array("seen by the plugin".utf8)), persistent: false)
         #expect(await eventually { seen() == before + 1 },
                 "the plugin's event subscription saw the value stored on its node")
