@@ -218,20 +218,23 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler, @unc
                 return
             }
             let (path, query) = Self.split(head.uri)
-            let request = HTTPRequest(method: head.method, path: path, query: query, accept: head.headers.first(name: "Accept") ?? "",
+            // A HEAD is answered as its GET would be, without the body.
+            let headOnly = head.method == .HEAD
+            let request = HTTPRequest(method: headOnly ? .GET : head.method, path: path, query: query, accept: head.headers.first(name: "Accept") ?? "",
                                       remote: context.channel.remoteAddress?.ipAddress ?? "",
                                       authorization: head.headers.first(name: "Authorization") ?? "", body: body)
             let respond = self.respond, connections = self.connections
             Task {
                 await connections.answer {
-                    let answer = await respond(request)
-                    loop.execute { self.write(answer, keepAlive: keepAlive, context: bound.value) }
+                    var answer = await respond(request)
+                    if headOnly { answer.stream = nil }
+                    loop.execute { self.write(answer, keepAlive: keepAlive, headOnly: headOnly, context: bound.value) }
                 }
             }
         }
     }
 
-    private func write(_ answer: HTTPAnswer, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func write(_ answer: HTTPAnswer, keepAlive: Bool, headOnly: Bool = false, context: ChannelHandlerContext) {
         if let stream = answer.stream {
             // The stream holds the connection until one side closes it.
             let headers = HTTPHeaders([("Content-Type", answer.contentType), ("Transfer-Encoding", "chunked"),
@@ -249,9 +252,11 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler, @unc
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         if let retryAfter = answer.retryAfter { headers.add(name: "Retry-After", value: "\(retryAfter)") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
-        var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)
-        buffer.writeString(answer.body)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if !headOnly {
+            var buffer = context.channel.allocator.buffer(capacity: answer.body.utf8.count)
+            buffer.writeString(answer.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { channel.close(promise: nil) }

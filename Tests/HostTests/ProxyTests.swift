@@ -45,6 +45,15 @@ struct ProxyTests {
         let node = try await Self.call("GET", base + "/node")
         #expect(node.status == 200 && node.json["id"] as? String == network.host.id.base58)
 
+        // The browser module, and a HEAD of it: the same status and type, no body.
+        var head = URLRequest(url: URL(string: base + "/client.js")!)
+        head.httpMethod = "HEAD"
+        let (headBody, headResponse) = try await URLSession.shared.data(for: head)
+        let script = try await URLSession.shared.data(from: URL(string: base + "/client.js")!)
+        #expect((headResponse as? HTTPURLResponse)?.statusCode == 200 && headBody.isEmpty)
+        #expect((headResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/javascript") == true)
+        #expect(String(decoding: script.0, as: UTF8.self).contains("export class CarrierClient"))
+
         // The light node signs; the proxy only checks and stores.
         let light = KeyPair.random()
         let value = Value.signed(by: light, sequenceNumber: 1, data: Array("from a phone".utf8))
