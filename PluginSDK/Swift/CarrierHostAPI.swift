@@ -22,7 +22,15 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// A failed host call.
     public struct Failure: Error, CustomStringConvertible {
         public let status: Int32
-        public var description: String { "host call failed with status \(status)" }
+        public var description: String {
+            let names: [UInt32: String] = [
+                CARRIER_ERR_INVALID_ARGUMENT.rawValue: "invalid argument", CARRIER_ERR_NOT_FOUND.rawValue: "not found",
+                CARRIER_ERR_UNSUPPORTED.rawValue: "not supported by this host", CARRIER_ERR_FAILED.rawValue: "failed",
+                CARRIER_ERR_TIMEOUT.rawValue: "timed out", CARRIER_ERR_REFUSED.rawValue: "refused (no node accepted it, or the host said no)",
+                CARRIER_ERR_SHUTTING_DOWN.rawValue: "the plugin is stopping",
+            ]
+            return "host call \(names[UInt32(bitPattern: status)] ?? "failed") (status \(status))"
+        }
     }
 
     public func log(_ level: LogLevel, _ message: String) {

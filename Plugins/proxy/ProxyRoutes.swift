@@ -82,11 +82,10 @@ struct ProxyRoutes: Sendable {
             return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "not a value: \(error)")
         }
         do {
+            // A store that no node accepted throws (refused), so here at least one node holds it.
             guard let (accepted, asked) = try await writes.run({ try await host.storeValue(DHTValue(value)) }) else { return busy() }
-            if accepted > 0 {
-                await cache.remember(value)
-                await values.offer(value)
-            }
+            await cache.remember(value)
+            await values.offer(value)
             return .json(#"{"id":"\#(value.id.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
@@ -130,7 +129,7 @@ struct ProxyRoutes: Sendable {
         }
         do {
             guard let (accepted, asked) = try await writes.run({ try await host.announcePeer(PeerRecord(peer)) }) else { return busy() }
-            if accepted > 0 { await peers.offer([peer], for: peer.peerId) }
+            await peers.offer([peer], for: peer.peerId)
             return .json(#"{"id":"\#(peer.peerId.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node took the announcement: \(error)")

@@ -1,6 +1,7 @@
 import CarrierCore
 import CarrierHost
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -23,15 +23,15 @@ struct OpenDHTProxyTests {
     }
 
     @Test func dhtnodeProxyClientsPutGetAndListenThroughTwoSupernodes() async throws {
-        try #require(OpenDHTNodeProcess.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
+        try #require(OpenDHTNode.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
         let network = try await TwoProxies.start(config: HostNetwork.openProxy)
         let key = Hex.encode(Sodium.randomBytes(20))
 
-        let listener = try OpenDHTNodeProcess(proxyClientOf: network.proxies[1])
+        let listener = try OpenDHTNode.proxyClient(of: network.proxies[1])
         listener.send("l \(key)")
         #expect(await listener.waitFor("Listening, token"), "\(listener.transcript)")
 
-        let writer = try OpenDHTNodeProcess(proxyClientOf: network.proxies[0])
+        let writer = try OpenDHTNode.proxyClient(of: network.proxies[0])
         writer.send("p \(key) hello-from-one")
         #expect(await writer.waitFor("Put: success"), "\(writer.transcript)")
 
@@ -39,7 +39,7 @@ struct OpenDHTProxyTests {
         let bucketKey = try KeyPair(seed: Sodium.sha256(Array("carrier/opendht/v1/".utf8), try #require(Hex.decode(key))))
         #expect(await network.nodes[2].findValue(bucketKey.publicKey) != nil)
 
-        let reader = try OpenDHTNodeProcess(proxyClientOf: network.proxies[1])
+        let reader = try OpenDHTNode.proxyClient(of: network.proxies[1])
         reader.send("g \(key)")
         #expect(await reader.waitFor("data(text/plain):\"hello-from-one\""), "\(reader.transcript)")
         #expect(await reader.waitFor("Get: completed"), "\(reader.transcript)")
@@ -52,14 +52,14 @@ struct OpenDHTProxyTests {
     }
 
     @Test func aListenHearsAValueExpire() async throws {
-        try #require(OpenDHTNodeProcess.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
+        try #require(OpenDHTNode.isInstalled, "dhtnode is missing: `make test` installs Debian's dhtnode package")
         // Values live 2 s here: the listener hears the put, then the expiry, with no other change.
         let network = try await TwoProxies.start(config: HostNetwork.openProxy + "valueSeconds = 2")
         let key = Hex.encode(Sodium.randomBytes(20))
-        let listener = try OpenDHTNodeProcess(proxyClientOf: network.proxies[1])
+        let listener = try OpenDHTNode.proxyClient(of: network.proxies[1])
         listener.send("l \(key)")
         #expect(await listener.waitFor("Listening, token"), "\(listener.transcript)")
-        let writer = try OpenDHTNodeProcess(proxyClientOf: network.proxies[0])
+        let writer = try OpenDHTNode.proxyClient(of: network.proxies[0])
         writer.send("p \(key) short-lived")
         #expect(await listener.waitFor("data(text/plain):\"short-lived\""), "\(listener.transcript)")
         #expect(await listener.waitFor(" expired", within: .seconds(10)), "the listen stream announces the expiry: \(listener.transcript)")

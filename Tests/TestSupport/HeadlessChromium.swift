@@ -13,52 +13,28 @@ public final class HeadlessChromium: Sendable {
         public let description: String
     }
 
-    private let process: Process
+    private let process: ChildProcess
     private let profile: String
     private let socket: TestWebSocket
     private let nextId = Mutex<Int>(0)
 
     public init() async throws {
         profile = NSTemporaryDirectory() + "carrier-chromium-\(UUID().uuidString)"
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path)
-        process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-                             "--remote-debugging-port=0", "--user-data-dir=\(profile)", "about:blank"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let collected = Collected()
-        errors.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { collected.text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
-        }
-        try process.run()
+        process = try ChildProcess.start(Self.path, ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                     "--disable-extensions", "--remote-debugging-port=0", "--user-data-dir=\(profile)",
+                                                     "about:blank"])
         // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/UUID"
-        var endpoint: (port: Int, path: String)?
-        _ = await eventually(within: .seconds(30)) {
-            let text = collected.text.withLock { $0 }
-            guard let range = text.range(of: "ws://127.0.0.1:") else { return false }
-            let rest = text[range.upperBound...].prefix { !$0.isWhitespace }
-            guard let slash = rest.firstIndex(of: "/"), let port = Int(rest[..<slash]) else { return false }
-            endpoint = (port, String(rest[slash...]))
-            return true
+        let line = try await process.waitForLine(within: .seconds(30)) { $0.contains("ws://127.0.0.1:") }
+        let rest = line[line.range(of: "ws://127.0.0.1:")!.upperBound...].prefix { !$0.isWhitespace }
+        guard let slash = rest.firstIndex(of: "/"), let port = Int(rest[..<slash]) else {
+            throw Failure(description: "chromium printed no DevTools address: \(line)")
         }
-        errors.fileHandleForReading.readabilityHandler = nil
-        guard let endpoint else {
-            process.terminate()
-            throw Failure(description: "chromium printed no DevTools address:\n" + collected.text.withLock { $0 })
-        }
-        socket = try await TestWebSocket.connect(host: "127.0.0.1", port: endpoint.port, path: endpoint.path)
+        socket = try await TestWebSocket.connect(host: "127.0.0.1", port: port, path: String(rest[slash...]))
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        process.stop()
         try? FileManager.default.removeItem(atPath: profile)
-    }
-
-    /// What chromium printed on standard error while starting (where it names its DevTools address).
-    private final class Collected: Sendable {
-        let text = Mutex<String>("")
     }
 
     /// A DevTools call (in a page's session when given); returns its result, or throws its error.

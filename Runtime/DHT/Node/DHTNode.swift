@@ -90,8 +90,8 @@ public actor DHTNode {
     var maintenanceTask: Task<Void, Never>?
     var pending: [UInt64: PendingCall] = [:]
     var nextTxid = UInt64.random(in: 1...0xFFFF)
-    var inboundLimiter: RateLimiter<RateKey>
-    var outboundLimiter: RateLimiter<RateKey>
+    var inboundLimiter: TokenBuckets<RateKey>
+    var outboundLimiter: TokenBuckets<RateKey>
     var pinging: Set<Id> = []
     /// Smoothed round trip of all answers, in ms (0 until the first).
     var averageRTT: Double = 0
@@ -122,8 +122,8 @@ public actor DHTNode {
             tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
                                           maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
         }
-        self.inboundLimiter = RateLimiter(rate: configuration.inboundRate, burst: configuration.inboundBurst)
-        self.outboundLimiter = RateLimiter(rate: configuration.outboundRate, burst: configuration.outboundBurst)
+        self.inboundLimiter = TokenBuckets(rate: configuration.inboundRate, burst: configuration.inboundBurst)
+        self.outboundLimiter = TokenBuckets(rate: configuration.outboundRate, burst: configuration.outboundBurst)
     }
 
     /// This node's id.

@@ -1,16 +1,19 @@
-/// Token buckets per key: `rate` tokens a second, at most `burst` saved up. Counts what it refuses.
-struct RateLimiter<Key: Hashable> {
-    let rate: Double
-    let burst: Double
+/// Token buckets per key (a source address, a client): `rate` tokens a second, at most `burst`
+/// saved up. Times are monotonic milliseconds. Buckets that have refilled completely are
+/// forgotten once there are more than 100,000 (they behave like new ones). The DHT's inbound and
+/// outbound limits and the proxy's per-client and per-address limits are all this.
+public struct TokenBuckets<Key: Hashable>: Sendable where Key: Sendable {
+    public let rate: Double
+    public let burst: Double
     private var buckets: [Key: (tokens: Double, updated: Int64)] = [:]
 
-    init(rate: Double, burst: Double) {
+    public init(rate: Double, burst: Double) {
         self.rate = rate
         self.burst = burst
     }
 
     /// Takes one token for `key` at `now` (ms); false when its bucket is empty.
-    mutating func allow(_ key: Key, now: Int64) -> Bool {
+    public mutating func allow(_ key: Key, now: Int64) -> Bool {
         reserve(key, now: now, maxWait: 0) != nil
     }
 
@@ -18,7 +21,7 @@ struct RateLimiter<Key: Hashable> {
     /// how many ms to wait for it (0 if it is there), or nil if that would be over `maxWait` ms.
     /// Waiting callers are spaced `1 / rate` apart, so a burst of requests is paced at the rate
     /// instead of refused.
-    mutating func reserve(_ key: Key, now: Int64, maxWait: Int64) -> Int64? {
+    public mutating func reserve(_ key: Key, now: Int64, maxWait: Int64) -> Int64? {
         var bucket = buckets[key] ?? (burst, now)
         bucket.tokens = min(burst, bucket.tokens + Double(now - bucket.updated) * rate / 1000)
         bucket.updated = now
