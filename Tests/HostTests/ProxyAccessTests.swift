@@ -153,11 +153,17 @@ struct ProxyAccessTests {
         let challenge = try #require(try await Self.call("GET", endpoint + "/v1/auth/challenge").json["challenge"] as? String)
         let token = try #require(try await Self.call("POST", endpoint + "/v1/auth/session",
                                                      body: try Self.signed(challenge, by: light, proxy: network.host.id)).json["token"] as? String)
+        // The 5th GET (the 7th request, after the challenge and the session) finds the burst of
+        // 6 spent, unless a slow machine let a token refill in between: up to 12 tries.
         var statuses: [Int] = []
-        for _ in 0..<6 { statuses.append(try await Self.call("GET", endpoint + "/v1/node", token: token).status) }
+        var refusal: String?
+        while refusal == nil, statuses.count < 12 {
+            let answer = try await Self.call("GET", endpoint + "/v1/node", token: token)
+            statuses.append(answer.status)
+            if answer.status == 429 { refusal = answer.body }
+        }
         #expect(statuses.prefix(4) == [200, 200, 200, 200] && statuses.last == 429, "\(statuses)")
-        let refused = try await Self.call("GET", endpoint + "/v1/node", token: token)
-        #expect(refused.status == 429 && refused.body.contains("requests a second from 127.0.0.1"), "\(refused.body)")
+        #expect(refusal?.contains("requests a second from 127.0.0.1") == true, "\(refusal ?? "none refused")")
         await host.stopAll()
         await network.stop()
     }
