@@ -93,7 +93,16 @@ enum ProxyBenchmark {
     /// supernode without plugins) as its one DHT peer; `limits` is a `[rate_limits]` section for
     /// both node.toml files, nil for the defaults.
     struct CarrierPair {
-        static let raisedLimits = "[rate_limits]\ninbound = 1000000\ninbound_burst = 1000000\noutbound = 1000000\noutbound_burst = 1000000\n"
+        static let raisedLimits = """
+            [rate_limits]
+            inbound = 1000000
+            inbound_burst = 1000000
+            contact_inbound = 1000000
+            contact_inbound_burst = 1000000
+            outbound = 1000000
+            outbound_burst = 1000000
+
+            """
 
         let peer: ChildProcess
         let supernode: ChildProcess

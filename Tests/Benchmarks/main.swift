@@ -276,7 +276,7 @@ if selected("proxy") {
     print(String(format: "\nWebSocket fan-out: %d subscribers on one value, %d puts; put to last notification p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d missing",
                  fan.subscribers, fan.rounds, fan.percentile(0.5), fan.percentile(0.99), fan.lastArrival.last ?? .nan, fan.missing))
     print("answers/s counts every answer, ok/s the 2xx ones; errors = non-2xx answers and socket errors counted by wrk.")
-    print("\"limits raised\": both Carrier nodes with node.toml [rate_limits] at 1,000,000/s (the defaults allow 64 requests/s to one peer).")
+    print("\"limits raised\": both Carrier nodes with node.toml [rate_limits] at 1,000,000/s (the defaults allow 1,024 requests/s to one peer).")
     print("The ratio compares ok/s with OpenDHT's proxy on the same route.")
 }
 

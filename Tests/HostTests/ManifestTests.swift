@@ -116,15 +116,18 @@ struct ManifestTests {
             [rate_limits]
             outbound = 2000
             inbound_burst = 4096
+            contact_inbound = 300
             """, file: "/srv/m/node.toml")
         #expect(node.dataDirectory == "/srv/m/data" && node.listen == [Endpoint("127.0.0.1:4000")!] && node.allowLocal)
-        #expect(node.rateLimits == NodeConfiguration.RateLimits(inbound: 32, inboundBurst: 4096, outbound: 2000, outboundBurst: 256))
+        #expect(node.rateLimits == NodeConfiguration.RateLimits(inbound: 32, inboundBurst: 4096, contactInbound: 300, contactInboundBurst: 4096,
+                                                                         outbound: 2000, outboundBurst: 1024))
         #expect(node.bootstrap.map(\.port) == [4001] && node.admin == Endpoint("127.0.0.1:4080")!)
         let defaults = try NodeConfiguration.parse("", file: "/srv/m/node.toml")
         #expect(defaults.listen.map(\.description) == ["0.0.0.0:39001", "[::]:39001"] && defaults.admin.description == "127.0.0.1:39080")
         for (text, field) in [("listen = [\"nowhere\"]", "listen[0]"), ("bootstrap = [\"\(KeyPairId.sample)@127.0.0.1:1\"]", "bootstrap[0]"),
                               ("admin = 5", "admin"), ("plugins = \"x\"", "plugins"),
-                              ("[rate_limits]\noutbound = 0", "rate_limits.outbound"), ("[rate_limits]\nin = 5", "rate_limits.in"),
+                              ("[rate_limits]\noutbound = 0", "rate_limits.outbound"),
+                              ("[rate_limits]\ncontact_inbound = 2000000", "rate_limits.contact_inbound"), ("[rate_limits]\nin = 5", "rate_limits.in"),
                               ("[rate_limits]\ninbound = \"fast\"", "rate_limits.inbound")] {
             #expect(throws: ManifestError.self) { try NodeConfiguration.parse(text, file: "n.toml") }
             do { _ = try NodeConfiguration.parse(text, file: "n.toml") } catch { #expect(error.field == field, "\(error)") }

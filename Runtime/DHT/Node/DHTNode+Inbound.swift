@@ -1,11 +1,14 @@
 import CarrierCore
 
-/// Inbound datagrams: the inbound rate limit, the envelope, decoding, answering requests and
-/// matching responses to outstanding calls.
+/// Inbound datagrams: the inbound rate limit (two tiers, `AnsweredEndpoints`), the envelope,
+/// decoding, answering requests and matching responses to outstanding calls.
 extension DHTNode {
     func receive(_ datagram: UDPTransport.Datagram, family: AddressFamily) {
         statistics.datagramsReceived += 1
-        guard inboundLimiter.allow(RateKey(datagram.sender), now: monotonic) else {
+        let now = monotonic, key = RateKey(datagram.sender)
+        let allowed = answeredEndpoints.contains(datagram.sender, now: now)
+            ? contactInboundLimiter.allow(key, now: now) : inboundLimiter.allow(key, now: now)
+        guard allowed else {
             statistics.throttled += 1
             return
         }
@@ -52,6 +55,7 @@ extension DHTNode {
             return
         }
         pending[message.txid] = nil
+        answeredEndpoints.record(Endpoint(address: sender.address, port: sender.port), now: monotonic)
         let elapsed = ContinuousClock.now - call.sentAt
         let rtt = max(0.01, elapsed.seconds * 1000)
         averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1

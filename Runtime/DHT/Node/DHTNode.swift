@@ -6,7 +6,8 @@ import Logging
 /// with its own routing table, as the reference runs them), one storage. It answers requests, keeps
 /// its routing tables alive, and runs lookups, stores and announcements for its owner with async/await.
 ///
-/// Every inbound datagram is rate-limited per source unit, opened by the envelope, decoded and then
+/// Every inbound datagram is rate-limited per source unit (more generously for an endpoint that
+/// answered us recently, `AnsweredEndpoints`), opened by the envelope, decoded and then
 /// either answered (`RequestHandler`) or matched to an outstanding call by txid, address, method
 /// and node id. Every outbound request is rate-limited per destination source unit too. Everything
 /// refused is counted in `statistics`. The work is split by purpose over `DHTNode+*.swift`.
@@ -26,12 +27,19 @@ public actor DHTNode {
         /// How many times a ping, a store or an announcement is sent before it counts as failed.
         /// Lookup requests are sent once: an unanswered one is replaced by the next candidate.
         public var attempts = 2
-        /// Inbound datagrams per second per source unit, and the burst allowed.
+        /// Inbound datagrams per second per source unit, and the burst allowed, from a source
+        /// that has not answered us (Boson's limit: its address may be spoofed).
         public var inboundRate: Double = 32
         public var inboundBurst: Double = 512
+        /// The same from an endpoint that answered one of our requests in the last 30 minutes
+        /// (`AnsweredEndpoints`): a live contact, such as a supernode busy on behalf of its
+        /// clients. Twice the outbound rate, so a peer sending at its full rate still has room
+        /// for its answers and pings.
+        public var contactInboundRate: Double = 2048
+        public var contactInboundBurst: Double = 4096
         /// Requests per second we send to one source unit, and the burst allowed.
-        public var outboundRate: Double = 64
-        public var outboundBurst: Double = 256
+        public var outboundRate: Double = 1024
+        public var outboundBurst: Double = 1024
         /// How long a request over the outbound limit waits for its turn before it fails as
         /// throttled: a burst is paced at the rate rather than refused (a refused lookup or store
         /// is work lost, and retrying it only drains the budget further).
@@ -91,6 +99,8 @@ public actor DHTNode {
     var pending: [UInt64: PendingCall] = [:]
     var nextTxid = UInt64.random(in: 1...0xFFFF)
     var inboundLimiter: TokenBuckets<RateKey>
+    var contactInboundLimiter: TokenBuckets<RateKey>
+    var answeredEndpoints = AnsweredEndpoints()
     var outboundLimiter: TokenBuckets<RateKey>
     var pinging: Set<Id> = []
     /// Smoothed round trip of all answers, in ms (0 until the first).
@@ -123,6 +133,7 @@ public actor DHTNode {
                                           maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
         }
         self.inboundLimiter = TokenBuckets(rate: configuration.inboundRate, burst: configuration.inboundBurst)
+        self.contactInboundLimiter = TokenBuckets(rate: configuration.contactInboundRate, burst: configuration.contactInboundBurst)
         self.outboundLimiter = TokenBuckets(rate: configuration.outboundRate, burst: configuration.outboundBurst)
     }
 

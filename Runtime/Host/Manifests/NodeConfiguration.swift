@@ -33,32 +33,50 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// The address clients should use, put into announced service endpoints (`{host}`): the
     /// IPv4 listen address unless it is 0.0.0.0, else 127.0.0.1 until the operator sets it.
     public var publicHost: String
-    /// The DHT's rate limits: (inbound, inbound burst, outbound, outbound burst), per source unit.
+    /// The DHT's rate limits per source unit (`[rate_limits]`).
     public var rateLimits: RateLimits
 
-    /// The DHT's rate limits per source unit; the defaults are the DHT's.
+    /// The DHT's rate limits per source unit, each a rate and a burst; the defaults are the DHT's
+    /// (`DHTNode.Configuration` explains each).
     public struct RateLimits: Sendable, Equatable {
+        /// From a source that has not answered us.
         public var inbound: Double
         public var inboundBurst: Double
+        /// From an endpoint that answered one of our requests recently.
+        public var contactInbound: Double
+        public var contactInboundBurst: Double
+        /// Our requests to one destination.
         public var outbound: Double
         public var outboundBurst: Double
 
-        public init(inbound: Double, inboundBurst: Double, outbound: Double, outboundBurst: Double) {
+        public init(inbound: Double, inboundBurst: Double, contactInbound: Double, contactInboundBurst: Double,
+                    outbound: Double, outboundBurst: Double) {
             self.inbound = inbound
             self.inboundBurst = inboundBurst
+            self.contactInbound = contactInbound
+            self.contactInboundBurst = contactInboundBurst
             self.outbound = outbound
             self.outboundBurst = outboundBurst
         }
 
-        static let defaults: RateLimits = {
+        public static let defaults: RateLimits = {
             let dht = DHTNode.Configuration(listen: [], dataDirectory: "")
-            return RateLimits(inbound: dht.inboundRate, inboundBurst: dht.inboundBurst, outbound: dht.outboundRate, outboundBurst: dht.outboundBurst)
+            return RateLimits(inbound: dht.inboundRate, inboundBurst: dht.inboundBurst, contactInbound: dht.contactInboundRate,
+                              contactInboundBurst: dht.contactInboundBurst, outbound: dht.outboundRate, outboundBurst: dht.outboundBurst)
         }()
+
+        /// The `node.toml` key of each limit.
+        static var keys: [(String, WritableKeyPath<RateLimits, Double>)] { [
+            ("inbound", \.inbound), ("inbound_burst", \.inboundBurst), ("contact_inbound", \.contactInbound),
+            ("contact_inbound_burst", \.contactInboundBurst), ("outbound", \.outbound), ("outbound_burst", \.outboundBurst),
+        ] }
 
         /// Applies the limits to a DHT node's configuration.
         public func apply(to configuration: inout DHTNode.Configuration) {
             configuration.inboundRate = inbound
             configuration.inboundBurst = inboundBurst
+            configuration.contactInboundRate = contactInbound
+            configuration.contactInboundBurst = contactInboundBurst
             configuration.outboundRate = outbound
             configuration.outboundBurst = outboundBurst
         }
@@ -101,8 +119,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         guard !publicHost.isEmpty, !publicHost.contains("/") else { throw table.error("public_host", "expected a host name or address") }
         var limits = RateLimits.defaults
         if var section = try table.table("rate_limits") {
-            for (key, path) in [("inbound", \RateLimits.inbound), ("inbound_burst", \.inboundBurst), ("outbound", \.outbound),
-                                ("outbound_burst", \.outboundBurst)] {
+            for (key, path) in RateLimits.keys {
                 guard let number = try section.number(key) else { continue }
                 guard number >= 1, number <= 1_000_000 else { throw section.error(key, "must be from 1 to 1000000, found \(number)") }
                 limits[keyPath: path] = number
