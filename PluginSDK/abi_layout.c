@@ -25,6 +25,7 @@ _Static_assert(offsetof(carrier_plugin_v1, health) == 72, "carrier_plugin_v1.hea
 _Static_assert(offsetof(carrier_plugin_v1, settle) == 80, "carrier_plugin_v1.settle moved (added in 1.1)");
 _Static_assert(offsetof(carrier_host_api_v1, settlement_result) == 208, "carrier_host_api_v1.settlement_result moved (added in 1.1)");
 _Static_assert(offsetof(carrier_host_api_v1, dht_status) == 216, "carrier_host_api_v1.dht_status moved (added in 1.2)");
+_Static_assert(offsetof(carrier_host_api_v1, store_value_cas) == 224, "carrier_host_api_v1.store_value_cas moved (added in 1.3)");
 _Static_assert(sizeof(carrier_dht_status) == 16, "carrier_dht_status changed size");
 _Static_assert(offsetof(carrier_value, data_length) == 48, "carrier_value.data_length moved");
 _Static_assert(offsetof(carrier_value, id) == 56, "carrier_value.id moved");

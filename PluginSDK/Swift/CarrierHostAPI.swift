@@ -22,12 +22,15 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// A failed host call.
     public struct Failure: Error, CustomStringConvertible {
         public let status: Int32
+        /// A conditional store met a newer version (CARRIER_ERR_CONFLICT).
+        public var isConflict: Bool { status == Int32(CARRIER_ERR_CONFLICT.rawValue) }
         public var description: String {
             let names: [UInt32: String] = [
                 CARRIER_ERR_INVALID_ARGUMENT.rawValue: "invalid argument", CARRIER_ERR_NOT_FOUND.rawValue: "not found",
                 CARRIER_ERR_UNSUPPORTED.rawValue: "not supported by this host", CARRIER_ERR_FAILED.rawValue: "failed",
                 CARRIER_ERR_TIMEOUT.rawValue: "timed out", CARRIER_ERR_REFUSED.rawValue: "refused (no node accepted it, or the host said no)",
                 CARRIER_ERR_SHUTTING_DOWN.rawValue: "the plugin is stopping",
+                CARRIER_ERR_CONFLICT.rawValue: "conflict (a node holds a newer version than the cas)",
             ]
             return "host call \(names[UInt32(bitPattern: status)] ?? "failed") (status \(status))"
         }
@@ -191,8 +194,14 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
-    /// Stores a complete, valid value (signed by its owner) on the K closest nodes.
-    public func storeValue(_ value: DHTValue) async throws -> (accepted: Int, asked: Int) {
+    /// Stores a complete, valid value (signed by its owner) on the K closest nodes. With a `cas`
+    /// (ABI 1.3), a node holding a version with a greater sequence number refuses it, and the
+    /// call throws a `Failure` whose `isConflict` is true: read the value again, merge, retry.
+    public func storeValue(_ value: DHTValue, cas: Int32? = nil) async throws -> (accepted: Int, asked: Int) {
+        if let cas {
+            guard cas >= 0 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }
+            guard hostHas(\.store_value_cas), api.pointee.store_value_cas != nil else { throw Failure(status: Int32(CARRIER_ERR_UNSUPPORTED.rawValue)) }
+        }
         for (part, size) in [(value.publicKey, 32), (value.recipient, 32), (value.nonce, 24), (value.signature, 64)] {
             if let part { try Self.require(part, size) }
         }
@@ -207,6 +216,9 @@ public struct CarrierHostAPI: @unchecked Sendable {
         c.data = arena.copy(value.data)
         c.data_length = value.data.count
         let pointer = arena.copy([c])
+        if let cas, let conditional = api.pointee.store_value_cas {
+            return try await callback { box in conditional(handle, pointer, cas, Self.writeDone, box) }
+        }
         return try await callback { box in api.pointee.store_value(handle, pointer, Self.writeDone, box) }
     }
 
@@ -235,8 +247,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// The supernode's routing-table counts (ABI 1.2). Throws `Failure` with
     /// CARRIER_ERR_UNSUPPORTED from a 1.0 or 1.1 host, which lacks the call.
     public func dhtStatus() async throws -> DHTStatus {
-        guard api.pointee.struct_size >= MemoryLayout<carrier_host_api_v1>.offset(of: \.dht_status)! + MemoryLayout<UnsafeRawPointer>.size,
-              let call = api.pointee.dht_status else {
+        guard hostHas(\.dht_status), let call = api.pointee.dht_status else {
             throw Failure(status: Int32(CARRIER_ERR_UNSUPPORTED.rawValue))
         }
         return try await callback { box in
@@ -267,6 +278,12 @@ public struct CarrierHostAPI: @unchecked Sendable {
 
     private static let writeDone: carrier_write_callback = { userData, status, accepted, asked in
         ContinuationBox<(accepted: Int, asked: Int)>.finish(userData, status) { (Int(accepted), Int(asked)) }
+    }
+
+    /// Whether the host's table reaches `field` (one added in a later minor than the host's).
+    private func hostHas<Field>(_ field: KeyPath<carrier_host_api_v1, Field>) -> Bool {
+        guard let offset = MemoryLayout<carrier_host_api_v1>.offset(of: field) else { return false }
+        return Int(api.pointee.struct_size) >= offset + MemoryLayout<Field>.size
     }
 
     /// Starts a callback-style host call with a continuation as its user data.

@@ -1,6 +1,6 @@
 /*
  * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
- * ABI version 1.2. This header is the whole contract: a plugin needs nothing else from Carrier.
+ * ABI version 1.3. This header is the whole contract: a plugin needs nothing else from Carrier.
  *
  * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
  * is in the name, so a library built for another major simply fails to resolve). The host calls it
@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 2
+#define CARRIER_ABI_MINOR 3
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
@@ -68,7 +68,8 @@ typedef enum carrier_status {
     CARRIER_ERR_FAILED = 4,           /* the operation failed; the message says why             */
     CARRIER_ERR_TIMEOUT = 5,
     CARRIER_ERR_REFUSED = 6,          /* the network or the host refused it (e.g. no node stored it) */
-    CARRIER_ERR_SHUTTING_DOWN = 7     /* the instance is stopping; the operation was abandoned  */
+    CARRIER_ERR_SHUTTING_DOWN = 7,    /* the instance is stopping; the operation was abandoned  */
+    CARRIER_ERR_CONFLICT = 8          /* (1.3) a node holds a newer version than `cas`: read again */
 } carrier_status;
 
 /** Log levels, as swift-log's. */
@@ -311,6 +312,18 @@ typedef struct carrier_host_api_v1 {
      * answer, or CARRIER_ERR_SHUTTING_DOWN. CARRIER_ERR_INVALID_ARGUMENT without a callback.
      */
     carrier_status (*dht_status)(carrier_host *host, carrier_dht_status_callback callback, void *user_data);
+
+    /* --- Added in 1.3: conditional store --------------------------------------------------- */
+    /**
+     * `store_value` on a condition: a node that holds a version of the value with a sequence
+     * number greater than `cas` (>= 0) refuses it, so a read-modify-write cannot silently replace
+     * a version it never read. The callback gets CARRIER_ERR_CONFLICT if any node refused for
+     * that reason (read again, merge, retry with the new `cas`; the counts say how many others
+     * accepted), else what `store_value` gets. CARRIER_ERR_INVALID_ARGUMENT at once, with no
+     * callback, for an invalid value or a negative `cas`.
+     */
+    carrier_status (*store_value_cas)(carrier_host *host, const carrier_value *value, int32_t cas,
+                                      carrier_write_callback callback, void *user_data);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */

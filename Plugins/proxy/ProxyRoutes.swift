@@ -33,7 +33,7 @@ struct ProxyRoutes: Sendable {
         case ("health", nil):
             return await only(.GET) { health.isHealthy ? node() : HTTPAnswer(status: .serviceUnavailable, body: node().body) }
         case ("values", let id?): return await only(.GET) { await getValue(id, cas: request.query["cas"]) }
-        case ("values", nil): return await only(.POST) { await putValue(request.body) }
+        case ("values", nil): return await only(.POST) { await putValue(request.body, cas: request.query["cas"]) }
         case ("nodes", let id?): return await only(.GET) { await findNode(id) }
         case ("peers", let id?): return await only(.GET) { await findPeers(id) }
         case ("peers", nil): return await only(.POST) { await announce(request.body) }
@@ -56,13 +56,10 @@ struct ProxyRoutes: Sendable {
 
     private func getValue(_ text: String, cas: String?) async -> HTTPAnswer {
         guard let id = Id(base58: text) else { return Self.badId(text) }
-        var casValue: Int32 = -1
-        if let cas {
-            guard let parsed = Int32(cas), parsed >= 0 else { return Self.error(.badRequest, code: ErrorCode.protocolError.rawValue, "cas must be a non-negative integer") }
-            casValue = parsed
-        }
+        let (casValue, refusal) = Self.sequenceNumber(cas)
+        if let refusal { return refusal }
         do {
-            guard let found = try await cache.value(id, cas: casValue >= 0 ? casValue : nil) else {
+            guard let found = try await cache.value(id, cas: casValue) else {
                 return Self.error(.notFound, code: ErrorCode.valueNotExists.rawValue, "no value \(text) on the network")
             }
             return .json(found.json)
@@ -71,7 +68,19 @@ struct ProxyRoutes: Sendable {
         }
     }
 
-    private func putValue(_ body: [UInt8]) async -> HTTPAnswer {
+    /// The `cas` query parameter (a sequence number, 0 to Int32.max): nil when absent; the answer
+    /// to send back when malformed.
+    private static func sequenceNumber(_ text: String?) -> (cas: Int32?, refusal: HTTPAnswer?) {
+        guard let text else { return (nil, nil) }
+        guard let parsed = Int32(text), parsed >= 0 else {
+            return (nil, error(.badRequest, code: ErrorCode.protocolError.rawValue, "cas must be an integer from 0 to \(Int32.max)"))
+        }
+        return (parsed, nil)
+    }
+
+    private func putValue(_ body: [UInt8], cas casText: String?) async -> HTTPAnswer {
+        let (cas, refusal) = Self.sequenceNumber(casText)
+        if let refusal { return refusal }
         let value: Value
         do {
             value = try Value(json: String(decoding: body, as: UTF8.self))
@@ -83,10 +92,12 @@ struct ProxyRoutes: Sendable {
         }
         do {
             // A store that no node accepted throws (refused), so here at least one node holds it.
-            guard let (accepted, asked) = try await writes.run({ try await host.storeValue(DHTValue(value)) }) else { return busy() }
+            guard let (accepted, asked) = try await writes.run({ try await host.storeValue(DHTValue(value), cas: cas) }) else { return busy() }
             await cache.remember(value)
             await values.offer(value)
             return .json(#"{"id":"\#(value.id.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
+        } catch let failure as CarrierHostAPI.Failure where failure.isConflict {
+            return Self.error(.conflict, code: ErrorCode.casFail.rawValue, "a node holds a version newer than cas \(cas ?? 0): read it again")
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
         }

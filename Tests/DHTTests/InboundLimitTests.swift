@@ -9,50 +9,51 @@ import Testing
 /// contact's.
 @Suite(.serialized)
 struct InboundLimitTests {
-    /// A bare peer on its own socket: answers pings once told to, sends pings in bulk and counts
-    /// the answers.
+    /// A bare peer on its own socket: answers pings if `answersRequests`, sends pings in bulk and
+    /// counts the answers.
     private final class PingingPeer: Sendable {
         let identity = KeyPair.random()
         let transport: UDPTransport
         let envelope: DatagramEnvelope
-        /// What the receiving task shares with the test.
-        final class State: Sendable {
-            let answersRequests = Mutex(false)
-            let answers = Mutex(0)
-        }
-        let state = State()
+        private let answers = Answers()
         private let task: Task<Void, Never>
 
-        init() async throws {
+        /// The answers the receiving task has counted.
+        private final class Answers: Sendable {
+            let count = Mutex(0)
+        }
+
+        init(answersRequests: Bool) async throws {
             transport = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!)
             envelope = DatagramEnvelope(identity: identity)
-            task = Task { [transport, envelope, state] in
+            task = Task { [transport, envelope, answers] in
                 await transport.receive { datagram in
                     guard let (sender, bytes) = try? envelope.open(datagram.bytes, family: .ipv4),
                           let message = try? Message.decode(cbor: bytes) else { return }
-                    if message.kind == .request {
-                        guard state.answersRequests.withLock({ $0 }) else { return }
+                    if message.kind != .request {
+                        answers.count.withLock { $0 += 1 }
+                    } else if answersRequests {
                         let reply = Message(txid: message.txid, body: .pingResponse)
                         transport.send(try! envelope.seal(reply.cbor, to: sender, family: .ipv4), to: datagram.sender)
-                    } else {
-                        state.answers.withLock { $0 += 1 }
                     }
                 }
             }
         }
 
         var contact: NodeInfo { NodeInfo(id: identity.publicKey, address: transport.localEndpoint.address, port: transport.localEndpoint.port) }
-        var answered: Int { state.answers.withLock { $0 } }
+        var answered: Int { answers.count.withLock { $0 } }
 
-        /// Sends `count` pings to `node` and returns how many were answered within half a second.
-        func ping(_ node: NodeInfo, count: Int) async throws -> Int {
+        /// Sends `count` pings to `node`; returns how many were answered once `expected` were, or
+        /// after 10 s (a loaded machine can take a while).
+        func ping(_ node: NodeInfo, count: Int, expecting expected: Int) async throws -> Int {
             let before = answered
             let destination = Endpoint(address: node.address, port: node.port)
             for index in 0..<count {
                 let request = Message(txid: UInt64(index + 1), body: .pingRequest)
                 transport.send(try envelope.seal(request.cbor, to: node.id, family: .ipv4), to: destination)
             }
-            try await Task.sleep(for: .milliseconds(500))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while answered - before < expected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             return answered - before
         }
 
@@ -66,32 +67,33 @@ struct InboundLimitTests {
         var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
                                                   dataDirectory: NSTemporaryDirectory() + "carrier-inbound-\(UUID().uuidString)")
         configuration.allowLocal = true
-        configuration.inboundRate = 1
+        // A stranger gets a burst of 10 and next to no refill; a contact 100 and one a second.
+        configuration.inboundRate = 0.01
         configuration.inboundBurst = 10
         configuration.contactInboundRate = 1
         configuration.contactInboundBurst = 100
         let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
         try await node.start()
         let nodeInfo = try #require(await node.nodeInfo)
-        let peer = try await PingingPeer()
 
-        // A stranger (it does not answer the node's ping back yet): 10 of 50 answered, the
-        // burst; the rest throttled.
-        let asStranger = try await peer.ping(nodeInfo, count: 50)
+        // A stranger (it never answers the node, not even its ping back): 10 of 50 answered,
+        // the rest throttled. (On 127.0.0.1 each port is its own source.)
+        let stranger = try await PingingPeer(answersRequests: false)
+        let asStranger = try await stranger.ping(nodeInfo, count: 50, expecting: 10)
         #expect(asStranger == 10, "\(asStranger) answered")
-        #expect(await node.statistics.throttled >= 40)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await node.statistics.throttled < 40, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await node.statistics.throttled == 40)
 
-        // Once it has answered one of the node's requests (after a second, so its answer gets
-        // through the stranger's limit), its endpoint is a contact's: 60 of 60 answered.
-        peer.state.answersRequests.withLock { $0 = true }
-        try await Task.sleep(for: .milliseconds(1100))
-        #expect(await node.ping(peer.contact))
-        let throttledBefore = await node.statistics.throttled
-        let asContact = try await peer.ping(nodeInfo, count: 60)
+        // A peer that has answered one of the node's requests is a contact: 60 of 60 answered.
+        let contact = try await PingingPeer(answersRequests: true)
+        #expect(await node.ping(contact.contact))
+        let asContact = try await contact.ping(nodeInfo, count: 60, expecting: 60)
         #expect(asContact == 60, "\(asContact) answered")
-        #expect(await node.statistics.throttled == throttledBefore)
+        #expect(await node.statistics.throttled == 40)
 
-        await peer.stop()
+        await stranger.stop()
+        await contact.stop()
         await node.stop()
     }
 }

@@ -89,6 +89,30 @@ struct LoopbackNetworkTests {
         for node in nodes { await node.stop() }
     }
 
+    @Test func aStoreWithCasIsRefusedAsAConflictWhereANewerVersionIsHeld() async throws {
+        let nodes = try await network(5)
+        let owner = KeyPair.random()
+        let five = Value.signed(by: owner, sequenceNumber: 5, data: Array("five".utf8))
+        let stored = try await nodes[1].storeValueAnswers(five, cas: nil, persistent: false)
+        let holders = nodes.filter { stored[$0.id] == .accepted }
+        #expect(holders.count == 4, "\(stored)")
+        // Written after reading version 3: every node holding 5 says conflict and keeps 5; the
+        // writer's other closest node (nodes[1], which stored for others) holds none and accepts.
+        let unread = Value.signed(by: owner, sequenceNumber: 6, data: Array("six, after reading three".utf8))
+        let refused = try await nodes[2].storeValueAnswers(unread, cas: 3, persistent: false)
+        for holder in holders where holder !== nodes[2] {
+            #expect(refused[holder.id] == .conflict, "\(refused)")
+            #expect(try holder.storage.value(owner.publicKey, now: Int64(Date().timeIntervalSince1970 * 1000)) == five)
+        }
+        #expect(refused[nodes[1].id] == .accepted, "\(refused)")
+        // Written after reading 6: accepted everywhere.
+        let read = Value.signed(by: owner, sequenceNumber: 7, data: Array("seven, after reading six".utf8))
+        let accepted = try await nodes[2].storeValueAnswers(read, cas: 6, persistent: false)
+        #expect(accepted.count == 4 && accepted.values.allSatisfy { $0 == .accepted }, "\(accepted)")
+        #expect(await nodes[3].findValue(owner.publicKey) == read)
+        for node in nodes { await node.stop() }
+    }
+
     @Test func theNodesThatStoreAValueOrPeerAnnounceIt() async throws {
         let nodes = try await network(6)
         let watched = nodes[2]

@@ -86,6 +86,15 @@ struct OpenDHTProxyTests {
         let lines = got.body.split(separator: "\n")
         #expect(got.status == 200 && lines.count == 2 && lines.contains(#"{"data":"d29ybGQ=","id":"77"}"#), "\(got)")
 
+        // The second proxy has never seen the key: its put tries to create the key's bucket
+        // without reading, meets the first proxy's (a conflict), reads it and adds to it.
+        let other = "http://" + network.proxies[1]
+        let added = try await Self.call("POST", other + "/key/\(key)", body: #"{"data":"dGhpcmQ=","id":"78"}"#)
+        #expect(added.status == 200, "\(added)")
+        let merged = try await Self.call("GET", other + "/key/\(key)").body.split(separator: "\n")
+        #expect(merged.count == 3 && merged.contains(#"{"data":"d29ybGQ=","id":"77"}"#) && merged.contains(#"{"data":"dGhpcmQ=","id":"78"}"#),
+                "\(merged)")
+
         let stats = try await Self.call("GET", base + "/node/stats")
         #expect(stats.status == 200 && stats.body.contains(#""putCount":2"#) && stats.body.contains(#""totalPermanentPuts":1"#), "\(stats)")
 

@@ -66,6 +66,16 @@ struct ProxyTests {
         let readBack = try Value(json: String(decoding: try JSONSerialization.data(withJSONObject: read.json), as: UTF8.self))
         #expect(read.status == 200 && readBack == value)
 
+        // A read-modify-write: stored where no node holds a version newer than cas; refused (409,
+        // CasFail) by nodes that do, which keep their version.
+        let second = Value.signed(by: light, sequenceNumber: 2, data: Array("second, after reading 1".utf8))
+        let replaced = try await Self.call("POST", base + "/values?cas=1", body: second.json)
+        #expect(replaced.status == 200 && (replaced.json["accepted"] as? Int ?? 0) >= 1, "\(replaced.json)")
+        let unread = Value.signed(by: light, sequenceNumber: 3, data: Array("third, written without reading 2".utf8))
+        let conflict = try await Self.call("POST", base + "/values?cas=1", body: unread.json)
+        #expect(conflict.status == 409 && Self.code(conflict) == 301, "\(conflict.status) \(conflict.json)")
+        #expect(await network.client.findValue(light.publicKey) == second, "the nodes kept the version the write did not read")
+
         let nodes = try await Self.call("GET", base + "/nodes/\(network.client.id.base58)")
         #expect(nodes.status == 200 && ((nodes.json["nodes"] as? [[Any]])?.contains { $0.first as? String == network.client.id.base58 } ?? false))
 
@@ -91,6 +101,7 @@ struct ProxyTests {
             (try await Self.call("GET", base + "/values/\(Id.random().base58)"), 404, 3),
             (try await Self.call("GET", base + "/values/not-an-id"), 400, 203),
             (try await Self.call("GET", base + "/values/\(light.publicKey.base58)?cas=-2"), 400, 203),
+            (try await Self.call("POST", base + "/values?cas=many", body: second.json), 400, 203),
             (try await Self.call("DELETE", base + "/node"), 405, 204),
             (try await Self.call("GET", endpoint + "/nowhere"), 404, 204),
             (try await Self.call("POST", base + "/values", body: String(repeating: "x", count: 70_000)), 413, 205),

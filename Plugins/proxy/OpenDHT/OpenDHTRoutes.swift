@@ -66,6 +66,8 @@ struct OpenDHTRoutes: Sendable {
             var answer = Self.error(.serviceUnavailable, reason)
             answer.retryAfter = 1
             return answer
+        } catch .conflict(let reason) {
+            return Self.error(.conflict, reason)
         } catch {
             return Self.error(.badGateway, "Put failed: \(error)")
         }

@@ -3,11 +3,17 @@ import CarrierPluginSDK
 import Foundation
 
 /// OpenDHT's get and put on the Carrier DHT: each OpenDHT key's values live in one bucket (a
-/// signed mutable Carrier value, see `OpenDHTKey` and `OpenDHTBucket`). A put reads the bucket's
-/// newest version from the network, adds the value, and stores the next sequence number, one put
-/// per key at a time in this proxy. Two proxies putting at one key within one lookup's time can
-/// race; the storing nodes keep the greater sequence number, so one of the two values can be
-/// lost (docs/opendht-mapping.md).
+/// signed mutable Carrier value, see `OpenDHTKey` and `OpenDHTBucket`), one put per key at a time
+/// in this proxy. Every store is conditional (`cas`): a storing node that holds a newer bucket
+/// than the one the put merged into refuses it, and the put reads again and retries.
+///
+/// - A key this proxy has not seen is most often new: its bucket is created without reading first
+///   (one lookup fewer), with `cas` 0, which any node holding a bucket of the key refuses.
+/// - Otherwise the put reads the newest bucket, adds the value and stores the next sequence number.
+///
+/// Two proxies racing at one key can still split the storing nodes between two versions with the
+/// same sequence number; a writer that then reads back its own version can drop the other's
+/// value (docs/opendht-mapping.md).
 actor OpenDHTStore {
     /// Why a put failed.
     enum PutError: Error, CustomStringConvertible {
@@ -15,14 +21,27 @@ actor OpenDHTStore {
         case network(String)
         /// Too many writes in progress (`WriteGate`).
         case busy(String)
+        /// Other writers kept changing the key's bucket.
+        case conflict(String)
 
         var description: String {
             switch self {
             case .tooLarge(let error): error.description
-            case .network(let reason), .busy(let reason): reason
+            case .network(let reason), .busy(let reason), .conflict(let reason): reason
             }
         }
     }
+
+    /// How one conditional store went.
+    private enum Attempt {
+        case stored
+        /// A node holds a newer bucket than the one merged into.
+        case conflict
+        case failed(PutError)
+    }
+
+    /// How many times a put reads and stores again after a conflict.
+    static let attempts = 3
 
     /// How long a value lives (OpenDHT's default type lives 600 s), and a permanent put between
     /// refreshes (its clients refresh permanent puts every 55 minutes, so at least 3600 s).
@@ -77,39 +96,71 @@ actor OpenDHTStore {
     }
 
     private func storeBucket(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
-        let current: Value?
-        do {
-            // The newer of what the network answers and what this proxy stored last: a lookup can
-            // answer from a node that has not seen our previous put yet.
-            let found = try await host.findValue(key.valueId.bytes).map(Value.init)
-            let ours = await cache.cached(key.valueId)
-            current = [found, ours].compactMap { $0 }.max { $0.sequenceNumber < $1.sequenceNumber }
-        } catch {
-            return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+        // After a conflict, the next read must see a version at least this new.
+        var atLeast: Int32?
+        if await cache.cached(key.valueId) == nil {
+            switch await store(value, into: nil, at: key, permanent: permanent) {
+            case .stored: return .success(())
+            case .conflict: atLeast = 1
+            case .failed(let error): return .failure(error)
+            }
         }
+        for _ in 0..<Self.attempts {
+            let current: Value?
+            do {
+                current = try await newestBucket(at: key, atLeast: atLeast)
+            } catch {
+                return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+            }
+            if let atLeast, (current?.sequenceNumber ?? -1) < atLeast {
+                return .failure(.conflict("another writer changed the key's bucket, and the lookup did not find its version; try again"))
+            }
+            switch await store(value, into: current, at: key, permanent: permanent) {
+            case .stored: return .success(())
+            case .conflict: atLeast = (current?.sequenceNumber ?? 0) + 1
+            case .failed(let error): return .failure(error)
+            }
+        }
+        return .failure(.conflict("other writers changed the key's bucket \(Self.attempts) times during this put; try again"))
+    }
+
+    /// The newer of what the network answers (with `atLeast`, only a version that new) and what
+    /// this proxy stored last: a lookup can answer from a node that has not seen our last put.
+    private func newestBucket(at key: OpenDHTKey, atLeast: Int32?) async throws -> Value? {
+        let found = try await host.findValue(key.valueId.bytes, cas: atLeast ?? -1).map(Value.init)
+        let ours = await cache.cached(key.valueId)
+        return [found, ours].compactMap { $0 }.max { $0.sequenceNumber < $1.sequenceNumber }
+    }
+
+    /// Stores `current`'s bucket with `value` added at the next sequence number, on condition
+    /// that no node holds a version newer than `current` (none: sequence number 0, so buckets
+    /// start at 1 and a new one is refused wherever the key has any).
+    private func store(_ value: OpenDHTValue, into current: Value?, at key: OpenDHTKey, permanent: Bool) async -> Attempt {
         var bucket = (try? Self.bucket(of: current)) ?? OpenDHTBucket()
         let now = Self.now
         do {
             try bucket.insert(value, expires: now + (permanent ? permanentLifetime : valueLifetime), now: now)
         } catch {
-            return .failure(.tooLarge(error))
+            return .failed(.tooLarge(error))
         }
         // Anyone can sign for a key (its seed is public), including at the greatest sequence
         // number, after which no version can replace it.
-        let sequence = current?.sequenceNumber ?? -1
+        let sequence = current?.sequenceNumber ?? 0
         guard sequence < Int32.max else {
-            return .failure(.network("the key's Carrier value is at the greatest sequence number and cannot be replaced"))
+            return .failed(.network("the key's Carrier value is at the greatest sequence number and cannot be replaced"))
         }
         let next = Value.signed(by: key.keyPair, sequenceNumber: sequence + 1, data: bucket.data)
         do {
-            // A store that no node accepted throws (refused).
-            _ = try await host.storeValue(DHTValue(next))
+            // A store that no node accepted throws (refused); one that met a newer version, a conflict.
+            _ = try await host.storeValue(DHTValue(next), cas: sequence)
+        } catch let failure as CarrierHostAPI.Failure where failure.isConflict {
+            return .conflict
         } catch {
-            return .failure(.network("the DHT store failed: \(error)"))
+            return .failed(.network("the DHT store failed: \(error)"))
         }
         await cache.remember(next)
         await watch.offer(next)
-        return .success(())
+        return .stored
     }
 
     /// The bucket a Carrier value holds (empty when there is none).

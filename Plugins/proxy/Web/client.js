@@ -251,7 +251,8 @@ export class CarrierClient {
 
   node() { return this.request("node"); }
   getValue(id, cas) { return this.request("getValue", cas === undefined ? { id } : { id, cas }); }
-  putValue(value) { return this.request("putValue", { value }); }
+  // With cas, a node holding a version newer than cas refuses it (error 301): read, merge, retry.
+  putValue(value, cas) { return this.request("putValue", cas === undefined ? { value } : { value, cas }); }
   findNode(id) { return this.request("findNode", { id }); }
   findPeers(id) { return this.request("findPeers", { id }); }
   announcePeer(peer) { return this.request("announcePeer", { peer }); }

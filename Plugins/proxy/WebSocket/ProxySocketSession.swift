@@ -169,7 +169,9 @@ final class ProxySocketSession: WebSocketSession {
                 reply(request, error: .protocolError, "putValue needs \"value\"")
                 return false
             }
-            await http(.POST, "/v1/values", body: value.text)
+            var query: [String: String] = [:]
+            if let cas = fields["cas"] { query["cas"] = cas.text }
+            await http(.POST, "/v1/values", query: query, body: value.text)
         case "findNode":
             guard let id = await idArgument() else { return false }
             await http(.GET, "/v1/nodes/\(id)")

@@ -36,7 +36,7 @@ extension DHTNode {
 
     /// Finds the K closest nodes of `family` to `target` with write tokens, then sends each its
     /// write (retried per `configuration.attempts`); returns which accepted.
-    func write(to target: Id, in family: AddressFamily, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: Bool] {
+    func write(to target: Id, in family: AddressFamily, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: WriteAnswer] {
         var tokens: [Id: Int32] = [:]
         let closest = await lookup(target, in: family) { want in
             .findNodeRequest(FindNodeRequest(target: target, want: want.union(.token)))
@@ -45,15 +45,18 @@ extension DHTNode {
             return false
         }.closestAnswered
         let attempts = configuration.attempts
-        return await withTaskGroup(of: (Id, Bool).self) { group in
+        return await withTaskGroup(of: (Id, WriteAnswer).self) { group in
             for node in closest {
                 guard let token = tokens[node.id] else { continue }
                 group.addTask {
-                    if case .success = await self.call(request(token), to: node, attempts: attempts) { return (node.id, true) }
-                    return (node.id, false)
+                    switch await self.call(request(token), to: node, attempts: attempts) {
+                    case .success: (node.id, .accepted)
+                    case .failure(.remote(let code, _)) where code == ErrorCode.casFail.rawValue: (node.id, .conflict)
+                    case .failure: (node.id, .failed)
+                    }
                 }
             }
-            var outcome: [Id: Bool] = [:]
+            var outcome: [Id: WriteAnswer] = [:]
             for await (node, accepted) in group { outcome[node] = accepted }
             return outcome
         }

@@ -45,6 +45,12 @@ extension DHTNode {
     /// Stores `value` on the K closest nodes of each family; returns which of them accepted it. A
     /// `persistent` value is also kept locally, for republishing.
     public func storeValue(_ value: Value, cas: Int32? = nil, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
+        try await storeValueAnswers(value, cas: cas, persistent: persistent).mapValues { $0 == .accepted }
+    }
+
+    /// `storeValue`, with each node's answer: with a `cas`, a node that holds a newer version
+    /// says so (`.conflict`), so a read-modify-write learns that it must read again.
+    public func storeValueAnswers(_ value: Value, cas: Int32?, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try value.validate()
         if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
@@ -71,7 +77,7 @@ extension DHTNode {
         if persistent { try storage.putPeer(peer, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
         if persistent { try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
-        return outcome
+        return outcome.mapValues { $0 == .accepted }
     }
 
     // MARK: Per family
@@ -101,10 +107,11 @@ extension DHTNode {
         return Array(found.values)
     }
 
-    /// Writes to the K closest of every family; a node accepted if it accepted in any family.
-    func writeEverywhere(to target: Id, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: Bool] {
+    /// Writes to the K closest of every family; a node's answer is the more telling of its
+    /// families' (`WriteAnswer.merged`).
+    func writeEverywhere(to target: Id, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: WriteAnswer] {
         let outcomes = await acrossFamilies { node, family in await node.write(to: target, in: family, request: request) }
-        return outcomes.reduce(into: [:]) { merged, outcome in merged.merge(outcome) { $0 || $1 } }
+        return outcomes.reduce(into: [:]) { merged, outcome in merged.merge(outcome) { $0.merged(with: $1) } }
     }
 
     /// Runs `body` for every family served, concurrently; results in family order. Once a result

@@ -3,7 +3,7 @@ import CarrierDHT
 import CarrierPluginABI
 import Foundation
 
-/// The host-API table of ABI 1.2, one for the process, handed to every plugin's entry function.
+/// The host-API table of ABI 1.3, one for the process, handed to every plugin's entry function.
 /// Each function finds its `PluginContext` from the `carrier_host *` handle and checks its
 /// arguments: a NULL where the header allows none is CARRIER_ERR_INVALID_ARGUMENT, never a crash.
 enum HostAPI {
@@ -67,6 +67,7 @@ enum HostAPI {
         }
         installDHT(&api)
         installDHTStatus(&api)
+        installConditionalStore(&api)
         installExecutor(&api)
         installMetricsAndBilling(&api)
         api.announce_service = { host, type, endpoint in
@@ -113,7 +114,7 @@ enum HostAPI {
             guard let context = PluginContext.from(host), let value, let callback, let stored = CRecords.value(value), stored.isValid else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
-            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored) }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored, cas: nil) }
         }
         api.store_signed_value = { host, sequence, data, length, callback, userData in
             guard let context = PluginContext.from(host), let callback, length >= 0, data != nil || length == 0 else { return CARRIER_ERR_INVALID_ARGUMENT }
@@ -123,7 +124,7 @@ enum HostAPI {
             guard value.signature != nil else { return CARRIER_ERR_FAILED }
             guard value.isValid else { return CARRIER_ERR_INVALID_ARGUMENT }
             let signed = value
-            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(signed) }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(signed, cas: nil) }
         }
         api.find_peers = { host, peerId, maxCount, callback, userData in
             guard let context = PluginContext.from(host), let peerId, let callback, (1...8).contains(maxCount) else {
@@ -160,13 +161,25 @@ enum HostAPI {
         }
     }
 
-    /// A store or announcement: the callback learns how many of the closest nodes accepted.
+    /// A store or announcement: the callback learns how many of the closest nodes accepted (and,
+    /// for a conditional store, whether any held a newer version).
     private static func startWrite(_ context: PluginContext, callback: @escaping carrier_write_callback, userData: UnsafeMutableRawPointer?,
                                    _ write: @escaping @Sendable (any PluginServices) async -> WriteOutcome) -> carrier_status {
         let services = context.services, reply = Callback(function: callback, userData: userData)
         return context.startCall({ await write(services) }, deliver: { outcome in
-            reply.function(reply.userData, outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED, UInt32(outcome.accepted), UInt32(outcome.asked))
+            let status = outcome.conflicts > 0 ? CARRIER_ERR_CONFLICT : outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED
+            reply.function(reply.userData, status, UInt32(outcome.accepted), UInt32(outcome.asked))
         }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, 0, 0) })
+    }
+
+    private static func installConditionalStore(_ api: inout carrier_host_api_v1) {
+        api.store_value_cas = { host, value, cas, callback, userData in
+            guard let context = PluginContext.from(host), let value, let callback, cas >= 0, let stored = CRecords.value(value),
+                  stored.isValid else {
+                return CARRIER_ERR_INVALID_ARGUMENT
+            }
+            return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored, cas: cas) }
+        }
     }
 
     private static func installDHTStatus(_ api: inout carrier_host_api_v1) {

@@ -51,8 +51,12 @@ struct LocalPluginServices: PluginServices {
     func findNode(_ target: Id) async -> [NodeInfo] { await environment.dht.findNode(target) }
     func findValue(_ id: Id, cas: Int32?) async -> Value? { await environment.dht.findValue(id, cas: cas) }
     func findPeers(_ id: Id, count: Int) async -> [PeerInfo] { await environment.dht.findPeers(id, count: count) }
-    func store(_ value: Value) async -> WriteOutcome { WriteOutcome(try? await environment.dht.storeValue(value, persistent: false)) }
-    func announce(_ peer: PeerInfo) async -> WriteOutcome { WriteOutcome(try? await environment.dht.announcePeer(peer, persistent: false)) }
+    func store(_ value: Value, cas: Int32?) async -> WriteOutcome {
+        WriteOutcome(try? await environment.dht.storeValueAnswers(value, cas: cas, persistent: false))
+    }
+    func announce(_ peer: PeerInfo) async -> WriteOutcome {
+        WriteOutcome(try? await environment.dht.announcePeer(peer, persistent: false).mapValues { $0 ? .accepted : .failed })
+    }
     func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
 
     func dhtStatus() async -> DHTStatus? {

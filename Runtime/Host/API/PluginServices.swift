@@ -27,8 +27,9 @@ protocol PluginServices: Sendable {
     func findNode(_ target: Id) async -> [NodeInfo]
     func findValue(_ id: Id, cas: Int32?) async -> Value?
     func findPeers(_ id: Id, count: Int) async -> [PeerInfo]
-    /// Stores a (valid) value on the closest nodes.
-    func store(_ value: Value) async -> WriteOutcome
+    /// Stores a (valid) value on the closest nodes; with a `cas`, only where no newer version is
+    /// held (the others are counted as conflicts).
+    func store(_ value: Value, cas: Int32?) async -> WriteOutcome
     /// Announces a (valid) peer record on the closest nodes.
     func announce(_ peer: PeerInfo) async -> WriteOutcome
     /// The node's DHT events, from now on (one subscription per instance).
@@ -61,18 +62,23 @@ protocol PluginServices: Sendable {
 struct WriteOutcome: Sendable, Equatable {
     let accepted: Int
     let asked: Int
+    /// How many refused because they hold a version newer than the write's `cas`.
+    let conflicts: Int
 
     /// Nothing asked (the node could not write at all).
     static let none = WriteOutcome(accepted: 0, asked: 0)
 
-    init(accepted: Int, asked: Int) {
+    init(accepted: Int, asked: Int, conflicts: Int = 0) {
         self.accepted = accepted
         self.asked = asked
+        self.conflicts = conflicts
     }
 
     /// From the DHT's per-node answers (nil when the write threw).
-    init(_ answers: [Id: Bool]?) {
-        self.init(accepted: answers?.values.filter { $0 }.count ?? 0, asked: answers?.count ?? 0)
+    init(_ answers: [Id: WriteAnswer]?) {
+        let answers = answers ?? [:]
+        self.init(accepted: answers.values.filter { $0 == .accepted }.count, asked: answers.count,
+                  conflicts: answers.values.filter { $0 == .conflict }.count)
     }
 }
 

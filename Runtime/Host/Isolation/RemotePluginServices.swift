@@ -139,8 +139,10 @@ final class RemotePluginServices: PluginServices {
         (try? await call("find_peers", ["target": .bytes(id.bytes), "count": .unsigned(UInt64(count))])?.peers("peers")) ?? []
     }
 
-    func store(_ value: Value) async -> WriteOutcome {
-        writeOutcome(await call("store", ["value": RunnerMessage.encode(value: value)]))
+    func store(_ value: Value, cas: Int32?) async -> WriteOutcome {
+        var fields: [String: CBOR] = ["value": RunnerMessage.encode(value: value)]
+        if let cas { fields["cas"] = .unsigned(UInt64(cas)) }
+        return writeOutcome(await call("store", fields))
     }
 
     func announce(_ peer: PeerInfo) async -> WriteOutcome {
@@ -149,7 +151,8 @@ final class RemotePluginServices: PluginServices {
 
     private func writeOutcome(_ answer: RunnerMessage?) -> WriteOutcome {
         guard let answer, let accepted = try? answer.unsigned("accepted"), let asked = try? answer.unsigned("asked") else { return .none }
-        return WriteOutcome(accepted: Int(clamping: accepted), asked: Int(clamping: asked))
+        let conflicts = answer.has("conflicts") ? (try? answer.unsigned("conflicts")) ?? 0 : 0
+        return WriteOutcome(accepted: Int(clamping: accepted), asked: Int(clamping: asked), conflicts: Int(clamping: conflicts))
     }
 
     func dhtStatus() async -> DHTStatus? {

@@ -84,7 +84,7 @@ final class RunnerCalls: Sendable {
             work = { ["nodes": RunnerMessage.encode(nodes: await services.findNode(target))] }
         case "find_value":
             let target = try message.id("target")
-            let cas = message.has("cas") ? Int32(exactly: try message.unsigned("cas")) : nil
+            let cas = message.has("cas") ? try Self.sequenceNumber(message, "cas") : nil
             work = { await services.findValue(target, cas: cas).map { ["value": RunnerMessage.encode(value: $0)] } ?? [:] }
         case "find_peers":
             let target = try message.id("target"), count = try message.unsigned("count")
@@ -93,7 +93,8 @@ final class RunnerCalls: Sendable {
         case "store":
             let value = try message.value("value")
             guard value.isValid else { throw message.missing("value", "a valid value") }
-            work = { Self.fields(await services.store(value)) }
+            let cas = message.has("cas") ? try Self.sequenceNumber(message, "cas") : nil
+            work = { Self.fields(await services.store(value, cas: cas)) }
         case "announce":
             guard let peer = try message.peers("peers").first, peer.isValid else { throw message.missing("peers", "one valid peer record") }
             work = { Self.fields(await services.announce(peer)) }
@@ -122,7 +123,14 @@ final class RunnerCalls: Sendable {
     }
 
     private static func fields(_ outcome: WriteOutcome) -> [String: CBOR] {
-        ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked))]
+        ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked)),
+         "conflicts": .unsigned(UInt64(outcome.conflicts))]
+    }
+
+    /// A sequence number field: 0 to Int32.max.
+    private static func sequenceNumber(_ message: RunnerMessage, _ key: String) throws(RunnerMessage.Malformed) -> Int32 {
+        guard let number = Int32(exactly: try message.unsigned(key)) else { throw message.missing(key, "0 to \(Int32.max)") }
+        return number
     }
 
     /// The units of a billing call, at most `Money.maxUnitsPerCall` (the runner checked them already).
