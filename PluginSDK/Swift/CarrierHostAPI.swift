@@ -194,13 +194,17 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// Whether the host stores on a condition (`storeValue(_:cas:)`, ABI 1.3).
+    public var supportsConditionalStore: Bool { hostHas(\.store_value_cas) && api.pointee.store_value_cas != nil }
+
     /// Stores a complete, valid value (signed by its owner) on the K closest nodes. With a `cas`
     /// (ABI 1.3), a node holding a version with a greater sequence number refuses it, and the
     /// call throws a `Failure` whose `isConflict` is true: read the value again, merge, retry.
+    /// Other nodes may have taken it by then (the counts are not reported with a conflict).
     public func storeValue(_ value: DHTValue, cas: Int32? = nil) async throws -> (accepted: Int, asked: Int) {
         if let cas {
             guard cas >= 0 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }
-            guard hostHas(\.store_value_cas), api.pointee.store_value_cas != nil else { throw Failure(status: Int32(CARRIER_ERR_UNSUPPORTED.rawValue)) }
+            guard supportsConditionalStore else { throw Failure(status: Int32(CARRIER_ERR_UNSUPPORTED.rawValue)) }
         }
         for (part, size) in [(value.publicKey, 32), (value.recipient, 32), (value.nonce, 24), (value.signature, 64)] {
             if let part { try Self.require(part, size) }

@@ -106,6 +106,9 @@ struct CallPolicyTests {
         let paced = await node.statistics.outboundPaced
         #expect(paced >= 1, "\(paced) paced")
         await node.stop()
-        #expect(await peer.stop() == 5)
+        // Each ping reached the peer; on a loaded machine an answer slower than the adaptive
+        // timeout (200 ms at least) makes the node send that ping a second time.
+        let requests = await peer.stop()
+        #expect(requests >= 5, "\(requests) requests")
     }
 }

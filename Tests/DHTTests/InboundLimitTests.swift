@@ -98,6 +98,21 @@ struct InboundLimitTests {
     }
 }
 
+/// Txids cannot be guessed from the last one seen: a forger who saw one of a node's requests must
+/// not be able to answer the next in the name of an address it does not own.
+@Suite struct TxidTests {
+    @Test func txidsAreDrawnAtRandom() async throws {
+        let node = try DHTNode(identity: KeyPair.random(),
+                               configuration: DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+                                                                    dataDirectory: NSTemporaryDirectory() + "carrier-txid-\(UUID().uuidString)"))
+        var txids: [UInt64] = []
+        for _ in 0..<16 { txids.append(await node.freshTxid()) }
+        #expect(txids.allSatisfy { (1...UInt64(Int32.max)).contains($0) })
+        #expect(Set(txids).count == 16)
+        #expect(zip(txids, txids.dropFirst()).allSatisfy { $1 != $0 + 1 }, "\(txids)")
+    }
+}
+
 /// `AnsweredEndpoints` forgets an answer after its lifetime and stays within its capacity.
 @Suite struct AnsweredEndpointsTests {
     private func endpoint(_ port: Int) -> Endpoint { Endpoint("127.0.0.1:\(port)")! }

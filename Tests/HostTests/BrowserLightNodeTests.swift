@@ -7,7 +7,8 @@ import Testing
 /// from one supernode's proxy and another page from a second supernode's proxy. Each page makes
 /// its own Ed25519 key with WebCrypto and opens a session (the proxies refuse anonymous use); the
 /// second page watches the first page's value id, the first puts, and the second receives the
-/// value by subscription. The test fails if either page reports an error.
+/// value by subscription, and again after its connection drops. The test fails if either page
+/// reports an error.
 @Suite(.serialized)
 struct BrowserLightNodeTests {
     @Test func aPageOnOneSupernodeSeesWhatAPageOnAnotherPuts() async throws {
@@ -34,9 +35,23 @@ struct BrowserLightNodeTests {
         #expect(arrived, "the second page's subscription got the value: \(received)")
         #expect(try await browser.evaluate("document.getElementById('latest').textContent", session: reader).contains("hello from the first page"))
 
+        // The reader's connection drops (closed under it, as a network would): the client
+        // connects again, opens a new session and resubscribes from the last version it saw, so
+        // a version put meanwhile still arrives, and only once.
+        _ = try await browser.evaluate("(window.droppedSocket = carrierDemo.client.socket, carrierDemo.client.socket.close(), true)", session: reader)
+        _ = try await browser.evaluate("carrierDemo.put('put while the reader was away')", session: writer)
+        let reconnected = await eventually(within: .seconds(15)) {
+            let state = (try? await browser.evaluate(
+                "carrierDemo.client.socket !== window.droppedSocket && carrierDemo.client.socket.readyState === 1", session: reader)) ?? ""
+            received = (try? await browser.evaluate("JSON.stringify(carrierDemo.received)", session: reader)) ?? ""
+            return state == "true" && received.contains("put while the reader was away")
+        }
+        #expect(reconnected, "the second page reconnected and got the version put meanwhile: \(received)")
+        #expect(received.components(separatedBy: "hello from the first page").count == 2, "version 1 arrived once: \(received)")
+
         // The value travelled through the DHT: the regular node finds it.
         let id = try #require(Id(base58: writerId.trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
-        #expect(await network.nodes[2].findValue(id)?.data == Array("hello from the first page".utf8))
+        #expect(await network.nodes[2].findValue(id)?.data == Array("put while the reader was away".utf8))
 
         #expect(browser.errors(session: writer).isEmpty, "the first page reported errors: \(browser.errors(session: writer))")
         #expect(browser.errors(session: reader).isEmpty, "the second page reported errors: \(browser.errors(session: reader))")

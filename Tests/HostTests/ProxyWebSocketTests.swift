@@ -72,6 +72,7 @@ struct ProxyWebSocketTests {
         // Errors carry the request id when there is one, and the protocol's codes.
         var forged = second
         forged.data = Array("altered".utf8)
+        let unread = Value.signed(by: light, sequenceNumber: 4, data: Array("written after reading only 1".utf8))
         let cases: [(String, String)] = [
             ("{not json", #"{"error":{"code":203,"#),
             (#"{"op":"node"}"#, #"{"error":{"code":203,"message":"req must be"#),
@@ -83,6 +84,7 @@ struct ProxyWebSocketTests {
             (#"{"req":15,"op":"unsubscribe","subscription":99}"#, #"{"req":15,"error":{"code":3,"#),
             (#"{"req":16,"op":"subscribe","value":"x","peer":"y"}"#, #"{"req":16,"error":{"code":203,"#),
             (#"{"req":17,"op":"findServices","type":"Bad Type"}"#, #"{"req":17,"error":{"code":203,"#),
+            (#"{"req":18,"op":"putValue","value":\#(unread.json),"cas":1}"#, #"{"req":18,"error":{"code":301,"#),
         ]
         for (index, (message, expected)) in cases.enumerated() {
             let start = socket.received.count

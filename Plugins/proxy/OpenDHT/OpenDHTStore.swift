@@ -4,16 +4,20 @@ import Foundation
 
 /// OpenDHT's get and put on the Carrier DHT: each OpenDHT key's values live in one bucket (a
 /// signed mutable Carrier value, see `OpenDHTKey` and `OpenDHTBucket`), one put per key at a time
-/// in this proxy. Every store is conditional (`cas`): a storing node that holds a newer bucket
-/// than the one the put merged into refuses it, and the put reads again and retries.
+/// in this proxy. Stores are conditional (`cas`, ABI 1.3): a storing node that holds a newer
+/// bucket than the one a put added to refuses it, and the put reads again and retries.
 ///
-/// - A key this proxy has not seen is most often new: its bucket is created without reading first
-///   (one lookup fewer), with `cas` 0, which any node holding a bucket of the key refuses.
-/// - Otherwise the put reads the newest bucket, adds the value and stores the next sequence number.
+/// - A key this proxy has not seen is most often new: its bucket is created without reading
+///   first (one lookup fewer), at sequence number 1 with `cas` 0, which any node holding a bucket
+///   of the key refuses (buckets start at 1).
+/// - Otherwise the put reads the newest bucket, adds the value and stores the next sequence
+///   number with `cas` at the one it read.
+/// - After a conflict, some nodes may have taken the refused version. The next read asks for a
+///   newer one first, then for one as new that is not the refused version itself; if the lookup
+///   only finds that, the other writer's version sits on nodes it did not reach, and the put
+///   answers a conflict rather than store over it (docs/opendht-mapping.md).
 ///
-/// Two proxies racing at one key can still split the storing nodes between two versions with the
-/// same sequence number; a writer that then reads back its own version can drop the other's
-/// value (docs/opendht-mapping.md).
+/// On a host without conditional stores (before ABI 1.3), a put reads and then stores.
 actor OpenDHTStore {
     /// Why a put failed.
     enum PutError: Error, CustomStringConvertible {
@@ -32,16 +36,16 @@ actor OpenDHTStore {
         }
     }
 
-    /// How one conditional store went.
+    /// How one store went.
     private enum Attempt {
         case stored
-        /// A node holds a newer bucket than the one merged into.
-        case conflict
+        /// A node holds a newer bucket than the one added to; the refused version.
+        case conflict(Value)
         case failed(PutError)
     }
 
-    /// How many times a put reads and stores again after a conflict.
-    static let attempts = 3
+    /// The most rounds of reading and storing one put makes (each conflict starts another).
+    static let rounds = 3
 
     /// How long a value lives (OpenDHT's default type lives 600 s), and a permanent put between
     /// refreshes (its clients refresh permanent puts every 55 minutes, so at least 3600 s).
@@ -96,46 +100,76 @@ actor OpenDHTStore {
     }
 
     private func storeBucket(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
-        // After a conflict, the next read must see a version at least this new.
-        var atLeast: Int32?
+        guard host.supportsConditionalStore else { return await storeWithoutCondition(value, at: key, permanent: permanent) }
+        // The last version a node refused, if any.
+        var refused: Value?
         if await cache.cached(key.valueId) == nil {
-            switch await store(value, into: nil, at: key, permanent: permanent) {
+            switch await store(value, into: nil, at: key, permanent: permanent, conditional: true) {
             case .stored: return .success(())
-            case .conflict: atLeast = 1
+            case .conflict(let attempt): refused = attempt
             case .failed(let error): return .failure(error)
             }
         }
-        for _ in 0..<Self.attempts {
+        for _ in 0..<Self.rounds {
             let current: Value?
             do {
-                current = try await newestBucket(at: key, atLeast: atLeast)
+                if let refused {
+                    guard let other = try await version(at: key, besides: refused) else {
+                        return .failure(.conflict("another writer changed the key's bucket at the same moment, on nodes this lookup did not reach; try again"))
+                    }
+                    current = other
+                } else {
+                    current = try await newestBucket(at: key, atLeast: nil)
+                }
             } catch {
                 return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
             }
-            if let atLeast, (current?.sequenceNumber ?? -1) < atLeast {
-                return .failure(.conflict("another writer changed the key's bucket, and the lookup did not find its version; try again"))
-            }
-            switch await store(value, into: current, at: key, permanent: permanent) {
+            switch await store(value, into: current, at: key, permanent: permanent, conditional: true) {
             case .stored: return .success(())
-            case .conflict: atLeast = (current?.sequenceNumber ?? 0) + 1
+            case .conflict(let attempt): refused = attempt
             case .failed(let error): return .failure(error)
             }
         }
-        return .failure(.conflict("other writers changed the key's bucket \(Self.attempts) times during this put; try again"))
+        return .failure(.conflict("other writers changed the key's bucket in each of \(Self.rounds) rounds of this put; try again"))
     }
 
-    /// The newer of what the network answers (with `atLeast`, only a version that new) and what
-    /// this proxy stored last: a lookup can answer from a node that has not seen our last put.
+    /// After `refused` met a newer version somewhere: a version newer than it if the lookup finds
+    /// one, else one as new that is not `refused` itself; nil if it finds neither.
+    private func version(at key: OpenDHTKey, besides refused: Value) async throws -> Value? {
+        if refused.sequenceNumber < Int32.max, let newer = try await newestBucket(at: key, atLeast: refused.sequenceNumber + 1) {
+            return newer
+        }
+        let asNew = try await newestBucket(at: key, atLeast: refused.sequenceNumber)
+        return asNew == refused ? nil : asNew
+    }
+
+    /// A put on a host without conditional stores: the newest bucket, then the next version.
+    private func storeWithoutCondition(_ value: OpenDHTValue, at key: OpenDHTKey, permanent: Bool) async -> Result<Void, PutError> {
+        let current: Value?
+        do {
+            current = try await newestBucket(at: key, atLeast: nil)
+        } catch {
+            return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+        }
+        switch await store(value, into: current, at: key, permanent: permanent, conditional: false) {
+        case .stored: return .success(())
+        case .conflict: return .failure(.conflict("a storing node holds a newer version of the key's bucket; try again"))
+        case .failed(let error): return .failure(error)
+        }
+    }
+
+    /// The newer of what the network answers and what this proxy stored last (a lookup can
+    /// answer from a node that has not seen our last put); with `atLeast`, only a version that new.
     private func newestBucket(at key: OpenDHTKey, atLeast: Int32?) async throws -> Value? {
         let found = try await host.findValue(key.valueId.bytes, cas: atLeast ?? -1).map(Value.init)
         let ours = await cache.cached(key.valueId)
-        return [found, ours].compactMap { $0 }.max { $0.sequenceNumber < $1.sequenceNumber }
+        return [found, ours].compactMap { $0 }.filter { $0.sequenceNumber >= (atLeast ?? Int32.min) }.max { $0.sequenceNumber < $1.sequenceNumber }
     }
 
-    /// Stores `current`'s bucket with `value` added at the next sequence number, on condition
-    /// that no node holds a version newer than `current` (none: sequence number 0, so buckets
-    /// start at 1 and a new one is refused wherever the key has any).
-    private func store(_ value: OpenDHTValue, into current: Value?, at key: OpenDHTKey, permanent: Bool) async -> Attempt {
+    /// Stores `current`'s bucket with `value` added, at the next sequence number (1 when there is
+    /// none). `conditional`: only where no node holds a version newer than `current` (`cas` at
+    /// its sequence number, or 0).
+    private func store(_ value: OpenDHTValue, into current: Value?, at key: OpenDHTKey, permanent: Bool, conditional: Bool) async -> Attempt {
         var bucket = (try? Self.bucket(of: current)) ?? OpenDHTBucket()
         let now = Self.now
         do {
@@ -152,9 +186,9 @@ actor OpenDHTStore {
         let next = Value.signed(by: key.keyPair, sequenceNumber: sequence + 1, data: bucket.data)
         do {
             // A store that no node accepted throws (refused); one that met a newer version, a conflict.
-            _ = try await host.storeValue(DHTValue(next), cas: sequence)
+            _ = try await host.storeValue(DHTValue(next), cas: conditional ? sequence : nil)
         } catch let failure as CarrierHostAPI.Failure where failure.isConflict {
-            return .conflict
+            return .conflict(next)
         } catch {
             return .failed(.network("the DHT store failed: \(error)"))
         }

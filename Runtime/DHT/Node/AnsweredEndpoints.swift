@@ -7,7 +7,7 @@ import CarrierCore
 /// there cannot be turned into a reflection flood towards a victim that never ran a node.
 ///
 /// Bounded: entries older than `lifetime` no longer count and are dropped when the set is full;
-/// if it is still full, the oldest half goes.
+/// if it is still over three quarters full, only the newest half stays.
 struct AnsweredEndpoints {
     /// How long an answer vouches for its endpoint (a contact is pinged at least every 15 min).
     let lifetime: Int64
@@ -26,10 +26,17 @@ struct AnsweredEndpoints {
         lastAnswer[endpoint] = now
         guard lastAnswer.count > capacity else { return }
         lastAnswer = lastAnswer.filter { now - $0.value < lifetime }
-        if lastAnswer.count > capacity {
+        if lastAnswer.count > capacity * 3 / 4 {
             let newest = lastAnswer.sorted { $0.value > $1.value }.prefix(capacity / 2)
             lastAnswer = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
         }
+    }
+
+    /// Whether `endpoint`'s last answer is half a lifetime old or more (or it has none): time to
+    /// ask it something, so a contact that only sends to us keeps its allowance.
+    func needsRenewal(_ endpoint: Endpoint, now: Int64) -> Bool {
+        guard let answered = lastAnswer[endpoint] else { return true }
+        return now - answered >= lifetime / 2
     }
 
     /// Whether `endpoint` answered one of our requests within `lifetime` of `now`.

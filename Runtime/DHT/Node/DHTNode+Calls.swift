@@ -30,8 +30,7 @@ extension DHTNode {
         }
         // Looked up again: the node may have stopped while this request waited its turn.
         guard let transport = transports[destination.family] else { return .failure(.cancelled) }
-        nextTxid = nextTxid >= UInt64(Int32.max) ? 1 : nextTxid + 1
-        let txid = nextTxid
+        let txid = freshTxid()
         let datagram: [UInt8]
         do {
             datagram = try envelope.seal(Message(txid: txid, body: body).cbor, to: node.id, family: destination.family)
@@ -62,6 +61,15 @@ extension DHTNode {
         let rtt = known > 0 ? known : averageRTT
         guard rtt > 0 else { return configuration.requestTimeout }
         return min(configuration.requestTimeout, .milliseconds(max(200, Int64(rtt * 4))))
+    }
+
+    /// A txid drawn at random from 1...Int32.max and not pending: an answer is believed only
+    /// with its request's txid, so a forger who saw one of our requests must not be able to
+    /// guess the next.
+    func freshTxid() -> UInt64 {
+        var txid: UInt64
+        repeat { txid = UInt64.random(in: 1...UInt64(Int32.max)) } while pending[txid] != nil
+        return txid
     }
 
     func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {

@@ -43,8 +43,15 @@ extension DHTNode {
                                        now: monotonic, wallClock: wallClock) {
             reply(to: sender, family: family, txid: request.txid, answer)
         }
-        if configuration.allowLocal || sender.address.isGlobalUnicast, tables[family]?.recordRequest(from: sender, now: monotonic) == true {
-            pingNewContact(sender)
+        guard configuration.allowLocal || sender.address.isGlobalUnicast else { return }
+        let now = monotonic
+        if tables[family]?.recordRequest(from: sender, now: now) == true {
+            pingContact(sender)
+        } else if let entry = tables[family]?.entry(for: sender.id), entry.node.address == sender.address, entry.node.port == sender.port,
+                  answeredEndpoints.needsRenewal(Endpoint(address: sender.address, port: sender.port), now: now) {
+            // A contact that only sends to us would fall back to the stranger's allowance
+            // after 30 minutes without answering us.
+            pingContact(sender)
         }
     }
 
@@ -81,9 +88,10 @@ extension DHTNode {
         statistics.datagramsSent += 1
     }
 
-    /// An unknown contact sent us a request, or was named for a family we are still filling: ping
-    /// it once; its answer makes it an entry.
-    func pingNewContact(_ node: NodeInfo) {
+    /// Pings a contact once at a time: an unknown one that sent us a request or was named for a
+    /// family we are still filling (its answer makes it an entry), one due for a liveness check,
+    /// or one whose last answer is getting old (`AnsweredEndpoints`).
+    func pingContact(_ node: NodeInfo) {
         guard pinging.insert(node.id).inserted else { return }
         Task {
             _ = await call(.pingRequest, to: node)

@@ -35,7 +35,7 @@ extension DHTNode {
     }
 
     /// Finds the K closest nodes of `family` to `target` with write tokens, then sends each its
-    /// write (retried per `configuration.attempts`); returns which accepted.
+    /// write (retried per `configuration.attempts`); returns each node's answer.
     func write(to target: Id, in family: AddressFamily, request: @escaping @Sendable (Int32) -> Message.Body) async -> [Id: WriteAnswer] {
         var tokens: [Id: Int32] = [:]
         let closest = await lookup(target, in: family) { want in
@@ -90,7 +90,7 @@ extension DHTNode {
         }
         for other in families where other != family && (tables[other]?.count ?? 0) < configuration.k {
             for node in usable(other == .ipv4 ? lists.ipv4 : lists.ipv6) where tables[other]?.entry(for: node.id) == nil {
-                pingNewContact(node)
+                pingContact(node)
             }
         }
         return usable(family == .ipv4 ? lists.ipv4 : lists.ipv6)

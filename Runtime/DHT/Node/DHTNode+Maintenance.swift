@@ -25,7 +25,7 @@ extension DHTNode {
         await republish()
         for family in families {
             guard let table = tables[family] else { continue }
-            for entry in table.entriesNeedingPing(now: monotonic).prefix(8) { pingNewContact(entry.node) }
+            for entry in table.entriesNeedingPing(now: monotonic).prefix(8) { pingContact(entry.node) }
             for target in table.refreshTargets(now: monotonic, interval: 15 * 60_000).prefix(1) {
                 _ = await lookup(target, in: family) { want in .findNodeRequest(FindNodeRequest(target: target, want: want)) } onAnswer: { _, _ in false }
             }

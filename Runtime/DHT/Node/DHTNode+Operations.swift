@@ -49,13 +49,14 @@ extension DHTNode {
     }
 
     /// `storeValue`, with each node's answer: with a `cas`, a node that holds a newer version
-    /// says so (`.conflict`), so a read-modify-write learns that it must read again.
+    /// says so (`.conflict`), so a read-modify-write learns that it must read again. Without
+    /// one, a node answering CasFail all the same has simply failed.
     public func storeValueAnswers(_ value: Value, cas: Int32?, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try value.validate()
         if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
         if persistent { try? storage.markValueAnnounced(value.id, now: wallClock) }
-        return outcome
+        return cas == nil ? outcome.mapValues { $0 == .conflict ? .failed : $0 } : outcome
     }
 
     /// Up to `count` valid peer records for `peerId`, greatest `seq` first.

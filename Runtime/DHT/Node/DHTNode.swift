@@ -97,7 +97,6 @@ public actor DHTNode {
     var receiveTasks: [Task<Void, Never>] = []
     var maintenanceTask: Task<Void, Never>?
     var pending: [UInt64: PendingCall] = [:]
-    var nextTxid = UInt64.random(in: 1...0xFFFF)
     var inboundLimiter: TokenBuckets<RateKey>
     var contactInboundLimiter: TokenBuckets<RateKey>
     var answeredEndpoints = AnsweredEndpoints()

@@ -15,10 +15,12 @@ import Foundation
 /// public_host = "203.0.113.7"              # what {host} becomes in announced endpoints
 ///
 /// [rate_limits]                            # the DHT's per-source-unit limits (docs/decisions.md)
-/// inbound = 32                             # datagrams a second accepted from one source, burst 512
+/// inbound = 32                             # datagrams a second from a source that never answered us
 /// inbound_burst = 512
-/// outbound = 64                            # requests a second sent to one source, burst 256
-/// outbound_burst = 256
+/// contact_inbound = 2048                   # the same from one that answered us in the last 30 min
+/// contact_inbound_burst = 4096
+/// outbound = 1024                          # requests a second sent to one source
+/// outbound_burst = 1024
 /// ```
 public struct NodeConfiguration: Sendable, Equatable {
     public var file: String
