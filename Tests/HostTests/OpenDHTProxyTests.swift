@@ -94,6 +94,12 @@ struct OpenDHTProxyTests {
         let merged = try await Self.call("GET", other + "/key/\(key)").body.split(separator: "\n")
         #expect(merged.count == 3 && merged.contains(#"{"data":"d29ybGQ=","id":"77"}"#) && merged.contains(#"{"data":"dGhpcmQ=","id":"78"}"#),
                 "\(merged)")
+        // The first proxy's own node held no bucket of the key (its puts went to the other nodes),
+        // so it took the second proxy's refused create; the merged version replaced it there.
+        let bucketOwner = try KeyPair(seed: Sodium.sha256(Array("carrier/opendht/v1/".utf8), try #require(Hex.decode(key))))
+        let held = try #require(try network.nodes[0].storage.value(bucketOwner.publicKey, now: Int64(Date().timeIntervalSince1970 * 1000)))
+        let heldText = String(decoding: held.data, as: UTF8.self)
+        #expect(held.sequenceNumber == 3 && heldText.contains("d29ybGQ=") && heldText.contains("dGhpcmQ="), "seq \(held.sequenceNumber): \(heldText)")
 
         let stats = try await Self.call("GET", base + "/node/stats")
         #expect(stats.status == 200 && stats.body.contains(#""putCount":2"#) && stats.body.contains(#""totalPermanentPuts":1"#), "\(stats)")
