@@ -74,11 +74,16 @@ extension DHTNode {
 
     /// Announces `peer` to the K closest nodes of each family; returns which accepted it.
     public func announcePeer(_ peer: PeerInfo, persistent: Bool = true) async throws(ProtocolError) -> [Id: Bool] {
+        try await announcePeerAnswers(peer, persistent: persistent).mapValues { $0 == .accepted }
+    }
+
+    /// `announcePeer`, with each node's answer (an announcement carries no `cas`: accepted or failed).
+    public func announcePeerAnswers(_ peer: PeerInfo, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try peer.validate()
         if persistent { try storage.putPeer(peer, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
         if persistent { try? storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
-        return outcome.mapValues { $0 == .accepted }
+        return outcome.mapValues { $0 == .conflict ? .failed : $0 }
     }
 
     // MARK: Per family

@@ -11,6 +11,8 @@ public enum WriteAnswer: Sendable, Equatable {
 
     /// Of two families' answers for one node, the more telling: accepted, then conflict.
     func merged(with other: WriteAnswer) -> WriteAnswer {
-        self == .accepted || other == .accepted ? .accepted : self == .conflict || other == .conflict ? .conflict : .failed
+        if self == .accepted || other == .accepted { return .accepted }
+        if self == .conflict || other == .conflict { return .conflict }
+        return .failed
     }
 }

@@ -55,7 +55,7 @@ struct LocalPluginServices: PluginServices {
         WriteOutcome(try? await environment.dht.storeValueAnswers(value, cas: cas, persistent: false))
     }
     func announce(_ peer: PeerInfo) async -> WriteOutcome {
-        WriteOutcome(try? await environment.dht.announcePeer(peer, persistent: false).mapValues { $0 ? .accepted : .failed })
+        WriteOutcome(try? await environment.dht.announcePeerAnswers(peer, persistent: false))
     }
     func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
 

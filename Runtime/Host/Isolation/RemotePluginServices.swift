@@ -150,8 +150,8 @@ final class RemotePluginServices: PluginServices {
     }
 
     private func writeOutcome(_ answer: RunnerMessage?) -> WriteOutcome {
-        guard let answer, let accepted = try? answer.unsigned("accepted"), let asked = try? answer.unsigned("asked") else { return .none }
-        let conflicts = answer.has("conflicts") ? (try? answer.unsigned("conflicts")) ?? 0 : 0
+        guard let answer, let accepted = try? answer.unsigned("accepted"), let asked = try? answer.unsigned("asked"),
+              let conflicts = answer.has("conflicts") ? try? answer.unsigned("conflicts") : 0 else { return .none }
         return WriteOutcome(accepted: Int(clamping: accepted), asked: Int(clamping: asked), conflicts: Int(clamping: conflicts))
     }
 
