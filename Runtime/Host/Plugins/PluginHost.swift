@@ -3,8 +3,10 @@ import Logging
 
 /// Runs the plugins of a manifest set: loads and starts the enabled ones in dependency order,
 /// keeps going when one fails (its error is kept for `status`), and on `reload` stops what was
-/// disabled, removed or changed, and starts what is new, without touching the rest. A plugin
-/// with `isolation = "process"` runs in a plugin runner, supervised by an `IsolatedPlugin`.
+/// disabled, removed or changed, and starts what is new, without touching the rest. A changed
+/// plugin is stopped only once its new library passed a check (else the old instance runs on), and
+/// its previous manifest is started again if the new one cannot run. A plugin with
+/// `isolation = "process"` runs in a plugin runner, supervised by an `IsolatedPlugin`.
 ///
 /// `apply` and `stopAll` must not be called from inside a call into a plugin (a plugin's
 /// lifecycle function or host-API callback): they wait for plugin calls to finish.
@@ -19,7 +21,9 @@ public actor PluginHost {
         public let isolation: PluginManifest.Isolation
         /// The library's own version, once loaded.
         public let version: String?
-        /// Why it is not running, when it failed; for a process-isolated plugin, how its last runner was lost.
+        /// Why it is not running, when it failed; while it runs, why its last reload was refused or
+        /// failed (it runs its previous manifest); for a process-isolated plugin, also how its last
+        /// runner was lost.
         public let error: String?
         /// How many times its plugin runner was lost (process isolation only).
         public var runnerLosses: Int = 0
@@ -57,8 +61,9 @@ public actor PluginHost {
         statuses.values.sorted { $0.id < $1.id }.map { status in
             guard let isolated = running[status.id] as? IsolatedPlugin else { return status }
             let condition = isolated.condition
+            let error = [status.error, condition.lastLoss].compactMap { $0 }.joined(separator: "; ")
             var live = Status(id: status.id, manifest: status.manifest, state: condition.running ? .running : .restarting,
-                              isolation: status.isolation, version: condition.version, error: condition.lastLoss)
+                              isolation: status.isolation, version: condition.version, error: error.isEmpty ? nil : error)
             live.runnerLosses = condition.losses
             return live
         }
@@ -79,6 +84,9 @@ public actor PluginHost {
 
     /// Brings the running plugins in line with `manifests`: stops those that are gone, disabled or
     /// changed (in reverse start order), then starts the enabled ones not running (in start order).
+    /// A changed plugin whose new library fails its check (`checkLibrary`) is not stopped: it runs
+    /// on, and its status says the reload was refused. One whose new manifest passes the check but
+    /// does not start has its previous manifest started again.
     /// Calls run one after another, in the order they were made.
     public func apply(_ manifests: [PluginManifest]) async {
         await serially { await $0.applyNow(manifests) }
@@ -143,10 +151,7 @@ public actor PluginHost {
     private func applyNow(_ manifests: [PluginManifest]) async {
         guard !stopped else { return }
         let wanted = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for id in order.reversed() {
-            guard let instance = running[id], wanted[id] != instance.manifest else { continue }
-            await stop(id)
-        }
+        let replaced = await stopOutdated(wanted)
         statuses = statuses.filter { wanted[$0.key] != nil }
         for manifest in manifests {
             guard manifest.enabled else {
@@ -155,36 +160,104 @@ public actor PluginHost {
                 continue
             }
             guard running[manifest.id] == nil else { continue }
-            if let missing = manifest.dependsOn.first(where: { running[$0] == nil }) {
-                fail(manifest, "not started: it depends on \(missing), which is not running")
-                continue
-            }
-            await start(manifest)
+            await start(manifest, replacing: replaced[manifest.id])
         }
     }
 
-    private func start(_ manifest: PluginManifest) async {
-        do {
-            let plugin: any HostedPlugin, version: String?
-            switch manifest.isolation {
-            case .inProcess:
-                let library = try PluginLibrary.load(manifest)
-                let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
-                try await instance.start()
-                (plugin, version) = (instance, library.version)
-            case .process:
-                let isolated = try await IsolatedPlugin.start(manifest, environment: environment, settings: runnerSettings)
-                (plugin, version) = (isolated, isolated.condition.version)
+    /// Stops, in reverse start order, the running plugins that `wanted` lacks or disables, and those
+    /// it changes to a manifest whose library passes `checkLibrary`; one whose new library fails the
+    /// check runs on untouched. Returns the manifests of the plugins stopped to be replaced.
+    private func stopOutdated(_ wanted: [String: PluginManifest]) async -> [String: PluginManifest] {
+        var replaced: [String: PluginManifest] = [:]
+        for id in order.reversed() {
+            guard let instance = running[id] else { continue }
+            guard let replacement = wanted[id], replacement.enabled else {
+                await stop(id)
+                continue
             }
-            running[manifest.id] = plugin
-            order.append(manifest.id)
-            statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .running, isolation: manifest.isolation,
-                                           version: version, error: nil)
-            logger.info("plugin started", metadata: ["plugin": "\(manifest.id)", "version": "\(version ?? "?")",
-                                                     "isolation": "\(manifest.isolation.rawValue)"])
-        } catch {
-            fail(manifest, "\(error)")
+            guard replacement != instance.manifest else {
+                // What is wanted runs: a refusal or failure reported by an earlier reload is over.
+                markRunning(instance.manifest, version: statuses[id]?.version)
+                continue
+            }
+            do {
+                try Self.checkLibrary(of: replacement)
+            } catch {
+                refuse(replacement, keeping: instance, because: error)
+                continue
+            }
+            replaced[id] = instance.manifest
+            await stop(id)
         }
+        return replaced
+    }
+
+    /// Checks, without touching the running instance, that `manifest`'s library can replace it: in
+    /// process, that it loads (`PluginLibrary.load`: file, pin, `dlopen`, entry, table, id); in a
+    /// plugin runner, that its file exists and matches its pin (loading it in the host would
+    /// defeat the isolation; the runner checks the rest).
+    private static func checkLibrary(of manifest: PluginManifest) throws(PluginLoadError) {
+        switch manifest.isolation {
+        case .inProcess: _ = try PluginLibrary.load(manifest)
+        case .process: try PluginLibrary.checkPinnedFile(manifest)
+        }
+    }
+
+    /// Leaves `instance` running after its reload to `replacement` was refused, and says why.
+    private func refuse(_ replacement: PluginManifest, keeping instance: any HostedPlugin, because error: PluginLoadError) {
+        logger.error("plugin reload refused; the previous manifest runs on", metadata: ["plugin": "\(replacement.id)", "error": "\(error)"])
+        markRunning(instance.manifest, version: statuses[replacement.id]?.version,
+                    note: "reload refused, still running the previous manifest: \(error)")
+    }
+
+    /// Starts `manifest`'s plugin. If it cannot run and it replaces `previous` (a reload), starts
+    /// `previous` again so the service comes back; if that fails too, the plugin has failed with
+    /// both reasons.
+    private func start(_ manifest: PluginManifest, replacing previous: PluginManifest?) async {
+        do {
+            try await launch(manifest)
+        } catch {
+            guard let previous else {
+                fail(manifest, "\(error)")
+                return
+            }
+            logger.error("plugin reload failed; starting the previous manifest again", metadata: ["plugin": "\(manifest.id)", "error": "\(error)"])
+            do {
+                try await launch(previous, note: "reload failed, running the previous manifest again: \(error)")
+            } catch let fallback {
+                fail(manifest, "reload failed: \(error); the previous manifest did not start again either: \(fallback)")
+            }
+        }
+    }
+
+    /// Starts `manifest`'s plugin (once the plugins it depends on run), in process or in a runner,
+    /// and records it as running with `note` in its status; throws why it could not.
+    private func launch(_ manifest: PluginManifest, note: String? = nil) async throws {
+        if let missing = manifest.dependsOn.first(where: { running[$0] == nil }) {
+            throw PluginLoadError.dependencyNotRunning(dependency: missing)
+        }
+        let plugin: any HostedPlugin, version: String?
+        switch manifest.isolation {
+        case .inProcess:
+            let library = try PluginLibrary.load(manifest)
+            let instance = try await PluginInstance.create(manifest, library: library, environment: environment)
+            try await instance.start()
+            (plugin, version) = (instance, library.version)
+        case .process:
+            let isolated = try await IsolatedPlugin.start(manifest, environment: environment, settings: runnerSettings)
+            (plugin, version) = (isolated, isolated.condition.version)
+        }
+        running[manifest.id] = plugin
+        order.append(manifest.id)
+        markRunning(manifest, version: version, note: note)
+        logger.info("plugin started", metadata: ["plugin": "\(manifest.id)", "version": "\(version ?? "?")",
+                                                 "isolation": "\(manifest.isolation.rawValue)"])
+    }
+
+    /// Records `manifest`'s plugin as running, with `note` (a reload refused or failed) as its error.
+    private func markRunning(_ manifest: PluginManifest, version: String?, note: String? = nil) {
+        statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .running, isolation: manifest.isolation,
+                                       version: version, error: note)
     }
 
     private func stop(_ id: String) async {

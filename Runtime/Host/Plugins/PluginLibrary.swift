@@ -61,6 +61,25 @@ public final class PluginLibrary: @unchecked Sendable {
         return library
     }
 
+    /// Checks what the host can check of `manifest`'s library without loading it: the file exists
+    /// and has the SHA-256 the manifest pins (the first two checks of `load`). For a plugin whose
+    /// library only its plugin runner may load (`isolation = "process"`).
+    public static func checkPinnedFile(_ manifest: PluginManifest) throws(PluginLoadError) {
+        _ = try checkedSHA256(path: manifest.library, expectedSHA256: .some(manifest.sha256), manifestFile: manifest.file)
+    }
+
+    /// The SHA-256 of the file at `path`, once it is known to exist and, unless `expectedSHA256` is
+    /// nil, to be the pinned one (`.some(nil)`: the manifest has no pin, which is refused).
+    private static func checkedSHA256(path: String, expectedSHA256: String??, manifestFile: String) throws(PluginLoadError) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { throw .libraryMissing(path: path) }
+        guard let actual = sha256(ofFile: path) else { throw .cannotOpen(path: path, reason: "cannot read the file") }
+        if let expectedSHA256 {
+            guard let expected = expectedSHA256 else { throw .notPinned(manifest: manifestFile) }
+            guard expected == actual else { throw .hashMismatch(path: path, expected: expected, actual: actual) }
+        }
+        return actual
+    }
+
     /// Loads the library at `path` without a manifest (no pin, no id check): `carrier plugins check`.
     public static func load(path: String) throws(PluginLoadError) -> PluginLibrary {
         try load(path: path, expectedSHA256: nil, manifestFile: path)
@@ -82,12 +101,7 @@ public final class PluginLibrary: @unchecked Sendable {
     /// Loads the library at `path`. `expectedSHA256` nil skips the hash check; `.some(nil)` means the
     /// manifest has no pin, which is refused.
     static func load(path: String, expectedSHA256: String??, manifestFile: String) throws(PluginLoadError) -> PluginLibrary {
-        guard FileManager.default.fileExists(atPath: path) else { throw .libraryMissing(path: path) }
-        guard let actual = sha256(ofFile: path) else { throw .cannotOpen(path: path, reason: "cannot read the file") }
-        if let expectedSHA256 {
-            guard let expected = expectedSHA256 else { throw .notPinned(manifest: manifestFile) }
-            guard expected == actual else { throw .hashMismatch(path: path, expected: expected, actual: actual) }
-        }
+        let actual = try checkedSHA256(path: path, expectedSHA256: expectedSHA256, manifestFile: manifestFile)
         return try opened.withLock { (opened) throws(PluginLoadError) -> PluginLibrary in
             // dlopen would hand back the image already loaded from this path: the old code.
             switch opened[path] {

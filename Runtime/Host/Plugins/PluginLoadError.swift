@@ -21,6 +21,8 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     /// The plugin runner (`isolation = "process"`) refused the plugin; `message` says why, as the
     /// in-process host would have.
     case inRunner(id: String, message: String)
+    /// A plugin it depends on (`depends_on`) is not running.
+    case dependencyNotRunning(dependency: String)
 
     public var description: String {
         switch self {
@@ -44,6 +46,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         case .startFailed(let id, let status, let message): return "\(id): start failed (status \(status)): \(message)"
         case .unresponsive(let id, let call, let seconds): return "\(id): \(call) did not return within \(seconds) s; the plugin is stuck"
         case .inRunner(let id, let message): return "\(id) (in its plugin runner): \(message)"
+        case .dependencyNotRunning(let dependency): return "not started: it depends on \(dependency), which is not running"
         }
     }
 }
