@@ -45,8 +45,12 @@ struct DHTStorageTests {
 
         let v3 = Value.signed(by: owner, sequenceNumber: 3, data: Array("three".utf8))
         try storage.putValue(v3, now: 1000)
-        try storage.putValue(Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8)), now: 1100)
-        #expect(try storage.value(owner.publicKey, now: 1200) == v3, "a lower seq refreshes but does not replace")
+        #expect(code { try storage.putValue(Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8)), now: 1100) } == .sequenceNotMonotonic,
+                "a lower seq is refused, not answered as taken")
+        #expect(code { try storage.putValue(Value.signed(by: owner, sequenceNumber: 3, data: Array("other".utf8)), now: 1100) } == .sequenceNotMonotonic,
+                "other content at the stored seq is refused")
+        #expect(try storage.putValue(v3, now: 1150) == false, "the same value again refreshes it")
+        #expect(try storage.value(owner.publicKey, now: 1200) == v3, "nothing refused replaced it")
         let v5 = Value.signed(by: owner, sequenceNumber: 5, data: Array("five".utf8))
         try storage.putValue(v5, now: 1300)
         #expect(try storage.value(owner.publicKey, now: 1400) == v5)

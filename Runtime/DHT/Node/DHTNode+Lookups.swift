@@ -52,6 +52,7 @@ extension DHTNode {
                     switch await self.call(request(token), to: node, attempts: attempts) {
                     case .success: (node.id, .accepted)
                     case .failure(.remote(let code, _)) where code == ErrorCode.casFail.rawValue: (node.id, .conflict)
+                    case .failure(.remote(let code, _)) where code == ErrorCode.sequenceNotMonotonic.rawValue: (node.id, .stale)
                     case .failure: (node.id, .failed)
                     }
                 }

@@ -50,7 +50,8 @@ extension DHTNode {
 
     /// `storeValue`, with each node's answer: with a `cas`, a node that holds a newer version
     /// says so (`.conflict`), so a read-modify-write learns that it must read again. Without
-    /// one, a node answering CasFail all the same has simply failed.
+    /// one, a node answering CasFail all the same has simply failed. A node holding a greater
+    /// `seq`, or other content at this one, answers `.stale`.
     public func storeValueAnswers(_ value: Value, cas: Int32?, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try value.validate()
         if persistent { try storage.putValue(value, cas: cas, persistent: true, now: wallClock) }

@@ -6,13 +6,15 @@ public enum WriteAnswer: Sendable, Equatable {
     /// It holds a version newer than the write's `cas` (error 301): a read-modify-write must
     /// read again.
     case conflict
+    /// It holds a greater `seq`, or other content at the write's `seq` (error 302): the write
+    /// was not taken; its writer must read and write a greater `seq`.
+    case stale
     /// Any other error, no token, or no answer.
     case failed
 
-    /// Of two families' answers for one node, the more telling: accepted, then conflict.
+    /// Of two families' answers for one node, the more telling: accepted, then conflict, then stale.
     func merged(with other: WriteAnswer) -> WriteAnswer {
-        if self == .accepted || other == .accepted { return .accepted }
-        if self == .conflict || other == .conflict { return .conflict }
+        for answer in [WriteAnswer.accepted, .conflict, .stale] where self == answer || other == answer { return answer }
         return .failed
     }
 }

@@ -5,10 +5,13 @@ import Synchronization
 /// fsynced before it is acknowledged).
 ///
 /// The rules are the protocol's (BOSON-WIRE.md §4, §7, §9): an item lives 2 hours after its last
-/// store; a mutable value's content is replaced only by a strictly greater `seq`, while an equal or
-/// lower one just refreshes it; `cas` fails (301) when the stored `seq` is greater than it; a value
+/// store; a mutable value's content is replaced only by a strictly greater `seq`, and the same
+/// value again refreshes it; `cas` fails (301) when the stored `seq` is greater than it; a value
 /// cannot change between mutable and immutable (303); invalid values and records are refused with
-/// 401/402. Carrier adds per-node limits (the reference has none), refused with 201. Items the node
+/// 401/402. Where the reference silently keeps the stored value and answers success to a lower
+/// `seq`, or to other content at the same `seq`, Carrier refuses with 302 (SequenceNotMonotonic), so
+/// the writer learns its write was not taken (docs/decisions.md). Carrier adds per-node limits (the
+/// reference has none), refused with 201. Items the node
 /// publishes itself are `persistent`: never purged, and listed for republishing. Times are wall-clock
 /// milliseconds (they must survive a restart). Thread-safe.
 public final class DHTStorage: Sendable {
@@ -62,7 +65,7 @@ public final class DHTStorage: Sendable {
         let changed = try withDatabase { (database) throws(ProtocolError) -> Bool in
             let id = value.id
             let existing = try storageCall { () throws(StorageError) in
-                try database.query("SELECT public_key IS NOT NULL, seq FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
+                try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
             }
             if let existing {
                 guard (existing.integer(0) != 0) == (value.publicKey != nil) else {
@@ -70,6 +73,14 @@ public final class DHTStorage: Sendable {
                 }
                 let storedSequence = Int32(truncatingIfNeeded: existing.integer(1))
                 if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+                if value.publicKey != nil {
+                    if storedSequence > value.sequenceNumber {
+                        throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
+                    }
+                    if storedSequence == value.sequenceNumber, existing.blob(2) != value.signature {
+                        throw ProtocolError(.sequenceNotMonotonic, "another value is stored with seq \(storedSequence): write a greater one")
+                    }
+                }
                 return try storageCall { () throws(StorageError) -> Bool in
                     if value.sequenceNumber > storedSequence {
                         try database.query("""

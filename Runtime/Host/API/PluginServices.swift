@@ -62,7 +62,8 @@ protocol PluginServices: Sendable {
 struct WriteOutcome: Sendable, Equatable {
     let accepted: Int
     let asked: Int
-    /// How many refused because they hold a version newer than the write's `cas`.
+    /// How many refused because they hold a version newer than the write's `cas`, or one at least
+    /// as new as the write (a stale write).
     let conflicts: Int
 
     /// Nothing asked (the node could not write at all).
@@ -78,7 +79,7 @@ struct WriteOutcome: Sendable, Equatable {
     init(_ answers: [Id: WriteAnswer]?) {
         let answers = answers ?? [:]
         self.init(accepted: answers.values.filter { $0 == .accepted }.count, asked: answers.count,
-                  conflicts: answers.values.filter { $0 == .conflict }.count)
+                  conflicts: answers.values.filter { $0 == .conflict || $0 == .stale }.count)
     }
 }
 
