@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "carrier-bench", targets: ["CarrierBenchmarks"]),
         // The Swift layer for plugin authors, and the Swift example plugin (a shared library).
         .library(name: "CarrierPluginSDK", targets: ["CarrierPluginSDK"]),
+        // A bounded HTTP/1.1 + WebSocket server for Swift plugins (the proxy's, later KV's and IM's).
+        .library(name: "CarrierHTTP", targets: ["CarrierHTTP"]),
         .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
         // The DHT proxy for light nodes (a dynamic library with its own copy of SwiftNIO).
         .library(name: "ProxyPlugin", type: .dynamic, targets: ["ProxyPlugin"]),
@@ -53,11 +55,19 @@ let package = Package(
         ),
         // The plugin contract: PluginSDK/include/carrier_plugin.h (the C ABI), and a C file that
         // pins its layout at compile time.
-        .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md", "Swift"], sources: ["abi_layout.c"],
+        .target(name: "CarrierPluginABI", path: "PluginSDK", exclude: ["README.md", "Swift", "HTTP"], sources: ["abi_layout.c"],
                 publicHeadersPath: "include"),
         // PluginSDK/Swift: a Swift type conforming to `CarrierPlugin` becomes a plugin.
         .target(name: "CarrierPluginSDK", dependencies: ["CarrierPluginABI"], path: "PluginSDK/Swift"),
-        .target(name: "ProxyPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI", "CarrierCore",
+        // PluginSDK/HTTP: the HTTP server plugins serve outside clients with (strict parsing,
+        // deadlines, backpressure, RFC 6455 checks, counted refusals).
+        .target(name: "CarrierHTTP", dependencies: ["CarrierCore",
+                                                    .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                    .product(name: "NIOWebSocket", package: "swift-nio")],
+                path: "PluginSDK/HTTP"),
+        .target(name: "ProxyPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI", "CarrierCore", "CarrierHTTP",
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,6 +116,7 @@ let package = Package(
                                                     .product(name: "NIOHTTP1", package: "swift-nio"),
                                                     .product(name: "NIOWebSocket", package: "swift-nio")],
                 path: "Tests/TestSupport"),
+        .testTarget(name: "HTTPTests", dependencies: ["CarrierHTTP", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.

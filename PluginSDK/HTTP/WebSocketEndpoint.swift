@@ -6,22 +6,29 @@ import Synchronization
 /// What a WebSocket connection's messages go to: `received` gets each complete text message (in
 /// order, on the connection's event loop: hand work off rather than block), `closed` is called
 /// once when the connection ends.
-protocol WebSocketSession: Sendable {
+public protocol WebSocketSession: Sendable {
     func received(_ text: String)
     func closed()
 }
 
 /// The WebSocket path of an `HTTPServer`: a GET of `path` with `Upgrade: websocket` becomes a
 /// connection, and `open` makes its session.
-struct WebSocketEndpoint: Sendable {
-    let path: String
+public struct WebSocketEndpoint: Sendable {
+    public let path: String
     /// The largest message a client may send (frames and whole messages).
-    let maxMessage: Int
-    let open: @Sendable (WebSocketConnection) -> WebSocketSession
+    public let maxMessage: Int
+    public let open: @Sendable (WebSocketConnection) -> WebSocketSession
+
+    public init(path: String, maxMessage: Int, open: @escaping @Sendable (WebSocketConnection) -> WebSocketSession) {
+        self.path = path
+        self.maxMessage = maxMessage
+        self.open = open
+    }
 
     /// The server upgrade configuration: refuses other paths (they stay plain HTTP requests), and
-    /// swaps `requests` for a frame handler once upgraded.
-    func upgrade(replacing requests: RequestHandler, connections: Connections) -> NIOHTTPServerUpgradeSendableConfiguration {
+    /// swaps `requests` for a frame handler once upgraded (and stops the request deadlines).
+    func upgrade(replacing requests: HTTPRequestHandler, guarding connectionGuard: ConnectionGuard, connections: ServerConnections,
+                 counters: HTTPServerCounters) -> NIOHTTPServerUpgradeSendableConfiguration {
         let path = self.path, maxMessage = self.maxMessage, open = self.open
         let upgrader = NIOWebSocketServerUpgrader(maxFrameSize: maxMessage, shouldUpgrade: { channel, head in
             let target = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
@@ -30,34 +37,36 @@ struct WebSocketEndpoint: Sendable {
             channel.eventLoop.makeCompletedFuture {
                 let connection = WebSocketConnection(channel: channel, connections: connections)
                 try channel.pipeline.syncOperations.addHandler(WebSocketFrameHandler(session: open(connection), connection: connection,
-                                                                                     maxMessage: maxMessage))
+                                                                                     maxMessage: maxMessage, counters: counters))
             }
         })
-        let bound = UncheckedHandler(handler: requests)
+        let bound = UncheckedHandlers(requests: requests, connectionGuard: connectionGuard)
         return (upgraders: [upgrader], completionHandler: { context in
-            context.pipeline.syncOperations.removeHandler(bound.handler, promise: nil)
+            bound.connectionGuard.stopWatching()
+            context.pipeline.syncOperations.removeHandler(bound.requests, promise: nil)
         })
     }
 }
 
-/// The request handler, carried into the upgrade's completion (which runs on its event loop).
-private struct UncheckedHandler: @unchecked Sendable {
-    let handler: RequestHandler
+/// The connection's handlers, carried into the upgrade's completion (which runs on its event loop).
+private struct UncheckedHandlers: @unchecked Sendable {
+    let requests: HTTPRequestHandler
+    let connectionGuard: ConnectionGuard
 }
 
 /// The sending side of one WebSocket connection, usable from any thread. A client that does not
 /// read (its socket buffer above the high-water mark) is disconnected at once rather than
 /// buffered for, so one slow client never holds up the others; it reconnects and resubscribes.
 /// Nothing is sent after a close frame.
-final class WebSocketConnection: Sendable {
-    let channel: Channel
+public final class WebSocketConnection: Sendable {
+    public let channel: Channel
     /// The client's IP address, as text.
-    let remote: String
+    public let remote: String
     /// The server's connections, where the session counts the work it starts (`close` waits for it).
-    let connections: Connections
+    public let connections: ServerConnections
     private let closing = Atomic<Bool>(false)
 
-    init(channel: Channel, connections: Connections) {
+    init(channel: Channel, connections: ServerConnections) {
         self.channel = channel
         self.connections = connections
         remote = channel.remoteAddress?.ipAddress ?? ""
@@ -65,7 +74,7 @@ final class WebSocketConnection: Sendable {
 
     /// Sends one text message; false once the connection is closing.
     @discardableResult
-    func send(_ text: String) -> Bool {
+    public func send(_ text: String) -> Bool {
         guard channel.isActive, !closing.load(ordering: .relaxed) else { return false }
         channel.eventLoop.execute { [self] in
             guard channel.isActive, !closing.load(ordering: .relaxed) else { return }
@@ -93,12 +102,15 @@ final class WebSocketConnection: Sendable {
         }
     }
 
-    var isClosing: Bool { closing.load(ordering: .relaxed) }
+    public var isClosing: Bool { closing.load(ordering: .relaxed) }
 }
 
 /// Reassembles text messages from frames (at most `maxMessage` bytes, valid UTF-8), answers
 /// pings, and closes on a close frame, a binary message or a protocol error, with the code that
-/// says why.
+/// says why. RFC 6455's must-fail rules are kept (section 5): an unmasked client frame, RSV bits
+/// without a negotiated extension, a reserved opcode, or a close frame with a 1-byte payload
+/// closes the connection with 1002 (NIO's decoder already fails oversized or fragmented control
+/// frames the same way).
 private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     // @unchecked: every field is touched on the channel's event loop only.
     typealias InboundIn = WebSocketFrame
@@ -107,18 +119,24 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
     private let session: WebSocketSession
     private let connection: WebSocketConnection
     private let maxMessage: Int
+    private let counters: HTTPServerCounters
     private var message: [UInt8]?
     private var ended = false
 
-    init(session: WebSocketSession, connection: WebSocketConnection, maxMessage: Int) {
+    init(session: WebSocketSession, connection: WebSocketConnection, maxMessage: Int, counters: HTTPServerCounters) {
         self.session = session
         self.connection = connection
         self.maxMessage = maxMessage
+        self.counters = counters
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !connection.isClosing else { return }
         let frame = unwrapInboundIn(data)
+        if let violation = Self.violation(of: frame) {
+            counters.count(.webSocketProtocol)
+            return refuse(context, .protocolError, violation)
+        }
         switch frame.opcode {
         case .text:
             guard message == nil else { return refuse(context, .protocolError, "a text frame inside another message") }
@@ -135,6 +153,17 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
             connection.closeNow(code: .normalClosure, reason: "")
         default:
             break
+        }
+    }
+
+    /// The RFC 6455 rule `frame` breaks, if any.
+    private static func violation(of frame: WebSocketFrame) -> String? {
+        if frame.maskKey == nil { return "a client frame must be masked" }
+        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return "RSV bits set without an extension" }
+        switch frame.opcode {
+        case .continuation, .text, .binary, .ping, .pong: return nil
+        case .connectionClose: return frame.length == 1 ? "a close frame's payload is empty or at least 2 bytes" : nil
+        default: return "reserved opcode \(frame.opcode)"
         }
     }
 

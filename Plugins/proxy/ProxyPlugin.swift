@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginABI
 import CarrierPluginSDK
 import Foundation
@@ -12,10 +13,11 @@ import Foundation
 /// listened-to values are looked up on the network, default 5), `valueSeconds` (how long an
 /// OpenDHT value lives, default 600), `maxWrites` (DHT stores and announcements in progress at
 /// once, beyond which a write answers 503, default 64), and who may use it and how much
-/// (`AccessPolicy`). It announces service `proxy` at `http://{host}:PORT`, and bills meter
+/// (`AccessPolicy`), and the HTTP server's bounds: `connectionsPerSource` (256), `maxConnections`
+/// (16,384), `idleSeconds` (30), `headerSeconds` (10) (`HTTPServerLimits`). It announces service `proxy` at `http://{host}:PORT`, and bills meter
 /// `requests` per light node.
 final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
-    // @unchecked: `server` and `poller` are set in start and cleared in stop, both on the host's executor.
+    // @unchecked: `server`, `poller` and `refusals` are set in start and cleared in stop, both on the host's executor.
     static let id = "org.carrier.proxy"
     static let version = "0.2.0"
     static let summary = "DHT proxy for light nodes over HTTP"
@@ -32,7 +34,9 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     private let peerWatch: PeerWatch
     private let dhtHealth: ProxyHealth
     private let access: ProxyAccess
+    private let limits: HTTPServerLimits
     private var server: HTTPServer?
+    private var refusals: Task<Void, Never>?
     private var poller: Task<Void, Never>?
 
     init(host: CarrierHostAPI, configJSON: String) throws {
@@ -53,7 +57,12 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         policy.clientRate = try integer("clientRate", default: policy.clientRate, 1...1_000_000)
         policy.addressRate = try integer("addressRate", default: policy.addressRate, 1...1_000_000)
         policy.sessionSeconds = try integer("sessionSeconds", default: policy.sessionSeconds, 1...604_800)
-        policy.connectionsPerSource = try integer("connectionsPerSource", default: policy.connectionsPerSource, 1...1_000_000)
+        var limits = HTTPServerLimits()
+        limits.connectionsPerSource = try integer("connectionsPerSource", default: limits.connectionsPerSource, 1...1_000_000)
+        limits.maxConnections = try integer("maxConnections", default: limits.maxConnections, 1...1_000_000)
+        limits.idleTimeout = .seconds(try integer("idleSeconds", default: Int(limits.idleTimeout.components.seconds), 1...3600))
+        limits.headerTimeout = .seconds(try integer("headerSeconds", default: Int(limits.headerTimeout.components.seconds), 1...600))
+        self.limits = limits
         access = ProxyAccess(host: host, policy: policy)
         try host.defineMeter(ProxyAccess.meter, unit: "request")
         self.address = address
@@ -85,13 +94,14 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
                                  writes: writes)
         let openDHT = OpenDHTRoutes(host: host, store: store, cache: cache, watch: watch, statistics: statistics, health: dhtHealth)
         let cache = self.cache, watch = self.watch, peerWatch = self.peerWatch, access = self.access
-        let webSocket = WebSocketEndpoint(path: "/v1/ws", maxMessage: HTTPServer.maxBody) { connection in
+        let webSocket = WebSocketEndpoint(path: "/v1/ws", maxMessage: limits.maxBody) { connection in
             ProxySocketSession(connection: connection, routes: native, cache: cache, values: watch, peers: peerWatch, access: access)
         }
-        let server = try HTTPServer(host: address, port: port, connectionsPerSource: access.policy.connectionsPerSource, webSocket: webSocket) { request in
+        let server = try HTTPServer(host: address, port: port, limits: limits, webSocket: webSocket, refusal: ProxyRoutes.refusal) { request in
             await statistics.request { await Self.route(request, access: access, native: native, openDHT: openDHT) }
         }
         self.server = server
+        refusals = HTTPRefusalMetrics(host: host, counters: server.counters).reportEverySecond()
         // The node's storage events: only values and peers the proxy has cached or someone
         // listens to matter.
         try host.subscribeEvents { event in
@@ -133,16 +143,12 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         let client: Id?
         do {
             // The page, the script and the session routes are limited per address only.
-            if let asset = WebAssets.answer(for: request) {
-                try access.admitAddress(request.remote)
-                return asset
-            }
-            if request.path.hasPrefix("/v1/auth/") {
-                try access.admitAddress(request.remote)
-                return access.respond(request)
-            }
+            // Every request counts against its address first, so a flood of bad tokens is limited too.
+            try access.admitAddress(request.remote)
+            if let asset = WebAssets.answer(for: request) { return asset }
+            if request.path.hasPrefix("/v1/auth/") { return access.respond(request) }
             client = try access.client(of: request)
-            try access.admit(client, remote: request.remote)
+            try access.admitClient(client, remote: request.remote)
         } catch {
             var answer = isNative ? ProxyRoutes.error(error.status, code: error.code.rawValue, error.message)
                 : OpenDHTRoutes.error(error.status, error.message)
@@ -163,6 +169,8 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         try? host.withdrawService("proxy")
         poller?.cancel()
         poller = nil
+        refusals?.cancel()
+        refusals = nil
         server?.close()
         server = nil
     }

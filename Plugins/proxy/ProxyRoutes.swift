@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginSDK
 import NIOHTTP1
 
@@ -97,7 +98,13 @@ struct ProxyRoutes: Sendable {
             await values.offer(value)
             return .json(#"{"id":"\#(value.id.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch let failure as CarrierHostAPI.Failure where failure.isConflict {
-            return Self.error(.conflict, code: ErrorCode.casFail.rawValue, "a node holds a version newer than cas \(cas ?? 0): read it again")
+            // With a cas, CasFail; without, a node holds a greater seq or other content at this
+            // one (SequenceNotMonotonic). Either way nothing is cached.
+            guard let cas else {
+                return Self.error(.conflict, code: ErrorCode.sequenceNotMonotonic.rawValue,
+                                  "a node holds seq \(value.sequenceNumber) or greater with other content: read it, then put a greater seq")
+            }
+            return Self.error(.conflict, code: ErrorCode.casFail.rawValue, "a node holds a version newer than cas \(cas): read it again")
         } catch {
             return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
         }
@@ -177,6 +184,17 @@ struct ProxyRoutes: Sendable {
 
     static func badId(_ text: String) -> HTTPAnswer {
         error(.badRequest, code: ErrorCode.protocolError.rawValue, "\(text) is not an id (Base58, 32 bytes)")
+    }
+
+    /// The HTTP server's own refusals (a bad target, a body too large, a request too slow) in
+    /// this API's error form.
+    static func refusal(_ status: HTTPResponseStatus, _ message: String) -> HTTPAnswer {
+        let code: ErrorCode = switch status {
+        case .payloadTooLarge: .messageTooBig
+        case .badRequest: .protocolError
+        default: .genericError
+        }
+        return error(status, code: code.rawValue, message)
     }
 
     static func error(_ status: HTTPResponseStatus, code: Int32, _ message: String) -> HTTPAnswer {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CarrierCore
 import CarrierHost
 
 /// `carrier plugin-runner`: the child process a supernode starts for each plugin whose manifest
@@ -19,6 +20,8 @@ struct PluginRunnerCommand: ParsableCommand {
     var fd: Int32
 
     func run() throws {
+        // Inherited from the supernode, but a runner started some other way needs it too.
+        FileDescriptorLimit.raiseToHard()
         throw ExitCode(PluginRunner.serve(descriptor: fd))
     }
 }

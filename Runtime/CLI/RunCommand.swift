@@ -34,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         StopSignal.install()
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        // A server's clients each hold a descriptor: use what the system allows, not the 1,024
+        // soft default (plugin runners inherit it).
+        FileDescriptorLimit.raiseToHard()
         if let manifests { return try await runSupernode(manifests) }
         let logger = Logger(label: "carrier.run")
         try await reportingFailures {

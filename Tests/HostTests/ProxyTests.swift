@@ -75,6 +75,16 @@ struct ProxyTests {
         let conflict = try await Self.call("POST", base + "/values?cas=1", body: unread.json)
         #expect(conflict.status == 409 && Self.code(conflict) == 301, "\(conflict.status) \(conflict.json)")
         #expect(await network.client.findValue(light.publicKey) == second, "the nodes kept the version the write did not read")
+        // Stale writes (issue #12): other data at the stored seq, or a lower seq, are refused as
+        // the nodes refuse them (409, SequenceNotMonotonic), and the proxy does not serve them.
+        let sameSeq = Value.signed(by: light, sequenceNumber: 2, data: Array("other data at seq 2".utf8))
+        for stale in [sameSeq, value] {
+            let refused = try await Self.call("POST", base + "/values", body: stale.json)
+            #expect(refused.status == 409 && Self.code(refused) == 302, "seq \(stale.sequenceNumber): \(refused.status) \(refused.json)")
+        }
+        let afterStale = try await Self.call("GET", base + "/values/\(light.publicKey.base58)")
+        #expect(try Value(json: String(decoding: try JSONSerialization.data(withJSONObject: afterStale.json), as: UTF8.self)) == second)
+        #expect(await network.client.findValue(light.publicKey) == second)
 
         let nodes = try await Self.call("GET", base + "/nodes/\(network.client.id.base58)")
         #expect(nodes.status == 200 && ((nodes.json["nodes"] as? [[Any]])?.contains { $0.first as? String == network.client.id.base58 } ?? false))

@@ -102,7 +102,8 @@ struct ProxyWebSocketLimitsTests {
 /// dispatch thread: blocking one of Swift concurrency's few threads could starve the proxy
 /// under test, which answers on them.
 private final class RawWebSocket: @unchecked Sendable {
-    // @unchecked: the descriptor is used by one caller at a time.
+    // @unchecked: the socket is used by one caller at a time.
+    private let tcp: RawTCPClient
     private let descriptor: Int32
 
     struct Failure: Error, CustomStringConvertible {
@@ -112,19 +113,9 @@ private final class RawWebSocket: @unchecked Sendable {
     /// Connects to 127.0.0.1:`port` with a receive buffer of `receiveBuffer` bytes and completes
     /// the upgrade to `/v1/ws`.
     init(port: Int, receiveBuffer: Int32) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var size = receiveBuffer
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        try write(Array(("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        tcp = try RawTCPClient(port: port, receiveBuffer: receiveBuffer)
+        descriptor = tcp.descriptor
+        try tcp.send(Array(("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
         var head: [UInt8] = []
         while !head.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
@@ -157,13 +148,13 @@ private final class RawWebSocket: @unchecked Sendable {
             bytes += mask
             bytes += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
         }
-        try write(bytes)
+        try tcp.send(bytes)
     }
 
     /// Reads the server's text frames (unmasked, under 64 KiB) until `enough` says so of those
     /// read, or `timeout` seconds pass without data.
     func read(timeout: Int, until enough: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
-        try await Self.offThePool { try self.readBlocking(timeout: timeout, until: enough) }
+        try await RawTCPClient.offThePool { try self.readBlocking(timeout: timeout, until: enough) }
     }
 
     private func readBlocking(timeout: Int, until enough: ([String]) -> Bool) throws -> [String] {
@@ -197,40 +188,8 @@ private final class RawWebSocket: @unchecked Sendable {
     /// Reads until the server ends the connection or nothing arrives for `timeout` seconds; the
     /// bytes as text (frame headers included) and whether the connection ended.
     func drain(timeout: Int) async throws -> (text: String, ended: Bool) {
-        try await Self.offThePool { try self.drainBlocking(timeout: timeout) }
+        try await tcp.drainText(timeout: Double(timeout))
     }
 
-    private static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-        }
-    }
-
-    private func drainBlocking(timeout: Int) throws -> (text: String, ended: Bool) {
-        var limit = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count > 0 {
-                received += buffer.prefix(count)
-            } else {
-                // 0: the server closed; an error: a reset (also an end) or the timeout (not one).
-                let ended = count == 0 || errno == ECONNRESET
-                return (String(decoding: received, as: UTF8.self), ended)
-            }
-        }
-    }
-
-    func close() { _ = Glibc.close(descriptor) }
-
-    private func write(_ bytes: [UInt8]) throws {
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { throw Failure(description: "send: \(errno)") }
-            sent += count
-        }
-    }
+    func close() { tcp.close() }
 }

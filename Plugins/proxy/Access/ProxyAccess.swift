@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginSDK
 import Foundation
 import NIOHTTP1
@@ -10,8 +11,6 @@ import NIOHTTP1
 /// - `clientRate` (default 50): requests a second one light node may make.
 /// - `addressRate` (default 200): requests a second from one address, sessions or not.
 /// - `sessionSeconds` (default 3600): how long a session lasts.
-/// - `connectionsPerSource` (default 256): connections open at once from one address (HTTP and
-///   WebSocket alike; each WebSocket holds subscriptions the proxy keeps looking up).
 /// Each rate allows bursts of twice its value.
 struct AccessPolicy: Sendable {
     var anonymous = false
@@ -19,7 +18,6 @@ struct AccessPolicy: Sendable {
     var clientRate = 50
     var addressRate = 200
     var sessionSeconds = 3600
-    var connectionsPerSource = 256
 }
 
 /// Authenticates light nodes (`Sessions`), rate-limits by client and by address, and runs every
@@ -64,29 +62,23 @@ final class ProxyAccess: Sendable {
         return node
     }
 
-    /// The rate-limit key of a client address: the address itself for IPv4, its /64 for IPv6
-    /// (one host's share of addresses, which it can rotate through at will).
-    static func sourceKey(_ remote: String) -> String {
-        guard remote.contains(":"), let address = IPAddress(remote), address.bytes.count == 16 else { return remote }
-        return Hex.encode(address.bytes.prefix(8)) + "/64"
-    }
-
     /// Whether `remote` may make one more request now (every request counts, sessions or not).
     func admitAddress(_ remote: String) throws(Refusal) {
-        guard perAddress.allow(Self.sourceKey(remote)) else {
+        guard perAddress.allow(SourceKey.of(remote)) else {
             throw Refusal(status: .tooManyRequests, code: .genericError, message: "over \(policy.addressRate) requests a second from \(remote)")
         }
     }
 
-    /// Whether `client` (nil: anonymous) at `remote` may make one more request now.
-    func admit(_ client: Id?, remote: String) throws(Refusal) {
-        try admitAddress(remote)
+    /// Whether `client` (nil: anonymous) at `remote` may make one more request now, after its
+    /// address was admitted (`admitAddress`, which every request passes first, even one whose
+    /// token is then refused).
+    func admitClient(_ client: Id?, remote: String) throws(Refusal) {
         guard let client else {
             guard policy.anonymous else {
                 throw Refusal(status: .unauthorized, code: .invalidToken,
                               message: "this proxy serves light nodes with a session: GET /v1/auth/challenge, then POST /v1/auth/session")
             }
-            guard anonymousPerAddress.allow(Self.sourceKey(remote)) else {
+            guard anonymousPerAddress.allow(SourceKey.of(remote)) else {
                 throw Refusal(status: .tooManyRequests, code: .genericError,
                               message: "anonymous use is limited to \(policy.anonymousRate) requests a second per address; open a session for more")
             }

@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import Foundation
 import Synchronization
 
@@ -37,7 +38,7 @@ final class Sessions: Sendable {
     /// A fresh challenge (Base64URL) and when it expires (Unix seconds), for a client at
     /// `remote`; nil when that source has asked for too many, or too many are open.
     func challenge(for remote: String, now: Double = Date().timeIntervalSince1970) -> (challenge: String, expires: Double)? {
-        guard challengesPerSource.allow(ProxyAccess.sourceKey(remote)) else { return nil }
+        guard challengesPerSource.allow(SourceKey.of(remote)) else { return nil }
         let text = Base64URL.encode(Sodium.randomBytes(32)), expires = now + Self.challengeSeconds
         let issued = challenges.withLock { challenges -> Bool in
             if challenges.count >= Self.maxChallenges { challenges = challenges.filter { $0.value > now } }

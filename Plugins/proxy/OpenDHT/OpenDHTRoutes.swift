@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginSDK
 import NIOHTTP1
 import Synchronization

@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginSDK
 
 /// Tells listeners when a DHT value changes. A Kademlia DHT does not push changes, so a change

@@ -1,3 +1,5 @@
+import CarrierHTTP
+
 /// The browser light node (`GET /v1/client.js`, Web/client.js) and the demo page (`GET /` from a
 /// browser, Web/index.html), compiled into the library from those files. `/` answers HTML only to
 /// a client that asks for it (`Accept: text/html`): OpenDHT's clients read node info there.

@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierHTTP
 import CarrierPluginSDK
 import NIOHTTP1
 import Foundation
@@ -88,15 +89,13 @@ final class ProxySocketSession: WebSocketSession {
     }
 
     private func serve(_ request: Int64, op: String, _ fields: [String: JSONValue]) async {
-        // Authentication first: `challenge`, then `authenticate` with the signed challenge. Both
-        // count against the address's limits; a session lasts `sessionSeconds`, then the client
-        // authenticates again.
-        if op == "challenge" || op == "authenticate" {
-            do {
-                try access.admitAddress(connection.remote)
-            } catch {
-                return reply(request, error: error.code, error.message)
-            }
+        // Every message counts against the address's limit, whatever follows. Authentication
+        // first: `challenge`, then `authenticate` with the signed challenge; a session lasts
+        // `sessionSeconds`, then the client authenticates again.
+        do {
+            try access.admitAddress(connection.remote)
+        } catch {
+            return reply(request, error: error.code, error.message)
         }
         switch op {
         case "challenge":
@@ -129,7 +128,7 @@ final class ProxySocketSession: WebSocketSession {
         if session.expired { return reply(request, error: .invalidToken, "the session expired: authenticate again") }
         let client = session.client
         do {
-            try access.admit(client, remote: connection.remote)
+            try access.admitClient(client, remote: connection.remote)
         } catch {
             return reply(request, error: error.code, error.message)
         }

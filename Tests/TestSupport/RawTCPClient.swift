@@ -1,0 +1,105 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain POSIX TCP client to 127.0.0.1, for tests that must misbehave as an attacker would:
+/// send bytes a byte at a time, pipeline without reading, leave answers unread (a small receive
+/// buffer), or see exactly what a server writes before it closes. Blocking calls run off Swift's
+/// concurrency pool (`offThePool`), so a test waiting on a socket never starves the server it tests.
+public final class RawTCPClient: @unchecked Sendable {
+    // @unchecked: the descriptor is used by one caller at a time.
+    public let descriptor: Int32
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Connects to 127.0.0.1:`port`; `receiveBuffer` (bytes) small makes a client that reads
+    /// nothing fill up fast.
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let error = errno
+            _ = Glibc.close(descriptor)
+            throw Failure(description: "connect: \(error)")
+        }
+    }
+
+    deinit { _ = Glibc.close(descriptor) }
+
+    /// Sends all of `bytes` (blocking); throws once the server closed or reset the connection.
+    public func send(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { throw Failure(description: "send: \(errno) after \(sent) bytes") }
+            sent += count
+        }
+    }
+
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    /// Sends as much of `bytes` as the socket takes now without blocking; the count taken (0 when
+    /// full), or nil once the connection is closed or reset.
+    public func offer(_ bytes: [UInt8]) -> Int? {
+        let count = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if count >= 0 { return count }
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : nil
+    }
+
+    /// Reads until the server ends the connection or nothing arrives for `timeout` seconds: the
+    /// bytes, and whether the connection ended (closed or reset).
+    public func drain(timeout: Double) async throws -> (bytes: [UInt8], ended: Bool) {
+        try await Self.offThePool { self.drainBlocking(timeout: timeout) }
+    }
+
+    /// `drain`'s bytes as text.
+    public func drainText(timeout: Double) async throws -> (text: String, ended: Bool) {
+        let (bytes, ended) = try await drain(timeout: timeout)
+        return (String(decoding: bytes, as: UTF8.self), ended)
+    }
+
+    /// Reads until `enough` holds for what arrived, the connection ends, or `timeout` seconds
+    /// pass with nothing new.
+    public func read(timeout: Double, until enough: @escaping @Sendable ([UInt8]) -> Bool) async throws -> (bytes: [UInt8], ended: Bool) {
+        try await Self.offThePool { self.drainBlocking(timeout: timeout, until: enough) }
+    }
+
+    public func close() { shutdown(descriptor, Int32(SHUT_RDWR)) }
+
+    private func drainBlocking(timeout: Double, until enough: ([UInt8]) -> Bool = { _ in false }) -> (bytes: [UInt8], ended: Bool) {
+        var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 {
+                received += buffer.prefix(count)
+                if enough(received) { return (received, false) }
+            } else {
+                // 0: the server closed; an error: a reset (also an end) or the timeout (not one).
+                return (received, count == 0 || errno == ECONNRESET || errno == EPIPE)
+            }
+        }
+    }
+
+    /// Runs blocking `work` on a Dispatch thread, not on the concurrency pool.
+    public static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
