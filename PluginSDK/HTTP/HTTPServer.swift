@@ -52,13 +52,8 @@ public final class HTTPServer: Sendable {
                         return channel.close()
                     }
                     return channel.eventLoop.makeCompletedFuture {
-                        let connectionGuard = ConnectionGuard(limits: limits, counters: counters, refusal: refusal)
-                        let requests = HTTPRequestHandler(respond: respond, connections: connections, connectionGuard: connectionGuard,
-                                                          limits: limits, counters: counters)
-                        let upgrade = webSocket.map { $0.upgrade(replacing: requests, guarding: connectionGuard, connections: connections, counters: counters) }
-                        try channel.pipeline.syncOperations.addHandler(connectionGuard)
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(requests)
+                        try Self.configure(channel, limits: limits, counters: counters, connections: connections, webSocket: webSocket,
+                                           refusal: refusal, respond: respond)
                     }
                 }
                 .bind(host: host, port: port).wait()
@@ -66,6 +61,21 @@ public final class HTTPServer: Sendable {
             try? group.syncShutdownGracefully()
             throw error
         }
+    }
+
+    /// Installs one connection's handlers on `channel` (on its event loop): `ConnectionGuard`,
+    /// NIO's HTTP codec and pipelining handler (with `webSocket`'s upgrade), `HTTPRequestHandler`.
+    /// The server calls it for each accepted connection; a fuzzer calls it on an `EmbeddedChannel`.
+    public static func configure(_ channel: Channel, limits: HTTPServerLimits, counters: HTTPServerCounters, connections: ServerConnections,
+                                 webSocket: WebSocketEndpoint?, refusal: @escaping @Sendable (HTTPResponseStatus, String) -> HTTPAnswer,
+                                 respond: @escaping @Sendable (HTTPRequest) async -> HTTPAnswer) throws {
+        let connectionGuard = ConnectionGuard(limits: limits, counters: counters, refusal: refusal)
+        let requests = HTTPRequestHandler(respond: respond, connections: connections, connectionGuard: connectionGuard,
+                                          limits: limits, counters: counters)
+        let upgrade = webSocket.map { $0.upgrade(replacing: requests, guarding: connectionGuard, connections: connections, counters: counters) }
+        try channel.pipeline.syncOperations.addHandler(connectionGuard)
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(requests)
     }
 
     /// The port it listens on.

@@ -15,7 +15,7 @@ public final class ServerConnections: Sendable {
     private let open = Mutex(Open())
     private let inProgress = Atomic<Int>(0)
 
-    init(perSource: Int, total: Int) {
+    public init(perSource: Int, total: Int) {
         self.perSource = perSource
         self.total = total
     }
