@@ -9,6 +9,17 @@ public enum CarrierBinary {
         public let standardError: String
     }
 
+    /// The release build of `carrier` beside the debug one (`make test` builds it), for tests
+    /// that measure speed: a debug SwiftNIO reads a UDP flood several times slower than it arrives.
+    /// Nil when there is none.
+    public static var releasePath: String? {
+        if let override = ProcessInfo.processInfo.environment["CARRIER_RELEASE_BIN"] { return override }
+        let debug = URL(fileURLWithPath: path).resolvingSymlinksInPath().deletingLastPathComponent()
+        guard debug.lastPathComponent == "debug" else { return nil }
+        let release = debug.deletingLastPathComponent().appendingPathComponent("release/carrier").path
+        return FileManager.default.isExecutableFile(atPath: release) ? release : nil
+    }
+
     public static var path: String {
         if let override = ProcessInfo.processInfo.environment["CARRIER_BIN"] { return override }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

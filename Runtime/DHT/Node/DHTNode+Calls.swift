@@ -9,7 +9,7 @@ extension DHTNode {
         var result = await send(body, to: node)
         for _ in 1..<max(1, attempts) {
             guard case .failure(.timeout) = result, !Task.isCancelled else { break }
-            statistics.retries += 1
+            counted.retries += 1
             result = await send(body, to: node)
         }
         return result
@@ -20,11 +20,11 @@ extension DHTNode {
         let destination = Endpoint(address: node.address, port: node.port)
         guard transports[destination.family] != nil else { return .failure(transports.isEmpty ? .cancelled : .familyNotServed) }
         guard let wait = outboundLimiter.reserve(RateKey(destination), now: monotonic, maxWait: configuration.outboundMaxWait.milliseconds) else {
-            statistics.outboundThrottled += 1
+            counted.outboundThrottled += 1
             return .failure(.throttled)
         }
         if wait > 0 {
-            statistics.outboundPaced += 1
+            counted.outboundPaced += 1
             try? await Task.sleep(for: .milliseconds(wait))
             guard !Task.isCancelled else { return .failure(.cancelled) }
         }
@@ -43,7 +43,7 @@ extension DHTNode {
             await withCheckedContinuation { continuation in
                 pending[txid] = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
                 transport.send(datagram, to: destination)
-                statistics.datagramsSent += 1
+                counted.datagramsSent += 1
                 Task { [weak self] in
                     try? await Task.sleep(for: timeout)
                     await self?.finishCall(txid, with: .failure(.timeout))
@@ -75,7 +75,7 @@ extension DHTNode {
     func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {
         guard let call = pending.removeValue(forKey: txid) else { return }
         if case .failure(.timeout) = result {
-            statistics.requestsTimedOut += 1
+            counted.requestsTimedOut += 1
             tables[Endpoint(address: call.node.address, port: call.node.port).family]?.recordTimeout(of: call.node.id, now: monotonic)
         }
         call.continuation.resume(returning: result)

@@ -1,22 +1,16 @@
 import CarrierCore
 
-/// Inbound datagrams: the inbound rate limit (two tiers, `AnsweredEndpoints`), the envelope,
-/// decoding, answering requests and matching responses to outstanding calls.
+/// Inbound datagrams, once the transport's `InboundGate` admitted them: the envelope, decoding,
+/// answering requests and matching responses to outstanding calls.
 extension DHTNode {
     func receive(_ datagram: UDPTransport.Datagram, family: AddressFamily) {
-        statistics.datagramsReceived += 1
-        let now = monotonic, key = RateKey(datagram.sender)
-        let allowed = answeredEndpoints.contains(datagram.sender, now: now)
-            ? contactInboundLimiter.allow(key, now: now) : inboundLimiter.allow(key, now: now)
-        guard allowed else {
-            statistics.throttled += 1
-            return
-        }
+        // The inbound limit was applied on the event loop (`InboundGate`).
+        counted.datagramsReceived += 1
         let opened: (sender: Id, message: [UInt8])
         do {
             opened = try envelope.open(datagram.bytes, family: family)
         } catch {
-            statistics.envelopeRejected += 1
+            counted.envelopeRejected += 1
             return
         }
         let sender = NodeInfo(id: opened.sender, address: datagram.sender.address, port: datagram.sender.port)
@@ -24,7 +18,7 @@ extension DHTNode {
         do {
             message = try Message.decode(cbor: opened.message)
         } catch {
-            statistics.malformedMessages += 1
+            counted.malformedMessages += 1
             if case .unknownMethod(let txid) = error {
                 reply(to: sender, family: family, txid: txid,
                       .error(method: nil, ErrorBody(code: ErrorCode.methodUnknown.rawValue, message: "method unknown")))
@@ -48,7 +42,7 @@ extension DHTNode {
         if tables[family]?.recordRequest(from: sender, now: now) == true {
             pingContact(sender)
         } else if let entry = tables[family]?.entry(for: sender.id), entry.node.address == sender.address, entry.node.port == sender.port,
-                  answeredEndpoints.needsRenewal(Endpoint(address: sender.address, port: sender.port), now: now) {
+                  inboundGate.needsRenewal(Endpoint(address: sender.address, port: sender.port)) {
             // A contact that only sends to us would fall back to the stranger's allowance
             // after 30 minutes without answering us.
             pingContact(sender)
@@ -58,11 +52,11 @@ extension DHTNode {
     private func matchResponse(_ message: Message, from sender: NodeInfo) {
         guard let call = pending[message.txid], call.node.id == sender.id, call.node.address == sender.address,
               call.node.port == sender.port, message.body.method == call.method || message.body.method == nil else {
-            statistics.unmatchedResponses += 1
+            counted.unmatchedResponses += 1
             return
         }
         pending[message.txid] = nil
-        answeredEndpoints.record(Endpoint(address: sender.address, port: sender.port), now: monotonic)
+        inboundGate.recordAnswer(from: Endpoint(address: sender.address, port: sender.port))
         let elapsed = ContinuousClock.now - call.sentAt
         let rtt = max(0.01, elapsed.seconds * 1000)
         averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
@@ -82,10 +76,10 @@ extension DHTNode {
             message = Message(txid: txid, body: .error(method: body.method, ErrorBody(code: ErrorCode.messageTooBig.rawValue, message: "message too big")))
             bytes = message.cbor
         }
-        if case .error(_, let error) = message.body { statistics.errorsSent[error.code, default: 0] += 1 } else { statistics.requestsAnswered += 1 }
+        if case .error(_, let error) = message.body { counted.errorsSent[error.code, default: 0] += 1 } else { counted.requestsAnswered += 1 }
         guard let datagram = try? envelope.seal(bytes, to: node.id, family: family) else { return }
         transports[family]?.send(datagram, to: Endpoint(address: node.address, port: node.port))
-        statistics.datagramsSent += 1
+        counted.datagramsSent += 1
     }
 
     /// Pings a contact once at a time: an unknown one that sent us a request or was named for a

@@ -86,7 +86,7 @@ extension DHTNode {
         default: return []
         }
         guard Self.withinWireLimits(lists.ipv4), Self.withinWireLimits(lists.ipv6) else {
-            statistics.nodeListsDiscarded += 1
+            counted.nodeListsDiscarded += 1
             return []
         }
         for other in families where other != family && (tables[other]?.count ?? 0) < configuration.k {

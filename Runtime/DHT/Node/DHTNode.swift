@@ -75,16 +75,6 @@ public actor DHTNode {
         let continuation: CheckedContinuation<Result<Message.Body, CallFailure>, Never>
     }
 
-    /// What the rate limiters count by: a global source unit, or the endpoint of a local address.
-    enum RateKey: Hashable {
-        case unit(SourceUnit)
-        case endpoint(Endpoint)
-
-        init(_ endpoint: Endpoint) {
-            self = endpoint.address.isGlobalUnicast ? .unit(SourceUnit(endpoint.address)) : .endpoint(endpoint)
-        }
-    }
-
     public nonisolated let identity: KeyPair
     public nonisolated let configuration: Configuration
     public nonisolated let storage: DHTStorage
@@ -97,17 +87,16 @@ public actor DHTNode {
     var receiveTasks: [Task<Void, Never>] = []
     var maintenanceTask: Task<Void, Never>?
     var pending: [UInt64: PendingCall] = [:]
-    var inboundLimiter: TokenBuckets<RateKey>
-    var contactInboundLimiter: TokenBuckets<RateKey>
-    var answeredEndpoints = AnsweredEndpoints()
+    /// The inbound limit, applied by the transports on their event loops.
+    nonisolated let inboundGate: InboundGate
     var outboundLimiter: TokenBuckets<RateKey>
     var pinging: Set<Id> = []
     /// Smoothed round trip of all answers, in ms (0 until the first).
     var averageRTT: Double = 0
     let started = ContinuousClock.now
     let logger = Logger(label: "carrier.dht")
-    /// What the node has counted.
-    public internal(set) var statistics = NodeStatistics()
+    /// What the actor has counted (`statistics` adds what the transports counted).
+    var counted = NodeStatistics()
 
     /// A node that will listen on `configuration.listen` once started. Throws if the listen list is
     /// empty or names a family twice, or if the storage cannot be opened.
@@ -131,13 +120,22 @@ public actor DHTNode {
             tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
                                           maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
         }
-        self.inboundLimiter = TokenBuckets(rate: configuration.inboundRate, burst: configuration.inboundBurst)
-        self.contactInboundLimiter = TokenBuckets(rate: configuration.contactInboundRate, burst: configuration.contactInboundBurst)
+        self.inboundGate = InboundGate(strangerRate: configuration.inboundRate, strangerBurst: configuration.inboundBurst,
+                                       contactRate: configuration.contactInboundRate, contactBurst: configuration.contactInboundBurst)
         self.outboundLimiter = TokenBuckets(rate: configuration.outboundRate, burst: configuration.outboundBurst)
     }
 
     /// This node's id.
     public nonisolated var id: Id { identity.publicKey }
+
+    /// What the node has counted since it started, the drops on its sockets' event loops included.
+    public var statistics: NodeStatistics {
+        var statistics = counted
+        statistics.throttled = inboundGate.throttled + transports.values.reduce(0) { $0 + $1.throttledInbound }
+        statistics.inboundQueueFull = transports.values.reduce(0) { $0 + $1.droppedInbound }
+        statistics.datagramsReceived += statistics.throttled + statistics.inboundQueueFull
+        return statistics
+    }
 
     /// The bound addresses, one per family, once started.
     public var localEndpoints: [Endpoint] { families.compactMap { transports[$0]?.localEndpoint } }
@@ -179,7 +177,7 @@ public actor DHTNode {
         }
         for endpoint in configuration.listen {
             do {
-                transports[endpoint.family] = try await UDPTransport(binding: endpoint)
+                transports[endpoint.family] = try await UDPTransport(binding: endpoint, admit: inboundGate.admit)
             } catch {
                 for transport in transports.values { await transport.close() }
                 transports = [:]

@@ -3,8 +3,10 @@ public struct NodeStatistics: Sendable, Codable {
     public var datagramsReceived = 0
     public var datagramsSent = 0
     public var requestsAnswered = 0
-    /// Datagrams dropped by the inbound rate limit.
+    /// Datagrams dropped by the inbound rate limit, on the socket's event loop.
     public var throttled = 0
+    /// Datagrams dropped because the node was `inboundQueueLimit` behind (after the rate limit).
+    public var inboundQueueFull = 0
     /// Datagrams the envelope refused (truncated, oversized, forged, replayed, reflected, ...).
     public var envelopeRejected = 0
     /// Authenticated datagrams that were not a valid message.

@@ -1,0 +1,48 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// One UDP source sending as fast as one thread can, to 127.0.0.1:`port`, for tests of what a
+/// flood does to a node's other clients. The datagrams are 100 bytes of noise: they are dropped by
+/// the rate limit before anything opens them. Runs on its own thread, off Swift's concurrency pool.
+public final class UDPFlooder: Sendable {
+    private let descriptor: Int32
+    private let running = Atomic<Bool>(true)
+    private let sent = Atomic<Int>(0)
+    private let finished = Mutex(false)
+
+    public init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { throw RawTCPClient.Failure(description: "socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw RawTCPClient.Failure(description: "connect: \(errno)") }
+        let thread = Thread { [self] in
+            let payload = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }
+            var count = 0
+            while running.load(ordering: .relaxed) {
+                for _ in 0..<256 where payload.withUnsafeBytes({ Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }) > 0 { count += 1 }
+                sent.store(count, ordering: .relaxed)
+            }
+            finished.withLock { $0 = true }
+        }
+        thread.start()
+    }
+
+    /// Datagrams sent so far.
+    public var count: Int { sent.load(ordering: .relaxed) }
+
+    /// Stops the thread and closes the socket.
+    public func stop() {
+        running.store(false, ordering: .relaxed)
+        while !finished.withLock({ $0 }) { usleep(1_000) }
+        _ = Glibc.close(descriptor)
+    }
+}
