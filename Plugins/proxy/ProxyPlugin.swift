@@ -14,7 +14,8 @@ import Foundation
 /// OpenDHT value lives, default 600), `maxWrites` (DHT stores and announcements in progress at
 /// once, beyond which a write answers 503, default 64), and who may use it and how much
 /// (`AccessPolicy`), and the HTTP server's bounds: `connectionsPerSource` (256), `maxConnections`
-/// (16,384), `idleSeconds` (30), `headerSeconds` (10) (`HTTPServerLimits`). It announces service `proxy` at `http://{host}:PORT`, and bills meter
+/// (16,384), `idleSeconds` (30), `headerSeconds` (10), `writeStallSeconds` (30) (`HTTPServerLimits`).
+/// It announces service `proxy` at `http://{host}:PORT`, and bills meter
 /// `requests` per light node.
 final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     // @unchecked: `server`, `poller` and `refusals` are set in start and cleared in stop, both on the host's executor.
@@ -62,6 +63,7 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
         limits.maxConnections = try integer("maxConnections", default: limits.maxConnections, 1...1_000_000)
         limits.idleTimeout = .seconds(try integer("idleSeconds", default: Int(limits.idleTimeout.components.seconds), 1...3600))
         limits.headerTimeout = .seconds(try integer("headerSeconds", default: Int(limits.headerTimeout.components.seconds), 1...600))
+        limits.writeStallTimeout = .seconds(try integer("writeStallSeconds", default: Int(limits.writeStallTimeout.components.seconds), 1...3600))
         self.limits = limits
         access = ProxyAccess(host: host, policy: policy)
         try host.defineMeter(ProxyAccess.meter, unit: "request")

@@ -15,13 +15,26 @@ public final class RawTCPClient: @unchecked Sendable {
         public let description: String
     }
 
-    /// Connects to 127.0.0.1:`port`; `receiveBuffer` (bytes) small makes a client that reads
-    /// nothing fill up fast.
-    public init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// Connects to 127.0.0.1:`port` from `source` (another loopback address, to act as many
+    /// clients); `receiveBuffer` (bytes) small makes a client that reads nothing fill up fast.
+    public init(port: Int, source: String? = nil, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
         if var size = receiveBuffer {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let error = errno
+                _ = Glibc.close(descriptor)
+                throw Failure(description: "bind \(source): \(error)")
+            }
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
