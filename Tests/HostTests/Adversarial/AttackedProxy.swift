@@ -15,10 +15,12 @@ struct AttackedProxy {
 
     static let id = "org.carrier.proxy"
 
-    /// `config` is the proxy's `[config]` (TOML lines); `host` and `port` are added.
-    static func start(config: String = "", isolation: PluginManifest.Isolation = .process) async throws -> AttackedProxy {
+    /// `config` is the proxy's `[config]` (TOML lines); `host` and `port` are added. `runner` is
+    /// the executable the plugin runner starts as (`carrier` by default).
+    static func start(config: String = "", isolation: PluginManifest.Isolation = .process,
+                      runner: String = CarrierBinary.path) async throws -> AttackedProxy {
         let network = try await HostNetwork.start()
-        let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
+        let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: runner))
         await host.apply([try HostNetwork.manifest(library: try CPlugins.proxy(), id: id, config: "host = \"127.0.0.1\"\nport = 0\n" + config,
                                                    isolation: isolation)])
         let endpoint = try #require(network.environment.services.announced.first { $0.type == "proxy" }?.endpoint)
@@ -28,6 +30,17 @@ struct AttackedProxy {
     /// The runner's condition (process isolation).
     var runner: IsolatedPlugin.Condition? {
         get async { (await host.instance(Self.id) as? IsolatedPlugin)?.condition }
+    }
+
+    /// The CPU time the runner has used, in seconds.
+    var runnerCPUSeconds: Double {
+        get async throws {
+            let pid = try #require(await runner?.pid)
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            // The fields after the command's closing parenthesis; utime and stime are 14th and 15th.
+            let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+            return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
     }
 
     /// The runner's resident memory, in MiB.
