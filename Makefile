@@ -9,6 +9,9 @@ TEST_PKGS    := dhtnode chromium
 # The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
 # and dhtnode --proxyserver, loaded with wrk.
 BENCH_PKGS   := python3-opendht dhtnode wrk
+# `make fuzz-http` runs Schemathesis (from PyPI, pinned in Tests/FuzzHTTP/run.sh) in a venv of
+# Debian's python3 under .build/fuzz-http-venv.
+FUZZ_HTTP_PKGS := python3 python3-venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
@@ -20,7 +23,7 @@ define install_missing
 	fi
 endef
 
-.PHONY: deps build run test bench fuzz clean
+.PHONY: deps build run test bench fuzz fuzz-http clean
 
 ## deps: install the Debian packages the build needs, if any is missing.
 deps:
@@ -41,7 +44,7 @@ run: build
 	.build/release/carrier plugins pin Manifests/proxy.toml >/dev/null
 	.build/release/carrier run --manifests Manifests
 
-## test: build everything and run every test.
+## test: build everything and run every test (the adversarial suites last, one test at a time).
 test: deps
 	$(call install_missing,$(TEST_PKGS))
 	$(SWIFT) build --build-tests
@@ -49,7 +52,9 @@ test: deps
 	$(SWIFT) build --product ProxyPlugin
 	# The UDP flood test runs the release node: a debug SwiftNIO reads a flood slower than it comes.
 	$(SWIFT) build -c release --product carrier
-	$(SWIFT) test --skip-build --disable-xctest
+	# The attacks (floods, thousands of connections) run after the rest, one at a time.
+	$(SWIFT) test --skip-build --disable-xctest --skip AdversarialTests
+	$(SWIFT) test --skip-build --disable-xctest --no-parallel --filter AdversarialTests
 
 ## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to
 ## OpenDHT on loopback, the plugin host, billing, the DHT proxy next to `dhtnode --proxyserver` under
@@ -66,6 +71,13 @@ bench: deps
 ## fuzz: libFuzzer over datagram-open + CBOR decode + message parse (FUZZ_RUNS, default 1000000).
 fuzz: deps
 	Tests/Fuzz/run.sh
+
+## fuzz-http: Schemathesis against a live proxy on loopback (a `carrier testnet` and a supernode
+## joined to it), from Plugins/proxy/openapi.yaml: every phase and check, positive and negative
+## data, FUZZ_HTTP_EXAMPLES (default 100) per operation and phase; fails on any finding or crash.
+fuzz-http: deps
+	$(call install_missing,$(FUZZ_HTTP_PKGS))
+	Tests/FuzzHTTP/run.sh
 
 clean:
 	rm -rf .build Tests/Fuzz/.build
