@@ -72,9 +72,10 @@ struct CallPolicyTests {
 
     @Test func requestsBeyondTheOutboundLimitAreNotSent() async throws {
         let peer = try await ScriptedPeer(ignoring: 0)
-        // One request a second after a burst of 3: the 4th would wait a second, over the 0.5 s allowed.
+        // One request every 10 s after a burst of 3: the 4th would wait seconds, over the 0.5 s
+        // allowed, however slowly a loaded machine runs the first three.
         let node = try await makeNode {
-            $0.outboundRate = 1
+            $0.outboundRate = 0.1
             $0.outboundBurst = 3
             $0.outboundMaxWait = .milliseconds(500)
         }
