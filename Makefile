@@ -68,13 +68,14 @@ bench: deps
 	$(SWIFT) build -c release --product ProxyPlugin
 	.build/release/carrier-bench
 
-## fuzz: libFuzzer over datagram-open + CBOR decode + message parse (FUZZ_RUNS, default 1000000).
+## fuzz: libFuzzer over each parser of outside input (Tests/Fuzz/README.md: datagram, http, websocket,
+## json, opendht, runner), FUZZ_RUNS executions each (default 1000000); FUZZ_TARGET=http for one.
 fuzz: deps
 	Tests/Fuzz/run.sh
 
 ## fuzz-http: Schemathesis against a live proxy on loopback (a `carrier testnet` and a supernode
 ## joined to it), from Plugins/proxy/openapi.yaml: every phase and check, positive and negative
-## data, FUZZ_HTTP_EXAMPLES (default 100) per operation and phase; fails on any finding or crash.
+## data, FUZZ_HTTP_EXAMPLES (default 300) per operation and phase; fails on any finding or crash.
 fuzz-http: deps
 	$(call install_missing,$(FUZZ_HTTP_PKGS))
 	Tests/FuzzHTTP/run.sh

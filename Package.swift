@@ -17,6 +17,11 @@ let package = Package(
         .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
         // The DHT proxy for light nodes (a dynamic library with its own copy of SwiftNIO).
         .library(name: "ProxyPlugin", type: .dynamic, targets: ["ProxyPlugin"]),
+        // For Tests/Fuzz only (`@testable import` with `-enable-testing`): the proxy's code and the
+        // host, linked statically into the fuzzer, so it reaches `OpenDHTValue` and `RunnerMessage`
+        // with one copy of CarrierCore and SwiftNIO (the dynamic product carries its own).
+        .library(name: "ProxyPluginForFuzzing", type: .static, targets: ["ProxyPlugin"]),
+        .library(name: "CarrierHost", targets: ["CarrierHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -116,7 +121,9 @@ let package = Package(
                                                     .product(name: "NIOHTTP1", package: "swift-nio"),
                                                     .product(name: "NIOWebSocket", package: "swift-nio")],
                 path: "Tests/TestSupport"),
-        .testTarget(name: "HTTPTests", dependencies: ["CarrierHTTP", "TestSupport"], path: "Tests/HTTPTests"),
+        // NIOEmbedded: connections on an EmbeddedChannel, for inputs the fuzzer found (Tests/Fuzz).
+        .testTarget(name: "HTTPTests", dependencies: ["CarrierHTTP", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/HTTPTests"),
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.

@@ -38,6 +38,8 @@ public struct HTTPAnswer: Sendable {
     public var stream: (@Sendable (HTTPStream) async -> Void)?
     /// Seconds a refused client should wait (`Retry-After`), for 429 and 503 answers.
     public var retryAfter: Int?
+    /// Further header fields, e.g. `Allow` on a 405 or `Upgrade` on a 426.
+    public var headers: [(name: String, value: String)] = []
 
     public init(status: HTTPResponseStatus, body: String, contentType: String = "application/json",
                 stream: (@Sendable (HTTPStream) async -> Void)? = nil, retryAfter: Int? = nil) {

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Collects one request (a body of at most `limits.maxBody`), hands it to `respond` off the event
 /// loop and writes the answer; NIO's pipeline handler before it keeps pipelined requests in order,
@@ -93,6 +94,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler, 
 
     /// NIO's parser refused the bytes; its error handler answers 400 and closes.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // An upgrade the WebSocket endpoint declined (another path, a body, a bad key): NIO passes
+        // the request on as a plain one, which is answered.
+        if error is NIOWebSocketUpgradeError { return }
         if error is HTTPParserError { counters.count(.malformedRequest) }
         context.close(promise: nil)
     }
@@ -110,7 +114,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler, 
             // The stream holds the connection until one side closes it.
             connectionGuard.stopWatching()
             let headers = HTTPHeaders([("Content-Type", answer.contentType), ("Transfer-Encoding", "chunked"),
-                                       ("Access-Control-Allow-Origin", "*"), ("Connection", "close")])
+                                       ("Access-Control-Allow-Origin", "*"), ("Connection", "close")] + answer.headers)
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
             let writer = HTTPStream(channel: context.channel), connections = self.connections
             Task {
@@ -123,6 +127,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler, 
                                    ("Access-Control-Allow-Origin", "*")])
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         if let retryAfter = answer.retryAfter { headers.add(name: "Retry-After", value: "\(retryAfter)") }
+        for header in answer.headers { headers.add(name: header.name, value: header.value) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)
         if !headOnly {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: answer.body)))), promise: nil)

@@ -25,14 +25,19 @@ public struct WebSocketEndpoint: Sendable {
         self.open = open
     }
 
-    /// The server upgrade configuration: refuses other paths (they stay plain HTTP requests), and
-    /// swaps `requests` for a frame handler once upgraded (and stops the request deadlines).
+    /// The server upgrade configuration: refuses other paths, methods and requests with a body (they
+    /// stay plain HTTP requests), and swaps `requests` for a frame handler once upgraded (and stops
+    /// the request deadlines).
     func upgrade(replacing requests: HTTPRequestHandler, guarding connectionGuard: ConnectionGuard, connections: ServerConnections,
                  counters: HTTPServerCounters) -> NIOHTTPServerUpgradeSendableConfiguration {
         let path = self.path, maxMessage = self.maxMessage, open = self.open
         let upgrader = NIOWebSocketServerUpgrader(maxFrameSize: maxMessage, shouldUpgrade: { channel, head in
             let target = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            return channel.eventLoop.makeSucceededFuture(target == path ? HTTPHeaders() : nil)
+            // Only a GET without a body (RFC 6455's handshake; NIO checks neither): NIO's upgrade
+            // handler would wait for a body's end holding a closure over its own context, and a
+            // client that left before the end leaked the connection's handlers (found by Tests/Fuzz).
+            let body = head.headers.contains(name: "Transfer-Encoding") || head.headers["Content-Length"].contains { $0 != "0" }
+            return channel.eventLoop.makeSucceededFuture(target == path && head.method == .GET && !body ? HTTPHeaders() : nil)
         }, upgradePipelineHandler: { channel, _ in
             channel.eventLoop.makeCompletedFuture {
                 let connection = WebSocketConnection(channel: channel, connections: connections)

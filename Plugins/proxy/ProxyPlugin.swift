@@ -141,14 +141,14 @@ final class ProxyPlugin: CarrierPlugin, @unchecked Sendable {
     /// Every HTTP request: the browser assets and the session routes first; then the client is
     /// identified, admitted (rate limits, billing), served, and billed if served.
     private static func route(_ request: HTTPRequest, access: ProxyAccess, native: ProxyRoutes, openDHT: OpenDHTRoutes) async -> HTTPAnswer {
-        let isNative = request.path.hasPrefix("/v1/")
+        let isNative = request.pathStarts(with: "/v1/")
         let client: Id?
         do {
             // The page, the script and the session routes are limited per address only.
             // Every request counts against its address first, so a flood of bad tokens is limited too.
             try access.admitAddress(request.remote)
             if let asset = WebAssets.answer(for: request) { return asset }
-            if request.path.hasPrefix("/v1/auth/") { return access.respond(request) }
+            if request.pathStarts(with: "/v1/auth/") { return access.respond(request) }
             client = try access.client(of: request)
             try access.admitClient(client, remote: request.remote)
         } catch {

@@ -18,15 +18,13 @@ struct ProxyRoutes: Sendable {
     let writes: WriteGate
 
     func respond(_ request: HTTPRequest) async -> HTTPAnswer {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let parts = request.pathSegments
         guard parts.count >= 2, parts.count <= 3, parts[0] == "v1" else {
             return Self.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
         }
         let argument = parts.count == 3 ? parts[2] : nil
         func only(_ method: HTTPMethod, _ answer: () async -> HTTPAnswer) async -> HTTPAnswer {
-            guard request.method == method else {
-                return Self.error(.methodNotAllowed, code: ErrorCode.methodUnknown.rawValue, "\(request.method) is not allowed on \(request.path)")
-            }
+            guard request.method == method else { return Self.methodNotAllowed(request, allowed: [method]) }
             return await answer()
         }
         switch (parts[1], argument) {
@@ -39,6 +37,8 @@ struct ProxyRoutes: Sendable {
         case ("peers", let id?): return await only(.GET) { await findPeers(id) }
         case ("peers", nil): return await only(.POST) { await announce(request.body) }
         case ("services", let type?): return await only(.GET) { await findServices(type) }
+        // A GET that asks for the upgrade never gets here (the server makes it a WebSocket).
+        case ("ws", nil): return await only(.GET) { Self.upgradeRequired() }
         default: return Self.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.path)")
         }
     }
@@ -182,6 +182,23 @@ struct ProxyRoutes: Sendable {
         return answer
     }
 
+    /// 405, with `Allow` naming what the path serves (HEAD with GET: the server answers a HEAD
+    /// as its GET); `openDHT` answers in OpenDHT's error form.
+    static func methodNotAllowed(_ request: HTTPRequest, allowed: [HTTPMethod], openDHT: Bool = false) -> HTTPAnswer {
+        let message = "\(request.method) is not allowed on \(request.path)"
+        var answer = openDHT ? OpenDHTRoutes.error(.methodNotAllowed, message) : error(.methodNotAllowed, code: ErrorCode.methodUnknown.rawValue, message)
+        let names = allowed.flatMap { $0 == .GET ? ["GET", "HEAD"] : ["\($0)"] }
+        answer.headers.append((name: "Allow", value: names.joined(separator: ", ")))
+        return answer
+    }
+
+    /// `GET /v1/ws` without `Upgrade: websocket`: 426, naming the protocol to upgrade to.
+    private static func upgradeRequired() -> HTTPAnswer {
+        var answer = error(.upgradeRequired, code: ErrorCode.protocolError.rawValue, "/v1/ws is a WebSocket: ask for Upgrade: websocket")
+        answer.headers = [(name: "Upgrade", value: "websocket")]
+        return answer
+    }
+
     static func badId(_ text: String) -> HTTPAnswer {
         error(.badRequest, code: ErrorCode.protocolError.rawValue, "\(text) is not an id (Base58, 32 bytes)")
     }
@@ -202,4 +219,17 @@ struct ProxyRoutes: Sendable {
         JSONText.appendQuoted(message, to: &quoted)
         return .json(#"{"error":{"code":\#(code),"message":\#(String(decoding: quoted, as: UTF8.self))}}"#, status)
     }
+}
+
+extension HTTPRequest {
+    /// The path's segments between slashes (empty ones dropped), split on the byte "/": a split of
+    /// the `String` goes by grapheme clusters, and a segment that begins with a combining mark or
+    /// an emoji modifier would swallow the slash before it (`/v1/nodes/\u{301}` read as two
+    /// segments, "v1" and "nodes/\u{301}", and answered 404 instead of 400).
+    var pathSegments: [String] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether the path begins with `prefix`, byte for byte (see `pathSegments`).
+    func pathStarts(with prefix: String) -> Bool { path.utf8.starts(with: prefix.utf8) }
 }

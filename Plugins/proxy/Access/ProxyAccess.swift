@@ -129,6 +129,8 @@ final class ProxyAccess: Sendable {
                 }
                 return ProxyRoutes.error(status, code: error.code.rawValue, error.description)
             }
+        case (_, "/v1/auth/challenge"): return ProxyRoutes.methodNotAllowed(request, allowed: [.GET])
+        case (_, "/v1/auth/session"): return ProxyRoutes.methodNotAllowed(request, allowed: [.POST])
         default:
             return ProxyRoutes.error(.notFound, code: ErrorCode.methodUnknown.rawValue, "no such route: \(request.method) \(request.path)")
         }

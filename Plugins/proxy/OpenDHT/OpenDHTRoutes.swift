@@ -26,18 +26,21 @@ struct OpenDHTRoutes: Sendable {
 
     /// The answer, or nil when `request` is not an OpenDHT route.
     func respond(_ request: HTTPRequest) async -> HTTPAnswer? {
-        let parts = request.path.split(separator: "/").map(String.init)
+        let parts = request.pathSegments
         switch (request.method, parts.first, parts.count) {
         case (.GET, nil, _): return await info(request)
         case (.GET, "node", 2) where parts[1] == "info": return await info(request)
         case (.GET, "node", 2) where parts[1] == "stats": return await stats()
+        case (_, nil, _): return ProxyRoutes.methodNotAllowed(request, allowed: [.GET], openDHT: true)
+        case (_, "node", 2) where parts[1] == "info" || parts[1] == "stats": return ProxyRoutes.methodNotAllowed(request, allowed: [.GET], openDHT: true)
         case (_, "key", 2), (_, "key", 3):
             guard let key = OpenDHTKey(hex: parts[1]) else { return Self.error(.badRequest, "\(parts[1]) is not a 40-digit hex key") }
             switch (request.method, parts.count == 3 ? parts[2] : nil) {
             case (.GET, nil): return await get(key)
             case (.POST, nil): return await put(request.body, at: key)
             case (.GET, "listen"): return listen(key)
-            case (_, nil), (_, "listen"): return Self.error(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
+            case (_, nil): return ProxyRoutes.methodNotAllowed(request, allowed: [.GET, .POST], openDHT: true)
+            case (_, "listen"): return ProxyRoutes.methodNotAllowed(request, allowed: [.GET], openDHT: true)
             default: return Self.error(.notFound, "\(request.path) is not an OpenDHT proxy route")
             }
         default: return nil

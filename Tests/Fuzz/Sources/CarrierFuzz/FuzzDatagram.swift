@@ -1,4 +1,4 @@
-/// libFuzzer entry point for the path a UDP datagram takes through Carrier.
+/// Target `datagram`: the path a UDP datagram takes through Carrier.
 ///
 /// Each input is used three ways:
 /// 1. as a raw datagram: `DatagramEnvelope.open` with a fixed receiver identity (almost always
@@ -11,12 +11,6 @@
 /// Every message that decodes is re-encoded and must round-trip through both wire forms:
 /// `decode(cbor: m.cbor) == m` and `decode(json: m.json) == m`. A failed invariant calls
 /// `fatalError`, which libFuzzer reports as a crash, like a trap in the code under test.
-///
-/// No top-level code and no `@main`; build with `-sanitize=fuzzer,address -parse-as-library` (run.sh).
-/// SwiftPM links an executable with `--defsym main=CarrierFuzz_main` (so tests can link executables),
-/// which hides libFuzzer's `main`; `CarrierFuzz_main` below does what that `main` does. Were SwiftPM
-/// to stop renaming, it would go unused and libFuzzer's `main` would run instead.
-import CLibFuzzer
 import CarrierCore
 import CarrierDHT
 
@@ -27,9 +21,8 @@ let sender = DatagramEnvelope(identity: try! KeyPair(seed: [UInt8](repeating: 2,
 /// Smallest plaintext the envelope opens: its 74-byte floor minus the 72-byte overhead.
 let minimumMessageSize = DatagramEnvelope.minimumDatagramSize - DatagramEnvelope.overhead
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+func fuzzDatagram(_ bytes: [UInt8]) {
+    let size = bytes.count
 
     // 1. Raw datagram.
     if let opened = try? receiver.open(bytes, family: .ipv4) { decodeAndCheck(opened.message) }
@@ -48,15 +41,6 @@ public func fuzzTest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // 3. Direct decode.
     decodeAndCheck(bytes)
-    return 0
-}
-
-/// The process entry point under SwiftPM's renaming: runs libFuzzer's driver on `fuzzTest`.
-@_cdecl("CarrierFuzz_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in data.map { fuzzTest($0, size) } ?? 0 }
 }
 
 /// Decodes `bytes` as a CBOR message; if that succeeds, checks the CBOR and JSON round trips.
