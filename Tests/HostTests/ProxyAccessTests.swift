@@ -127,20 +127,22 @@ struct ProxyAccessTests {
             anonymousRate = 2
             clientRate = 2
             """, isolation: isolation)
+        // Twelve requests: on a loaded machine six can take long enough for the bucket to refill.
         var anonymousAnswers: [Answer] = []
-        for _ in 0..<6 { anonymousAnswers.append(try await Self.call("GET", endpoint + "/v1/node")) }
+        for _ in 0..<12 { anonymousAnswers.append(try await Self.call("GET", endpoint + "/v1/node")) }
         #expect(anonymousAnswers.prefix(4).allSatisfy { $0.status == 200 }, "\(anonymousAnswers.map(\.status))")
-        let limited = try #require(anonymousAnswers.last)
-        #expect(limited.status == 429 && limited.body.contains("anonymous use is limited") && limited.retryAfter == "1", "\(limited.body)")
+        let limited = try #require(anonymousAnswers.first { $0.status == 429 }, "\(anonymousAnswers.map(\.status))")
+        #expect(limited.body.contains("anonymous use is limited") && limited.retryAfter == "1", "\(limited.body)")
 
         let light = KeyPair.random()
         let challenge = try #require(try await Self.call("GET", endpoint + "/v1/auth/challenge").json["challenge"] as? String)
         let token = try #require(try await Self.call("POST", endpoint + "/v1/auth/session",
                                                      body: try Self.signed(challenge, by: light, proxy: network.host.id)).json["token"] as? String)
         var clientAnswers: [Answer] = []
-        for _ in 0..<6 { clientAnswers.append(try await Self.call("GET", endpoint + "/v1/node", token: token)) }
+        for _ in 0..<12 { clientAnswers.append(try await Self.call("GET", endpoint + "/v1/node", token: token)) }
         #expect(clientAnswers.prefix(4).allSatisfy { $0.status == 200 }, "a session is not held to the anonymous limit: \(clientAnswers.map(\.status))")
-        #expect(clientAnswers.last?.status == 429 && clientAnswers.last?.body.contains("requests a second for \(light.publicKey.base58)") == true)
+        #expect(clientAnswers.contains { $0.status == 429 && $0.body.contains("requests a second for \(light.publicKey.base58)") },
+                "\(clientAnswers.map(\.status))")
         await host.stopAll()
         await network.stop()
     }
