@@ -1,4 +1,5 @@
 import CarrierHTTP
+import Foundation
 import NIOHTTP1
 import Synchronization
 import TestSupport
@@ -47,5 +48,10 @@ final class TestServer: Sendable {
         return try await client.drainText(timeout: 5).text
     }
 
-    deinit { server.close() }
+    /// Closing waits (for connections, for the event loop): done on a Dispatch thread, so tests
+    /// ending at once cannot block Swift's concurrency pool, where the other servers answer.
+    deinit {
+        let server = self.server
+        DispatchQueue.global().async { server.close() }
+    }
 }
