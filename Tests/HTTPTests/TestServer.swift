@@ -41,11 +41,12 @@ final class TestServer: Sendable {
 
     func connect(receiveBuffer: Int32? = nil) throws -> RawTCPClient { try RawTCPClient(port: port, receiveBuffer: receiveBuffer) }
 
-    /// One GET on a new connection, the whole answer as text.
+    /// One GET on a new connection, the whole answer as text (it ends when the server closes; the
+    /// 20 s only bound a wait for a pool that other tests keep busy).
     func get(_ target: String) async throws -> String {
         let client = try connect()
         try client.send("GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        return try await client.drainText(timeout: 5).text
+        return try await client.drainText(timeout: 20).text
     }
 
     /// Closing waits (for connections, for the event loop): done on a Dispatch thread, so tests

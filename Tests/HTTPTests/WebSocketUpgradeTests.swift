@@ -27,7 +27,7 @@ struct WebSocketUpgradeTests {
         let server = try Self.server()
         let client = try server.connect()
         try client.send("GET /ws HTTP/1.1\r\n" + Self.upgradeHeaders + "Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-        let answer = try await client.drainText(timeout: 5).text
+        let answer = try await client.drainText(timeout: 20).text
         #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains(#"{"path":"/ws""#), "\(answer)")
         #expect(server.answeredCount == 1)
     }
@@ -36,7 +36,7 @@ struct WebSocketUpgradeTests {
         let server = try Self.server()
         let client = try server.connect()
         try client.send("GET /other HTTP/1.1\r\n" + Self.upgradeHeaders + "\r\n")
-        let (bytes, _) = try await client.read(timeout: 5) { String(decoding: $0, as: UTF8.self).contains(#"{"path":"/other""#) }
+        let (bytes, _) = try await client.read(timeout: 20) { String(decoding: $0, as: UTF8.self).contains(#"{"path":"/other""#) }
         #expect(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"), "\(String(decoding: bytes, as: UTF8.self))")
     }
 
@@ -44,7 +44,7 @@ struct WebSocketUpgradeTests {
         let server = try Self.server()
         let client = try server.connect()
         try client.send("POST /ws HTTP/1.1\r\n" + Self.upgradeHeaders + "Content-Length: 0\r\nConnection: close\r\n\r\n")
-        let answer = try await client.drainText(timeout: 5).text
+        let answer = try await client.drainText(timeout: 20).text
         #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains(#"{"path":"/ws""#), "\(answer)")
     }
 
