@@ -23,31 +23,8 @@ public final class RawTCPClient: @unchecked Sendable {
         if var size = receiveBuffer {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let bound = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else {
-                let error = errno
-                _ = Glibc.close(descriptor)
-                throw Failure(description: "bind \(source): \(error)")
-            }
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            let error = errno
-            _ = Glibc.close(descriptor)
-            throw Failure(description: "connect: \(error)")
-        }
+        if let source { try IPv4Socket.attach(descriptor, .bind, address: source) }
+        try IPv4Socket.attach(descriptor, .connect, address: "127.0.0.1", port: port)
     }
 
     deinit { _ = Glibc.close(descriptor) }

@@ -16,14 +16,7 @@ public final class UDPFlooder: Sendable {
     public init(port: Int) throws {
         descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard descriptor >= 0 else { throw RawTCPClient.Failure(description: "socket: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw RawTCPClient.Failure(description: "connect: \(errno)") }
+        try IPv4Socket.attach(descriptor, .connect, address: "127.0.0.1", port: port)
         let thread = Thread { [self] in
             let payload = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }
             var count = 0
