@@ -170,3 +170,26 @@ enum TCPLine {
         return String(decoding: received, as: UTF8.self).trimmingCharacters(in: .newlines)
     }
 }
+
+/// A plugin built for an older minor keeps working: the host reads its table only up to its
+/// `struct_size`, and fields of later minors are NULL to the host.
+@Suite(.serialized)
+struct OlderMinorTableTests {
+    @Test func aTableOfABI10IsReadUpToItsSizeAndRuns() async throws {
+        let path = try CPlugins.conformance("older_minor")
+        let library = try PluginLibrary.load(path: path)
+        #expect(library.abiVersion == (1, 0))
+        #expect(library.table.pointee.struct_size == UInt32(PluginLibrary.settleTableSize - MemoryLayout<UnsafeRawPointer>.size))
+        #expect(library.table.pointee.settle == nil, "the bytes past the plugin's table were not read")
+
+        let network = try await HostNetwork.start()
+        for isolation in PluginHostTests.isolations {
+            let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
+            await host.apply([try HostNetwork.manifest(library: path, id: "conformance.older-minor", isolation: isolation)])
+            let status = await host.status
+            #expect(status.map(\.state) == [.running], "\(isolation): \(status)")
+            await host.stopAll()
+        }
+        await network.stop()
+    }
+}

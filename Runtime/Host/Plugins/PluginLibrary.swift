@@ -11,7 +11,7 @@ import Synchronization
 /// major 1 exists, the entry returns a table, the table is large enough for ABI 1.0, says major 1,
 /// has every function, and reports the manifest's id.
 public final class PluginLibrary: @unchecked Sendable {
-    // @unchecked: `table` points into the library's static storage, immutable and never freed.
+    // @unchecked: `table` is the host's own copy of the plugin's table, immutable and never freed.
 
     /// The smallest plugin table of ABI 1.0: up to and including `health`.
     static let minimumTableSize = MemoryLayout<carrier_plugin_v1>.offset(of: \carrier_plugin_v1.health)! + MemoryLayout<UnsafeRawPointer>.size
@@ -23,6 +23,9 @@ public final class PluginLibrary: @unchecked Sendable {
     public let sha256: String
     /// The `dlopen` handle (never closed).
     let handle: UnsafeMutableRawPointer
+    /// The plugin's table as the host reads it: the first `min(struct_size, sizeof)` bytes of the
+    /// library's table in a zeroed struct, so the fields of a later minor than the plugin's are
+    /// NULL (never bytes read past the end of its table).
     let table: UnsafePointer<carrier_plugin_v1>
 
     /// The plugin's own id, version, description and capability bits.
@@ -142,9 +145,11 @@ public final class PluginLibrary: @unchecked Sendable {
             throw .entrySymbolMissing(path: path, otherMajor: other)
         }
         let entry = unsafeBitCast(symbol, to: carrier_plugin_entry_v1_fn.self)
-        guard let table = entry(HostAPI.table) else { throw .entryReturnedNull(path: path) }
-        let size = Int(table.pointee.struct_size)
+        guard let original = entry(HostAPI.table) else { throw .entryReturnedNull(path: path) }
+        // struct_size is the first field of every minor's table.
+        let size = Int(UnsafeRawPointer(original).load(as: UInt32.self))
         guard size >= minimumTableSize else { throw .tableTooSmall(path: path, size: size, required: minimumTableSize) }
+        let table = copy(original, size: size)
         let major = Int(table.pointee.abi_version >> 16)
         guard major == 1 else { throw .wrongABIMajor(path: path, found: major) }
         let plugin = table.pointee
@@ -156,5 +161,15 @@ public final class PluginLibrary: @unchecked Sendable {
             guard size >= settleTableSize, plugin.settle != nil else { throw .missingFunction(path: path, name: "settle (it has the settlement capability)") }
         }
         return PluginLibrary(path: path, sha256: sha256, handle: handle, table: table)
+    }
+
+    /// The first `min(size, sizeof)` bytes of a plugin's table in a zeroed struct of the host's
+    /// size (kept for the process, as the library is).
+    static func copy(_ original: UnsafePointer<carrier_plugin_v1>, size: Int) -> UnsafePointer<carrier_plugin_v1> {
+        let hostSize = MemoryLayout<carrier_plugin_v1>.size
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: hostSize, alignment: MemoryLayout<carrier_plugin_v1>.alignment)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: hostSize)
+        raw.copyMemory(from: original, byteCount: min(size, hostSize))
+        return UnsafePointer(raw.assumingMemoryBound(to: carrier_plugin_v1.self))
     }
 }
