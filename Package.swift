@@ -127,7 +127,8 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.
-        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/HostTests",
+        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport",
+                                                      .product(name: "Logging", package: "swift-log")], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "CarrierHost", "TestSupport"], path: "Tests/CLITests"),

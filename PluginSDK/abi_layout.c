@@ -26,6 +26,11 @@ _Static_assert(offsetof(carrier_plugin_v1, settle) == 80, "carrier_plugin_v1.set
 _Static_assert(offsetof(carrier_host_api_v1, settlement_result) == 208, "carrier_host_api_v1.settlement_result moved (added in 1.1)");
 _Static_assert(offsetof(carrier_host_api_v1, dht_status) == 216, "carrier_host_api_v1.dht_status moved (added in 1.2)");
 _Static_assert(offsetof(carrier_host_api_v1, store_value_cas) == 224, "carrier_host_api_v1.store_value_cas moved (added in 1.3)");
+_Static_assert(offsetof(carrier_host_api_v1, config_string) == 232, "carrier_host_api_v1.config_string moved (added in 1.4)");
+_Static_assert(offsetof(carrier_host_api_v1, authorize_usage) == 256, "carrier_host_api_v1.authorize_usage moved (added in 1.4)");
+_Static_assert(offsetof(carrier_host_api_v1, store) == 264, "carrier_host_api_v1.store moved (added in 1.4)");
+_Static_assert(offsetof(carrier_host_api_v1, post_owned) == 280, "carrier_host_api_v1.post_owned moved (added in 1.4)");
+_Static_assert(offsetof(carrier_host_api_v1, subscribe_events_owned) == 296, "carrier_host_api_v1.subscribe_events_owned moved (added in 1.4)");
 _Static_assert(sizeof(carrier_dht_status) == 16, "carrier_dht_status changed size");
 _Static_assert(offsetof(carrier_value, data_length) == 48, "carrier_value.data_length moved");
 _Static_assert(offsetof(carrier_value, id) == 56, "carrier_value.id moved");

@@ -1,6 +1,6 @@
 /*
  * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
- * ABI version 1.3. This header is the whole contract: a plugin needs nothing else from Carrier.
+ * ABI version 1.4. This header is the whole contract: a plugin needs nothing else from Carrier.
  *
  * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
  * is in the name, so a library built for another major simply fails to resolve). The host calls it
@@ -28,7 +28,36 @@
  *
  * Lifetime. create -> start -> (running) -> stop -> destroy. The host never unloads a library
  * (no dlclose): disabling a plugin destroys its instance; a new instance may be created later from
- * the same loaded library.
+ * the same loaded library. What each host call answers in each phase:
+ *
+ *   host call                                  in create    start, running   in stop, after it
+ *   log, config_*, storage_directory, node_id,
+ *     sign, verify, seal, open, counter_add,
+ *     gauge_set, authorize*, report_usage,
+ *     withdraw_service, settlement_result      works        works            works
+ *   define_meter                               works        UNSUPPORTED      UNSUPPORTED
+ *   post, post_owned, announce_service         works        works            SHUTTING_DOWN
+ *   find_*, store*, announce_peer, dht_status,
+ *     subscribe_events*, timer_start*          UNSUPPORTED  works            SHUTTING_DOWN
+ *
+ * ("in stop" begins when the host decides to stop the instance, before it calls `stop`.)
+ * The order around `stop`:
+ *   1. the host calls `stop`; the plugin stops its threads and may still call the host;
+ *   2. after `stop` returns, on the executor: timers are cancelled, the event subscription ends,
+ *      and every asynchronous call still pending gets its callback with CARRIER_ERR_SHUTTING_DOWN
+ *      (so its user data can be freed there); posted tasks not yet run are dropped; the
+ *      `carrier_destroy_fn` of each `*_owned` call runs for what it still owns;
+ *   3. the host calls `destroy`; nothing of the instance is called afterwards.
+ * So free state that callbacks use in `destroy`, never in `stop`.
+ *
+ * Blocking. Every call returns without waiting for the network, except these, which wait for the
+ * host when the plugin runs in its own process (`isolation = "process"`; the node's secret key never
+ * leaves the host, so the runner cannot answer them itself): sign, seal, open, authorize,
+ * authorize_usage, announce_service, withdraw_service and settlement_result, each one round trip
+ * over a local socket, at most CARRIER_ROUND_TRIP_LIMIT_MS; then they fail (sign with
+ * CARRIER_ERR_FAILED, seal and open with CARRIER_ERR_INVALID_ARGUMENT, authorize* with
+ * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service with
+ * CARRIER_ERR_TIMEOUT). In the host's process they do not block.
  */
 #ifndef CARRIER_PLUGIN_H
 #define CARRIER_PLUGIN_H
@@ -41,13 +70,29 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 3
+#define CARRIER_ABI_MINOR 4
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
 /** Whether a table of size `table->struct_size` contains `field` (for fields of later minors). */
 #define CARRIER_HAS_FIELD(table, type, field) \
     ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* Limits (1.4 names them; they held before). A call given more gets CARRIER_ERR_INVALID_ARGUMENT
+ * and the host logs which limit was passed, under the plugin's id. */
+/** Largest `data` of an immutable value. */
+#define CARRIER_VALUE_DATA_MAX 1024
+/** Largest `data` of a signed (mutable) value. */
+#define CARRIER_SIGNED_VALUE_DATA_MAX 896
+/** Largest `data` (ciphertext) of an encrypted value. */
+#define CARRIER_ENCRYPTED_VALUE_DATA_MAX 832
+/** Largest endpoint plus extra bytes of a peer record; also the largest `announce_service`
+ *  endpoint once `{host}` and `{node_id}` are substituted. */
+#define CARRIER_ENDPOINT_MAX 768
+/** Longest metric or meter name, in bytes; names are [a-z0-9_] and do not start with a digit. */
+#define CARRIER_NAME_MAX 64
+/** Longest a blocking call waits for the host under process isolation (see Blocking above). */
+#define CARRIER_ROUND_TRIP_LIMIT_MS 10000
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CARRIER_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -87,7 +132,8 @@ typedef struct carrier_id {
     uint8_t bytes[32];
 } carrier_id;
 
-/** A DHT contact. `address` is 4 (IPv4) or 16 (IPv6) bytes, network order. */
+/** A DHT contact. `address` is 4 (IPv4) or 16 (IPv6) bytes in network order; `port` is a plain
+ *  integer in host byte order (8080 is 8080: no ntohs). */
 typedef struct carrier_node_info {
     carrier_id id;
     uint8_t address[16];
@@ -113,7 +159,10 @@ typedef struct carrier_value {
 
 /**
  * A peer record (Boson v3.1): `peer_id` announces `endpoint` (a URI), optionally hosted by
- * `node_id` (with its signature), with `extra` bytes. Signature sizes are 64 bytes.
+ * `node_id` (with its signature), with `extra` bytes. Signature sizes are 64 bytes. `fingerprint`
+ * tells apart several records of one peer id (one per device, say; 0 when there is one): it is
+ * signed with the rest, and a node keeps one record per (peer id, fingerprint).
+ * `endpoint` plus `extra` hold at most CARRIER_ENDPOINT_MAX bytes.
  */
 typedef struct carrier_peer {
     carrier_id peer_id;
@@ -182,6 +231,12 @@ typedef void (*carrier_peers_callback)(void *user_data, carrier_status status, c
 typedef void (*carrier_write_callback)(void *user_data, carrier_status status, uint32_t accepted, uint32_t asked);
 typedef void (*carrier_event_callback)(void *user_data, const carrier_event *event);
 typedef void (*carrier_dht_status_callback)(void *user_data, carrier_status status, const carrier_dht_status *dht);
+/** (1.4) A store's outcome, as `carrier_write_callback`, with the id of the value stored (never
+ *  NULL: SHA-256 of the data for an immutable value, the owner's key for a signed one). */
+typedef void (*carrier_stored_callback)(void *user_data, carrier_status status, const carrier_id *value_id, uint32_t accepted,
+                                        uint32_t asked);
+/** (1.4) Frees user data the host is done with (see the `*_owned` calls). Runs on the executor. */
+typedef void (*carrier_destroy_fn)(void *user_data);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The host API (handed to the plugin)                                                         */
@@ -225,16 +280,20 @@ typedef struct carrier_host_api_v1 {
     /* --- The DHT (asynchronous; completion on the executor) ------------------------------ */
     /** The K closest nodes to `target` that answered. */
     carrier_status (*find_node)(carrier_host *host, const carrier_id *target, carrier_nodes_callback callback, void *user_data);
-    /** The value with `id`; with `cas` >= 0 only a mutable one with sequence number >= cas. */
+    /** The value with `id`; with `cas` >= 0 only a mutable one with sequence number >= cas; with
+     *  `cas` = -1 (any negative) any version, the newest found. */
     carrier_status (*find_value)(carrier_host *host, const carrier_id *id, int32_t cas, carrier_value_callback callback,
                                  void *user_data);
     /**
      * Stores a complete, valid value (as a light node signed it, say) on the K closest nodes.
-     * CARRIER_ERR_INVALID_ARGUMENT at once, with no callback, if it does not validate.
+     * CARRIER_ERR_INVALID_ARGUMENT at once, with no callback, if it does not validate (data over
+     * its CARRIER_*_DATA_MAX, a signature that does not verify, ...); the host logs why.
+     * `store` (1.4) also hands back the value's id.
      */
     carrier_status (*store_value)(carrier_host *host, const carrier_value *value, carrier_write_callback callback,
                                   void *user_data);
-    /** Signs `data` as a mutable value of the node key with `sequence_number`, then stores it. */
+    /** Signs `data` (at most CARRIER_SIGNED_VALUE_DATA_MAX bytes) as a mutable value of the node
+     *  key with `sequence_number`, then stores it. Its id is the node id; `store_signed` (1.4) says so. */
     carrier_status (*store_signed_value)(carrier_host *host, int32_t sequence_number, const uint8_t *data, size_t length,
                                          carrier_write_callback callback, void *user_data);
     /** Up to `max_count` (1-8) verified peer records for `peer_id`. */
@@ -247,18 +306,21 @@ typedef struct carrier_host_api_v1 {
      * Calls `callback` for every change of the supernode's own DHT storage (a value stored or
      * updated, a peer announced) until the instance stops. At most one subscription per instance
      * (a second call returns CARRIER_ERR_UNSUPPORTED). Events wait in a bounded buffer while the
-     * plugin is busy; when it is full the oldest are dropped.
+     * plugin is busy; when it is full the oldest are dropped. `user_data` stays the plugin's; to
+     * have the host free it when the subscription ends, use `subscribe_events_owned` (1.4).
      */
     carrier_status (*subscribe_events)(carrier_host *host, carrier_event_callback callback, void *user_data);
 
     /* --- Executor ------------------------------------------------------------------------ */
     /** Runs `task(user_data)` on the instance's executor soon. Any thread. A task not yet run when
-     *  the instance stops is dropped (it never runs after `stop` returns): free its user data in
-     *  `stop` or `destroy` if it owns any. CARRIER_ERR_SHUTTING_DOWN once the instance is stopping. */
+     *  the instance stops is dropped (it never runs after `stop` returns); its user data is then
+     *  the plugin's to free in `destroy`, or use `post_owned` (1.4). CARRIER_ERR_SHUTTING_DOWN once
+     *  the instance is stopping. */
     carrier_status (*post)(carrier_host *host, carrier_task_fn task, void *user_data);
     /**
      * Runs `task(user_data)` on the executor after `delay_ms`, then every `interval_ms` if that is
      * not 0, until cancelled or the instance stops. Writes the timer's id into `timer_out`.
+     * (`timer_start_owned`, 1.4, also frees `user_data` when the timer ends.)
      */
     carrier_status (*timer_start)(carrier_host *host, uint64_t delay_ms, uint64_t interval_ms, carrier_task_fn task,
                                   void *user_data, uint64_t *timer_out);
@@ -266,20 +328,26 @@ typedef struct carrier_host_api_v1 {
     carrier_status (*timer_cancel)(carrier_host *host, uint64_t timer);
 
     /* --- Metrics (Prometheus, exposed on the admin endpoint as carrier_plugin_<name>{plugin="<id>"}) --- */
-    /** Adds `delta` (>= 0) to counter `name` ([a-z0-9_], at most 64 bytes), created on first use. */
+    /** Adds `delta` (>= 0) to counter `name` ([a-z0-9_], not starting with a digit, at most
+     *  CARRIER_NAME_MAX bytes), created on first use. */
     carrier_status (*counter_add)(carrier_host *host, const char *name, double delta);
     /** Sets gauge `name` to `value`. */
     carrier_status (*gauge_set)(carrier_host *host, const char *name, double value);
 
     /* --- Billing ------------------------------------------------------------------------- */
     /**
-     * Declares a meter (e.g. "requests", unit "request"), during `create` only. The manifest's
-     * billing section prices it; a meter the manifest does not price is free.
+     * Declares a meter (e.g. "requests", unit "request"), during `create` only: its name is
+     * [a-z0-9_], does not start with a digit, at most CARRIER_NAME_MAX bytes (else
+     * CARRIER_ERR_INVALID_ARGUMENT). The manifest's billing section prices it; a meter the manifest
+     * does not price is free.
      */
     carrier_status (*define_meter)(carrier_host *host, const char *meter, const char *unit);
     /**
-     * May `client` use `estimate` units of `meter` now? Cheap enough for every request. On a
-     * refusal, `reason` receives a message the plugin can pass on to the client.
+     * May `client` use `estimate` units of `meter` now? In process, cheap enough for every
+     * request; in a runner, one round trip to the host (see Blocking). On a refusal, `reason`
+     * receives a message the plugin can pass on to the client. A NULL argument or a meter never
+     * declared also answers PAYMENT_REQUIRED (with the message in `reason`); prefer
+     * `authorize_usage` (1.4), which tells those programming errors apart.
      */
     carrier_billing_decision (*authorize)(carrier_host *host, const carrier_id *client, const char *meter,
                                           uint64_t estimate, char *reason, size_t reason_capacity);
@@ -289,10 +357,18 @@ typedef struct carrier_host_api_v1 {
     /* --- Service announcement ------------------------------------------------------------ */
     /**
      * Announces that this supernode offers `service_type` at `endpoint` (a URI), in addition to the
-     * service its manifest declares; re-announced by the host before expiry until withdrawn.
+     * service its manifest declares; re-announced by the host before expiry until withdrawn. In
+     * `endpoint`, `{host}` becomes the node's public host (node.toml `public_host`, else its IPv4
+     * address) and `{node_id}` its id in Base58, e.g. "tcp://{host}:8080". Calling it again for
+     * the same type replaces the endpoint. CARRIER_ERR_REFUSED if another plugin offers the type
+     * on this node; CARRIER_ERR_INVALID_ARGUMENT if the record would be invalid (an endpoint over
+     * CARRIER_ENDPOINT_MAX, say). The host logs why.
      */
     carrier_status (*announce_service)(carrier_host *host, const char *service_type, const char *endpoint);
-    /** Stops announcing `service_type` (the record expires on the DHT). */
+    /** Stops announcing `service_type`: the host publishes the record once more, marked withdrawn
+     *  and with a greater sequence number, so finders drop the offer at once, and stops
+     *  republishing it. CARRIER_ERR_NOT_FOUND if the instance does not offer `service_type`. The
+     *  host also withdraws every offer of an instance after its `stop`. */
     carrier_status (*withdraw_service)(carrier_host *host, const char *service_type);
 
     /* --- Added in 1.1: settlement ---------------------------------------------------------- */
@@ -324,6 +400,64 @@ typedef struct carrier_host_api_v1 {
      */
     carrier_status (*store_value_cas)(carrier_host *host, const carrier_value *value, int32_t cas,
                                       carrier_write_callback callback, void *user_data);
+
+    /* --- Added in 1.4: configuration by key ------------------------------------------------- */
+    /*
+     * Read one key of the manifest's [config] section; `key` is dotted for nested tables
+     * ("limits.burst" is `burst` in `[config.limits]`). Each answers CARRIER_OK and writes the
+     * value, CARRIER_ERR_NOT_FOUND if the key is absent (nothing written), or
+     * CARRIER_ERR_INVALID_ARGUMENT for a NULL argument or a value of another type, or
+     * CARRIER_ERR_FAILED if the section holds a float anywhere (read such a config from
+     * `config_json`). Any thread, any phase.
+     */
+    /** A string: copied NUL-terminated into `output`, its length (without the NUL) into
+     *  `length_out` (may be NULL). CARRIER_ERR_INVALID_ARGUMENT, with `*length_out` set, when it
+     *  needs more than `output_capacity` bytes: call again with a larger buffer. */
+    carrier_status (*config_string)(carrier_host *host, const char *key, char *output, size_t output_capacity, size_t *length_out);
+    /** An integer that fits in int64_t. */
+    carrier_status (*config_int)(carrier_host *host, const char *key, int64_t *value_out);
+    /** A boolean, as 1 (true) or 0 (false). */
+    carrier_status (*config_bool)(carrier_host *host, const char *key, int *value_out);
+
+    /* --- Added in 1.4: billing that tells errors from decisions ----------------------------- */
+    /**
+     * `authorize`, with programming errors apart: CARRIER_OK and the decision in `*decision_out`
+     * (on a refusal `message` says why, for the client); CARRIER_ERR_INVALID_ARGUMENT, with
+     * `message` saying what is wrong, for a NULL argument, a meter name that is not
+     * [a-z0-9_]{1,CARRIER_NAME_MAX}, a meter never declared with `define_meter`, or an estimate
+     * above what one call may ask for (2^40 units). `message` may be NULL.
+     */
+    carrier_status (*authorize_usage)(carrier_host *host, const carrier_id *client, const char *meter, uint64_t estimate,
+                                      carrier_billing_decision *decision_out, char *message, size_t message_capacity);
+
+    /* --- Added in 1.4: stores that hand back the value's id --------------------------------- */
+    /**
+     * `store_value` (`cas` = -1: any version) or `store_value_cas` (`cas` >= 0), with a callback
+     * that also gets the value's id. CARRIER_ERR_INVALID_ARGUMENT at once, with no callback, for
+     * an invalid value (the host logs why).
+     */
+    carrier_status (*store)(carrier_host *host, const carrier_value *value, int32_t cas, carrier_stored_callback callback,
+                            void *user_data);
+    /**
+     * `store_signed_value` with a `cas` as in `store`, and a callback that gets the value's id
+     * (the node id: a signed value's id is its owner's key).
+     */
+    carrier_status (*store_signed)(carrier_host *host, int32_t sequence_number, const uint8_t *data, size_t length, int32_t cas,
+                                   carrier_stored_callback callback, void *user_data);
+
+    /* --- Added in 1.4: user data the host frees --------------------------------------------- */
+    /*
+     * As `post`, `timer_start` and `subscribe_events`, and the host calls `destroy(user_data)`
+     * (may be NULL) exactly once, on the executor, when it is done with `user_data`: after the
+     * task ran or was dropped at stop; after a one-shot timer ran, or when the timer is cancelled
+     * or the instance stops; when the subscription ends at stop. Always before the plugin's
+     * `destroy`. When the call itself fails, nothing is called: `user_data` stays the plugin's.
+     */
+    carrier_status (*post_owned)(carrier_host *host, carrier_task_fn task, void *user_data, carrier_destroy_fn destroy);
+    carrier_status (*timer_start_owned)(carrier_host *host, uint64_t delay_ms, uint64_t interval_ms, carrier_task_fn task,
+                                        void *user_data, carrier_destroy_fn destroy, uint64_t *timer_out);
+    carrier_status (*subscribe_events_owned)(carrier_host *host, carrier_event_callback callback, void *user_data,
+                                             carrier_destroy_fn destroy);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -354,7 +488,12 @@ typedef struct carrier_plugin_v1 {
                              char *error, size_t error_capacity);
     /** Starts serving (open sockets, start timers). On failure the host calls `destroy`. */
     carrier_status (*start)(carrier_plugin_instance *instance, char *error, size_t error_capacity);
-    /** Stops serving; the host then cancels the instance's timers, subscription and pending callbacks. */
+    /**
+     * Stops serving (stop threads, close sockets). The host calls no other plugin function until
+     * this returns. After it returns, pending asynchronous calls get their callbacks with
+     * CARRIER_ERR_SHUTTING_DOWN, then `destroy` runs (see Lifetime above): keep what those
+     * callbacks use until `destroy`.
+     */
     void (*stop)(carrier_plugin_instance *instance);
     /** Frees the instance. Nothing of it is used afterwards. */
     void (*destroy)(carrier_plugin_instance *instance);

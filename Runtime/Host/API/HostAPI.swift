@@ -3,7 +3,7 @@ import CarrierDHT
 import CarrierPluginABI
 import Foundation
 
-/// The host-API table of ABI 1.3, one for the process, handed to every plugin's entry function.
+/// The host-API table of ABI 1.4, one for the process, handed to every plugin's entry function.
 /// Each function finds its `PluginContext` from the `carrier_host *` handle and checks its
 /// arguments: a NULL where the header allows none is CARRIER_ERR_INVALID_ARGUMENT, never a crash.
 enum HostAPI {
@@ -70,6 +70,10 @@ enum HostAPI {
         installConditionalStore(&api)
         installExecutor(&api)
         installMetricsAndBilling(&api)
+        installConfigByKey(&api)
+        installAuthorizeUsage(&api)
+        installStoresWithId(&api)
+        installOwnedUserData(&api)
         api.announce_service = { host, type, endpoint in
             guard let context = PluginContext.from(host), let type, let endpoint else { return CARRIER_ERR_INVALID_ARGUMENT }
             return context.announceService(type: String(cString: type), endpoint: String(cString: endpoint))
@@ -111,7 +115,7 @@ enum HostAPI {
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil) })
         }
         api.store_value = { host, value, callback, userData in
-            guard let context = PluginContext.from(host), let value, let callback, let stored = CRecords.value(value), stored.isValid else {
+            guard let context = PluginContext.from(host), let callback, let stored = HostAPI.validValue(value, context) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
             return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored, cas: nil) }
@@ -122,8 +126,7 @@ enum HostAPI {
                               data: CRecords.bytes(data, count: length) ?? [])
             value.signature = context.services.sign(value.signedDigest)
             guard value.signature != nil else { return CARRIER_ERR_FAILED }
-            guard value.isValid else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let signed = value
+            guard let signed = HostAPI.checked(value, context) else { return CARRIER_ERR_INVALID_ARGUMENT }
             return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(signed, cas: nil) }
         }
         api.find_peers = { host, peerId, maxCount, callback, userData in
@@ -143,22 +146,51 @@ enum HostAPI {
         }
         api.subscribe_events = { host, callback, userData in
             guard let context = PluginContext.from(host), let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
-            let reply = Callback(function: callback, userData: userData)
-            return context.subscribe { event in
-                switch event {
-                case .valueUpdated(let value):
-                    CRecords.withCValue(value) { value in
-                        var c = carrier_event(kind: CARRIER_EVENT_VALUE_UPDATED, value: value, peer: nil)
-                        reply.function(reply.userData, &c)
-                    }
-                case .peerAnnounced(let peer):
-                    CRecords.withCPeers([peer]) { peers, _ in
-                        var c = carrier_event(kind: CARRIER_EVENT_PEER_ANNOUNCED, value: nil, peer: peers)
-                        reply.function(reply.userData, &c)
-                    }
+            return context.subscribe(HostAPI.eventDelivery(Callback(function: callback, userData: userData)))
+        }
+    }
+
+    /// Hands each DHT event to the plugin's callback as a `carrier_event`.
+    static func eventDelivery(_ reply: Callback<carrier_event_callback>) -> @Sendable (DHTEvent) -> Void {
+        { event in
+            switch event {
+            case .valueUpdated(let value):
+                CRecords.withCValue(value) { value in
+                    var c = carrier_event(kind: CARRIER_EVENT_VALUE_UPDATED, value: value, peer: nil)
+                    reply.function(reply.userData, &c)
+                }
+            case .peerAnnounced(let peer):
+                CRecords.withCPeers([peer]) { peers, _ in
+                    var c = carrier_event(kind: CARRIER_EVENT_PEER_ANNOUNCED, value: nil, peer: peers)
+                    reply.function(reply.userData, &c)
                 }
             }
         }
+    }
+
+    /// The value behind `pointer` if it is one a node would store; otherwise nil, and the plugin's
+    /// log says why (data over its limit, a signature that does not verify, ...).
+    static func validValue(_ pointer: UnsafePointer<carrier_value>?, _ context: PluginContext) -> Value? {
+        guard let pointer else {
+            context.services.log(CARRIER_LOG_ERROR, "store refused: the value is NULL")
+            return nil
+        }
+        guard let value = CRecords.value(pointer) else {
+            context.services.log(CARRIER_LOG_ERROR, "store refused: the value's data is NULL with a length above 0")
+            return nil
+        }
+        return checked(value, context)
+    }
+
+    /// `value` if a node would store it; otherwise nil, and the plugin's log says why.
+    static func checked(_ value: Value, _ context: PluginContext) -> Value? {
+        do throws(ProtocolError) {
+            try value.validate()
+        } catch {
+            context.services.log(CARRIER_LOG_ERROR, "store refused: \(error.reason)")
+            return nil
+        }
+        return value
     }
 
     /// A store or announcement: the callback learns how many of the closest nodes accepted (and,
@@ -174,8 +206,7 @@ enum HostAPI {
 
     private static func installConditionalStore(_ api: inout carrier_host_api_v1) {
         api.store_value_cas = { host, value, cas, callback, userData in
-            guard let context = PluginContext.from(host), let value, let callback, cas >= 0, let stored = CRecords.value(value),
-                  stored.isValid else {
+            guard let context = PluginContext.from(host), let callback, cas >= 0, let stored = HostAPI.validValue(value, context) else {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
             return HostAPI.startWrite(context, callback: callback, userData: userData) { await $0.store(stored, cas: cas) }
@@ -204,11 +235,13 @@ enum HostAPI {
         api.timer_start = { host, delay, interval, task, userData, timerOut in
             guard let context = PluginContext.from(host), let task, let timerOut else { return CARRIER_ERR_INVALID_ARGUMENT }
             let work = Callback(function: task, userData: userData)
-            guard let timer = context.startTimer(delay: delay, interval: interval, { work.function(work.userData) }) else {
-                return CARRIER_ERR_SHUTTING_DOWN
+            switch context.startTimer(delay: delay, interval: interval, { work.function(work.userData) }) {
+            case .success(let timer):
+                timerOut.pointee = timer
+                return CARRIER_OK
+            case .failure(let refusal):
+                return refusal.status
             }
-            timerOut.pointee = timer
-            return CARRIER_OK
         }
         api.timer_cancel = { host, timer in
             guard let context = PluginContext.from(host) else { return CARRIER_ERR_INVALID_ARGUMENT }

@@ -18,12 +18,13 @@ struct LocalPluginServices: PluginServices {
     let owner = UUID()
     let logger: Logger
 
-    init(environment: HostEnvironment, manifest: PluginManifest, version: String) {
+    /// `logger` defaults to one labelled with the plugin's id.
+    init(environment: HostEnvironment, manifest: PluginManifest, version: String, logger: Logger? = nil) {
         self.environment = environment
         pluginId = manifest.id
         self.version = version
         billing = manifest.billing
-        logger = Logger(label: "carrier.plugin.\(manifest.id)")
+        self.logger = logger ?? Logger(label: "carrier.plugin.\(manifest.id)")
     }
 
     var nodeId: Id { environment.identity.publicKey }

@@ -28,6 +28,14 @@ public final class PluginContext: @unchecked Sendable {
         var pendingCalls: [UInt64: @Sendable () -> Void] = [:]
         var nextCall: UInt64 = 1
         var eventTask: Task<Void, Never>?
+        /// The `destroy` of user data the plugin handed over (`*_owned` calls), by what owns it;
+        /// each runs once on the executor, at the latest in `releaseAfterStop`.
+        var ownedByPost: [UInt64: @Sendable () -> Void] = [:]
+        var ownedByTimer: [UInt64: @Sendable () -> Void] = [:]
+        var ownedBySubscription: (@Sendable () -> Void)?
+        /// Releases due (a cancelled timer's) but not yet run on the executor.
+        var releasesDue: [UInt64: @Sendable () -> Void] = [:]
+        var nextOwned: UInt64 = 1
     }
 
     public let pluginId: String
@@ -35,6 +43,8 @@ public final class PluginContext: @unchecked Sendable {
     let services: any PluginServices
     let executor: DispatchQueue
     let configJSON: UnsafeMutablePointer<CChar>
+    /// The same config, read by key.
+    let config: PluginConfig
     let storageDirectory: UnsafeMutablePointer<CChar>
     private let state = Mutex(State())
 
@@ -48,6 +58,7 @@ public final class PluginContext: @unchecked Sendable {
         let directory = "\(dataDirectory)/plugins/\(manifest.id)"
         try DataDirectory.create(directory)
         configJSON = strdup(manifest.configJSON)
+        config = PluginConfig(json: manifest.configJSON)
         storageDirectory = strdup(directory)
         Self.everyContext.withLock { $0.append(self) }
     }
@@ -79,6 +90,16 @@ public final class PluginContext: @unchecked Sendable {
     /// Whether asynchronous work may still be started for the plugin.
     var isLive: Bool { state.withLock { $0.phase == .created || $0.phase == .running || $0.phase == .creating } }
 
+    /// Why DHT calls, timers and subscriptions cannot start now: UNSUPPORTED during `create`,
+    /// SHUTTING_DOWN from `stop` on; nil once created and until stopping.
+    private static func refusal(of phase: Phase) -> carrier_status? {
+        switch phase {
+        case .created, .running: nil
+        case .creating: CARRIER_ERR_UNSUPPORTED
+        case .stopping, .stopped: CARRIER_ERR_SHUTTING_DOWN
+        }
+    }
+
     // MARK: Asynchronous calls
 
     /// Runs `operation` off the executor; its result is handed to `deliver` on the executor, or,
@@ -86,14 +107,14 @@ public final class PluginContext: @unchecked Sendable {
     func startCall<Result: Sendable>(_ operation: @escaping @Sendable () async -> Result,
                                      deliver: @escaping @Sendable (Result) -> Void,
                                      abandon: @escaping @Sendable () -> Void) -> carrier_status {
-        let call: UInt64? = state.withLock { state in
-            guard state.phase == .created || state.phase == .running else { return nil }
+        let started: Swift.Result<UInt64, Refusal> = state.withLock { state in
+            if let refused = Self.refusal(of: state.phase) { return .failure(Refusal(status: refused)) }
             let call = state.nextCall
             state.nextCall += 1
             state.pendingCalls[call] = abandon
-            return call
+            return .success(call)
         }
-        guard let call else { return CARRIER_ERR_SHUTTING_DOWN }
+        guard case .success(let call) = started else { return Self.status(of: started) }
         Task {
             let result = await operation()
             executor.async { [self] in
@@ -104,17 +125,46 @@ public final class PluginContext: @unchecked Sendable {
         return CARRIER_OK
     }
 
+    /// A status other than OK, carried through a `Result`.
+    struct Refusal: Error { let status: carrier_status }
+
+    private static func status<Success>(of result: Swift.Result<Success, Refusal>) -> carrier_status {
+        switch result {
+        case .success: CARRIER_OK
+        case .failure(let refusal): refusal.status
+        }
+    }
+
     // MARK: Executor
 
-    func post(_ task: @escaping @Sendable () -> Void) -> carrier_status {
-        guard isLive else { return CARRIER_ERR_SHUTTING_DOWN }
-        executor.async { [self] in if isLive { task() } }
+    /// Runs `task` on the executor unless the instance stops first; `release` (of user data the
+    /// plugin handed over) runs once on the executor after the task ran or was dropped.
+    func post(_ task: @escaping @Sendable () -> Void, release: (@Sendable () -> Void)? = nil) -> carrier_status {
+        let owned: UInt64?? = state.withLock { state in
+            guard state.phase != .stopping && state.phase != .stopped else { return .none }
+            guard let release else { return .some(nil) }
+            let id = state.nextOwned
+            state.nextOwned += 1
+            state.ownedByPost[id] = release
+            return .some(id)
+        }
+        guard let owned else { return CARRIER_ERR_SHUTTING_DOWN }
+        executor.async { [self] in
+            guard let owned else { if isLive { task() }; return }
+            // Released at stop already: the task was dropped.
+            guard let release = state.withLock({ $0.ownedByPost.removeValue(forKey: owned) }) else { return }
+            if isLive { task() }
+            release()
+        }
         return CARRIER_OK
     }
 
-    func startTimer(delay: UInt64, interval: UInt64, _ task: @escaping @Sendable () -> Void) -> UInt64? {
+    /// Starts a timer and writes its id; `release` runs once on the executor when it ends (a
+    /// one-shot that ran, a cancel, or the stop).
+    func startTimer(delay: UInt64, interval: UInt64, _ task: @escaping @Sendable () -> Void, release: (@Sendable () -> Void)? = nil)
+        -> Swift.Result<UInt64, Refusal> {
         state.withLock { state in
-            guard state.phase == .created || state.phase == .running else { return nil }
+            if let refused = Self.refusal(of: state.phase) { return .failure(Refusal(status: refused)) }
             let id = state.nextTimer
             state.nextTimer += 1
             let timer = DispatchSource.makeTimerSource(queue: executor)
@@ -122,26 +172,46 @@ public final class PluginContext: @unchecked Sendable {
                            repeating: interval == 0 ? .never : .milliseconds(Int(min(interval, UInt64(Int32.max)))))
             timer.setEventHandler { [weak self] in
                 guard let self, self.isLive else { return }
-                if interval == 0 { _ = self.state.withLock { $0.timers.removeValue(forKey: id) } }
+                var finished: (@Sendable () -> Void)?
+                if interval == 0 {
+                    finished = self.state.withLock { state in
+                        state.timers.removeValue(forKey: id)
+                        return state.ownedByTimer.removeValue(forKey: id)
+                    }
+                }
                 task()
+                finished?()
             }
             state.timers[id] = timer
+            if let release { state.ownedByTimer[id] = release }
             timer.resume()
-            return id
+            return .success(id)
         }
     }
 
     func cancelTimer(_ id: UInt64) -> Bool {
-        guard let timer = state.withLock({ $0.timers.removeValue(forKey: id) }) else { return false }
+        let cancelled: (DispatchSourceTimer, UInt64?)? = state.withLock { state in
+            guard let timer = state.timers.removeValue(forKey: id) else { return nil }
+            guard let release = state.ownedByTimer.removeValue(forKey: id) else { return (timer, nil) }
+            let due = state.nextOwned
+            state.nextOwned += 1
+            state.releasesDue[due] = release
+            return (timer, due)
+        }
+        guard let (timer, due) = cancelled else { return false }
         timer.cancel()
+        if let due {
+            executor.async { [self] in state.withLock { $0.releasesDue.removeValue(forKey: due) }?() }
+        }
         return true
     }
 
     // MARK: Events
 
-    func subscribe(_ deliver: @escaping @Sendable (DHTEvent) -> Void) -> carrier_status {
+    /// Subscribes to the node's events; `release` runs once on the executor when the subscription ends.
+    func subscribe(_ deliver: @escaping @Sendable (DHTEvent) -> Void, release: (@Sendable () -> Void)? = nil) -> carrier_status {
         func refusal(_ state: State) -> carrier_status? {
-            guard state.phase == .created || state.phase == .running else { return CARRIER_ERR_SHUTTING_DOWN }
+            if let refused = Self.refusal(of: state.phase) { return refused }
             return state.eventTask == nil ? nil : CARRIER_ERR_UNSUPPORTED
         }
         if let refused = state.withLock({ refusal($0) }) { return refused }
@@ -150,6 +220,7 @@ public final class PluginContext: @unchecked Sendable {
             if let refused = refusal(state) { return refused }
             // One event in flight at a time: while the plugin is slow, events wait in the
             // broadcaster's bounded buffer (oldest dropped), not in an unbounded queue.
+            state.ownedBySubscription = release
             state.eventTask = Task { [executor, self] in
                 for await event in events {
                     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -195,15 +266,22 @@ public final class PluginContext: @unchecked Sendable {
     // MARK: Shutdown
 
     /// After the plugin's `stop` returned (on the executor): cancels timers and the event
-    /// subscription, and tells every outstanding call it was abandoned.
+    /// subscription, tells every outstanding call it was abandoned, and frees the user data the
+    /// plugin handed over (before the plugin's `destroy`).
     func releaseAfterStop() {
-        let (timers, calls, events) = state.withLock { state in
+        let (timers, calls, events, releases) = state.withLock { state in
             state.phase = .stopped
-            defer { state.timers = [:]; state.pendingCalls = [:]; state.eventTask = nil }
-            return (Array(state.timers.values), Array(state.pendingCalls.values), state.eventTask)
+            let releases = Array(state.ownedByPost.values) + Array(state.ownedByTimer.values) + Array(state.releasesDue.values)
+                + (state.ownedBySubscription.map { [$0] } ?? [])
+            defer {
+                state.timers = [:]; state.pendingCalls = [:]; state.eventTask = nil
+                state.ownedByPost = [:]; state.ownedByTimer = [:]; state.releasesDue = [:]; state.ownedBySubscription = nil
+            }
+            return (Array(state.timers.values), Array(state.pendingCalls.values), state.eventTask, releases)
         }
         for timer in timers { timer.cancel() }
         events?.cancel()
         for abandon in calls { abandon() }
+        for release in releases { release() }
     }
 }
