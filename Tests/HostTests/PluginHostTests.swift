@@ -107,6 +107,8 @@ struct PluginHostTests {
             (try HostNetwork.manifest(library: try CPlugins.conformance("short_table"), id: "short", isolation: isolation), "smaller than the"),
             (try HostNetwork.manifest(library: hello, id: "other-id", isolation: isolation), "the library is \"org.carrier.examples.hello-c\""),
             (try HostNetwork.manifest(library: hello, config: "port = 70000", isolation: isolation), "config.port 70000 is not a TCP port"),
+            (try HostNetwork.manifest(library: hello, config: "port = \"80\"", isolation: isolation), "config.port must be an integer"),
+            (try HostNetwork.manifest(library: hello, config: "greeting = 5", isolation: isolation), "config.greeting must be a string of at most 63 bytes"),
         ]
         for (manifest, expected) in cases {
             let host = pluginHost(network)

@@ -3,7 +3,7 @@
  *
  * A TCP service: every connection gets one line, "<greeting> from <node id in hex>\n", and is
  * closed. It shows each part of the contract a service plugin uses: the entry symbol, create with
- * config, a thread of its own that hands work back to the executor with `post`, metrics, billing
+ * config read by key, a thread of its own that hands work back to the executor with `post`, metrics, billing
  * meters, service announcement, health, and a clean stop.
  *
  * Config (the manifest's [config]): greeting = "hello" (at most 63 bytes), port = 0 (0 picks a
@@ -36,29 +36,17 @@ struct carrier_plugin_instance {
     char line[160];
 };
 
-/* Copies the string value of "key" in a flat JSON object into out (no escapes; 0 if absent). */
-static int json_string(const char *json, const char *key, char *out, size_t capacity) {
-    char pattern[80];
-    snprintf(pattern, sizeof pattern, "\"%s\"", key);
-    const char *at = strstr(json, pattern);
-    if (!at) return 0;
-    at = strchr(at + strlen(pattern), '"');
-    if (!at) return 0;
-    const char *end = strchr(at + 1, '"');
-    if (!end || (size_t)(end - at - 1) >= capacity) return 0;
-    memcpy(out, at + 1, (size_t)(end - at - 1));
-    out[end - at - 1] = 0;
-    return 1;
-}
-
-/* The integer value of "key" in a flat JSON object, or fallback. */
-static long json_integer(const char *json, const char *key, long fallback) {
-    char pattern[80];
-    snprintf(pattern, sizeof pattern, "\"%s\"", key);
-    const char *at = strstr(json, pattern);
-    if (!at) return fallback;
-    at = strchr(at + strlen(pattern), ':');
-    return at ? strtol(at + 1, NULL, 10) : fallback;
+/* A string from the config into out, or fallback when the key is absent. 0 on a value that is not
+ * a string or does not fit, with the reason in error. */
+static int config_text(carrier_host *host, const char *key, const char *fallback, char *out, size_t capacity, char *error,
+                       size_t error_capacity) {
+    carrier_status status = api->config_string(host, key, out, capacity, NULL);
+    if (status == CARRIER_ERR_NOT_FOUND) {
+        snprintf(out, capacity, "%s", fallback);
+        return 1;
+    }
+    if (status != CARRIER_OK) snprintf(error, error_capacity, "config.%s must be a string of at most %zu bytes", key, capacity - 1);
+    return status == CARRIER_OK;
 }
 
 /* Runs on the executor: count a served connection. */
@@ -85,6 +73,7 @@ static void *serve(void *user_data) {
 
 static carrier_status create(carrier_host *host, const char *config_json, carrier_plugin_instance **instance_out,
                              char *error, size_t error_capacity) {
+    (void)config_json; /* read by key instead, with config_string and config_int */
     carrier_plugin_instance *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(error, error_capacity, "out of memory");
@@ -92,14 +81,20 @@ static carrier_status create(carrier_host *host, const char *config_json, carrie
     }
     self->host = host;
     self->listener = -1;
-    if (!json_string(config_json, "greeting", self->greeting, sizeof self->greeting)) strcpy(self->greeting, "hello");
-    if (!json_string(config_json, "host", self->listen_host, sizeof self->listen_host)) strcpy(self->listen_host, "127.0.0.1");
-    self->port = (int)json_integer(config_json, "port", 0);
-    if (self->port < 0 || self->port > 65535) {
-        snprintf(error, error_capacity, "config.port %d is not a TCP port", self->port);
+    int64_t port = 0;
+    carrier_status port_status = api->config_int(host, "port", &port);
+    if (!config_text(host, "greeting", "hello", self->greeting, sizeof self->greeting, error, error_capacity) ||
+        !config_text(host, "host", "127.0.0.1", self->listen_host, sizeof self->listen_host, error, error_capacity)) {
         free(self);
         return CARRIER_ERR_INVALID_ARGUMENT;
     }
+    if ((port_status != CARRIER_OK && port_status != CARRIER_ERR_NOT_FOUND) || port < 0 || port > 65535) {
+        if (port_status == CARRIER_OK) snprintf(error, error_capacity, "config.port %lld is not a TCP port", (long long)port);
+        else snprintf(error, error_capacity, "config.port must be an integer");
+        free(self);
+        return CARRIER_ERR_INVALID_ARGUMENT;
+    }
+    self->port = (int)port;
     api->define_meter(host, "connections", "connection");
     *instance_out = self;
     return CARRIER_OK;
@@ -182,8 +177,8 @@ static const carrier_plugin_v1 plugin = {
 };
 
 CARRIER_PLUGIN_EXPORT const carrier_plugin_v1 *carrier_plugin_entry_v1(const carrier_host_api_v1 *host_api) {
-    /* This plugin uses fields up to withdraw_service, all in ABI 1.0. */
-    if (!CARRIER_HAS_FIELD(host_api, carrier_host_api_v1, withdraw_service)) return NULL;
+    /* This plugin uses fields up to config_int, added in ABI 1.4. */
+    if (!CARRIER_HAS_FIELD(host_api, carrier_host_api_v1, config_int)) return NULL;
     api = host_api;
     return &plugin;
 }
