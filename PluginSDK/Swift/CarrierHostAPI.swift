@@ -3,7 +3,8 @@ import Synchronization
 
 /// The host, as a Swift plugin sees it: the C host-API table and this instance's handle, with
 /// Swift types and async/await over the callback calls. Use it from the plugin's methods (the
-/// executor); `post` brings work from other threads back there.
+/// executor); `task` runs async code there (each `await` resumes there), and `post` brings work
+/// from other threads back there.
 public struct CarrierHostAPI: @unchecked Sendable {
     // @unchecked: the table and handle are the host's, valid for the instance's life, thread-safe.
     /// The raw C table and this instance's handle, for calls without a Swift wrapper here
@@ -36,6 +37,17 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` as a task whose code runs on the instance's executor, before and after each
+    /// `await`: it may use the plugin's state as the plugin's methods do, without locks.
+    @discardableResult
+    public func task<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
+        Task(executorPreference: PluginExecutor(host: self)) { try await body() }
+    }
+
+    /// Whether the calling code runs on the instance's executor (in a plugin method, a timer, an
+    /// event, posted work, or a `task` between its awaits).
+    public var isOnExecutor: Bool { OnExecutor.isCurrent(handle) }
+
     public func log(_ level: LogLevel, _ message: String) {
         api.pointee.log(handle, carrier_log_level(rawValue: level.rawValue), message)
     }
@@ -45,6 +57,39 @@ public struct CarrierHostAPI: @unchecked Sendable {
         var id = carrier_id()
         api.pointee.node_id(handle, &id)
         return withUnsafeBytes(of: id.bytes) { Array($0) }
+    }
+
+    /// The string under `key` in the manifest's `[config]` (dotted for nested tables), nil when
+    /// absent; throws `Failure` when it is another type.
+    public func configString(_ key: String) throws -> String? {
+        var length = 0
+        var buffer = [CChar](repeating: 0, count: 256)
+        var status = api.pointee.config_string(handle, key, &buffer, buffer.count, &length)
+        if status == CARRIER_ERR_INVALID_ARGUMENT, length >= buffer.count {
+            buffer = [CChar](repeating: 0, count: length + 1)
+            status = api.pointee.config_string(handle, key, &buffer, buffer.count, &length)
+        }
+        if status == CARRIER_ERR_NOT_FOUND { return nil }
+        try check(status)
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The integer under `key` in `[config]`, nil when absent; throws when it is another type.
+    public func configInt(_ key: String) throws -> Int64? {
+        var value: Int64 = 0
+        let status = api.pointee.config_int(handle, key, &value)
+        if status == CARRIER_ERR_NOT_FOUND { return nil }
+        try check(status)
+        return value
+    }
+
+    /// The boolean under `key` in `[config]`, nil when absent; throws when it is another type.
+    public func configBool(_ key: String) throws -> Bool? {
+        var value: Int32 = 0
+        let status = api.pointee.config_bool(handle, key, &value)
+        if status == CARRIER_ERR_NOT_FOUND { return nil }
+        try check(status)
+        return value != 0
     }
 
     /// The plugin's private folder.
@@ -264,14 +309,16 @@ public struct CarrierHostAPI: @unchecked Sendable {
     /// Calls `handler` on the executor for every change of the supernode's DHT storage until the
     /// plugin stops (one subscription per instance).
     public func subscribeEvents(_ handler: @escaping (DHTStorageEvent) -> Void) throws {
-        let box = EventBox(handler)
+        let box = EventBox(handler, host: handle)
         let status = api.pointee.subscribe_events(handle, { userData, event in
             guard let userData, let event else { return }
-            let handler = Unmanaged<EventBox>.fromOpaque(userData).takeUnretainedValue().handler
-            switch event.pointee.kind {
-            case CARRIER_EVENT_VALUE_UPDATED: if let value = event.pointee.value { handler(.valueUpdated(DHTValue(value.pointee))) }
-            case CARRIER_EVENT_PEER_ANNOUNCED: if let peer = event.pointee.peer { handler(.peerAnnounced(PeerRecord(peer.pointee))) }
-            default: break
+            let box = Unmanaged<EventBox>.fromOpaque(userData).takeUnretainedValue()
+            OnExecutor.run(box.host) {
+                switch event.pointee.kind {
+                case CARRIER_EVENT_VALUE_UPDATED: if let value = event.pointee.value { box.handler(.valueUpdated(DHTValue(value.pointee))) }
+                case CARRIER_EVENT_PEER_ANNOUNCED: if let peer = event.pointee.peer { box.handler(.peerAnnounced(PeerRecord(peer.pointee))) }
+                default: break
+                }
             }
         }, HostHeld.keep(box, host: handle))
         guard status == CARRIER_OK else {
@@ -332,7 +379,11 @@ final class ContinuationBox<T> {
 /// destroyed).
 final class EventBox {
     let handler: (DHTStorageEvent) -> Void
-    init(_ handler: @escaping (DHTStorageEvent) -> Void) { self.handler = handler }
+    let host: OpaquePointer
+    init(_ handler: @escaping (DHTStorageEvent) -> Void, host: OpaquePointer) {
+        self.handler = handler
+        self.host = host
+    }
 }
 
 /// A closure carried through a timer's or a post's user data: held until it has run (once) or its
@@ -353,7 +404,7 @@ final class TaskBox: @unchecked Sendable {
         guard let userData else { return }
         // A strong reference for the run: the task may cancel its own timer, which lets go of the box.
         let box = Unmanaged<TaskBox>.fromOpaque(userData).takeUnretainedValue()
-        withExtendedLifetime(box) { box.task() }
+        withExtendedLifetime(box) { OnExecutor.run(box.host) { box.task() } }
         if !box.repeating { HostHeld.drop(box, host: box.host) }
     }
 }

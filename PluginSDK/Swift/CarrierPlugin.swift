@@ -11,8 +11,9 @@ import CarrierPluginABI
 /// ```
 ///
 /// Every method runs on the instance's executor (one at a time), as the C contract says, and so do
-/// timers and posted work. Code after an `await` on a host call resumes on another thread: use
-/// `host.post` to come back to the executor before touching the plugin's state.
+/// timers and posted work. Run async code with `host.task { ... }`: it runs on the executor too,
+/// and resumes there after each `await` on a host call, so it needs no locks. (A plain `Task`
+/// resumes on another thread: use `host.post` there to come back.)
 public protocol CarrierPlugin: AnyObject {
     /// The plugin's id, as in its manifest, e.g. "org.example.hello".
     static var id: String { get }

@@ -37,7 +37,9 @@ public enum PluginExport {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
             do {
-                let plugin = try pluginType.init(host: CarrierHostAPI(api: api, handle: host), configJSON: config.map { String(cString: $0) } ?? "{}")
+                let plugin = try OnExecutor.run(host) {
+                    try pluginType.init(host: CarrierHostAPI(api: api, handle: host), configJSON: config.map { String(cString: $0) } ?? "{}")
+                }
                 instanceOut.pointee = OpaquePointer(Unmanaged.passRetained(Box(plugin, host: host)).toOpaque())
                 return CARRIER_OK
             } catch {
@@ -46,16 +48,19 @@ public enum PluginExport {
             }
         }
         table.start = { instance, errorBuffer, capacity in
-            guard let plugin = PluginExport.plugin(instance) else { return CARRIER_ERR_INVALID_ARGUMENT }
+            guard let (plugin, host) = PluginExport.entered(instance) else { return CARRIER_ERR_INVALID_ARGUMENT }
             do {
-                try plugin.start()
+                try OnExecutor.run(host) { try plugin.start() }
                 return CARRIER_OK
             } catch {
                 PluginExport.write("\(error)", to: errorBuffer, capacity: capacity)
                 return CARRIER_ERR_FAILED
             }
         }
-        table.stop = { instance in PluginExport.plugin(instance)?.stop() }
+        table.stop = { instance in
+            guard let (plugin, host) = PluginExport.entered(instance) else { return }
+            OnExecutor.run(host) { plugin.stop() }
+        }
         table.destroy = { instance in
             guard let instance else { return }
             let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(instance))
@@ -65,16 +70,16 @@ public enum PluginExport {
             box.release()
         }
         table.health = { instance, detail, capacity in
-            guard let plugin = PluginExport.plugin(instance) else { return CARRIER_HEALTH_FAILING }
-            let (health, text) = plugin.health()
+            guard let (plugin, host) = PluginExport.entered(instance) else { return CARRIER_HEALTH_FAILING }
+            let (health, text) = OnExecutor.run(host) { plugin.health() }
             PluginExport.write(text, to: detail, capacity: capacity)
             return health.c
         }
         if type.capabilities.contains(.settlement) {
             table.settle = { instance, batchId, json, length in
-                guard let plugin = PluginExport.plugin(instance), let json else { return CARRIER_ERR_INVALID_ARGUMENT }
+                guard let (plugin, host) = PluginExport.entered(instance), let json else { return CARRIER_ERR_INVALID_ARGUMENT }
                 let text = String(decoding: UnsafeRawBufferPointer(start: json, count: length), as: UTF8.self)
-                return plugin.settle(batchId: batchId, batchJSON: text) ? CARRIER_OK : CARRIER_ERR_REFUSED
+                return OnExecutor.run(host) { plugin.settle(batchId: batchId, batchJSON: text) } ? CARRIER_OK : CARRIER_ERR_REFUSED
             }
         }
         return table
@@ -90,8 +95,9 @@ public enum PluginExport {
         }
     }
 
-    private static func plugin(_ instance: OpaquePointer?) -> (any CarrierPlugin)? {
-        instance.map { Unmanaged<Box>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue().plugin }
+    /// The plugin object behind the C instance pointer, and its host handle.
+    private static func entered(_ instance: OpaquePointer?) -> (any CarrierPlugin, OpaquePointer)? {
+        instance.map { Unmanaged<Box>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }.map { ($0.plugin, $0.host) }
     }
 
     /// Copies `text` into a host buffer, NUL-terminated and truncated to fit.

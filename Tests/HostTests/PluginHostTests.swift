@@ -63,6 +63,8 @@ struct PluginHostTests {
         let offers = await ServiceRegistry.find(type: "hello-swift", through: network.client).offers
         #expect(offers.map(\.endpoint) == ["dht://\(Hex.encode(network.host.id.bytes))"])
         #expect(network.environment.metrics.counter("publications", plugin: status.id) == 1)
+        #expect(network.environment.metrics.counter("resumed_on_executor", plugin: status.id) == 1, // (a gauge, read by name)
+                "after its await, the publication's task ran on the plugin's executor")
         #expect(network.environment.metrics.prometheusText().contains(
             "carrier_billing_usage_total{plugin=\"org.carrier.examples.hello-swift\",meter=\"publications\"} 1.0"))
         let seen = { network.environment.metrics.counter("storage_events", plugin: status.id) ?? 0 }

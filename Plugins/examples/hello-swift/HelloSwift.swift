@@ -8,8 +8,9 @@ import CarrierPluginSDK
 /// supernode (`carrier_plugin_storage_events`). Health says whether the last publication reached
 /// the network.
 ///
-/// `@unchecked Sendable`: its state is only touched on the executor (methods, the timer, and the
-/// `post` that brings each publication's outcome back).
+/// `@unchecked Sendable`: its state is only touched on the executor: its methods, the timer, and
+/// each publication's `host.task`, which resumes there after its `await` (the gauge
+/// `resumed_on_executor` shows it: 1 after every publication).
 final class HelloSwift: CarrierPlugin, @unchecked Sendable {
     static let id = "org.carrier.examples.hello-swift"
     static let version = "1.0.0"
@@ -26,9 +27,12 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
-        greeting = Self.string("greeting", in: configJSON) ?? "hello"
-        refreshSeconds = UInt64(Self.string("refresh_seconds", in: configJSON) ?? "") ?? 600
-        guard refreshSeconds >= 1 else { throw PluginError("config.refresh_seconds must be at least 1") }
+        guard let greeting = try? host.configString("greeting") ?? "hello" else { throw PluginError("config.greeting must be a string") }
+        guard let refresh = try? host.configInt("refresh_seconds") ?? 600, refresh >= 1 else {
+            throw PluginError("config.refresh_seconds must be an integer of at least 1")
+        }
+        self.greeting = greeting
+        refreshSeconds = UInt64(refresh)
         try host.defineMeter("publications", unit: "value")
     }
 
@@ -52,7 +56,7 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
     private func publish() {
         sequence += 1
         let sequence = self.sequence, host = self.host, data = Array(greeting.utf8)
-        Task {
+        host.task { [self] in
             let outcome: String, ok: Bool
             do {
                 let (accepted, asked) = try await host.storeSignedValue(sequenceNumber: sequence, data: data)
@@ -63,7 +67,9 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
             } catch {
                 (outcome, ok) = ("seq \(sequence) not stored: \(error)", false)
             }
-            host.post { [weak self] in self?.record(outcome, ok) }
+            // Back on the executor after the await: the state is the plugin's own again.
+            host.gaugeSet("resumed_on_executor", host.isOnExecutor ? 1 : 0)
+            record(outcome, ok)
         }
     }
 
@@ -71,15 +77,6 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
         lastOutcome = outcome
         published = ok
         host.log(ok ? .info : .warning, outcome)
-    }
-
-    /// The text of `"key": "value"` or `"key": number` in a flat JSON object.
-    private static func string(_ key: String, in json: String) -> String? {
-        guard let range = json.firstRange(of: "\"\(key)\"") else { return nil }
-        let rest = json[range.upperBound...].drop { $0 == " " || $0 == ":" }
-        if rest.first == "\"" { return String(rest.dropFirst().prefix { $0 != "\"" }) }
-        let number = rest.prefix { $0.isNumber }
-        return number.isEmpty ? nil : String(number)
     }
 }
 
