@@ -29,69 +29,83 @@ struct LocalPluginServices: PluginServices {
 
     var nodeId: Id { environment.identity.publicKey }
 
-    func log(_ level: carrier_log_level, _ message: String) {
-        let levels: [Logger.Level] = [.trace, .debug, .info, .notice, .warning, .error]
-        logger.log(level: levels[min(Int(level.rawValue), levels.count - 1)], "\(message)")
+    func serve(_ request: HostRequest) -> HostService {
+        switch request {
+        case .log(let level, let text):
+            let levels: [Logger.Level] = [.trace, .debug, .info, .notice, .warning, .error]
+            logger.log(level: levels[min(Int(level), levels.count - 1)], "\(text)")
+            return .now(.done)
+        case .counter(let name, let delta): return .now(.accepted(environment.metrics.add(counter: name, plugin: pluginId, delta)))
+        case .gauge(let name, let value): return .now(.accepted(environment.metrics.set(gauge: name, plugin: pluginId, value)))
+        case .usage(let client, let meter, let amount):
+            environment.billing.report(client: client, plugin: pluginId, section: billing, meter: meter, amount: amount)
+            environment.metrics.addUsage(plugin: pluginId, meter: meter, Double(amount))
+            return .now(.done)
+        case .sign(let data): return .now(.signature(environment.identity.sign(data)))
+        case .seal(let plaintext, let recipient): return .now(.sealed(seal(plaintext, to: recipient)))
+        case .open(let sealed, let sender): return .now(.opened(open(sealed, from: sender)))
+        case .authorize(let client, let meter, let estimate):
+            let (decision, reason) = environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
+            return .now(.decision(decision, reason: reason))
+        case .settlementResult(let batch, let paid, let message):
+            return .now(.recorded(environment.settlement.record(batch: batch, paid: paid, message: message, backend: pluginId)))
+        case .announceService(let type, let endpoint): return .now(announceService(type: type, endpoint: endpoint))
+        case .withdrawService(let type): return .now(.recorded(environment.services.withdraw(type: type, plugin: pluginId, owner: owner)))
+        case .findNode(let target):
+            let dht = environment.dht
+            return .later { .nodes(await dht.findNode(target)) }
+        case .findValue(let id, let cas):
+            let dht = environment.dht
+            return .later { .value(await dht.findValue(id, cas: cas)) }
+        case .findPeers(let id, let count):
+            let dht = environment.dht
+            return .later { .peers(await dht.findPeers(id, count: count)) }
+        case .store(let value, let cas):
+            let dht = environment.dht
+            return .later { .written(WriteOutcome(try? await dht.storeValueAnswers(value, cas: cas, persistent: false))) }
+        case .announce(let peer):
+            let dht = environment.dht
+            return .later { .written(WriteOutcome(try? await dht.announcePeerAnswers(peer, persistent: false))) }
+        case .withdrawAllServices:
+            let services = environment.services, plugin = pluginId, owner = self.owner
+            return .later {
+                await services.withdrawAll(plugin: plugin, owner: owner)
+                return .done
+            }
+        case .dhtStatus:
+            let node = environment.dht
+            return .later {
+                let ipv4 = await node.contactCounts(in: .ipv4), ipv6 = await node.contactCounts(in: .ipv6)
+                return .dhtStatus(DHTStatus(goodIPv4: ipv4.good, dubiousIPv4: ipv4.dubious, goodIPv6: ipv6.good, dubiousIPv6: ipv6.dubious))
+            }
+        }
     }
 
-    func sign(_ data: [UInt8]) -> [UInt8]? { environment.identity.sign(data) }
+    func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
 
-    func seal(_ plaintext: [UInt8], to recipient: Id) -> [UInt8]? {
+    private func seal(_ plaintext: [UInt8], to recipient: Id) -> [UInt8]? {
         guard let key = try? SharedKey(between: environment.identity, and: recipient) else { return nil }
         let nonce = Sodium.randomBytes(SharedKey.nonceByteCount)
         return nonce + key.seal(plaintext, nonce: nonce)
     }
 
-    func open(_ sealed: [UInt8], from sender: Id) -> OpenOutcome {
+    private func open(_ sealed: [UInt8], from sender: Id) -> OpenOutcome {
         guard sealed.count >= SharedKey.nonceByteCount + SharedKey.macByteCount,
               let key = try? SharedKey(between: environment.identity, and: sender) else { return .invalid }
         let nonce = Array(sealed[..<SharedKey.nonceByteCount])
         return key.open(Array(sealed[SharedKey.nonceByteCount...]), nonce: nonce).map(OpenOutcome.opened) ?? .refused
     }
 
-    func findNode(_ target: Id) async -> [NodeInfo] { await environment.dht.findNode(target) }
-    func findValue(_ id: Id, cas: Int32?) async -> Value? { await environment.dht.findValue(id, cas: cas) }
-    func findPeers(_ id: Id, count: Int) async -> [PeerInfo] { await environment.dht.findPeers(id, count: count) }
-    func store(_ value: Value, cas: Int32?) async -> WriteOutcome {
-        WriteOutcome(try? await environment.dht.storeValueAnswers(value, cas: cas, persistent: false))
-    }
-    func announce(_ peer: PeerInfo) async -> WriteOutcome {
-        WriteOutcome(try? await environment.dht.announcePeerAnswers(peer, persistent: false))
-    }
-    func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
-
-    func dhtStatus() async -> DHTStatus? {
-        let node = environment.dht
-        let ipv4 = await node.contactCounts(in: .ipv4), ipv6 = await node.contactCounts(in: .ipv6)
-        return DHTStatus(goodIPv4: ipv4.good, dubiousIPv4: ipv4.dubious, goodIPv6: ipv6.good, dubiousIPv6: ipv6.dubious)
-    }
-
-    func add(counter name: String, _ delta: Double) -> Bool { environment.metrics.add(counter: name, plugin: pluginId, delta) }
-    func set(gauge name: String, _ value: Double) -> Bool { environment.metrics.set(gauge: name, plugin: pluginId, value) }
-
-    func authorize(client: Id, meter: String, estimate: UInt64) -> (carrier_billing_decision, String) {
-        environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
-    }
-
-    func reportUsage(client: Id, meter: String, amount: UInt64) {
-        environment.billing.report(client: client, plugin: pluginId, section: billing, meter: meter, amount: amount)
-        environment.metrics.addUsage(plugin: pluginId, meter: meter, Double(amount))
-    }
-
-    func settlementResult(batch: UInt64, paid: Bool, message: String) -> Bool {
-        environment.settlement.record(batch: batch, paid: paid, message: message, backend: pluginId)
-    }
-
-    func announceService(type: String, endpoint: String) throws(ServiceRegistry.AnnounceError) {
+    private func announceService(type: String, endpoint: String) -> HostReply {
         guard PluginManifest.isValidId(type), endpoint.contains("://") else {
-            throw ServiceRegistry.AnnounceError(description: "\"\(type)\" at \"\(endpoint)\" is not a service type and endpoint URI",
-                                                status: CARRIER_ERR_INVALID_ARGUMENT)
+            return .announced(CARRIER_ERR_INVALID_ARGUMENT, reason: "\"\(type)\" at \"\(endpoint)\" is not a service type and endpoint URI")
         }
-        _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
-                                          priceSummary: billing.priceSummary, owner: owner)
+        do throws(ServiceRegistry.AnnounceError) {
+            _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
+                                                  priceSummary: billing.priceSummary, owner: owner)
+            return .announced(CARRIER_OK, reason: "")
+        } catch {
+            return .announced(error.status, reason: error.description)
+        }
     }
-
-    func withdrawService(type: String) -> Bool { environment.services.withdraw(type: type, plugin: pluginId, owner: owner) }
-
-    func withdrawAllServices() async { await environment.services.withdrawAll(plugin: pluginId, owner: owner) }
 }
