@@ -359,7 +359,7 @@ typedef struct carrier_host_api_v1 {
      * Announces that this supernode offers `service_type` at `endpoint` (a URI), in addition to the
      * service its manifest declares; re-announced by the host before expiry until withdrawn. In
      * `endpoint`, `{host}` becomes the node's public host (node.toml `public_host`, else its IPv4
-     * address) and `{node_id}` its id in Base58, e.g. "tcp://{host}:8080". Calling it again for
+     * listen address, else 127.0.0.1) and `{node_id}` its id in Base58, e.g. "tcp://{host}:8080". Calling it again for
      * the same type replaces the endpoint. CARRIER_ERR_REFUSED if another plugin offers the type
      * on this node; CARRIER_ERR_INVALID_ARGUMENT if the record would be invalid (an endpoint over
      * CARRIER_ENDPOINT_MAX, say). The host logs why.
