@@ -115,6 +115,11 @@ struct RequestHandlerTests {
         #expect(all.peers.count == 8, "at most 8 per answer")
         #expect(three.peers.count == 3)
         #expect(all.peers.allSatisfy { $0.isValid })
+        #expect(all.nodes.isEmpty && three.nodes.isEmpty, "peers come alone, as the reference sends them")
+        guard case .findPeerResponse(let nobody)? = answer(.findPeerRequest(FindPeerRequest(target: .random(), want: .ipv4))) else {
+            Issue.record("no FIND_PEER answer"); return
+        }
+        #expect(nobody.peers.isEmpty && nobody.nodes.ipv4.count == 16, "nodes only when no peer is known")
     }
 
     @Test func responsesAreNotAnswered() {

@@ -86,6 +86,13 @@ public actor DHTNode {
     var transports: [AddressFamily: UDPTransport] = [:]
     var receiveTasks: [Task<Void, Never>] = []
     var maintenanceTask: Task<Void, Never>?
+    /// Checks every second whether a family is cut off (`DHTNode+Recovery`).
+    var recoveryTask: Task<Void, Never>?
+    /// The nodes given to `bootstrap`, the first a cut-off family goes back to.
+    var bootstrapNodes: [NodeInfo] = []
+    var reconnectSchedules: [AddressFamily: ReconnectSchedule] = [:]
+    /// Families with a reconnection round running.
+    var reconnecting: Set<AddressFamily> = []
     var pending: [UInt64: PendingCall] = [:]
     /// The inbound limit, applied by the transports on their event loops.
     nonisolated let inboundGate: InboundGate
@@ -195,6 +202,12 @@ public actor DHTNode {
                 await self?.maintain()
             }
         }
+        recoveryTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                await self?.checkConnectivity()
+            }
+        }
         return localEndpoints
     }
 
@@ -218,6 +231,7 @@ public actor DHTNode {
     /// Stops serving, saves the routing tables, and fails every outstanding call.
     public func stop() async {
         maintenanceTask?.cancel()
+        recoveryTask?.cancel()
         saveRoutingTables()
         for transport in transports.values { await transport.close() }
         for task in receiveTasks { task.cancel() }
