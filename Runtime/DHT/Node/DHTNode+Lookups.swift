@@ -103,7 +103,7 @@ extension DHTNode {
     private static func withinWireLimits(_ nodes: [NodeInfo]) -> Bool {
         var perUnit: [SourceUnit: Int] = [:]
         for node in nodes where node.address.isGlobalUnicast { perUnit[SourceUnit(node.address), default: 0] += 1 }
-        return nodes.count <= RequestHandler.maxNodesPerFamily && perUnit.values.allSatisfy { $0 <= RequestHandler.maxNodesPerSourceUnit }
+        return nodes.count <= RequestAnswerer.maxNodesPerFamily && perUnit.values.allSatisfy { $0 <= RequestAnswerer.maxNodesPerSourceUnit }
     }
 
     private func usable(_ nodes: [NodeInfo]) -> [NodeInfo] {

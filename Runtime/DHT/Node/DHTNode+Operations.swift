@@ -123,7 +123,7 @@ extension DHTNode {
     private func findPeers(_ peerId: Id, count: Int, in family: AddressFamily) async -> (peers: [PeerInfo], reached: Bool) {
         var found: [Int64: PeerInfo] = [:]
         let lookup = await lookup(peerId, in: family) { want in
-            .findPeerRequest(FindPeerRequest(target: peerId, want: want, expectedCount: Int32(min(count, RequestHandler.maxPeersPerAnswer))))
+            .findPeerRequest(FindPeerRequest(target: peerId, want: want, expectedCount: Int32(min(count, RequestAnswerer.maxPeersPerAnswer))))
         } onAnswer: { _, body in
             guard case .findPeerResponse(let response) = body else { return false }
             for peer in response.peers where peer.peerId == peerId && peer.isValid {

@@ -8,7 +8,7 @@ import Logging
 ///
 /// Every inbound datagram is rate-limited per source unit (more generously for an endpoint that
 /// answered us recently, `AnsweredEndpoints`), opened by the envelope, decoded and then
-/// either answered (`RequestHandler`) or matched to an outstanding call by txid, address, method
+/// either answered (`RequestAnswerer`) or matched to an outstanding call by txid, address, method
 /// and node id. Every outbound request is rate-limited per destination source unit too. Everything
 /// refused is counted in `statistics`. The work is split by purpose over `DHTNode+*.swift`.
 public actor DHTNode {
@@ -81,7 +81,7 @@ public actor DHTNode {
     /// The address families served, in the order of `configuration.listen`.
     public nonisolated let families: [AddressFamily]
     let envelope: DatagramEnvelope
-    let handler: RequestHandler
+    let handler: RequestAnswerer
     var tables: [AddressFamily: RoutingTable] = [:]
     var transports: [AddressFamily: UDPTransport] = [:]
     var receiveTasks: [Task<Void, Never>] = []
@@ -122,7 +122,7 @@ public actor DHTNode {
             throw StorageError(error.description)
         }
         self.storage = try DHTStorage(path: configuration.dataDirectory + "/dht.sqlite")
-        self.handler = RequestHandler(storage: storage, allowLocal: configuration.allowLocal)
+        self.handler = RequestAnswerer(storage: storage, allowLocal: configuration.allowLocal)
         for family in families {
             tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
                                           maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)

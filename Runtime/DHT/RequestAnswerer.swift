@@ -3,7 +3,7 @@ import CarrierCore
 /// Answers DHT requests from the routing tables, the token manager and storage, with the
 /// reference's rules (BOSON-WIRE.md §6, §7, §9). No I/O: the transport hands it a decoded request
 /// and the sender, and sends back what it returns.
-public struct RequestHandler: Sendable {
+public struct RequestAnswerer: Sendable {
     /// Most contacts per address family in one answer (the wire rule).
     public static let maxNodesPerFamily = 16
     /// Most contacts from one global source unit in one answer (the wire rule).
