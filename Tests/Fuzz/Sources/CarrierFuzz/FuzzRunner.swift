@@ -4,9 +4,14 @@
 /// the runner use (`text`, `bytes`, `unsigned`, `double`, `id`, and the records: `value`, `peers`,
 /// `nodes`, which run the Boson wire decoder on the nested bytes).
 ///
+/// The message is also read as the host reads a runner's call (`HostRequest`) and as the runner
+/// reads the host's answer to each kind of call (`HostReply`).
+///
 /// Invariants: a decoded message re-encodes and decodes equal (`decode(m.encoded) == m`); a record
 /// read from a field, written into a message again (`encode(value:)`, `encode(peers:)`,
-/// `encode(nodes:)`) and read back, is the same record.
+/// `encode(nodes:)`) and read back, is the same record; a call read from a message, written again
+/// (`HostRequest.message(id:)`) and read back, is the same call (but for a log line over
+/// `HostRequest.maxLogBytes`, which the runner cuts, and a NaN metric, which equals nothing).
 @testable import CarrierHost
 import CarrierCore
 
@@ -17,6 +22,9 @@ func fuzzRunner(_ input: [UInt8]) {
         let again = try RunnerMessage.decode(encoded)
         invariant(again == message, "runner message round trip changed it:\n\(message)\n\(again)")
     } catch { fatalError("the encoding \(Hex.encode(encoded)) of a decoded runner message is refused: \(error)") }
+
+    if let request = try? HostRequest(message) { checkRoundTrip(request) }
+    for request in sampleRequests { _ = try? HostReply(message, answering: request) }
 
     for key in message.fields.keys {
         _ = try? message.text(key)
@@ -43,3 +51,26 @@ private func check<Record: Equatable>(_ field: CBOR, reads expected: Record, _ r
         invariant(again == expected, "a record changed on its way through a runner message:\n\(expected)\n\(again)")
     } catch { fatalError("a record written into a runner message (\(Hex.encode(bytes))) does not read back: \(error)") }
 }
+
+/// A call written into a message and read back is the same call.
+private func checkRoundTrip(_ request: HostRequest) {
+    switch request {
+    case .log(_, let text) where text.utf8.count > HostRequest.maxLogBytes: return
+    case .counter(_, let number) where number.isNaN, .gauge(_, let number) where number.isNaN: return
+    default: break
+    }
+    let bytes = request.message(id: 1).encoded
+    do {
+        let again = try HostRequest(try RunnerMessage.decode(bytes))
+        invariant(again == request, "a host call changed on its way through a runner message:\n\(request)\n\(again)")
+    } catch { fatalError("a host call written into a runner message (\(Hex.encode(bytes))) does not read back: \(error)") }
+}
+
+/// One call of each reply shape, to read any message as the answer to it.
+private let sampleRequests: [HostRequest] = {
+    let id = Id(bytes: [UInt8](repeating: 1, count: 32))!
+    return [.counter(name: "c", delta: 1), .sign(data: []), .seal(plaintext: [], recipient: id), .open(sealed: [], sender: id),
+            .authorize(client: id, meter: "m", estimate: 1), .settlementResult(batch: 1, paid: true, message: ""),
+            .announceService(type: "t", endpoint: "e"), .findNode(target: id), .findValue(id: id, cas: nil),
+            .findPeers(id: id, count: 1), .store(value: Value.immutable([1]), cas: nil), .dhtStatus]
+}()
