@@ -132,6 +132,25 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// `authorize` with programming errors apart (ABI 1.4): throws `PluginError` with the host's
+    /// message for a meter never declared, a name that is not a meter name, or an estimate over
+    /// what one call may ask for.
+    public func authorizeUsage(client: [UInt8], meter: String, estimate: UInt64) throws -> Authorization {
+        guard client.count == 32 else { throw PluginError("a client id is 32 bytes, not \(client.count)") }
+        var id = carrier_id()
+        withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
+        var decision = CARRIER_BILLING_PAYMENT_REQUIRED
+        var message = [CChar](repeating: 0, count: 256)
+        let status = api.pointee.authorize_usage(handle, &id, meter, estimate, &decision, &message, message.count)
+        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard status == CARRIER_OK else { throw PluginError(text) }
+        switch decision {
+        case CARRIER_BILLING_ALLOWED: return .allowed
+        case CARRIER_BILLING_QUOTA_EXCEEDED: return .quotaExceeded(text)
+        default: return .paymentRequired(text)
+        }
+    }
+
     /// Records that `client` used `amount` units of `meter`.
     public func reportUsage(client: [UInt8], meter: String, amount: UInt64) throws {
         guard client.count == 32 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }
@@ -187,6 +206,19 @@ public struct CarrierHostAPI: @unchecked Sendable {
         try await callback { box in api.pointee.store_signed_value(handle, sequenceNumber, data, data.count, Self.writeDone, box) }
     }
 
+
+    /// Signs `data` as a mutable value of the node key and stores it (ABI 1.4), conditionally with
+    /// a `cas` >= 0 (a conflict throws a `Failure` whose `isConflict` is true); returns the
+    /// value's id (the node id) with the counts.
+    public func storeSigned(sequenceNumber: Int32, data: [UInt8], cas: Int32 = -1) async throws -> (id: [UInt8], accepted: Int, asked: Int) {
+        try await callback { box in
+            api.pointee.store_signed(handle, sequenceNumber, data, data.count, cas, { userData, status, valueId, accepted, asked in
+                ContinuationBox<(id: [UInt8], accepted: Int, asked: Int)>.finish(userData, status) {
+                    (valueId.map { id in withUnsafeBytes(of: id.pointee.bytes) { Array($0) } } ?? [], Int(accepted), Int(asked))
+                }
+            }, box)
+        }
+    }
 
     /// The data of the value with `id` (32 bytes), or nil if the network has none.
     public func findValueData(_ id: [UInt8], cas: Int32 = -1) async throws -> [UInt8]? {

@@ -60,6 +60,9 @@ struct PluginHostTests {
         #expect(await eventually { await network.client.findValue(network.host.id)?.data == Array("hi from swift".utf8) },
                 "the greeting is a signed value under the node key")
         #expect(await eventually { (try? await host.instance(status.id)?.health().0) == CARRIER_HEALTH_OK })
+        let detail = try #require(try await host.instance(status.id)?.health().1)
+        #expect(detail.hasPrefix("seq 1 stored as \(Hex.encode(Array(network.host.id.bytes.prefix(4))))... on "),
+                "store_signed handed back the value's id, the node id: \(detail)")
         let offers = await ServiceRegistry.find(type: "hello-swift", through: network.client).offers
         #expect(offers.map(\.endpoint) == ["dht://\(Hex.encode(network.host.id.bytes))"])
         #expect(network.environment.metrics.counter("publications", plugin: status.id) == 1)

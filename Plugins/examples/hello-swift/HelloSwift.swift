@@ -59,11 +59,15 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
         host.task { [self] in
             let outcome: String, ok: Bool
             do {
-                let (accepted, asked) = try await host.storeSignedValue(sequenceNumber: sequence, data: data)
-                host.counterAdd("publications")
                 // Billed to the node itself: the example has no clients of its own.
+                guard try host.authorizeUsage(client: host.nodeId, meter: "publications", estimate: 1) == .allowed else {
+                    throw PluginError("billing refused the publication")
+                }
+                let (id, accepted, asked) = try await host.storeSigned(sequenceNumber: sequence, data: data)
+                host.counterAdd("publications")
                 try? host.reportUsage(client: host.nodeId, meter: "publications", amount: 1)
-                (outcome, ok) = ("seq \(sequence) stored on \(accepted) of \(asked) nodes", true)
+                let hex = id.prefix(4).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+                (outcome, ok) = ("seq \(sequence) stored as \(hex)... on \(accepted) of \(asked) nodes", true)
             } catch {
                 (outcome, ok) = ("seq \(sequence) not stored: \(error)", false)
             }
