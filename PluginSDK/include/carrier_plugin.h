@@ -78,16 +78,18 @@ extern "C" {
 #define CARRIER_HAS_FIELD(table, type, field) \
     ((table)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
-/* Limits (1.4 names them; they held before). A call given more gets CARRIER_ERR_INVALID_ARGUMENT
- * and the host logs which limit was passed, under the plugin's id. */
+/* Limits (1.4 names them; they held before). A store or announcement given more gets
+ * CARRIER_ERR_INVALID_ARGUMENT and the host logs which limit was passed, under the plugin's id; a
+ * longer name gets CARRIER_ERR_INVALID_ARGUMENT (with a message from `authorize_usage`). */
 /** Largest `data` of an immutable value. */
 #define CARRIER_VALUE_DATA_MAX 1024
 /** Largest `data` of a signed (mutable) value. */
 #define CARRIER_SIGNED_VALUE_DATA_MAX 896
 /** Largest `data` (ciphertext) of an encrypted value. */
 #define CARRIER_ENCRYPTED_VALUE_DATA_MAX 832
-/** Largest endpoint plus extra bytes of a peer record; also the largest `announce_service`
- *  endpoint once `{host}` and `{node_id}` are substituted. */
+/** Largest endpoint plus extra bytes of a peer record. An `announce_service` endpoint, once
+ *  `{host}` and `{node_id}` are substituted, shares it with the service record's own extra bytes
+ *  (plugin id, version, price summary), so it must be shorter. */
 #define CARRIER_ENDPOINT_MAX 768
 /** Longest metric or meter name, in bytes; names are [a-z0-9_] and do not start with a digit. */
 #define CARRIER_NAME_MAX 64
