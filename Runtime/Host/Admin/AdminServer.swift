@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Synchronization
 
 /// The admin HTTP endpoint (loopback by default), served by Hummingbird: `GET /status`,
@@ -13,6 +14,7 @@ import Synchronization
 public final class AdminServer: Sendable {
     static let maxBody = 4096
     public let localEndpoint: Endpoint
+    private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
     /// Binds `endpoint` and serves `routes` until `close()`; throws if it cannot bind.
@@ -29,8 +31,10 @@ public final class AdminServer: Sendable {
         let application = Application(router: router,
                                       configuration: ApplicationConfiguration(address: .hostname(endpoint.address.description, port: Int(endpoint.port))),
                                       onServerRunning: { channel in bound.resolve(.success(channel.localAddress)) }, logger: logger)
+        let group = ServiceGroup(services: [application], logger: logger)
+        self.group = group
         running = Task {
-            do { try await application.run() } catch {
+            do { try await group.run() } catch {
                 bound.resolve(.failure(error))
                 throw error
             }
@@ -46,9 +50,10 @@ public final class AdminServer: Sendable {
         localEndpoint = Endpoint(address: address, port: UInt16(port))
     }
 
-    /// Stops serving and waits until the server has closed.
+    /// Stops serving (a graceful shutdown: requests under way are answered) and waits until the
+    /// server has closed.
     public func close() async {
-        running.cancel()
+        await group.triggerGracefulShutdown()
         _ = await running.result
     }
 }
