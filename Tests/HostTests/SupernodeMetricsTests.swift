@@ -26,7 +26,8 @@ struct SupernodeMetricsTests {
 
         let first = try await Self.get("\(base)/metrics")
         for name in ["datagrams_received", "datagrams_sent", "requests_answered", "throttled", "inbound_queue_full", "envelope_rejected",
-                     "malformed_messages", "unmatched_responses", "node_lists_discarded", "requests_timed_out", "retries",
+                     "malformed_messages", "messages_with_ignored_fields", "unmatched_responses", "node_lists_discarded",
+                     "requests_timed_out", "reconnect_attempts", "reconnections", "retries",
                      "outbound_throttled", "outbound_paced"] {
             #expect(first.contains("# TYPE carrier_dht_\(name)_total counter\ncarrier_dht_\(name)_total "), "\(name)")
         }

@@ -45,9 +45,12 @@ enum SupernodeMetrics {
          ("carrier_dht_inbound_queue_full_total", statistics.inboundQueueFull),
          ("carrier_dht_envelope_rejected_total", statistics.envelopeRejected),
          ("carrier_dht_malformed_messages_total", statistics.malformedMessages),
+         ("carrier_dht_messages_with_ignored_fields_total", statistics.messagesWithIgnoredFields),
          ("carrier_dht_unmatched_responses_total", statistics.unmatchedResponses),
          ("carrier_dht_node_lists_discarded_total", statistics.nodeListsDiscarded),
          ("carrier_dht_requests_timed_out_total", statistics.requestsTimedOut),
+         ("carrier_dht_reconnect_attempts_total", statistics.reconnectAttempts),
+         ("carrier_dht_reconnections_total", statistics.reconnections),
          ("carrier_dht_retries_total", statistics.retries),
          ("carrier_dht_outbound_throttled_total", statistics.outboundThrottled),
          ("carrier_dht_outbound_paced_total", statistics.outboundPaced)]
