@@ -28,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libsodium, from Debian's libsodium-dev (`make deps` installs it).
@@ -89,6 +93,10 @@ let package = Package(
             dependencies: [
                 "CarrierCore", "CarrierDHT", "CarrierPluginABI",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,13 +112,17 @@ let package = Package(
                 "CarrierCore", "CarrierDHT", "CarrierHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Runtime/CLI"
         ),
-        // `make bench`: throughput table against raw libsodium measured in the same run.
+        // `make bench`: throughput table against raw libsodium measured in the same run; the proxy's
+        // HTTP server against Hummingbird's (`carrier-bench proxy`).
         .executableTarget(
             name: "CarrierBenchmarks",
-            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium", "TestSupport"],
+            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium", "TestSupport", "CarrierHTTP",
+                           .product(name: "Hummingbird", package: "hummingbird")],
             path: "Tests/Benchmarks",
             // The OpenDHT side of the loopback comparison, run with Debian's python3.
             exclude: ["opendht_loopback.py"]

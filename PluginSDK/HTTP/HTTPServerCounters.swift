@@ -19,8 +19,11 @@ public final class HTTPServerCounters: Sendable {
         case badTarget = "http_refused_bad_target"
         /// A request NIO's parser could not read (answered 400).
         case malformedRequest = "http_refused_malformed"
-        /// A WebSocket frame RFC 6455 says must fail the connection (closed with 1002).
+        /// A WebSocket frame RFC 6455 says must fail the connection, or a fragment out of place
+        /// (closed with 1002).
         case webSocketProtocol = "websocket_refused_protocol"
+        /// A WebSocket message over `maxMessage` bytes or `maxFragments` frames (closed with 1009).
+        case webSocketMessageLimits = "websocket_refused_message_limits"
     }
 
     private let counts = Mutex([Refusal: Int]())

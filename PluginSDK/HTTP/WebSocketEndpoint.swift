@@ -17,11 +17,14 @@ public struct WebSocketEndpoint: Sendable {
     public let path: String
     /// The largest message a client may send (frames and whole messages).
     public let maxMessage: Int
+    /// The most frames one message may come in (its first and its continuations).
+    public let maxFragments: Int
     public let open: @Sendable (WebSocketConnection) -> WebSocketSession
 
-    public init(path: String, maxMessage: Int, open: @escaping @Sendable (WebSocketConnection) -> WebSocketSession) {
+    public init(path: String, maxMessage: Int, maxFragments: Int = 64, open: @escaping @Sendable (WebSocketConnection) -> WebSocketSession) {
         self.path = path
         self.maxMessage = maxMessage
+        self.maxFragments = maxFragments
         self.open = open
     }
 
@@ -30,7 +33,7 @@ public struct WebSocketEndpoint: Sendable {
     /// the request deadlines).
     func upgrade(replacing requests: HTTPRequestHandler, guarding connectionGuard: ConnectionGuard, connections: ServerConnections,
                  counters: HTTPServerCounters) -> NIOHTTPServerUpgradeSendableConfiguration {
-        let path = self.path, maxMessage = self.maxMessage, open = self.open
+        let path = self.path, maxMessage = self.maxMessage, maxFragments = self.maxFragments, open = self.open
         let upgrader = NIOWebSocketServerUpgrader(maxFrameSize: maxMessage, shouldUpgrade: { channel, head in
             let target = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             // Only a GET without a body (RFC 6455's handshake; NIO checks neither): NIO's upgrade
@@ -41,8 +44,14 @@ public struct WebSocketEndpoint: Sendable {
         }, upgradePipelineHandler: { channel, _ in
             channel.eventLoop.makeCompletedFuture {
                 let connection = WebSocketConnection(channel: channel, connections: connections)
-                try channel.pipeline.syncOperations.addHandler(WebSocketFrameHandler(session: open(connection), connection: connection,
-                                                                                     maxMessage: maxMessage, counters: counters))
+                // Each frame is checked as it arrives, then NIO's aggregator reassembles messages
+                // within the limits (a non-final fragment may be of any size: the count bounds them).
+                try channel.pipeline.syncOperations.addHandlers([
+                    WebSocketFrameRules(connection: connection, counters: counters),
+                    NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: maxFragments,
+                                                maxAccumulatedFrameSize: maxMessage),
+                    WebSocketFrameHandler(session: open(connection), connection: connection, counters: counters),
+                ])
             }
         })
         let bound = UncheckedHandlers(requests: requests, connectionGuard: connectionGuard)
@@ -96,7 +105,7 @@ public final class WebSocketConnection: Sendable {
     }
 
     /// Sends a close frame carrying `code` and `reason`, then closes; on the channel's event loop.
-    fileprivate func closeNow(code: WebSocketErrorCode, reason: String) {
+    func closeNow(code: WebSocketErrorCode, reason: String) {
         guard channel.isActive, !closing.exchange(true, ordering: .relaxed) else { return }
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
@@ -110,12 +119,10 @@ public final class WebSocketConnection: Sendable {
     public var isClosing: Bool { closing.load(ordering: .relaxed) }
 }
 
-/// Reassembles text messages from frames (at most `maxMessage` bytes, valid UTF-8), answers
-/// pings, and closes on a close frame, a binary message or a protocol error, with the code that
-/// says why. RFC 6455's must-fail rules are kept (section 5): an unmasked client frame, RSV bits
-/// without a negotiated extension, a reserved opcode, or a close frame with a 1-byte payload
-/// closes the connection with 1002 (NIO's decoder already fails oversized or fragmented control
-/// frames the same way).
+/// Takes complete messages from NIO's aggregator: a text message (valid UTF-8) goes to the session;
+/// answers pings, and closes on a close frame. A message over the limits (more than `maxMessage`
+/// bytes, or more than `maxFragments` frames) closes the connection with 1009, a fragment out of
+/// place with 1002, both counted.
 private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     // @unchecked: every field is touched on the channel's event loop only.
     typealias InboundIn = WebSocketFrame
@@ -123,35 +130,24 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
 
     private let session: WebSocketSession
     private let connection: WebSocketConnection
-    private let maxMessage: Int
     private let counters: HTTPServerCounters
-    private var message: [UInt8]?
     private var ended = false
 
-    init(session: WebSocketSession, connection: WebSocketConnection, maxMessage: Int, counters: HTTPServerCounters) {
+    init(session: WebSocketSession, connection: WebSocketConnection, counters: HTTPServerCounters) {
         self.session = session
         self.connection = connection
-        self.maxMessage = maxMessage
         self.counters = counters
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !connection.isClosing else { return }
         let frame = unwrapInboundIn(data)
-        if let violation = Self.violation(of: frame) {
-            counters.count(.webSocketProtocol)
-            return refuse(context, .protocolError, violation)
-        }
         switch frame.opcode {
         case .text:
-            guard message == nil else { return refuse(context, .protocolError, "a text frame inside another message") }
-            message = []
-            append(frame, context: context)
-        case .continuation:
-            guard message != nil else { return refuse(context, .protocolError, "a continuation without a message") }
-            append(frame, context: context)
-        case .binary:
-            refuse(context, .unacceptableData, "only text (JSON) messages are accepted")
+            guard let text = String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) else {
+                return connection.closeNow(code: .dataInconsistentWithMessage, reason: "not UTF-8")
+            }
+            session.received(text)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
@@ -161,32 +157,19 @@ private final class WebSocketFrameHandler: ChannelInboundHandler, @unchecked Sen
         }
     }
 
-    /// The RFC 6455 rule `frame` breaks, if any.
-    private static func violation(of frame: WebSocketFrame) -> String? {
-        if frame.maskKey == nil { return "a client frame must be masked" }
-        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return "RSV bits set without an extension" }
-        switch frame.opcode {
-        case .continuation, .text, .binary, .ping, .pong: return nil
-        case .connectionClose: return frame.length == 1 ? "a close frame's payload is empty or at least 2 bytes" : nil
-        default: return "reserved opcode \(frame.opcode)"
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let error = error as? NIOWebSocketFrameAggregator.Error else { return context.fireErrorCaught(error) }
+        switch error {
+        case .accumulatedFrameSizeIsTooLarge, .tooManyFragments, .nonFinalFragmentSizeIsTooSmall:
+            counters.count(.webSocketMessageLimits)
+            connection.closeNow(code: .messageTooLarge, reason: error == .accumulatedFrameSizeIsTooLarge ? "a message is too large" : "a message in too many frames")
+        case .receivedNewFrameWithoutFinishingPrevious:
+            counters.count(.webSocketProtocol)
+            connection.closeNow(code: .protocolError, reason: "a message inside another message")
+        case .didReceiveFragmentBeforeReceivingTextOrBinaryFrame:
+            counters.count(.webSocketProtocol)
+            connection.closeNow(code: .protocolError, reason: "a continuation without a message")
         }
-    }
-
-    private func append(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        var data = frame.unmaskedData
-        guard (message?.count ?? 0) + data.readableBytes <= maxMessage else {
-            return refuse(context, .messageTooLarge, "a message is at most \(maxMessage) bytes")
-        }
-        message? += data.readBytes(length: data.readableBytes) ?? []
-        guard frame.fin, let bytes = message else { return }
-        message = nil
-        guard let text = String(validating: bytes, as: UTF8.self) else { return refuse(context, .dataInconsistentWithMessage, "not UTF-8") }
-        session.received(text)
-    }
-
-    private func refuse(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode, _ reason: String) {
-        message = nil
-        connection.closeNow(code: code, reason: reason)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

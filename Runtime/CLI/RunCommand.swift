@@ -32,7 +32,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        StopSignal.install()
+        // A supernode's signals are its service group's (SupernodeService); a plain node's are caught
+        // first thing here.
+        if manifests == nil { StopSignal.install() }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         // A server's clients each hold a descriptor: use what the system allows, not the 1,024
         // soft default (plugin runners inherit it).
@@ -56,30 +58,17 @@ struct RunCommand: AsyncParsableCommand {
 
     /// `--manifests DIR`: the supernode with its plugins until SIGINT/SIGTERM; SIGHUP reloads.
     private func runSupernode(_ directory: String) async throws {
-        let logger = Logger(label: "carrier.run")
         try await reportingFailures {
-            let supernode = try await Supernode.start(manifestsDirectory: directory)
-            ReloadSignal.install {
-                Task {
-                    do {
-                        try await supernode.reload()
-                        logger.notice("manifests reloaded", metadata: ["folder": "\(directory)"])
-                    } catch {
-                        logger.error("manifests not reloaded; the running plugins are unchanged", metadata: ["error": "\(error)"])
-                    }
+            try await SupernodeService.runUntilStopped(SupernodeService(directory: directory) { supernode in
+                let id = supernode.node.id
+                Console.line("Carrier supernode \(id.base58)")
+                printContacts(id, await supernode.node.localEndpoints)
+                Console.line("data directory: \(supernode.configuration.dataDirectory)")
+                if let admin = await supernode.admin { Console.line("admin: http://\(admin.localEndpoint)/status") }
+                for plugin in await supernode.plugins.status {
+                    Console.line("plugin \(plugin.id): \(plugin.state.rawValue)" + (plugin.error.map { " (\($0))" } ?? ""))
                 }
-            }
-            let id = supernode.node.id
-            Console.line("Carrier supernode \(id.base58)")
-            printContacts(id, await supernode.node.localEndpoints)
-            Console.line("data directory: \(supernode.configuration.dataDirectory)")
-            if let admin = await supernode.admin { Console.line("admin: http://\(admin.localEndpoint)/status") }
-            for plugin in await supernode.plugins.status {
-                Console.line("plugin \(plugin.id): \(plugin.state.rawValue)" + (plugin.error.map { " (\($0))" } ?? ""))
-            }
-            let signal = await StopSignal.wait()
-            logger.info("stopping", metadata: ["signal": "\(signal)"])
-            await supernode.stop()
+            })
         }
     }
 

@@ -218,7 +218,7 @@ enum ProxyBenchmark {
 
     /// Runs `wrk` and reads its requests/s, latency percentiles and errors (non-2xx answers,
     /// timeouts, socket errors).
-    private static func wrk(_ url: String, script: String? = nil, seconds: Int) throws -> Load {
+    static func wrk(_ url: String, script: String? = nil, seconds: Int) throws -> Load {
         var arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency"]
         if let script { arguments += ["-s", script] }
         let run = try ChildProcess.output("/usr/bin/wrk", arguments + [url])

@@ -280,4 +280,21 @@ if selected("proxy") {
     print("The ratio compares ok/s with OpenDHT's proxy on the same route.")
 }
 
+if selected("proxy-servers") {
+    let seconds = Int(ProcessInfo.processInfo.environment["PROXY_BENCH_SECONDS"] ?? "") ?? 10
+    let servers = try await HTTPServerComparison.run(seconds: seconds)
+    print("\nThe proxy's HTTP server (CarrierHTTP) against Hummingbird 2, same backend, one event-loop thread each, in one process; "
+          + "wrk \(ProxyBenchmark.threads) threads, \(ProxyBenchmark.connections) connections, \(seconds) s per row, alternating")
+    print(pad("route and round", 34) + pad("CarrierHTTP ok/s", 18, right: true) + pad("p99", 12, right: true)
+          + pad("Hummingbird ok/s", 18, right: true) + pad("p99", 12, right: true) + pad("ours vs HB", 12, right: true))
+    for route in servers.routes {
+        for (round, (ours, theirs)) in zip(servers.carrier[route] ?? [], servers.hummingbird[route] ?? []).enumerated() {
+            print(pad("GET \(route.hasPrefix("/v1/values/") ? "/v1/values/{id}" : route), round \(round + 1)", 34)
+                  + pad(String(format: "%.0f", ours.successesPerSecond), 18, right: true) + pad(String(format: "%.2f ms", ours.p99Milliseconds), 12, right: true)
+                  + pad(String(format: "%.0f", theirs.successesPerSecond), 18, right: true) + pad(String(format: "%.2f ms", theirs.p99Milliseconds), 12, right: true)
+                  + pad(String(format: "%.2fx", ours.successesPerSecond / max(theirs.successesPerSecond, 0.001)), 12, right: true))
+        }
+    }
+}
+
 if selected("simulation") { SimulationBenchmark.printTable() }

@@ -26,6 +26,32 @@ struct SupernodeCommandTests {
         #expect(major.status == 1 && major.standardError.contains("built for ABI major 2"), "\(major.standardError)")
     }
 
+    @Test func aSupernodeStopsInOrderOnSIGTERMAndASIGHUPDuringItsStartReloadsOnceStarted() throws {
+        let directory = try folder()
+        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n"
+            .write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        let supernode = Process()
+        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        supernode.arguments = ["run", "--manifests", directory]
+        let output = Pipe(), errors = Pipe()
+        supernode.standardOutput = output
+        supernode.standardError = errors
+        try supernode.run()
+        defer { if supernode.isRunning { supernode.terminate() } }
+        // Once the process is up, but (most likely) before the supernode has started.
+        usleep(200_000)
+        kill(supernode.processIdentifier, SIGHUP)
+        #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
+        usleep(500_000)
+        #expect(supernode.isRunning, "a SIGHUP is a reload, never the default exit")
+        kill(supernode.processIdentifier, SIGTERM)
+        supernode.waitUntilExit()
+        #expect(supernode.terminationReason == .exit && supernode.terminationStatus == 0)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("manifests reloaded"), "\(log)")
+        #expect(!log.contains("error"), "\(log)")
+    }
+
     @Test func pinWritesTheHashAndCheckAgrees() throws {
         let directory = try folder(), hello = try CPlugins.helloC()
         let manifest = "\(directory)/hello.toml"

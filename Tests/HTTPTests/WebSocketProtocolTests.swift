@@ -5,7 +5,8 @@ import Testing
 import TestSupport
 
 /// Frames RFC 6455 says must fail the connection (section 5.1-5.5) are refused with close code
-/// 1002 and counted; a well-formed message still reaches the session.
+/// 1002 and counted; a message in more than 64 frames is refused with 1009 and counted; a
+/// well-formed message still reaches the session.
 @Suite(.serialized)
 struct WebSocketProtocolTests {
     private final class Received: WebSocketSession {
@@ -63,5 +64,54 @@ struct WebSocketProtocolTests {
         try client.send(Self.frame(opcode: 0x1, payload: Array(#"{"req":1"#.utf8), fin: false) + Self.frame(opcode: 0x0, payload: Array("}".utf8)))
         #expect(await eventually { session.texts.withLock { $0 } == [#"{"req":1}"#] })
         #expect(server.count(.webSocketProtocol) == 0)
+    }
+
+    /// The code of the close frame the server sent, once the connection has ended.
+    private static func closeCode(_ client: RawTCPClient) async throws -> UInt16? {
+        let (bytes, ended) = try await client.drain(timeout: 5)
+        guard ended, bytes.count >= 4, bytes[0] == 0x88 else { return nil }
+        return UInt16(bytes[2]) << 8 | UInt16(bytes[3])
+    }
+
+    @Test func sixtyFourKibibytesInOneByteFramesAreRefusedWith1009() async throws {
+        let (server, client, session) = try Self.open()
+        #expect(try await Self.upgradeAnswer(client).hasPrefix("HTTP/1.1 101"))
+        // The start of 64 KiB sent a byte a frame: the 64th frame is one too many for a message
+        // that is not finished.
+        try client.send(Self.frame(opcode: 0x1, payload: [0x20], fin: false)
+                        + (1..<100).flatMap { _ in Self.frame(opcode: 0x0, payload: [0x20], fin: false) })
+        #expect(try await Self.closeCode(client) == 1009)
+        #expect(server.count(.webSocketMessageLimits) == 1)
+        #expect(server.count(.webSocketProtocol) == 0)
+        #expect(session.texts.withLock { $0.isEmpty })
+    }
+
+    @Test func aMessageInSixtyFourFramesIsAcceptedAndInSixtyFiveRefused() async throws {
+        for (frames, accepted) in [(64, true), (65, false)] {
+            let (server, client, session) = try Self.open()
+            #expect(try await Self.upgradeAnswer(client).hasPrefix("HTTP/1.1 101"))
+            let message = Self.frame(opcode: 0x1, payload: Array("a".utf8), fin: false)
+                + (2..<frames).flatMap { _ in Self.frame(opcode: 0x0, payload: Array("a".utf8), fin: false) }
+                + Self.frame(opcode: 0x0, payload: Array("a".utf8))
+            try client.send(message)
+            if accepted {
+                #expect(await eventually { session.texts.withLock { $0 } == [String(repeating: "a", count: frames)] })
+            } else {
+                #expect(try await Self.closeCode(client) == 1009)
+                #expect(session.texts.withLock { $0.isEmpty })
+            }
+            #expect(server.count(.webSocketMessageLimits) == (accepted ? 0 : 1), "\(frames) frames")
+        }
+    }
+
+    @Test func aFragmentOutOfPlaceIsRefusedWith1002() async throws {
+        for (name, frames) in [("a continuation first", Self.frame(opcode: 0x0, payload: [0x20])),
+                               ("a text frame inside a message", Self.frame(opcode: 0x1, payload: [0x20], fin: false) + Self.frame(opcode: 0x1, payload: [0x20]))] {
+            let (server, client, _) = try Self.open()
+            #expect(try await Self.upgradeAnswer(client).hasPrefix("HTTP/1.1 101"))
+            try client.send(frames)
+            #expect(try await Self.closeCode(client) == 1002, "\(name)")
+            #expect(server.count(.webSocketProtocol) == 1, "\(name)")
+        }
     }
 }

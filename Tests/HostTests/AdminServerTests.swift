@@ -5,7 +5,7 @@ import FoundationNetworking
 #endif
 import Testing
 
-/// The admin endpoint's answers to requests it does not serve.
+/// The admin endpoint's answers to requests it does not serve, and routing on the path alone.
 struct AdminServerTests {
     @Test func unknownRoutesWrongMethodsAndLargeBodiesGetClearErrors() async throws {
         let directory = NSTemporaryDirectory() + "carrier-admin-\(UUID().uuidString)"
@@ -29,6 +29,13 @@ struct AdminServerTests {
         let (ok, status) = try await call("GET", "/status")
         #expect(ok == 200 && status.contains("\"id\":\"\(supernode.node.id.base58)\""))
         #expect(try await call("POST", "/reload").1 == "[]\n")
+        // A query string does not change where a request goes.
+        let (queried, queriedStatus) = try await call("GET", "/status?x")
+        #expect(queried == 200 && queriedStatus.contains("\"id\":\"\(supernode.node.id.base58)\""))
+        #expect(try await call("GET", "/metrics?name=carrier_plugins&x=1").1.contains("# TYPE carrier_plugins gauge"))
+        #expect(try await call("DELETE", "/status?x").0 == 405)
+        let (queriedMissing, queriedMissingBody) = try await call("GET", "/nope?status")
+        #expect(queriedMissing == 404 && queriedMissingBody.contains("no such route: /nope"))
         await supernode.stop()
     }
 }

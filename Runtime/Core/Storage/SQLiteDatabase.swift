@@ -64,10 +64,11 @@ public final class SQLiteDatabase {
             }
             guard status == SQLITE_OK else { throw StorageError("\(path): \(lastError) binding \(index) in \(sql)") }
         }
+        let names = (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
         var rows: [SQLiteRow] = []
         while true {
             switch sqlite3_step(statement) {
-            case SQLITE_ROW: rows.append(SQLiteRow(statement: statement))
+            case SQLITE_ROW: rows.append(SQLiteRow(statement: statement, names: names, sql: sql))
             case SQLITE_DONE: return rows
             default: throw StorageError("\(path): \(lastError) in \(sql)")
             }
@@ -88,44 +89,6 @@ public enum SQLiteValue: Sendable {
     case null
 
     public static func blob(_ bytes: [UInt8]?) -> SQLiteValue { bytes.map { .blob($0) } ?? .null }
-}
-
-/// One result row, its columns copied out of SQLite.
-public struct SQLiteRow: Sendable {
-    private let columns: [SQLiteValue]
-
-    init(statement: OpaquePointer) {
-        columns = (0..<sqlite3_column_count(statement)).map { index in
-            switch sqlite3_column_type(statement, index) {
-            case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, index))
-            case SQLITE_TEXT: .text(String(cString: sqlite3_column_text(statement, index)))
-            case SQLITE_BLOB:
-                .blob(Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, index), count: Int(sqlite3_column_bytes(statement, index)))))
-            default: .null
-            }
-        }
-    }
-
-    public func integer(_ index: Int) -> Int64 {
-        if case .integer(let number) = columns[index] { return number }
-        return 0
-    }
-
-    public func text(_ index: Int) -> String {
-        if case .text(let text) = columns[index] { return text }
-        return ""
-    }
-
-    /// Whether the column is NULL.
-    public func isNull(_ index: Int) -> Bool {
-        if case .null = columns[index] { return true }
-        return false
-    }
-
-    public func blob(_ index: Int) -> [UInt8]? {
-        if case .blob(let bytes) = columns[index] { return bytes }
-        return nil
-    }
 }
 
 /// A storage failure: the file, and what SQLite or the schema check said.

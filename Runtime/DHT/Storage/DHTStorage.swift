@@ -34,22 +34,11 @@ public final class DHTStorage: Sendable {
     public let changes = EventBroadcaster<DHTEvent>()
     private let database: Mutex<SQLiteDatabase>
 
-    /// Opens (creating when missing) the storage file at `path`.
+    /// Opens (creating when missing) the storage file at `path`; one of a newer version or of an
+    /// unknown layout is refused (`DHTSchema`).
     public init(path: String, limits: Limits = Limits()) throws(StorageError) {
         let database = try SQLiteDatabase(path: path)
-        try database.execute("""
-            CREATE TABLE IF NOT EXISTS dht_values (
-                id BLOB PRIMARY KEY, public_key BLOB, recipient BLOB, nonce BLOB, seq INTEGER NOT NULL,
-                signature BLOB, data BLOB NOT NULL, persistent INTEGER NOT NULL,
-                created INTEGER NOT NULL, updated INTEGER NOT NULL, announced INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS dht_values_updated ON dht_values(updated);
-            CREATE TABLE IF NOT EXISTS dht_peers (
-                id BLOB NOT NULL, fingerprint INTEGER NOT NULL, node_id BLOB, node_signature BLOB,
-                seq INTEGER NOT NULL, endpoint TEXT NOT NULL, extra BLOB, signature BLOB NOT NULL,
-                persistent INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
-                announced INTEGER NOT NULL, PRIMARY KEY (id, fingerprint));
-            CREATE INDEX IF NOT EXISTS dht_peers_updated ON dht_peers(updated);
-            """)
+        try DHTSchema.schema.open(database)
         self.limits = limits
         self.database = Mutex(database)
     }
@@ -68,16 +57,18 @@ public final class DHTStorage: Sendable {
                 try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
             }
             if let existing {
-                guard (existing.integer(0) != 0) == (value.publicKey != nil) else {
-                    throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(existing.integer(0) != 0 ? "mutable" : "immutable")")
+                let (storedMutable, storedSequence, storedSignature) = try storageCall { () throws(StorageError) in
+                    (try existing.integer(0) != 0, Int32(truncatingIfNeeded: try existing.integer(1)), try existing.optionalBlob(2))
                 }
-                let storedSequence = Int32(truncatingIfNeeded: existing.integer(1))
+                guard storedMutable == (value.publicKey != nil) else {
+                    throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(storedMutable ? "mutable" : "immutable")")
+                }
                 if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
                 if value.publicKey != nil {
                     if storedSequence > value.sequenceNumber {
                         throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
                     }
-                    if storedSequence == value.sequenceNumber, existing.blob(2) != value.signature {
+                    if storedSequence == value.sequenceNumber, storedSignature != value.signature {
                         throw ProtocolError(.sequenceNotMonotonic, "another value is stored with seq \(storedSequence): write a greater one")
                     }
                 }
@@ -134,7 +125,7 @@ public final class DHTStorage: Sendable {
                 try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
             }
             if let existing {
-                let storedSequence = Int32(truncatingIfNeeded: existing.integer(0))
+                let storedSequence = try storageCall { () throws(StorageError) in Int32(truncatingIfNeeded: try existing.integer(0)) }
                 if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
                 return try storageCall { () throws(StorageError) -> Bool in
                     if peer.sequenceNumber > storedSequence {
@@ -151,7 +142,7 @@ public final class DHTStorage: Sendable {
             }
             let (total, forPeer) = try storageCall { () throws(StorageError) in
                 let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
-                return (row.integer(0), row.integer(1))
+                return (try row.integer(0), try row.integer(1))
             }
             guard total < limits.maxPeers else { throw ProtocolError(.genericError, "peer storage is full (\(limits.maxPeers) records)") }
             guard forPeer < limits.maxRecordsPerPeer else {
@@ -246,7 +237,7 @@ public final class DHTStorage: Sendable {
     public func counts() throws(StorageError) -> (values: Int, peers: Int) {
         try database.withLock { (database) throws(StorageError) in
             let row = try database.query("SELECT (SELECT count(*) FROM dht_values), (SELECT count(*) FROM dht_peers)")[0]
-            return (Int(row.integer(0)), Int(row.integer(1)))
+            return (Int(try row.integer(0)), Int(try row.integer(1)))
         }
     }
 
@@ -289,21 +280,31 @@ public final class DHTStorage: Sendable {
     }
 
     /// A value from `public_key, recipient, nonce, seq, signature, data`; nil for a row that does not
-    /// make one (a damaged file), which is then treated as absent.
+    /// make one (a damaged file: a wrongly typed column, or an id of the wrong length), which is then
+    /// treated as absent.
     private static func value(from row: SQLiteRow) -> Value? {
-        guard let data = row.blob(5) else { return nil }
-        let publicKey = row.blob(0).flatMap { Id(bytes: $0) }
-        let recipient = row.blob(1).flatMap { Id(bytes: $0) }
-        guard (row.blob(0) == nil) == (publicKey == nil), (row.blob(1) == nil) == (recipient == nil) else { return nil }
-        return Value(publicKey: publicKey, recipient: recipient, nonce: row.blob(2), sequenceNumber: Int32(truncatingIfNeeded: row.integer(3)),
-                     signature: row.blob(4), data: data)
+        try? readValue(row)
     }
 
-    /// A peer record from `id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature`.
+    private static func readValue(_ row: SQLiteRow) throws(StorageError) -> Value? {
+        let publicKeyBytes = try row.optionalBlob(0), recipientBytes = try row.optionalBlob(1)
+        let publicKey = publicKeyBytes.flatMap { Id(bytes: $0) }
+        let recipient = recipientBytes.flatMap { Id(bytes: $0) }
+        guard (publicKeyBytes == nil) == (publicKey == nil), (recipientBytes == nil) == (recipient == nil) else { return nil }
+        return Value(publicKey: publicKey, recipient: recipient, nonce: try row.optionalBlob(2),
+                     sequenceNumber: Int32(truncatingIfNeeded: try row.integer(3)), signature: try row.optionalBlob(4), data: try row.blob(5))
+    }
+
+    /// A peer record from `id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature`;
+    /// nil for a row of a damaged file.
     private static func peer(from row: SQLiteRow) -> PeerInfo? {
-        guard let peerId = row.blob(0).flatMap({ Id(bytes: $0) }), let signature = row.blob(7) else { return nil }
-        let nodeId = row.blob(1).flatMap { Id(bytes: $0) }
-        return PeerInfo(peerId: peerId, nodeId: nodeId, nodeSignature: row.blob(2), sequenceNumber: Int32(truncatingIfNeeded: row.integer(3)),
-                        fingerprint: row.integer(4), endpoint: row.text(5), extra: row.blob(6), signature: signature)
+        try? readPeer(row)
+    }
+
+    private static func readPeer(_ row: SQLiteRow) throws(StorageError) -> PeerInfo? {
+        guard let peerId = Id(bytes: try row.blob(0)) else { return nil }
+        return PeerInfo(peerId: peerId, nodeId: try row.optionalBlob(1).flatMap { Id(bytes: $0) }, nodeSignature: try row.optionalBlob(2),
+                        sequenceNumber: Int32(truncatingIfNeeded: try row.integer(3)), fingerprint: try row.integer(4),
+                        endpoint: try row.text(5), extra: try row.optionalBlob(6), signature: try row.blob(7))
     }
 }

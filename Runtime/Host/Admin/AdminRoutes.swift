@@ -52,27 +52,36 @@ public struct AdminRoutes: Sendable {
         public let runnerLosses: Int?
     }
 
-    func respond(method: HTTPMethod, path: String) async -> AdminResponse {
-        switch (method, path) {
-        case (.GET, "/status"): return .json(await status())
-        case (.GET, "/plugins"): return .json(await plugins())
-        case (.GET, "/billing"):
-            do { return .json(try supernode.plugins.environment.billing.ledger.totals()) } catch {
-                return .error(.internalServerError, "the billing ledger cannot be read: \(error)")
-            }
-        case (.GET, "/metrics"):
-            return AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4", body: await SupernodeMetrics.text(of: supernode))
-        case (.POST, "/reload"):
-            do {
-                try await supernode.reload()
-                return .json(await plugins())
-            } catch {
-                return .error(.unprocessableEntity, "\(error)")
-            }
-        case (_, "/status"), (_, "/plugins"), (_, "/billing"), (_, "/metrics"), (_, "/reload"):
-            return .error(.methodNotAllowed, "\(method) is not allowed on \(path)")
-        default:
-            return .error(.notFound, "no such route: \(path) (try /status, /plugins, /billing, /metrics, POST /reload)")
+    /// Each route's method, path and answer; `AdminServer` routes requests to them by path alone
+    /// (a query string is ignored).
+    var table: [(method: HTTPMethod, path: String, answer: @Sendable () async -> AdminResponse)] {
+        [(.GET, "/status", { .json(await status()) }),
+         (.GET, "/plugins", { .json(await plugins()) }),
+         (.GET, "/billing", billing),
+         (.GET, "/metrics", { AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4", body: await SupernodeMetrics.text(of: supernode)) }),
+         (.POST, "/reload", reload)]
+    }
+
+    /// The answer to a request no route takes: 405 on a route's path, else 404.
+    func unrouted(method: HTTPMethod, path: String) -> AdminResponse {
+        guard table.contains(where: { $0.path == path }) else {
+            return .error(.notFound, "no such route: \(path) (try \(table.map { $0.method == .GET ? $0.path : "\($0.method) \($0.path)" }.joined(separator: ", ")))")
+        }
+        return .error(.methodNotAllowed, "\(method) is not allowed on \(path)")
+    }
+
+    private func billing() async -> AdminResponse {
+        do { return .json(try supernode.plugins.environment.billing.ledger.totals()) } catch {
+            return .error(.internalServerError, "the billing ledger cannot be read: \(error)")
+        }
+    }
+
+    private func reload() async -> AdminResponse {
+        do {
+            try await supernode.reload()
+            return .json(await plugins())
+        } catch {
+            return .error(.unprocessableEntity, "\(error)")
         }
     }
 

@@ -1,36 +1,60 @@
 import CarrierCore
 import CarrierDHT
+import Hummingbird
+import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import ServiceLifecycle
+import Synchronization
 
-/// The admin HTTP endpoint (loopback by default): `GET /status`, `GET /plugins`, `GET /metrics`
-/// (Prometheus text format) and `POST /reload` (re-read the manifests, like SIGHUP). One request
-/// per connection; request bodies over 4 KiB are refused with 413.
+/// The admin HTTP endpoint (loopback by default), served by Hummingbird: `GET /status`,
+/// `GET /plugins`, `GET /billing`, `GET /metrics` (Prometheus text format) and `POST /reload`
+/// (re-read the manifests, like SIGHUP). Requests are routed on the path alone, so a query
+/// string changes nothing; request bodies over 4 KiB are refused with 413.
 public final class AdminServer: Sendable {
+    static let maxBody = 4096
     public let localEndpoint: Endpoint
-    private let channel: any Channel
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
 
-    /// Binds `endpoint` and serves `routes` until `close()`.
-    public init(binding endpoint: Endpoint, routes: AdminRoutes, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(routes: routes))
-                }
+    /// Binds `endpoint` and serves `routes` until `close()`; throws if it cannot bind.
+    public init(binding endpoint: Endpoint, routes: AdminRoutes) async throws {
+        let router = Router()
+        router.add(middleware: AdminAnswers(routes: routes))
+        for route in routes.table {
+            let answer = route.answer
+            router.on(RouterPath(route.path), method: HTTPRequest.Method(route.method.rawValue)!) { _, _ in await answer().hummingbird }
+        }
+        var logger = Logger(label: "carrier.admin")
+        logger.logLevel = .warning
+        let bound = BindOutcome()
+        let application = Application(router: router,
+                                      configuration: ApplicationConfiguration(address: .hostname(endpoint.address.description, port: Int(endpoint.port))),
+                                      onServerRunning: { channel in bound.resolve(.success(channel.localAddress)) }, logger: logger)
+        let group = ServiceGroup(services: [application], logger: logger)
+        self.group = group
+        running = Task {
+            do { try await group.run() } catch {
+                bound.resolve(.failure(error))
+                throw error
             }
-            .bind(host: endpoint.address.description, port: Int(endpoint.port))
-            .get()
-        guard let local = channel.localAddress, let text = local.ipAddress, let address = IPAddress(text), let port = local.port else {
+        }
+        let local: SocketAddress?
+        do { local = try await bound.wait() } catch {
+            throw AdminServerError("cannot serve the admin endpoint on \(endpoint): \(error)")
+        }
+        guard let local, let text = local.ipAddress, let address = IPAddress(text), let port = local.port else {
+            running.cancel()
             throw AdminServerError("cannot read the admin endpoint's bound address")
         }
         localEndpoint = Endpoint(address: address, port: UInt16(port))
     }
 
+    /// Stops serving (a graceful shutdown: requests under way are answered) and waits until the
+    /// server has closed.
     public func close() async {
-        try? await channel.close()
+        await group.triggerGracefulShutdown()
+        _ = await running.result
     }
 }
 
@@ -40,56 +64,62 @@ public struct AdminServerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Reads one request, asks `AdminRoutes` for the answer off the event loop, writes it and closes.
-private final class AdminHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    static let maxBody = 4096
-    private let routes: AdminRoutes
-    private var head: HTTPRequestHead?
-    private var bodyBytes = 0
-
-    init(routes: AdminRoutes) {
-        self.routes = routes
+/// Where the server's start is reported once: its bound address, or why it did not bind.
+private final class BindOutcome: Sendable {
+    private struct State {
+        var outcome: Result<SocketAddress?, any Error>?
+        var waiter: CheckedContinuation<SocketAddress?, any Error>?
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            bodyBytes = 0
-        case .body(let body):
-            bodyBytes += body.readableBytes
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            Self.respond(routes: routes, to: head, tooLarge: bodyBytes > Self.maxBody,
-                         context: NIOLoopBound(context, eventLoop: context.eventLoop))
+    private let state = Mutex(State())
+
+    func resolve(_ outcome: Result<SocketAddress?, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<SocketAddress?, any Error>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: outcome)
+    }
+
+    func wait() async throws -> SocketAddress? {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = state.withLock { state -> Result<SocketAddress?, any Error>? in
+                if state.outcome == nil { state.waiter = continuation }
+                return state.outcome
+            }
+            if let outcome { continuation.resume(with: outcome) }
         }
     }
+}
 
-    /// Computes the answer off the event loop, then writes it on the loop.
-    private static func respond(routes: AdminRoutes, to head: HTTPRequestHead, tooLarge: Bool, context: NIOLoopBound<ChannelHandlerContext>) {
-        Task {
-            let response = await answer(routes, method: head.method, path: head.uri, tooLarge: tooLarge)
-            context.eventLoop.execute { write(response, version: head.version, context: context.value) }
+/// Answers what no route does (404, or 405 on a route's path) and bodies over
+/// `AdminServer.maxBody` (413), in the admin endpoint's JSON error form.
+private struct AdminAnswers<Context: RequestContext>: RouterMiddleware {
+    let routes: AdminRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        do {
+            _ = try await request.collectBody(upTo: AdminServer.maxBody)
+        } catch {
+            return AdminResponse.error(.payloadTooLarge, "request body over \(AdminServer.maxBody) bytes").hummingbird
+        }
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            return routes.unrouted(method: HTTPMethod(rawValue: request.method.rawValue), path: request.uri.path).hummingbird
         }
     }
+}
 
-    private static func answer(_ routes: AdminRoutes, method: HTTPMethod, path: String, tooLarge: Bool) async -> AdminResponse {
-        if tooLarge { return .error(.payloadTooLarge, "request body over \(maxBody) bytes") }
-        return await routes.respond(method: method, path: path)
-    }
-
-    private static func write(_ response: AdminResponse, version: HTTPVersion, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: response.contentType)
-        headers.add(name: "content-length", value: "\(response.body.utf8.count)")
-        headers.add(name: "connection", value: "close")
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+extension AdminResponse {
+    /// This answer as Hummingbird's response.
+    var hummingbird: Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: HTTPResponse.Status(code: Int(status.code)), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 }

@@ -1,53 +1,58 @@
 import CarrierDHT
 
-/// The Prometheus text of `/metrics`: the DHT node's counters (`carrier_dht_*`), its routing table
-/// sizes, the plugins' states, what the plugins count (`carrier_plugin_*`, billing usage), and the
-/// billing ledger's totals and flushes (`carrier_billing_*`).
+/// `/metrics`: what the supernode reads off its parts at each scrape, mirrored into its metrics
+/// registry (`PluginMetrics`), then the registry's Prometheus text: the DHT node's counters
+/// (`carrier_dht_*`), its routing table sizes, the plugins' states and health, what the plugins
+/// count (`carrier_plugin_*`, billing usage), and the billing ledger's totals and flushes
+/// (`carrier_billing_*`). Every name is written out here, not derived from a property's name.
 enum SupernodeMetrics {
     static func text(of supernode: Supernode) async -> String {
-        let node = supernode.node
+        let metrics = supernode.metrics, node = supernode.node
         let statistics = await node.statistics
-        var lines: [String] = []
-        for child in Mirror(reflecting: statistics).children {
-            guard let label = child.label, let value = child.value as? Int else { continue }
-            let name = "carrier_dht_\(snakeCase(label))_total"
-            lines += ["# TYPE \(name) counter", "\(name) \(value)"]
-        }
-        lines.append("# TYPE carrier_dht_errors_sent_total counter")
-        for (code, count) in statistics.errorsSent.sorted(by: { $0.key < $1.key }) {
-            lines.append("carrier_dht_errors_sent_total{code=\"\(code)\"} \(count)")
-        }
-        lines.append("# TYPE carrier_dht_contacts gauge")
+        for (name, value) in dhtCounters(statistics) { metrics.mirror(counter: name, value) }
+        for (code, count) in statistics.errorsSent { metrics.mirror(counter: "carrier_dht_errors_sent_total", labels: [("code", "\(code)")], count) }
+        var contacts: [([(String, String)], Double)] = []
         for family in node.families {
-            lines.append("carrier_dht_contacts{family=\"\(family == .ipv4 ? "ipv4" : "ipv6")\"} \(await node.contacts(in: family).count)")
+            contacts.append(([("family", family == .ipv4 ? "ipv4" : "ipv6")], Double(await node.contacts(in: family).count)))
         }
-        lines.append("# TYPE carrier_plugins gauge")
+        metrics.mirror(gauge: "carrier_dht_contacts", contacts)
         let states = await supernode.plugins.status.map(\.state)
-        for state in [PluginHost.Status.State.running, .restarting, .failed, .disabled] {
-            lines.append("carrier_plugins{state=\"\(state.rawValue)\"} \(states.filter { $0 == state }.count)")
-        }
-        lines += ["# HELP carrier_plugins_health The last periodic health check: 0 ok, 1 degraded, 2 failing.", "# TYPE carrier_plugins_health gauge"]
-        for (plugin, report) in await supernode.plugins.healthReports.sorted(by: { $0.key < $1.key }) {
-            lines.append("carrier_plugins_health{plugin=\"\(plugin)\"} \(report.health.rawValue)")
-        }
+        metrics.mirror(gauge: "carrier_plugins", [PluginHost.Status.State.running, .restarting, .failed, .disabled].map { state in
+            ([("state", state.rawValue)], Double(states.filter { $0 == state }.count))
+        })
+        metrics.mirror(gauge: "carrier_plugins_health", help: "The last periodic health check: 0 ok, 1 degraded, 2 failing.",
+                       await supernode.plugins.healthReports.map { ([("plugin", $0.key)], Double($0.value.health.rawValue)) })
         let billing = supernode.plugins.environment.billing
         let flushes = billing.flushCounts
-        lines += ["# TYPE carrier_billing_flushes_total counter", "carrier_billing_flushes_total{outcome=\"committed\"} \(flushes.done)",
-                  "carrier_billing_flushes_total{outcome=\"failed\"} \(flushes.failed)"]
+        metrics.mirror(counter: "carrier_billing_flushes_total", labels: [("outcome", "committed")], flushes.done)
+        metrics.mirror(counter: "carrier_billing_flushes_total", labels: [("outcome", "failed")], flushes.failed)
         if let totals = try? billing.ledger.totals() {
-            lines.append("# TYPE carrier_billing_charged_micro_total counter")
             for meter in totals.usage {
-                lines.append("carrier_billing_charged_micro_total{plugin=\"\(meter.plugin)\",meter=\"\(meter.meter)\"} \(meter.charged)")
+                metrics.mirror(counter: "carrier_billing_charged_micro_total", labels: [("plugin", meter.plugin), ("meter", meter.meter)], Int(meter.charged))
             }
-            lines += ["# TYPE carrier_billing_credited_micro_total counter", "carrier_billing_credited_micro_total \(totals.credited)"]
+            // Credits less what operators took back: it can go down, so it is a gauge.
+            metrics.mirror(gauge: "carrier_billing_credited_micro_total", [([], Double(totals.credited))])
         }
-        return lines.joined(separator: "\n") + "\n" + supernode.metrics.prometheusText()
+        return metrics.prometheusText()
     }
 
-    /// `envelopeRejected` → `envelope_rejected`.
-    static func snakeCase(_ name: String) -> String {
-        name.reduce(into: "") { result, character in
-            if character.isUppercase { result += "_" + character.lowercased() } else { result.append(character) }
-        }
+    /// The DHT node's counters, by the name each has on `/metrics`.
+    static func dhtCounters(_ statistics: NodeStatistics) -> [(String, Int)] {
+        [("carrier_dht_datagrams_received_total", statistics.datagramsReceived),
+         ("carrier_dht_datagrams_sent_total", statistics.datagramsSent),
+         ("carrier_dht_requests_answered_total", statistics.requestsAnswered),
+         ("carrier_dht_throttled_total", statistics.throttled),
+         ("carrier_dht_inbound_queue_full_total", statistics.inboundQueueFull),
+         ("carrier_dht_envelope_rejected_total", statistics.envelopeRejected),
+         ("carrier_dht_malformed_messages_total", statistics.malformedMessages),
+         ("carrier_dht_messages_with_ignored_fields_total", statistics.messagesWithIgnoredFields),
+         ("carrier_dht_unmatched_responses_total", statistics.unmatchedResponses),
+         ("carrier_dht_node_lists_discarded_total", statistics.nodeListsDiscarded),
+         ("carrier_dht_requests_timed_out_total", statistics.requestsTimedOut),
+         ("carrier_dht_reconnect_attempts_total", statistics.reconnectAttempts),
+         ("carrier_dht_reconnections_total", statistics.reconnections),
+         ("carrier_dht_retries_total", statistics.retries),
+         ("carrier_dht_outbound_throttled_total", statistics.outboundThrottled),
+         ("carrier_dht_outbound_paced_total", statistics.outboundPaced)]
     }
 }

@@ -76,36 +76,11 @@ public final class BillingLedger: Sendable {
         var usage: [Key: Delta] = [:]
     }
 
-    /// Opens (creating when missing) the ledger at `path`.
+    /// Opens (creating when missing) the ledger at `path`, migrating an older layout
+    /// (`LedgerSchema`); a ledger of a newer version or of an unknown layout is refused.
     public init(path: String) throws(StorageError) {
         let database = try SQLiteDatabase(path: path)
-        try database.execute("""
-            CREATE TABLE IF NOT EXISTS billing_usage (
-                client BLOB NOT NULL, plugin TEXT NOT NULL, meter TEXT NOT NULL, period_start INTEGER NOT NULL,
-                period_seconds INTEGER NOT NULL, units INTEGER NOT NULL, charged INTEGER NOT NULL,
-                price INTEGER NOT NULL, currency TEXT NOT NULL,
-                PRIMARY KEY (client, plugin, meter, period_start, period_seconds));
-            CREATE TABLE IF NOT EXISTS billing_clients (
-                client BLOB PRIMARY KEY, plan TEXT, balance INTEGER NOT NULL, revision INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS billing_clients_revision ON billing_clients(revision);
-            CREATE TABLE IF NOT EXISTS billing_journal (
-                id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, client BLOB NOT NULL, kind TEXT NOT NULL,
-                plugin TEXT, meter TEXT, units INTEGER NOT NULL, amount INTEGER NOT NULL, note TEXT);
-            CREATE TRIGGER IF NOT EXISTS billing_journal_append_only_update BEFORE UPDATE ON billing_journal
-                BEGIN SELECT RAISE(ABORT, 'the billing journal is append-only'); END;
-            CREATE TRIGGER IF NOT EXISTS billing_journal_append_only_delete BEFORE DELETE ON billing_journal
-                BEGIN SELECT RAISE(ABORT, 'the billing journal is append-only'); END;
-            CREATE TABLE IF NOT EXISTS billing_receipts (
-                client BLOB NOT NULL, seq INTEGER NOT NULL, plugin TEXT NOT NULL, meter TEXT NOT NULL,
-                period_start INTEGER NOT NULL, period_seconds INTEGER NOT NULL, units INTEGER NOT NULL, charged INTEGER NOT NULL,
-                final INTEGER NOT NULL, body TEXT NOT NULL, batch INTEGER, PRIMARY KEY (client, seq));
-            CREATE TABLE IF NOT EXISTS billing_settlements (
-                batch INTEGER PRIMARY KEY AUTOINCREMENT, created INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,
-                attempts INTEGER NOT NULL, backend TEXT NOT NULL, message TEXT, offered_at INTEGER);
-            CREATE INDEX IF NOT EXISTS billing_receipts_usage ON billing_receipts(client, plugin, meter, period_start, period_seconds);
-            CREATE TABLE IF NOT EXISTS billing_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            INSERT OR IGNORE INTO billing_meta (key, value) VALUES ('revision', 0);
-            """)
+        try LedgerSchema.schema.open(database)
         self.database = Mutex(database)
         self.path = path
     }
@@ -149,17 +124,19 @@ public final class BillingLedger: Sendable {
         try database.query("SELECT value FROM billing_meta WHERE key = 'revision'").first?.integer(0) ?? 0
     }
 
-    /// A `Client` from a row of (client, plan, balance).
-    private static func client(from row: SQLiteRow) -> Client? {
-        Id(bytes: row.blob(0) ?? []).map { Client(id: $0, plan: row.isNull(1) ? nil : row.text(1), balance: row.integer(2)) }
+    /// A `Client` from a row of (client, plan, balance); a client column that is not an id is an error.
+    private static func client(from row: SQLiteRow) throws(StorageError) -> Client {
+        let bytes = try row.blob(0)
+        guard let id = Id(bytes: bytes) else { throw StorageError("billing_clients holds a client of \(bytes.count) bytes, not an id") }
+        return Client(id: id, plan: try row.optionalText(1), balance: try row.integer(2))
     }
 
     // MARK: Reads
 
     public func client(_ id: Id) throws(StorageError) -> Client? {
         try transaction(writes: false) { database throws(StorageError) in
-            try database.query("SELECT plan, balance FROM billing_clients WHERE client = ?", [.blob(id.bytes)]).first.map {
-                Client(id: id, plan: $0.isNull(0) ? nil : $0.text(0), balance: $0.integer(1))
+            try database.query("SELECT plan, balance FROM billing_clients WHERE client = ?", [.blob(id.bytes)]).first.map { row throws(StorageError) in
+                Client(id: id, plan: try row.optionalText(0), balance: try row.integer(1))
             }
         }
     }
@@ -181,11 +158,11 @@ public final class BillingLedger: Sendable {
             return try database.query("""
                 SELECT client, plugin, meter, period_start, period_seconds, units, charged FROM billing_usage \(filter)
                 ORDER BY period_start DESC, client, plugin, meter
-                """, client.map { [.blob($0.bytes)] } ?? []).compactMap { row in
-                Id(bytes: row.blob(0) ?? []).map {
-                    Usage(client: $0.base58, plugin: row.text(1), meter: row.text(2), periodStart: row.integer(3),
-                          periodSeconds: row.integer(4), units: row.integer(5), charged: row.integer(6))
-                }
+                """, client.map { [.blob($0.bytes)] } ?? []).map { row throws(StorageError) in
+                let bytes = try row.blob(0)
+                guard let id = Id(bytes: bytes) else { throw StorageError("billing_usage holds a client of \(bytes.count) bytes, not an id") }
+                return Usage(client: id.base58, plugin: try row.text(1), meter: try row.text(2), periodStart: try row.integer(3),
+                             periodSeconds: try row.integer(4), units: try row.integer(5), charged: try row.integer(6))
             }
         }
     }
@@ -193,8 +170,8 @@ public final class BillingLedger: Sendable {
     /// Every client with its plan and balance.
     public func clients() throws(StorageError) -> [Client] {
         try transaction(writes: false) { database throws(StorageError) in
-            try database.query("SELECT client, plan, balance FROM billing_clients ORDER BY client").compactMap { row in
-                Self.client(from: row)
+            try database.query("SELECT client, plan, balance FROM billing_clients ORDER BY client").map { row throws(StorageError) in
+                try Self.client(from: row)
             }
         }
     }
@@ -211,10 +188,11 @@ public final class BillingLedger: Sendable {
         try transaction(writes: false) { database throws(StorageError) in
             let usage = try database.query("""
                 SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage GROUP BY plugin, meter ORDER BY plugin, meter
-                """).map { (plugin: $0.text(0), meter: $0.text(1), units: $0.integer(2), charged: $0.integer(3)) }
+                """).map { row throws(StorageError) in
+                Totals.Meter(plugin: try row.text(0), meter: try row.text(1), units: try row.integer(2), charged: try row.integer(3))
+            }
             let credited = try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit'").first?.integer(0) ?? 0
-            return Totals(usage: usage.map { Totals.Meter(plugin: $0.plugin, meter: $0.meter, units: $0.units, charged: $0.charged) },
-                          credited: credited)
+            return Totals(usage: usage, credited: credited)
         }
     }
 
@@ -285,8 +263,8 @@ public final class BillingLedger: Sendable {
             }
             let newest = try Self.currentRevision(database)
             let changed = newest == revision ? [] : try database.query(
-                "SELECT client, plan, balance FROM billing_clients WHERE revision > ?", [.integer(revision)]).compactMap { row in
-                Self.client(from: row)
+                "SELECT client, plan, balance FROM billing_clients WHERE revision > ?", [.integer(revision)]).map { row throws(StorageError) in
+                try Self.client(from: row)
             }
             return (changed, newest)
         }

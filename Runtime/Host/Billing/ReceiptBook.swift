@@ -36,21 +36,25 @@ public struct ReceiptBook: Sendable {
                 """, [client.map { .blob($0.bytes) } ?? .null, .integer(through), .integer(openPeriods ? 1 : 0)])
             var issued: [UsageReceipt] = []
             for row in rows {
-                guard let clientId = Id(bytes: row.blob(0) ?? []) else { continue }
-                let plugin = row.text(1), meter = row.text(2), periodStart = row.integer(3), periodSeconds = row.integer(4)
+                let clientBytes = try row.blob(0)
+                guard let clientId = Id(bytes: clientBytes) else {
+                    throw StorageError("\(ledger.path): billing_usage holds a client of \(clientBytes.count) bytes, not an id")
+                }
+                let plugin = try row.text(1), meter = try row.text(2), periodStart = try row.integer(3), periodSeconds = try row.integer(4)
                 let periodEnd = periodStart + periodSeconds
-                let units = row.integer(5), charged = row.integer(6)
+                let units = try row.integer(5), charged = try row.integer(6)
                 let ended = periodEnd <= through
                 let previous = try database.query("SELECT seq, body FROM billing_receipts WHERE client = ? ORDER BY seq DESC LIMIT 1",
                                                   [.blob(clientId.bytes)]).first
                 let previousDigest = try previous.map { row throws(StorageError) -> [UInt8] in
-                    do { return try UsageReceipt(json: row.text(1)).digest } catch {
-                        throw StorageError("\(ledger.path): receipt \(row.integer(0)) of \(clientId.base58) is unreadable: \(error)")
+                    let body = try row.text(1)
+                    do { return try UsageReceipt(json: body).digest } catch {
+                        throw StorageError("\(ledger.path): receipt \(try row.integer(0)) of \(clientId.base58) is unreadable: \(error)")
                     }
                 } ?? [UInt8](repeating: 0, count: 32)
                 var receipt = UsageReceipt(issuer: issuer.publicKey, client: clientId, service: plugin, meter: meter, units: units,
-                                           microPrice: row.integer(7), charge: charged, currency: row.text(8), periodStart: periodStart,
-                                           periodEnd: periodEnd, isFinal: ended, sequence: (previous?.integer(0) ?? 0) + 1,
+                                           microPrice: try row.integer(7), charge: charged, currency: try row.text(8), periodStart: periodStart,
+                                           periodEnd: periodEnd, isFinal: ended, sequence: (try previous?.integer(0) ?? 0) + 1,
                                            previous: previousDigest, issuedAt: now)
                 receipt.sign(with: issuer)
                 try database.query("""
@@ -69,7 +73,7 @@ public struct ReceiptBook: Sendable {
         try ledger.transaction(writes: false) { database throws(StorageError) in
             let filter = client == nil ? "" : "WHERE client = ?"
             return try database.query("SELECT body FROM billing_receipts \(filter) ORDER BY client, seq", client.map { [.blob($0.bytes)] } ?? [])
-                .map { $0.text(0) }
+                .map { row throws(StorageError) in try row.text(0) }
         }
     }
 }

@@ -62,7 +62,9 @@ public final class SettlementDesk: Sendable {
             try database.query("""
                 SELECT s.batch, s.status, s.message, (SELECT COUNT(*) FROM billing_receipts r WHERE r.batch = s.batch)
                 FROM billing_settlements s ORDER BY s.batch
-                """).map { (UInt64(bitPattern: $0.integer(0)), $0.text(1), $0.isNull(2) ? nil : $0.text(2), Int($0.integer(3))) }
+                """).map { row throws(StorageError) in
+                (UInt64(bitPattern: try row.integer(0)), try row.text(1), try row.optionalText(2), Int(try row.integer(3)))
+            }
         }
     }
 
@@ -76,7 +78,7 @@ public final class SettlementDesk: Sendable {
                 var byCurrency: [String: [(client: [UInt8], seq: Int64)]] = [:]
                 for row in rows {
                     guard let receipt = try? UsageReceipt(json: row.text(2)) else { continue }
-                    byCurrency[receipt.currency, default: []].append((row.blob(0) ?? [], row.integer(1)))
+                    byCurrency[receipt.currency, default: []].append((try row.blob(0), try row.integer(1)))
                 }
                 guard !byCurrency.isEmpty else { return }
                 for (currency, members) in byCurrency {
@@ -106,7 +108,7 @@ public final class SettlementDesk: Sendable {
                                    [.integer(now), .integer(row.integer(0))])
                 let receipts = try database.query("SELECT body FROM billing_receipts WHERE batch = ? ORDER BY client, seq", [.integer(row.integer(0))])
                     .compactMap { try? UsageReceipt(json: $0.text(0)) }
-                return SettlementBatch(issuer: issuer, id: UInt64(bitPattern: row.integer(0)), created: row.integer(1), currency: row.text(2),
+                return SettlementBatch(issuer: issuer, id: UInt64(bitPattern: try row.integer(0)), created: try row.integer(1), currency: try row.text(2),
                                        receipts: receipts)
             }
         }

@@ -1,5 +1,6 @@
 /// Target `websocket`: the bytes a client sends after a successful upgrade, into the proxy's
-/// WebSocket path (NIO's frame decoder and protocol-error handler, then `WebSocketFrameHandler`),
+/// WebSocket path (NIO's frame decoder and protocol-error handler, `WebSocketFrameRules`, NIO's
+/// frame aggregator, then `WebSocketFrameHandler`),
 /// with a session that records the messages it is given.
 ///
 /// Input: `[split] [flags] frames…`. Each run opens a connection of the server, sends a valid
@@ -11,7 +12,7 @@
 /// the model accepts give exactly the messages the session got, each ping a pong, and the first
 /// frame that breaks a rule (unmasked, RSV bits, a reserved opcode, a fragmented or long control
 /// frame, a 1-byte close, a continuation without a message or a text frame inside one, binary, over
-/// `maxMessage`, not UTF-8) or a close a close frame with the code the RFC gives, after which the
+/// `maxMessage` or `maxFragments`, not UTF-8) or a close a close frame with the code the RFC gives, after which the
 /// connection is closed and nothing more is delivered. A session sees `closed()` once, last.
 import CarrierHTTP
 import NIOCore
@@ -23,7 +24,8 @@ func fuzzWebSocket(_ input: [UInt8]) {
     let frames = input.dropFirst(2)
     let cut = frames.startIndex + frames.count * split / 256
     let session = RecordingSession()
-    let endpoint = WebSocketEndpoint(path: WebSocketFuzzing.path, maxMessage: WebSocketFuzzing.maxMessage) { _ in session }
+    let endpoint = WebSocketEndpoint(path: WebSocketFuzzing.path, maxMessage: WebSocketFuzzing.maxMessage,
+                                     maxFragments: WebSocketFuzzing.maxFragments) { _ in session }
     let connection = EmbeddedHTTPConnection(limits: HTTPServerLimits(), webSocket: endpoint) { request in
         fatalError("the upgrade request reached respond: \(request.method) \(request.path)")
     }
@@ -43,7 +45,7 @@ func fuzzWebSocket(_ input: [UInt8]) {
           let headEnd = sent.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound else {
         fatalError("the upgrade was not answered 101: \(String(decoding: sent.prefix(200), as: UTF8.self).debugDescription)")
     }
-    let expected = expectedExchange(Array(frames), maxMessage: WebSocketFuzzing.maxMessage)
+    let expected = expectedExchange(Array(frames), maxMessage: WebSocketFuzzing.maxMessage, maxFragments: WebSocketFuzzing.maxFragments)
     let got = session.record.withLock { $0 }
     invariant(got.messages == expected.messages, "the session got \(got.messages), the model expects \(expected.messages)")
     let replies = serverFrames(Array(sent[headEnd...]))
@@ -57,6 +59,7 @@ enum WebSocketFuzzing {
     static let path = "/v1/ws"
     /// Small, so that short inputs reach the message and frame limits.
     static let maxMessage = 256
+    static let maxFragments = 4
     static let upgradeRequest = Array(("GET \(path) HTTP/1.1\r\nHost: proxy\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
 }
@@ -91,8 +94,8 @@ struct ServerFrame: Equatable, CustomStringConvertible {
 
 /// What the server should do with `frames`: the messages delivered, the frames sent back, and
 /// the code of its close frame (nil: the connection stays open, waiting for more).
-func expectedExchange(_ frames: [UInt8], maxMessage: Int) -> (messages: [String], replies: [ServerFrame], closeCode: UInt16?) {
-    var messages: [String] = [], replies: [ServerFrame] = [], message: [UInt8]?
+func expectedExchange(_ frames: [UInt8], maxMessage: Int, maxFragments: Int) -> (messages: [String], replies: [ServerFrame], closeCode: UInt16?) {
+    var messages: [String] = [], replies: [ServerFrame] = [], message: [UInt8]?, fragments = 0
     var position = 0
     func closing(_ code: UInt16) -> (messages: [String], replies: [ServerFrame], closeCode: UInt16?) {
         (messages, replies + [ServerFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])], code)
@@ -127,16 +130,20 @@ func expectedExchange(_ frames: [UInt8], maxMessage: Int) -> (messages: [String]
         }
         guard let data = take(length) else { break }
         let payload = data.enumerated().map { $0.element ^ key[$0.offset % 4] }
-        // WebSocketFrameHandler: RFC 6455's must-fail rules, then the opcode.
+        // WebSocketFrameRules: RFC 6455's must-fail rules; then NIO's aggregator and WebSocketFrameHandler.
         guard masked, rsv == 0, [0x0, 0x1, 0x2, 0x8, 0x9, 0xA].contains(opcode), opcode != 0x8 || length != 1 else { return closing(1002) }
         switch opcode {
         case 0x1, 0x0:
             if opcode == 0x1 {
                 guard message == nil else { return closing(1002) }
                 message = []
+                fragments = 0
             } else {
                 guard message != nil else { return closing(1002) }
             }
+            // NIO's aggregator: at most maxFragments frames, and a non-final one leaves room for the last.
+            guard fragments < maxFragments, fin || fragments + 1 < maxFragments else { return closing(1009) }
+            fragments += 1
             guard message!.count + payload.count <= maxMessage else { return closing(1009) }
             message! += payload
             if fin {
