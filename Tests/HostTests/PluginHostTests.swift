@@ -106,7 +106,10 @@ struct PluginHostTests {
             (try HostNetwork.manifest(library: try CPlugins.conformance("null_table"), id: "null-table", isolation: isolation), "returned NULL"),
             (try HostNetwork.manifest(library: try CPlugins.conformance("short_table"), id: "short", isolation: isolation), "smaller than the"),
             (try HostNetwork.manifest(library: hello, id: "other-id", isolation: isolation), "the library is \"org.carrier.examples.hello-c\""),
-            (try HostNetwork.manifest(library: hello, config: "port = 70000", isolation: isolation), "config.port 70000 is not a TCP port"),
+            (try HostNetwork.manifest(library: hello, config: "port = 70000", isolation: isolation),
+             "create failed (CARRIER_ERR_INVALID_ARGUMENT): config.port 70000 is not a TCP port"),
+            (try HostNetwork.manifest(library: hello, config: "port = 0\nhost = \"nowhere\"", isolation: isolation),
+             "start failed (CARRIER_ERR_INVALID_ARGUMENT): config.host nowhere is not an IPv4 address"),
         ]
         for (manifest, expected) in cases {
             let host = pluginHost(network)

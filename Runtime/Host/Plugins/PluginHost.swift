@@ -22,8 +22,8 @@ public actor PluginHost {
         /// The library's own version, once loaded.
         public let version: String?
         /// Why it is not running, when it failed; while it runs, why its last reload was refused or
-        /// failed (it runs its previous manifest); for a process-isolated plugin, also how its last
-        /// runner was lost.
+        /// failed (it runs its previous manifest); for a process-isolated plugin that is restarting,
+        /// also how its last runner was lost.
         public let error: String?
         /// How many times its plugin runner was lost (process isolation only).
         public var runnerLosses: Int = 0
@@ -60,8 +60,9 @@ public actor PluginHost {
     public var status: [Status] {
         statuses.values.sorted { $0.id < $1.id }.map { status in
             guard let isolated = running[status.id] as? IsolatedPlugin else { return status }
+            // How the last runner was lost is an error only until a runner serves again.
             let condition = isolated.condition
-            let error = [status.error, condition.lastLoss].compactMap { $0 }.joined(separator: "; ")
+            let error = [status.error, condition.running ? nil : condition.lastLoss].compactMap { $0 }.joined(separator: "; ")
             var live = Status(id: status.id, manifest: status.manifest, state: condition.running ? .running : .restarting,
                               isolation: status.isolation, version: condition.version, error: error.isEmpty ? nil : error)
             live.runnerLosses = condition.losses
