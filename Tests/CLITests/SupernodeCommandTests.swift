@@ -98,6 +98,49 @@ struct SupernodeCommandTests {
         try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
     }
 
+    @Test func aBrokenPluginManifestAtStartFailsOnlyThatPluginButABrokenNodeTomlRefusesToStart() async throws {
+        let directory = try folder(), hello = try CPlugins.helloC()
+        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        try "id = \"org.carrier.examples.hello-c\"\nversion = \"1.0.0\"\nlibrary = \"\(hello)\"\n[config]\nport = 0\n"
+            .write(toFile: "\(directory)/hello.toml", atomically: true, encoding: .utf8)
+        #expect(try CarrierBinary.run(["plugins", "pin", "\(directory)/hello.toml"]).status == 0)
+        try "id = \"org.example.future\"\nversion = \"1\"\nlibrary = \"libfuture.so\"\nabi = 2\n".write(toFile: "\(directory)/future.toml", atomically: true, encoding: .utf8)
+        let reason = "\(directory)/future.toml: abi: this host speaks ABI major 1, not 2"
+
+        let supernode = Process()
+        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        supernode.arguments = ["run", "--manifests", directory]
+        let output = Pipe(), errors = Pipe()
+        supernode.standardOutput = output
+        supernode.standardError = errors
+        try supernode.run()
+        defer { if supernode.isRunning { supernode.terminate() } }
+        #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
+        let contact = output.fileHandleForReading.availableLine().replacingOccurrences(of: "contact: ", with: "")
+        _ = output.fileHandleForReading.availableLine()  // data directory
+        let admin = output.fileHandleForReading.availableLine().replacingOccurrences(of: "admin: http://", with: "")
+            .replacingOccurrences(of: "/status", with: "")
+        #expect(output.fileHandleForReading.availableLine() == "plugin org.carrier.examples.hello-c: running")
+        #expect(output.fileHandleForReading.availableLine() == "plugin org.example.future: failed (\(reason))")
+
+        let list = try CarrierBinary.run(["plugins", "list", "--admin", admin]).standardOutput
+        #expect(list.contains("org.example.future  failed  in-process  error: \(reason)"), "\(list)")
+        #expect(list.contains("org.carrier.examples.hello-c  running"), "\(list)")
+        #expect(try await HTTP.get("http://\(admin)/status").contains("\"failed\":1"))
+        let client = ["--bootstrap", contact, "--allow-local", "--data-dir", "\(directory)/client"]
+        let found = try CarrierBinary.run(["services", "find", "hello"] + client)
+        #expect(found.status == 0 && found.standardOutput.contains("org.carrier.examples.hello-c"), "the DHT and the other plugin serve: \(found.standardError)")
+        supernode.interrupt()
+        supernode.waitUntilExit()
+        #expect(supernode.terminationStatus == 0)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains(" error carrier.host: error=\(reason) plugin=org.example.future"), "\(log)")
+
+        try "data_dir = \"data\"\nlisten = 5\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        let refused = try CarrierBinary.run(["run", "--manifests", directory])
+        #expect(refused.status == 1 && refused.standardError.contains("node.toml: listen: expected an array of strings"), "\(refused.standardError)")
+    }
+
     @Test func aSupernodeRunsItsPluginsIsFoundAndReloadsOnSIGHUP() async throws {
         let directory = try folder(), hello = try CPlugins.helloC()
         try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)

@@ -88,9 +88,11 @@ public actor PluginHost {
     /// A changed plugin whose new library fails its check (`checkLibrary`) is not stopped: it runs
     /// on, and its status says the reload was refused. One whose new manifest passes the check but
     /// does not start has its previous manifest started again.
-    /// Calls run one after another, in the order they were made.
-    public func apply(_ manifests: [PluginManifest]) async {
-        await serially { await $0.applyNow(manifests) }
+    /// Each of `rejected` (manifests that cannot be used) is listed as failed with its error, under
+    /// its id (or its file, when a usable manifest has that id). Calls run one after another, in the
+    /// order they were made.
+    public func apply(_ manifests: [PluginManifest], rejected: [RejectedManifest] = []) async {
+        await serially { await $0.applyNow(manifests, rejected: rejected) }
     }
 
     /// Stops every plugin, in reverse start order; the host applies no manifests afterwards.
@@ -149,11 +151,17 @@ public actor PluginHost {
         await task.value
     }
 
-    private func applyNow(_ manifests: [PluginManifest]) async {
+    private func applyNow(_ manifests: [PluginManifest], rejected: [RejectedManifest]) async {
         guard !stopped else { return }
         let wanted = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let replaced = await stopOutdated(wanted)
         statuses = statuses.filter { wanted[$0.key] != nil }
+        for rejection in rejected {
+            let id = wanted[rejection.id] == nil ? rejection.id : rejection.file
+            logger.error("plugin manifest rejected; the plugin does not run", metadata: ["plugin": "\(id)", "error": "\(rejection.error)"])
+            statuses[id] = Status(id: id, manifest: rejection.file, state: .failed, isolation: rejection.isolation, version: nil,
+                                  error: "\(rejection.error)")
+        }
         for manifest in manifests {
             guard manifest.enabled else {
                 statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .disabled, isolation: manifest.isolation,
