@@ -36,7 +36,7 @@ public final class BillingLedger: Sendable {
         public let charged: Int64
     }
 
-    /// Totals over all clients.
+    /// Totals over all clients, or one.
     public struct Totals: Sendable, Codable, Equatable {
         public struct Meter: Sendable, Codable, Equatable {
             public let plugin: String
@@ -206,13 +206,17 @@ public final class BillingLedger: Sendable {
         }
     }
 
-    /// Totals over all clients: units and charges per plugin and meter, and credits granted.
-    public func totals() throws(StorageError) -> Totals {
+    /// Totals over all clients (or one `client`): units and charges per plugin and meter, and
+    /// credits granted.
+    public func totals(client: Id? = nil) throws(StorageError) -> Totals {
         try transaction(writes: false) { database throws(StorageError) in
+            let filter = client == nil ? "" : "WHERE client = ?", arguments: [SQLiteValue] = client.map { [.blob($0.bytes)] } ?? []
             let usage = try database.query("""
-                SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage GROUP BY plugin, meter ORDER BY plugin, meter
-                """).map { (plugin: $0.text(0), meter: $0.text(1), units: $0.integer(2), charged: $0.integer(3)) }
-            let credited = try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit'").first?.integer(0) ?? 0
+                SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage \(filter) GROUP BY plugin, meter ORDER BY plugin, meter
+                """, arguments).map { (plugin: $0.text(0), meter: $0.text(1), units: $0.integer(2), charged: $0.integer(3)) }
+            let credited = try database.query("""
+                SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit' \(client == nil ? "" : "AND client = ?")
+                """, arguments).first?.integer(0) ?? 0
             return Totals(usage: usage.map { Totals.Meter(plugin: $0.plugin, meter: $0.meter, units: $0.units, charged: $0.charged) },
                           credited: credited)
         }
