@@ -26,8 +26,8 @@ struct TestnetCommand: AsyncParsableCommand {
         guard (1...1000).contains(nodes) else { throw ValidationError("--nodes must be between 1 and 1000") }
     }
 
-    /// How many nodes join at once: enough to make joining take seconds, few enough that the seed,
-    /// which hears every joiner from 127.0.0.1, stays within its inbound limit.
+    /// How many nodes join at once: enough that joining takes seconds, few enough that the lookups
+    /// running at once, all starting from the seed and its contacts, stay a bounded load.
     static let joiningAtOnce = 16
 
     /// What the start-up and the stop signal report, whichever comes first.
