@@ -10,8 +10,9 @@ struct TestnetCommand: AsyncParsableCommand {
         abstract: "Run a local network of nodes on 127.0.0.1 until interrupted.",
         discussion: """
             Starts --nodes nodes on consecutive ports from --base-port, waits until they know each \
-            other, and prints one bootstrap line ID@127.0.0.1:PORT as its first line of output. In \
-            another terminal:
+            other, and prints one bootstrap line ID@127.0.0.1:PORT as the first line of standard \
+            output (progress goes to standard error). Ctrl-C stops it at any time. In another \
+            terminal:
 
               carrier dht put hello --bootstrap <that line> --allow-local
               carrier dht get <printed id> --bootstrap <that line> --allow-local
