@@ -47,7 +47,10 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         case .createFailed(let id, let status, let message): return "\(id): create failed (\(Self.name(status))): \(message)"
         case .startFailed(let id, let status, let message): return "\(id): start failed (\(Self.name(status))): \(message)"
         case .unresponsive(let id, let call, let seconds): return "\(id): \(call) did not return within \(seconds) s; the plugin is stuck"
-        case .inRunner(let id, let message): return "\(id) (in its plugin runner): \(message)"
+        case .inRunner(let id, let message):
+            // The runner's message may name the plugin first, as the in-process one would: once is enough.
+            let reason = message.hasPrefix("\(id): ") ? String(message.dropFirst(id.count + 2)) : message
+            return "\(id) (in its plugin runner): \(reason)"
         case .dependencyNotRunning(let dependency): return "not started: it depends on \(dependency), which is not running"
         }
     }
