@@ -11,8 +11,19 @@ struct DHTCommand: AsyncParsableCommand {
         discussion: """
             Client commands join the network as a short-lived regular node (with a throw-away identity) \
             through --bootstrap; values and peer records are signed with the key in --data-dir.
+
+            Exit status: 0 done; 2 not found (the closest nodes answered, none had it); 3 refused (the \
+            closest nodes answered, none accepted the write); 4 unreachable (no node answered: the \
+            network, not the item, is missing; try again); 1 any other error.
             """,
         subcommands: [FindNode.self, Put.self, Get.self, Announce.self, FindPeer.self, SimulateCommand.self])
+
+    /// The exit statuses of the client commands (in `--help`).
+    enum Exit {
+        static let notFound: Int32 = 2
+        static let refused: Int32 = 3
+        static let unreachable: Int32 = 4
+    }
 
     /// What every client command shares.
     struct ClientOptions: ParsableArguments {
@@ -28,7 +39,8 @@ struct DHTCommand: AsyncParsableCommand {
             let node = try await network.startNode(identity: KeyPair.random(), dataDirectory: scratch, defaultPort: 0)
             guard await !node.contacts.isEmpty else {
                 await node.stop()
-                throw CommandFailure("no bootstrap node answered (\(network.bootstrapNodes.joined(separator: ", ")))")
+                throw CommandFailure("no bootstrap node answered (\(network.bootstrapNodes.joined(separator: ", ")))",
+                                     exitCode: Exit.unreachable)
             }
             do {
                 let result = try await body(node)
@@ -41,10 +53,11 @@ struct DHTCommand: AsyncParsableCommand {
         }
 
         /// Prints the id of what was stored (and, to stderr or in JSON, on how many nodes); fails
-        /// when no node accepted it.
+        /// as refused when the nodes reached all refused it, as unreachable when none answered.
         func report(_ accepted: [Id: Bool], idKey: String, id: Id, what: String, verb: String) throws {
             let stored = accepted.values.filter { $0 }.count
-            guard stored > 0 else { throw CommandFailure("no node accepted \(what)") }
+            guard !accepted.isEmpty else { throw CommandFailure("no node could be reached to store \(what)", exitCode: Exit.unreachable) }
+            guard stored > 0 else { throw CommandFailure("none of the \(accepted.count) closest nodes accepted \(what)", exitCode: Exit.refused) }
             if json {
                 Console.line(JSONOutput.object([idKey: .string(id.base58), "storedOn": .number(Int64(stored))]))
             } else {
@@ -102,7 +115,12 @@ struct DHTCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let target = try parseId(id)
-                guard let value = try await client.withNode({ await $0.findValue(target) }) else { throw CommandFailure("value \(target) not found") }
+                let value: Value
+                switch try await client.withNode({ await $0.searchValue(target) }) {
+                case .found(let found): value = found
+                case .notFound: throw CommandFailure("value \(target) not found on the closest nodes", exitCode: Exit.notFound)
+                case .unreachable: throw CommandFailure("value \(target) not looked for: no node could be reached", exitCode: Exit.unreachable)
+                }
                 let text = String(validating: value.data, as: UTF8.self)
                 if client.json {
                     var fields: [String: JSONOutput] = ["id": .string(value.id.base58), "data": .string(Base64URL.encode(value.data)),
@@ -126,7 +144,8 @@ struct DHTCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let owner = try client.dataDirectory.loadIdentity().keyPair
-                let peer = PeerInfo.create(owner: owner, fingerprint: 1, sequenceNumber: seq, endpoint: endpoint)
+                let fingerprint = try PeerFingerprint.loadOrCreate(dataDirectory: client.dataDirectory.path)
+                let peer = PeerInfo.create(owner: owner, fingerprint: fingerprint, sequenceNumber: seq, endpoint: endpoint)
                 do throws(ProtocolError) { try peer.validate() } catch { throw CommandFailure(error.reason) }
                 let accepted = try await client.withNode { node in
                     do throws(ProtocolError) { return try await node.announcePeer(peer, persistent: false) } catch { throw CommandFailure(error.description) }
@@ -145,8 +164,12 @@ struct DHTCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let target = try parseId(id)
-                let peers = try await client.withNode { await $0.findPeers(target, count: count) }
-                guard !peers.isEmpty else { throw CommandFailure("no records found for \(target)") }
+                let peers: [PeerInfo]
+                switch try await client.withNode({ await $0.searchPeers(target, count: count) }) {
+                case .found(let found): peers = found
+                case .notFound: throw CommandFailure("no records found for \(target) on the closest nodes", exitCode: Exit.notFound)
+                case .unreachable: throw CommandFailure("records of \(target) not looked for: no node could be reached", exitCode: Exit.unreachable)
+                }
                 if client.json {
                     Console.line(JSONOutput.array(peers.map { peer in
                         JSONOutput.object(["peerId": .string(peer.peerId.base58), "endpoint": .string(peer.endpoint),

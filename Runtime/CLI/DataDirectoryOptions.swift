@@ -23,30 +23,35 @@ func parseId(_ text: String) throws -> Id {
     return id
 }
 
-/// A failure reported as one line on standard error with exit status 1.
+/// A failure reported as one line on standard error, with exit status 1 unless it names its own
+/// (`carrier dht` tells a missing item, a refusal and an unreachable network apart).
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let exitCode: Int32
+    init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
 }
 
 extension ParsableCommand {
-    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and exit status 1.
+    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and its exit status.
     func reportingFailures(_ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch let failure as CommandFailure {
             Console.error(failure.description)
-            throw ExitCode.failure
+            throw ExitCode(failure.exitCode)
         }
     }
 
-    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and exit status 1.
+    /// Runs `body`, turning a `CommandFailure` into `error: <message>` on stderr and its exit status.
     func reportingFailures(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let failure as CommandFailure {
             Console.error(failure.description)
-            throw ExitCode.failure
+            throw ExitCode(failure.exitCode)
         }
     }
 }

@@ -102,8 +102,20 @@ struct CarrierCommandTests {
         #expect(try CarrierBinary.run(["dht", "get", owner] + client).standardOutput == "v7\n")
         #expect(try CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7000"] + client).status == 0)
         #expect(try CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput.contains("tcp://127.0.0.1:7000"))
+        // The fingerprint is drawn once per data directory and kept: a re-announcement with a
+        // higher seq replaces the record instead of adding one beside it.
+        let fingerprintFile = directory + "/client/peer.fingerprint"
+        let fingerprint = try String(contentsOfFile: fingerprintFile, encoding: .utf8)
+        #expect(Int64(fingerprint.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
+        #expect(fingerprint != "1\n", "not the constant 1")
+        #expect(try CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7001", "--seq", "1"] + client).status == 0)
+        #expect(try String(contentsOfFile: fingerprintFile, encoding: .utf8) == fingerprint)
+        #expect(try CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput == "tcp://127.0.0.1:7001 (seq 1)\n")
         let missing = try CarrierBinary.run(["dht", "get", Id.random().base58] + client)
-        #expect(missing.status == 1 && missing.standardError.contains("not found"))
+        #expect(missing.status == 2 && missing.standardError.contains("not found"), "exit 2: not found")
+        let nobody = "\(Id.random().base58)@127.0.0.1:9"
+        let cutOff = try CarrierBinary.run(["dht", "get", id, "--bootstrap", nobody, "--allow-local", "--data-dir", directory + "/client"])
+        #expect(cutOff.status == 4 && cutOff.standardError.contains("no bootstrap node answered"), "exit 4: unreachable, not 'not found'")
         let local = try CarrierBinary.run(["dht", "get", id, "--bootstrap", bootstrap])
         #expect(local.status == 1 && local.standardError.contains("--allow-local"))
         testnet.interrupt()

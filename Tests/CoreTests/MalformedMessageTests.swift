@@ -41,7 +41,7 @@ struct MalformedMessageTests {
         (#"{"y":66,"t":1,"r":{"n4":{}}}"#, "r.n4"),
         (#"{"y":66,"t":1,"r":{"tok":2147483648}}"#, "r.tok"),
         (#"{"y":70,"t":1,"r":{}}"#, "r.v"),
-        (#"{"y":70,"t":1,"r":{"k":"\#(id)"}}"#, "r.k"),
+        (#"{"y":70,"t":1,"r":{"k":"\#(id)"}}"#, "r.v"),
         (#"{"y":37,"t":1,"q":{"v":"AQ"}}"#, "q.tok"),
         (#"{"y":37,"t":1,"q":{"tok":1}}"#, "q.v"),
         (#"{"y":37,"t":1,"q":{"tok":1,"v":""}}"#, "q.v"),
@@ -103,6 +103,20 @@ struct MalformedMessageTests {
     @Test func unknownKeysAreIgnoredAsTheReferenceDoes() throws {
         let message = try Message.decode(json: #"{"y":33,"t":1,"x":[1,2],"v":1}"#)
         #expect(message == Message(txid: 1, version: 1, body: .pingRequest))
+    }
+
+    @Test func aFindValueAnswerWithNodesAndASeqButNoValueIsReadAsNodesAndTheSeqIgnored() throws {
+        // The reference reads past value fields without `v`; an independent implementation sends
+        // `seq` beside its nodes.
+        let text = #"{"y":70,"t":9,"r":{"n4":[["\#(Self.id)","10.0.0.1",39001]],"seq":3,"k":"\#(Self.id)"}}"#
+        let message = try Message.decode(json: text)
+        guard case .findValueResponse(let response) = message.body else { Issue.record("not a FIND_VALUE answer"); return }
+        #expect(response.value == nil && response.nodes.ipv4.count == 1)
+        #expect(message.ignoredFields == ["r.k", "r.seq"])
+        let fromCBOR = try Message.decode(cbor: try #require(Self.cbor(of: try JSONParser.parse(text))))
+        #expect(fromCBOR.ignoredFields == ["r.k", "r.seq"])
+        // A store still needs its value data.
+        #expect(throws: MessageDecodingError.self) { try Message.decode(json: #"{"y":37,"t":1,"q":{"tok":1,"seq":2}}"#) }
     }
 
     @Test func malformedCBORIsReportedAsCBOR() {

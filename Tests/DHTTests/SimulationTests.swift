@@ -40,13 +40,34 @@ struct SimulationTests {
         let first = lookup.nextRequests()
         #expect(first.map(\.id) == nodes.prefix(3).map(\.id))
         #expect(lookup.nextRequests().isEmpty, "alpha requests are already in flight")
-        lookup.recordFailure(of: first[0].id)
-        lookup.recordAnswer(from: first[1].id, nodes: [])
+        lookup.recordFailure(of: first[0])
+        lookup.recordAnswer(from: first[1], nodes: [])
         let second = lookup.nextRequests()
         #expect(second.map(\.id) == [nodes[3].id, nodes[4].id])
-        for node in [first[2]] + second { lookup.recordAnswer(from: node.id, nodes: []) }
+        for node in [first[2]] + second { lookup.recordAnswer(from: node, nodes: []) }
         #expect(lookup.isFinished)
         #expect(lookup.closestAnswered.map(\.id) == [nodes[1], nodes[2], nodes[3], nodes[4]].map(\.id))
         #expect(lookup.requestCount == 5)
+    }
+
+    @Test func aLiveNodeNamedAtAStaleAddressIsStillAskedAtItsOtherAddress() {
+        let target = Id.zero
+        let id = { (n: UInt8) in Id(bytes: [UInt8](repeating: 0, count: 31) + [n])! }
+        let seed = NodeInfo(id: id(9), address: IPAddress("10.0.0.9")!, port: 1)
+        var lookup = IterativeLookup(target: target, seeds: [seed], k: 2, alpha: 3)
+        #expect(lookup.nextRequests() == [seed])
+        // The seed knows node 1 at an old port only; node 2 names it at its current one.
+        let stale = NodeInfo(id: id(1), address: IPAddress("10.0.0.1")!, port: 1)
+        let current = NodeInfo(id: id(1), address: IPAddress("10.0.0.1")!, port: 2)
+        let two = NodeInfo(id: id(2), address: IPAddress("10.0.0.2")!, port: 1)
+        lookup.recordAnswer(from: seed, nodes: [stale, two])
+        #expect(lookup.nextRequests() == [stale, two])
+        lookup.recordAnswer(from: two, nodes: [current])
+        #expect(lookup.nextRequests().isEmpty, "one endpoint of an id at a time")
+        lookup.recordFailure(of: stale)
+        #expect(lookup.nextRequests() == [current])
+        lookup.recordAnswer(from: current, nodes: [stale])
+        #expect(lookup.isFinished)
+        #expect(lookup.closestAnswered == [current, two])
     }
 }

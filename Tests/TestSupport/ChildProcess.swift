@@ -84,9 +84,17 @@ public final class ChildProcess: Sendable {
         return found
     }
 
+    /// Sends it `signal` (SIGSTOP pauses it, SIGCONT resumes it, SIGKILL ends it at once).
+    public func send(signal: Int32) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        if signal == SIGKILL { process.waitUntilExit() }
+    }
+
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()
+        kill(process.processIdentifier, SIGCONT)  // a paused process acts on SIGTERM once resumed
         for _ in 0..<50 where process.isRunning { usleep(100_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()

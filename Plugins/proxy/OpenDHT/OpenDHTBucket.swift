@@ -30,22 +30,22 @@ struct OpenDHTBucket: Equatable, Sendable {
     init() {}
 
     /// Reads a bucket from a Carrier value's data; malformed data (not written by a proxy) throws.
-    init(data: [UInt8]) throws(OpenDHTValue.Malformed) {
+    init(data: [UInt8]) throws(OpenDHTValueError) {
         var limits = CBORLimits()
         limits.maxDepth = 3
         limits.maxStringLength = Self.capacity
         limits.maxInputSize = Self.capacity
         guard case .array(let items)? = try? CBORDecoder.decode(data, limits: limits) else {
-            throw OpenDHTValue.Malformed(description: "the stored bucket is not a CBOR array")
+            throw OpenDHTValueError(description: "the stored bucket is not a CBOR array")
         }
         for item in items {
             guard case .array(let parts) = item, parts.count == 3, case .unsigned(let id) = parts[0], case .unsigned(let expires) = parts[1],
                   expires <= UInt64(Int64.max), case .text(let text) = parts[2],
                   case .object(let fields)? = try? JSONParser.parse(text) else {
-                throw OpenDHTValue.Malformed(description: "a stored bucket entry is not [id, expires, fields]")
+                throw OpenDHTValueError(description: "a stored bucket entry is not [id, expires, fields]")
             }
             // Anyone can write a key's bucket: what is read back is checked as a POST would be.
-            guard !entries.contains(where: { $0.value.id == id }) else { throw OpenDHTValue.Malformed(description: "value id \(id) is stored twice") }
+            guard !entries.contains(where: { $0.value.id == id }) else { throw OpenDHTValueError(description: "value id \(id) is stored twice") }
             entries.append(Entry(value: OpenDHTValue(id: id, fields: try OpenDHTValue.checked(fields)), expires: Int64(expires)))
         }
     }

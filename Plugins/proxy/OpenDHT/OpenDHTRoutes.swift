@@ -51,7 +51,7 @@ struct OpenDHTRoutes: Sendable {
         do {
             let lines = try await store.values(at: key).map { $0.json() + "\n" }
             return HTTPAnswer.json(lines.joined())
-        } catch let error as OpenDHTValue.Malformed {
+        } catch let error as OpenDHTValueError {
             return Self.error(.badGateway, "the Carrier value of this key does not hold OpenDHT values (\(error)); a put replaces it")
         } catch {
             return Self.error(.badGateway, "the lookup failed: \(error)")

@@ -9,6 +9,9 @@ public struct Message: Hashable, Sendable {
     public var version: UInt32
     /// What the message says; its case fixes the method and type (`y`).
     public var body: Body
+    /// Fields the decoder read past because the reference tolerates them and they carry nothing
+    /// (a FIND_VALUE answer's `r.seq` without `v`), by path; empty for every message Carrier writes.
+    public var ignoredFields: [String] = []
 
     /// The version Carrier sends: `"MK"` (Meerkat, the native-node code) version 1.
     public static let carrierVersion: UInt32 = 0x4D4B_0001

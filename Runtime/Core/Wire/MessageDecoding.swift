@@ -39,12 +39,15 @@ extension Message {
         }
         guard let method = Method(rawValue: methodBits) else { throw fields.invalid("y", "unknown method \(methodBits)") }
         let body: Body
+        var ignored: [String] = []
         switch kind {
         case .request: body = try decodeRequest(method, fields)
-        case .response: body = try decodeResponse(method, fields)
+        case .response: body = try decodeResponse(method, fields, ignored: &ignored)
         case .error: body = .error(method: method, try decodeError(fields))
         }
-        return Message(txid: txid, version: version, body: body)
+        var message = Message(txid: txid, version: version, body: body)
+        message.ignoredFields = ignored
+        return message
     }
 
     private static func bodyFields<Node>(_ key: String, of fields: WireFields<Node>, present: Bool) throws(MessageDecodingError) -> WireFields<Node>? {
@@ -79,7 +82,7 @@ extension Message {
         }
     }
 
-    private static func decodeResponse<Node>(_ method: Method, _ fields: WireFields<Node>) throws(MessageDecodingError) -> Body {
+    private static func decodeResponse<Node>(_ method: Method, _ fields: WireFields<Node>, ignored: inout [String]) throws(MessageDecodingError) -> Body {
         let hasBody = ![.ping, .storeValue, .announcePeer].contains(method)
         guard let r = try bodyFields("r", of: fields, present: hasBody) else {
             switch method {
@@ -93,9 +96,14 @@ extension Message {
         case .findNode:
             return .findNodeResponse(FindNodeResponse(nodes: nodes, token: try r.optionalInteger("tok", as: Int32.self) ?? 0))
         case .findValue:
-            let value = try Value.decodeFields(r)
-            guard value != nil || !nodes.isEmpty else { throw r.invalid("v", "a FIND_VALUE response needs n4, n6 or v") }
-            return .findValueResponse(FindValueResponse(nodes: nodes, value: value))
+            // Value fields without `v` (a `seq` beside nodes, say) carry nothing: the reference
+            // reads past them, and so do we, noting them in `ignoredFields`.
+            if !r.has("v") {
+                ignored += Value.metadataKeys.filter { r.has($0) }.map { r.fieldPath($0) }
+                guard !nodes.isEmpty else { throw r.invalid("v", "a FIND_VALUE response needs n4, n6 or v") }
+                return .findValueResponse(FindValueResponse(nodes: nodes, value: nil))
+            }
+            return .findValueResponse(FindValueResponse(nodes: nodes, value: try Value.decodeFields(r)))
         default:
             var peers: [PeerInfo] = []
             for (index, element) in (try r.optionalArray("p") ?? []).enumerated() {
@@ -142,9 +150,13 @@ extension NodeLists {
 }
 
 extension Value {
+    /// The value fields other than `v`.
+    static let metadataKeys = ["k", "rec", "n", "seq", "sig"]
+
     /// The value held in `k, rec, n, seq, sig, v` of a body, or nil when there is no `v` and no other
     /// value field. The reference's parse-time rules apply: with `k`, a 64-byte `sig`, `seq` ≥ 0, and
-    /// `n` exactly when `rec`.
+    /// `n` exactly when `rec`. A value field without `v` is an error here; a FIND_VALUE answer reads
+    /// past such fields first (`orphanedMetadata`), as the reference does.
     static func decodeFields<Node>(_ fields: WireFields<Node>) throws(MessageDecodingError) -> Value? {
         let publicKey = try fields.optionalId("k")
         let recipient = try fields.optionalId("rec")
@@ -152,7 +164,7 @@ extension Value {
         let sequenceNumber = try fields.optionalInteger("seq", as: Int32.self) ?? 0
         let signature = try fields.optionalBinary("sig")
         guard let data = try fields.optionalBinary("v") else {
-            for key in ["k", "rec", "n", "seq", "sig"] where fields.has(key) {
+            for key in metadataKeys where fields.has(key) {
                 throw fields.invalid(key, "value field without value data (v)")
             }
             return nil

@@ -7,6 +7,9 @@ import CarrierCore
 ///
 /// Up to `alpha` requests are in flight; candidates are queried closest first; the lookup ends
 /// when the `k` closest candidates that have not failed have all answered, or nobody is left to ask.
+/// A timeout only removes the endpoint that failed: a candidate is an id at an endpoint, so when an
+/// answer names a live node at a stale address (a peer whose table is full of dead entries), the
+/// same id heard at another endpoint is still asked, and the lookup still ends on the true closest.
 public struct IterativeLookup: Sendable {
     /// Where one candidate stands.
     public enum Status: Sendable { case waiting, inFlight, answered, failed }
@@ -24,10 +27,14 @@ public struct IterativeLookup: Sendable {
     public let alpha: Int
     /// Most candidates remembered (the closest are kept).
     public let capacity: Int
+    private let localId: Id?
 
     /// Candidates sorted by distance to the target.
     private var candidates: [Candidate] = []
-    private var known: Set<Id> = []
+    /// Every id at every endpoint heard of, so that a stale address does not hide a live one.
+    private var known: Set<NodeInfo> = []
+    /// Ids that answered: their other endpoints are not asked.
+    private var answeredIds: Set<Id> = []
     /// Requests sent so far.
     public private(set) var requestCount = 0
     private var finishedEarly = false
@@ -38,7 +45,7 @@ public struct IterativeLookup: Sendable {
         self.k = k
         self.alpha = alpha
         self.capacity = max(capacity, k)
-        if let localId { known.insert(localId) }
+        self.localId = localId
         add(seeds, hop: 1)
     }
 
@@ -53,6 +60,8 @@ public struct IterativeLookup: Sendable {
             case .failed: continue
             case .answered, .inFlight: live += 1
             case .waiting:
+                // Another endpoint of the same id is being asked, or has answered.
+                if answeredIds.contains(candidates[index].node.id) || isInFlight(candidates[index].node.id) { continue }
                 candidates[index].status = .inFlight
                 chosen.append(candidates[index].node)
                 budget -= 1
@@ -63,16 +72,20 @@ public struct IterativeLookup: Sendable {
         return chosen
     }
 
-    /// `id` answered, returning `nodes` closer to the target (those already known are ignored).
-    public mutating func recordAnswer(from id: Id, nodes: [NodeInfo]) {
-        guard let index = candidates.firstIndex(where: { $0.node.id == id }) else { return }
+    /// `node` answered, returning `nodes` closer to the target (those already known are ignored).
+    /// Its id's other endpoints are dropped: the id has answered.
+    public mutating func recordAnswer(from node: NodeInfo, nodes: [NodeInfo]) {
+        guard let index = candidates.firstIndex(where: { $0.node == node }) else { return }
         candidates[index].status = .answered
-        add(nodes, hop: candidates[index].hop + 1)
+        answeredIds.insert(node.id)
+        let hop = candidates[index].hop
+        candidates.removeAll { $0.node.id == node.id && $0.node != node && $0.status == .waiting }
+        add(nodes, hop: hop + 1)
     }
 
-    /// A request to `id` timed out or was refused.
-    public mutating func recordFailure(of id: Id) {
-        guard let index = candidates.firstIndex(where: { $0.node.id == id }) else { return }
+    /// A request to `node` timed out or was refused.
+    public mutating func recordFailure(of node: NodeInfo) {
+        guard let index = candidates.firstIndex(where: { $0.node == node }) else { return }
         candidates[index].status = .failed
     }
 
@@ -105,8 +118,12 @@ public struct IterativeLookup: Sendable {
         candidates.lazy.filter { $0.status == .answered }.prefix(k).map(\.hop).max() ?? 0
     }
 
+    private func isInFlight(_ id: Id) -> Bool {
+        candidates.contains { $0.node.id == id && $0.status == .inFlight }
+    }
+
     private mutating func add(_ nodes: [NodeInfo], hop: Int) {
-        for node in nodes where known.insert(node.id).inserted {
+        for node in nodes where node.id != localId && !answeredIds.contains(node.id) && known.insert(node).inserted {
             let candidate = Candidate(node: node, distance: target.distance(to: node.id), hop: hop)
             let position = candidates.partitionPoint { $0.distance < candidate.distance }
             candidates.insert(candidate, at: position)

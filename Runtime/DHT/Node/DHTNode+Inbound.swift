@@ -25,6 +25,7 @@ extension DHTNode {
             }
             return
         }
+        if !message.ignoredFields.isEmpty { counted.messagesWithIgnoredFields += 1 }
         if message.kind == .request {
             answer(message, from: sender, family: family)
         } else {
@@ -39,9 +40,14 @@ extension DHTNode {
         }
         guard configuration.allowLocal || sender.address.isGlobalUnicast else { return }
         let now = monotonic
+        let known = tables[family]?.entry(for: sender.id)
         if tables[family]?.recordRequest(from: sender, now: now) == true {
             pingContact(sender)
-        } else if let entry = tables[family]?.entry(for: sender.id), entry.node.address == sender.address, entry.node.port == sender.port,
+        } else if let known, known.failedRequests > 0 {
+            // A failing contact is talking again (back from a pause or a restart): its answer to
+            // a ping makes it live at once, rather than after its backoff.
+            pingContact(sender)
+        } else if let entry = known, entry.node.address == sender.address, entry.node.port == sender.port,
                   inboundGate.needsRenewal(Endpoint(address: sender.address, port: sender.port)) {
             // A contact that only sends to us would fall back to the stranger's allowance
             // after 30 minutes without answering us.

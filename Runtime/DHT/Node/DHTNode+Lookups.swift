@@ -4,8 +4,11 @@ import CarrierCore
 extension DHTNode {
     /// Runs an iterative lookup in `family`; `request` builds each request for the `want` flags,
     /// `onAnswer` sees each answer and returns true to finish early. Ends early when cancelled.
+    /// With no live contact, it first makes a reconnection round (`reconnectNow`).
     func lookup(_ target: Id, in family: AddressFamily, request: @escaping @Sendable (LookupWant) -> Message.Body,
                 onAnswer: (NodeInfo, Message.Body) -> Bool) async -> IterativeLookup {
+        // Cut off (every contact failing): reconnect first rather than send nothing.
+        if !hasLiveContact(in: family), !reconnecting.contains(family) { _ = await reconnectNow(in: family) }
         let table = tables[family]!
         var lookup = IterativeLookup(target: target, seeds: table.closest(to: target, count: configuration.k),
                                      k: configuration.k, alpha: configuration.alpha, excluding: id)
@@ -21,10 +24,10 @@ extension DHTNode {
                 inFlight -= 1
                 switch result {
                 case .success(let answer):
-                    lookup.recordAnswer(from: node.id, nodes: acceptableNodes(in: answer, family: family))
+                    lookup.recordAnswer(from: node, nodes: acceptableNodes(in: answer, family: family))
                     if onAnswer(node, answer) { lookup.finish() }
                 case .failure:
-                    lookup.recordFailure(of: node.id)
+                    lookup.recordFailure(of: node)
                 }
                 if lookup.isFinished { break }
             }
@@ -100,7 +103,7 @@ extension DHTNode {
     private static func withinWireLimits(_ nodes: [NodeInfo]) -> Bool {
         var perUnit: [SourceUnit: Int] = [:]
         for node in nodes where node.address.isGlobalUnicast { perUnit[SourceUnit(node.address), default: 0] += 1 }
-        return nodes.count <= RequestHandler.maxNodesPerFamily && perUnit.values.allSatisfy { $0 <= RequestHandler.maxNodesPerSourceUnit }
+        return nodes.count <= RequestAnswerer.maxNodesPerFamily && perUnit.values.allSatisfy { $0 <= RequestAnswerer.maxNodesPerSourceUnit }
     }
 
     private func usable(_ nodes: [NodeInfo]) -> [NodeInfo] {

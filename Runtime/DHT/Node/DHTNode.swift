@@ -8,7 +8,7 @@ import Logging
 ///
 /// Every inbound datagram is rate-limited per source unit (more generously for an endpoint that
 /// answered us recently, `AnsweredEndpoints`), opened by the envelope, decoded and then
-/// either answered (`RequestHandler`) or matched to an outstanding call by txid, address, method
+/// either answered (`RequestAnswerer`) or matched to an outstanding call by txid, address, method
 /// and node id. Every outbound request is rate-limited per destination source unit too. Everything
 /// refused is counted in `statistics`. The work is split by purpose over `DHTNode+*.swift`.
 public actor DHTNode {
@@ -81,11 +81,18 @@ public actor DHTNode {
     /// The address families served, in the order of `configuration.listen`.
     public nonisolated let families: [AddressFamily]
     let envelope: DatagramEnvelope
-    let handler: RequestHandler
+    let handler: RequestAnswerer
     var tables: [AddressFamily: RoutingTable] = [:]
     var transports: [AddressFamily: UDPTransport] = [:]
     var receiveTasks: [Task<Void, Never>] = []
     var maintenanceTask: Task<Void, Never>?
+    /// Checks every second whether a family is cut off (`DHTNode+Recovery`).
+    var recoveryTask: Task<Void, Never>?
+    /// The nodes given to `bootstrap`, the first a cut-off family goes back to.
+    var bootstrapNodes: [NodeInfo] = []
+    var reconnectSchedules: [AddressFamily: ReconnectSchedule] = [:]
+    /// Families with a reconnection round running.
+    var reconnecting: Set<AddressFamily> = []
     var pending: [UInt64: PendingCall] = [:]
     /// The inbound limit, applied by the transports on their event loops.
     nonisolated let inboundGate: InboundGate
@@ -115,7 +122,7 @@ public actor DHTNode {
             throw StorageError(error.description)
         }
         self.storage = try DHTStorage(path: configuration.dataDirectory + "/dht.sqlite")
-        self.handler = RequestHandler(storage: storage, allowLocal: configuration.allowLocal)
+        self.handler = RequestAnswerer(storage: storage, allowLocal: configuration.allowLocal)
         for family in families {
             tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,
                                           maxEntriesPerSourceUnit: configuration.allowLocal ? nil : 8, now: 0)
@@ -195,6 +202,12 @@ public actor DHTNode {
                 await self?.maintain()
             }
         }
+        recoveryTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                await self?.checkConnectivity()
+            }
+        }
         return localEndpoints
     }
 
@@ -218,6 +231,7 @@ public actor DHTNode {
     /// Stops serving, saves the routing tables, and fails every outstanding call.
     public func stop() async {
         maintenanceTask?.cancel()
+        recoveryTask?.cancel()
         saveRoutingTables()
         for transport in transports.values { await transport.close() }
         for task in receiveTasks { task.cancel() }

@@ -11,11 +11,16 @@ public struct NodeStatistics: Sendable, Codable {
     public var envelopeRejected = 0
     /// Authenticated datagrams that were not a valid message.
     public var malformedMessages = 0
+    /// Messages accepted with fields read past, as the reference tolerates them (`Message.ignoredFields`).
+    public var messagesWithIgnoredFields = 0
     /// Responses that matched no outstanding request (unknown txid, wrong address, method or id).
     public var unmatchedResponses = 0
     /// Node lists dropped because they broke the per-family or per-source-unit limits.
     public var nodeListsDiscarded = 0
     public var requestsTimedOut = 0
+    /// Reconnection rounds of a family cut off from the network, and those in which a contact answered.
+    public var reconnectAttempts = 0
+    public var reconnections = 0
     /// Requests sent again after a timeout.
     public var retries = 0
     /// Requests not sent because our outbound rate limit for the destination was exhausted, even

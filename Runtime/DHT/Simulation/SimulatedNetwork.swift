@@ -147,14 +147,14 @@ public struct SimulatedNetwork {
             clock = time
             if let answer = event.answer {
                 nodes[origin].table.recordResponse(from: event.peer, rtt: nil, now: clock)
-                lookup.recordAnswer(from: event.peer.id, nodes: answer)
+                lookup.recordAnswer(from: event.peer, nodes: answer)
                 if event.hasValue {
                     foundValue = true
                     lookup.finish()
                 }
             } else {
                 nodes[origin].table.recordTimeout(of: event.peer.id, now: clock)
-                lookup.recordFailure(of: event.peer.id)
+                lookup.recordFailure(of: event.peer)
             }
         }
         nodes[origin].table.markRefreshed(target, now: clock)

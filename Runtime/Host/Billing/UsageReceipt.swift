@@ -71,44 +71,39 @@ public struct UsageReceipt: Sendable, Equatable {
             + "\"seq\":\(sequence),\"prev\":\"\(Hex.encode(previous))\",\"issued\":\(issuedAt),\"sig\":\"\(Hex.encode(signature))\"}"
     }
 
-    /// Why a receipt's text cannot be read.
-    public struct Malformed: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// Reads the JSON form strictly: every field present with its type, nothing else.
-    public init(json text: String) throws(Malformed) {
+    public init(json text: String) throws(ReceiptError) {
         let value: JSONValue
-        do { value = try JSONParser.parse(text) } catch { throw Malformed(description: "not JSON: \(error)") }
-        guard case .object(let entries) = value else { throw Malformed(description: "a receipt is a JSON object, not a \(value.typeName)") }
+        do { value = try JSONParser.parse(text) } catch { throw ReceiptError(description: "not JSON: \(error)") }
+        guard case .object(let entries) = value else { throw ReceiptError(description: "a receipt is a JSON object, not a \(value.typeName)") }
         var fields = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        func take(_ key: String) throws(Malformed) -> JSONValue {
-            guard let value = fields.removeValue(forKey: key) else { throw Malformed(description: "missing \"\(key)\"") }
+        func take(_ key: String) throws(ReceiptError) -> JSONValue {
+            guard let value = fields.removeValue(forKey: key) else { throw ReceiptError(description: "missing \"\(key)\"") }
             return value
         }
-        func string(_ key: String) throws(Malformed) -> String {
-            guard case .string(let text) = try take(key) else { throw Malformed(description: "\"\(key)\" must be a string") }
+        func string(_ key: String) throws(ReceiptError) -> String {
+            guard case .string(let text) = try take(key) else { throw ReceiptError(description: "\"\(key)\" must be a string") }
             return text
         }
-        func integer(_ key: String) throws(Malformed) -> Int64 {
-            guard case .integer(let number) = try take(key) else { throw Malformed(description: "\"\(key)\" must be an integer") }
+        func integer(_ key: String) throws(ReceiptError) -> Int64 {
+            guard case .integer(let number) = try take(key) else { throw ReceiptError(description: "\"\(key)\" must be an integer") }
             return number
         }
-        func id(_ key: String) throws(Malformed) -> Id {
-            guard let id = Id(base58: try string(key)) else { throw Malformed(description: "\"\(key)\" must be a Base58 node id") }
+        func id(_ key: String) throws(ReceiptError) -> Id {
+            guard let id = Id(base58: try string(key)) else { throw ReceiptError(description: "\"\(key)\" must be a Base58 node id") }
             return id
         }
-        func money(_ key: String) throws(Malformed) -> Int64 {
-            guard let amount = Money.parse(try string(key)) else { throw Malformed(description: "\"\(key)\" must be a decimal amount") }
+        func money(_ key: String) throws(ReceiptError) -> Int64 {
+            guard let amount = Money.parse(try string(key)) else { throw ReceiptError(description: "\"\(key)\" must be a decimal amount") }
             return amount
         }
-        func hex(_ key: String, count: Int) throws(Malformed) -> [UInt8] {
+        func hex(_ key: String, count: Int) throws(ReceiptError) -> [UInt8] {
             guard let bytes = Hex.decode(try string(key)), bytes.count == count else {
-                throw Malformed(description: "\"\(key)\" must be \(count) bytes in hex")
+                throw ReceiptError(description: "\"\(key)\" must be \(count) bytes in hex")
             }
             return bytes
         }
-        guard try integer("v") == 1 else { throw Malformed(description: "\"v\" must be 1 (this version reads receipts of version 1)") }
+        guard try integer("v") == 1 else { throw ReceiptError(description: "\"v\" must be 1 (this version reads receipts of version 1)") }
         issuer = try id("issuer")
         client = try id("client")
         service = try string("service")
@@ -119,13 +114,13 @@ public struct UsageReceipt: Sendable, Equatable {
         currency = try string("currency")
         periodStart = try integer("period_start")
         periodEnd = try integer("period_end")
-        guard case .bool(let final) = try take("final") else { throw Malformed(description: "\"final\" must be true or false") }
+        guard case .bool(let final) = try take("final") else { throw ReceiptError(description: "\"final\" must be true or false") }
         isFinal = final
         sequence = try integer("seq")
         previous = try hex("prev", count: 32)
         issuedAt = try integer("issued")
         signature = try hex("sig", count: 64)
-        if let extra = fields.keys.sorted().first { throw Malformed(description: "unknown field \"\(extra)\"") }
+        if let extra = fields.keys.sorted().first { throw ReceiptError(description: "unknown field \"\(extra)\"") }
     }
 
     public init(issuer: Id, client: Id, service: String, meter: String, units: Int64, microPrice: Int64, charge: Int64, currency: String,
@@ -177,4 +172,9 @@ public enum ReceiptChain {
         }
         return problems
     }
+}
+
+/// Why a receipt's text cannot be read.
+public struct ReceiptError: Error, CustomStringConvertible {
+    public let description: String
 }

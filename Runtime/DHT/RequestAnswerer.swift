@@ -3,7 +3,7 @@ import CarrierCore
 /// Answers DHT requests from the routing tables, the token manager and storage, with the
 /// reference's rules (BOSON-WIRE.md §6, §7, §9). No I/O: the transport hands it a decoded request
 /// and the sender, and sends back what it returns.
-public struct RequestHandler: Sendable {
+public struct RequestAnswerer: Sendable {
     /// Most contacts per address family in one answer (the wire rule).
     public static let maxNodesPerFamily = 16
     /// Most contacts from one global source unit in one answer (the wire rule).
@@ -55,8 +55,11 @@ public struct RequestHandler: Sendable {
         case .findPeerRequest(let query):
             let wanted = query.expectedCount > 0 ? min(Int(query.expectedCount), Self.maxPeersPerAnswer) : Self.maxPeersPerAnswer
             do {
+                // Peers alone when there are any, nodes only when there are none: the protocol's
+                // rule, and what the reference sends (a strict peer refuses the two together).
                 let peers = try storage.peers(query.target, cas: query.cas, limit: wanted, now: wallClock)
-                return .findPeerResponse(FindPeerResponse(nodes: nodes(for: query.target, want: query.want), peers: peers))
+                guard peers.isEmpty else { return .findPeerResponse(FindPeerResponse(nodes: NodeLists(), peers: peers)) }
+                return .findPeerResponse(FindPeerResponse(nodes: nodes(for: query.target, want: query.want), peers: []))
             } catch {
                 return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
             }

@@ -4,25 +4,25 @@ import Foundation
 import Testing
 
 /// The server side of every request: answers, tokens, storage rules and error codes.
-struct RequestHandlerTests {
+struct RequestAnswererTests {
     let storage: DHTStorage
-    let handler: RequestHandler
-    let localHandler: RequestHandler
+    let handler: RequestAnswerer
+    let localHandler: RequestAnswerer
     var table: RoutingTable
     let sender = NodeInfo(id: KeyPair.random().publicKey, address: IPAddress("10.9.8.7")!, port: 40000)
     let globalSender = NodeInfo(id: KeyPair.random().publicKey, address: IPAddress("8.8.4.4")!, port: 40000)
 
     init() throws {
         storage = try DHTStorage(path: NSTemporaryDirectory() + "carrier-handler-\(UUID().uuidString).sqlite")
-        handler = RequestHandler(storage: storage, allowLocal: false)
-        localHandler = RequestHandler(tokens: handler.tokens, storage: storage, allowLocal: true)
+        handler = RequestAnswerer(storage: storage, allowLocal: false)
+        localHandler = RequestAnswerer(tokens: handler.tokens, storage: storage, allowLocal: true)
         table = RoutingTable(localId: .random(), now: 0)
         for index in 0..<40 {
             table.recordResponse(from: NodeInfo(id: .random(), address: IPAddress("198.51.\(index).1")!, port: 39001), now: 0)
         }
     }
 
-    private func answer(_ request: Message.Body, from node: NodeInfo? = nil, with handler: RequestHandler? = nil,
+    private func answer(_ request: Message.Body, from node: NodeInfo? = nil, with handler: RequestAnswerer? = nil,
                         ipv6: RoutingTable? = nil, family: AddressFamily = .ipv4) -> Message.Body? {
         (handler ?? self.handler).answer(request, from: node ?? sender, family: family, ipv4: table, ipv6: ipv6, now: 1_000, wallClock: 1_000)
     }
@@ -98,7 +98,7 @@ struct RequestHandlerTests {
     @Test func announcementsFromLocalAddressesAreIgnoredUnlessAllowed() {
         let owner = KeyPair.random()
         let peer = PeerInfo.create(owner: owner, endpoint: "tcp://8.8.4.4:7000")
-        let announce = { (node: NodeInfo, handler: RequestHandler) in
+        let announce = { (node: NodeInfo, handler: RequestAnswerer) in
             self.answer(.announcePeerRequest(AnnouncePeerRequest(token: self.token(for: owner.publicKey, node: node), peer: peer)), from: node, with: handler)
         }
         #expect(announce(sender, handler) == nil, "10.9.8.7 is not global unicast: no reply at all")
@@ -115,6 +115,11 @@ struct RequestHandlerTests {
         #expect(all.peers.count == 8, "at most 8 per answer")
         #expect(three.peers.count == 3)
         #expect(all.peers.allSatisfy { $0.isValid })
+        #expect(all.nodes.isEmpty && three.nodes.isEmpty, "peers come alone, as the reference sends them")
+        guard case .findPeerResponse(let nobody)? = answer(.findPeerRequest(FindPeerRequest(target: .random(), want: .ipv4))) else {
+            Issue.record("no FIND_PEER answer"); return
+        }
+        #expect(nobody.peers.isEmpty && nobody.nodes.ipv4.count == 16, "nodes only when no peer is known")
     }
 
     @Test func responsesAreNotAnswered() {

@@ -1,0 +1,55 @@
+import CarrierCore
+import NIOCore
+
+/// An IP address and UDP port.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public let address: IPAddress
+    public let port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT` (a numeric address; names are not resolved).
+    public init?(_ text: String) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard let address = IPAddress(String(host)), let number = UInt16(port) else { return nil }
+        self.init(address: address, port: number)
+    }
+
+    /// From the socket address's bytes (no text round trip: this runs for every datagram).
+    init?(_ socketAddress: SocketAddress) {
+        let bytes: [UInt8], port: UInt16
+        switch socketAddress {
+        case .v4(let v4):
+            bytes = withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+            port = UInt16(bigEndian: v4.address.sin_port)
+        case .v6(let v6):
+            bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            port = UInt16(bigEndian: v6.address.sin6_port)
+        case .unixDomainSocket:
+            return nil
+        }
+        guard let address = IPAddress(bytes: bytes) else { return nil }
+        self.init(address: address, port: port)
+    }
+
+    var socketAddress: SocketAddress {
+        get throws { try SocketAddress(ipAddress: address.description, port: Int(port)) }
+    }
+
+    public var family: AddressFamily { address.isIPv4 ? .ipv4 : .ipv6 }
+
+    public var description: String { address.isIPv4 ? "\(address):\(port)" : "[\(address.compactText)]:\(port)" }
+}
