@@ -43,7 +43,8 @@ public struct ManifestSet: Sendable {
             do {
                 return ManifestSet(node: node, plugins: try startOrder(plugins, rejected: rejected), rejected: rejected)
             } catch {
-                let index = plugins.firstIndex { $0.file == error.file }!
+                // Every error of startOrder names one of `plugins`.
+                guard let index = plugins.firstIndex(where: { $0.file == error.file }) else { throw error }
                 rejected.append(RejectedManifest(plugins.remove(at: index), error: error))
             }
         }
