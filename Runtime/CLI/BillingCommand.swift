@@ -119,18 +119,48 @@ struct BillingCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show usage per client, plugin, meter and period, with charges and balances (as of the last flush).")
         @Option(help: "Only this client (Base58 node id).") var client: String?
-        @Flag(help: "Print {\"usage\": [...], \"clients\": [...], \"totals\": {...}} for scripts.") var json = false
+        @Flag(help: "Print {\"usage\": [...], \"clients\": [...], \"totals\": {...}} for scripts, amounts as decimal strings as in the text.") var json = false
         @OptionGroup var ledger: LedgerOptions
 
+        /// The `--json` document: the ledger's rows with every amount a decimal string, as in the text.
         struct Report: Encodable {
+            struct Row: Encodable {
+                let client: String
+                let plugin: String
+                let meter: String
+                let periodStart: Int64
+                let periodSeconds: Int64
+                let units: Int64
+                let charged: String
+            }
             struct Client: Encodable {
                 let client: String
                 let plan: String?
                 let balance: String
             }
-            let usage: [BillingLedger.Usage]
+            struct Meter: Encodable {
+                let plugin: String
+                let meter: String
+                let units: Int64
+                let charged: String
+            }
+            struct Totals: Encodable {
+                let usage: [Meter]
+                let credited: String
+            }
+            let usage: [Row]
             let clients: [Client]
-            let totals: BillingLedger.Totals
+            let totals: Totals
+
+            init(usage: [BillingLedger.Usage], clients: [BillingLedger.Client], totals: BillingLedger.Totals) {
+                self.usage = usage.map {
+                    Row(client: $0.client, plugin: $0.plugin, meter: $0.meter, periodStart: $0.periodStart, periodSeconds: $0.periodSeconds,
+                        units: $0.units, charged: Money.text($0.charged))
+                }
+                self.clients = clients.map { Client(client: $0.id.base58, plan: $0.plan, balance: Money.text($0.balance)) }
+                self.totals = Totals(usage: totals.usage.map { Meter(plugin: $0.plugin, meter: $0.meter, units: $0.units, charged: Money.text($0.charged)) },
+                                     credited: Money.text(totals.credited))
+            }
         }
 
         func run() throws {
@@ -140,16 +170,14 @@ struct BillingCommand: ParsableCommand {
                 let report: Report
                 do {
                     let clients = try ledger.clients().filter { id == nil || $0.id == id }
-                    report = Report(usage: try ledger.usage(client: id),
-                                    clients: clients.map { Report.Client(client: $0.id.base58, plan: $0.plan, balance: Money.text($0.balance)) },
-                                    totals: try ledger.totals())
+                    report = Report(usage: try ledger.usage(client: id), clients: clients, totals: try ledger.totals(client: id))
                 } catch { throw CommandFailure("\(error)") }
                 if json { return Console.line(JSONOutput.encoded(report)) }
                 guard !report.usage.isEmpty || !report.clients.isEmpty else { return Console.line("no usage recorded") }
                 let formatter = ISO8601DateFormatter()
                 for row in report.usage {
                     let period = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(row.periodStart)))
-                    Console.line("\(row.client)  \(row.plugin)  \(row.meter)  period from \(period)  \(row.units) units  charged \(Money.text(row.charged))")
+                    Console.line("\(row.client)  \(row.plugin)  \(row.meter)  period from \(period)  \(row.units) units  charged \(row.charged)")
                 }
                 for client in report.clients {
                     Console.line("\(client.client)  plan \(client.plan ?? "(default)")  balance \(client.balance)")

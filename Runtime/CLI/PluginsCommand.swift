@@ -58,9 +58,12 @@ struct PluginsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load a plugin library in a child process and print what it is, or why it cannot be loaded.",
             discussion: """
-                Takes a shared library or a manifest. For a manifest it also checks the library's \\
-                SHA-256 against the manifest's pin. The library is loaded by a child process, so a \\
-                plugin that crashes while loading cannot take this command down; its crash is reported.
+                Takes a shared library or a manifest. For a manifest it also checks the library's \
+                SHA-256 against the manifest's pin and exits 1 when the pin is missing or differs, as \
+                the host refuses such a library. A library path is taken relative to the current \
+                folder (a manifest's, relative to the manifest), never searched on the loader path. \
+                The library is loaded by a child process, so a plugin that crashes while loading \
+                cannot take this command down; its crash is reported.
 
                 Example: carrier plugins check Plugins/examples/hello-c/libhello-c.so
                 """)
@@ -89,14 +92,30 @@ struct PluginsCommand: AsyncParsableCommand {
                 throw CommandFailure(message.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "error: ", with: ""))
             }
             let facts = try JSONDecoder().decode([String: String].self, from: report)
+            let pin = facts["pin"].flatMap(PinState.init(rawValue:))
             if json {
                 Console.line(JSONOutput.object(facts.mapValues { .string($0) }))
             } else {
-                for key in ["id", "version", "abi", "capabilities", "description", "sha256", "pin"] {
+                for key in ["id", "version", "abi", "capabilities", "description", "sha256"] {
                     if let value = facts[key] { Console.line("\(key): \(value)") }
                 }
+                if let pin { Console.line("pin: \(pin.rawValue)") }
+            }
+            switch pin {
+            case .mismatch?:
+                throw CommandFailure("\(target) pins sha256 \(facts["pinned"] ?? "?"), but the library has \(facts["sha256"] ?? "?"): "
+                    + "the host refuses it (re-pin with `carrier plugins pin \(target)` if the change is yours)")
+            case .missing?:
+                throw CommandFailure("\(target) has no sha256: the host refuses it; run `carrier plugins pin \(target)`")
+            case .ok?, nil:
+                break
             }
         }
+    }
+
+    /// How a manifest's pin compares with its library (`pin` in `check --json`).
+    enum PinState: String {
+        case ok, mismatch, missing
     }
 
     /// `carrier plugins inspect PATH`: the child side of `check` (loads in this process).
@@ -115,8 +134,9 @@ struct PluginsCommand: AsyncParsableCommand {
                 if target.hasSuffix(".toml") {
                     let manifest = try PluginManifest.load(target)
                     library = try PluginLibrary.load(manifest, requirePin: false)
-                    facts["pin"] = manifest.sha256 == nil ? "not pinned (run `carrier plugins pin \(target)`)"
-                        : manifest.sha256 == library.sha256 ? "matches" : "MISMATCH: the manifest pins \(manifest.sha256!)"
+                    let pin: PinState = manifest.sha256 == nil ? .missing : manifest.sha256 == library.sha256 ? .ok : .mismatch
+                    facts["pin"] = pin.rawValue
+                    if let pinned = manifest.sha256 { facts["pinned"] = pinned }
                 } else {
                     library = try PluginLibrary.load(path: target)
                 }
@@ -129,8 +149,15 @@ struct PluginsCommand: AsyncParsableCommand {
                 let data = try JSONEncoder().encode(facts)
                 FileHandle.standardOutput.write(data)
             } catch {
-                throw CommandFailure("\(target): \(error)")
+                throw CommandFailure(Self.naming(target, in: "\(error)"))
             }
+        }
+
+        /// `message` as it is when it names `target` already (a manifest error names its file, a
+        /// load error its library), else prefixed with `target`.
+        static func naming(_ target: String, in message: String) -> String {
+            let absolute = URL(fileURLWithPath: target).standardizedFileURL.path
+            return message.contains(target) || message.contains(absolute) ? message : "\(target): \(message)"
         }
     }
 

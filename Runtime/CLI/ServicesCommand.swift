@@ -15,8 +15,8 @@ struct ServicesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the verified providers of a service type.",
             discussion: """
-                Joins through --bootstrap as a short-lived regular node, looks up the service type's \\
-                peer id and prints each provider whose record verifies: node id, endpoint, plugin \\
+                Joins through --bootstrap as a short-lived regular node, looks up the service type's \
+                peer id and prints each provider whose record verifies: node id, endpoint, plugin \
                 and version, prices. Records whose signatures fail are dropped and counted.
 
                 Example: carrier services find hello --bootstrap ID@127.0.0.1:39001 --allow-local

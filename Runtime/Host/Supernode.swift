@@ -28,9 +28,10 @@ public actor Supernode {
 
     /// Reads the manifests folder, starts the node (its identity from the data directory, created on
     /// first run), joins through the bootstrap nodes, then starts the enabled plugins. A plugin that
-    /// fails is reported in `plugins.status`; the supernode runs on.
+    /// fails, or whose manifest is rejected, is reported in `plugins.status`; the supernode runs on.
+    /// A broken `node.toml` is thrown.
     public static func start(manifestsDirectory: String) async throws -> Supernode {
-        let manifests = try ManifestSet.load(directory: manifestsDirectory)
+        let manifests = try ManifestSet.loadSkippingBroken(directory: manifestsDirectory)
         let configuration = manifests.node
         let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
         var settings = DHTNode.Configuration(listen: configuration.listen, dataDirectory: configuration.dataDirectory)
@@ -51,7 +52,7 @@ public actor Supernode {
         let environment = HostEnvironment(identity: identity, dht: node, services: registry, metrics: metrics, billing: billing,
                                           dataDirectory: configuration.dataDirectory)
         let plugins = PluginHost(environment: environment)
-        await plugins.apply(manifests.plugins)
+        await plugins.apply(manifests.plugins, rejected: manifests.rejected)
         await plugins.startHealthChecks(every: .seconds(15))
         let supernode = Supernode(manifestsDirectory: manifestsDirectory, configuration: configuration, node: node, plugins: plugins,
                                   metrics: metrics)

@@ -47,12 +47,34 @@ struct BillingCommandTests {
         let bad = try CarrierBinary.run(["billing", "credit", client.base58, "1e3", "--manifests", folder])
         #expect(bad.status == 1 && bad.standardError.contains("1e3 is not an amount"))
 
+        // Another client's use and credit: in the ledger's totals, not in this client's.
+        let other = Id.random()
+        let manifest = try PluginManifest.load("\(folder)/priced.toml")
+        let accounts = try BillingAccounts(ledger: BillingLedger.open(dataDirectory: "\(folder)/data"))
+        accounts.report(client: other, plugin: manifest.id, section: manifest.billing, meter: "requests", amount: 12)
+        try accounts.flush()
+        #expect(try CarrierBinary.run(["billing", "credit", other.base58, "3", "--manifests", folder]).status == 0)
+
+        // Money as the text shows it, decimal strings; --client filters every part.
+        let text = try CarrierBinary.run(["billing", "usage", "--client", client.base58, "--manifests", folder]).standardOutput
+        #expect(text.contains("14 units  charged 1\n") && text.contains("balance 1.5"), "\(text)")
         let usage = try CarrierBinary.run(["billing", "usage", "--client", client.base58, "--json", "--manifests", folder])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(usage.standardOutput.utf8)) as? [String: Any], "\(usage.standardError)")
         let rows = try #require(report["usage"] as? [[String: Any]])
-        #expect(rows.count == 1 && rows[0]["units"] as? Int == 14 && rows[0]["charged"] as? Int == 1_000_000)
+        #expect(rows.count == 1 && rows[0]["units"] as? Int == 14 && rows[0]["charged"] as? String == "1")
+        #expect((report["clients"] as? [[String: Any]])?.map { $0["client"] as? String } == [client.base58])
         #expect((report["clients"] as? [[String: Any]])?.first?["plan"] as? String == "pro")
         #expect((report["clients"] as? [[String: Any]])?.first?["balance"] as? String == "1.5")
+        let totals = try #require(report["totals"] as? [String: Any])
+        #expect(totals["credited"] as? String == "2.5")
+        let meters = try #require(totals["usage"] as? [[String: Any]])
+        #expect(meters.count == 1 && meters[0]["units"] as? Int == 14 && meters[0]["charged"] as? String == "1")
+
+        let all = try CarrierBinary.run(["billing", "usage", "--json", "--manifests", folder])
+        let allTotals = try #require((try JSONSerialization.jsonObject(with: Data(all.standardOutput.utf8)) as? [String: Any])?["totals"] as? [String: Any])
+        #expect(allTotals["credited"] as? String == "5.5")
+        #expect((allTotals["usage"] as? [[String: Any]])?.first?["units"] as? Int == 26)
+        #expect((allTotals["usage"] as? [[String: Any]])?.first?["charged"] as? String == "1.5", "the other client's 2 paid requests cost 0.5")
     }
 
     @Test func aClientVerifiesItsReceiptsAndCatchesATamperedOne() throws {

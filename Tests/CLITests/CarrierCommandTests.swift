@@ -123,6 +123,54 @@ struct CarrierCommandTests {
         #expect(testnet.terminationStatus == 0)
     }
 
+    @Test func aTestnetComesUpInSecondsAlsoOnTheRoutingTablesOfItsLastRun() throws {
+        let directory = temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The second run finds the first one's routing tables, whose contacts are at ports no node
+        // has now (--base-port 0): each cost a lookup its timeout, 40 s in all for 16 nodes.
+        for run in 1...2 {
+            let testnet = Process()
+            testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+            testnet.arguments = ["testnet", "--nodes", "16", "--base-port", "0", "--data-dir", directory]
+            let output = Pipe(), progress = Pipe()
+            testnet.standardOutput = output
+            testnet.standardError = progress
+            let started = ContinuousClock.now
+            try testnet.run()
+            defer { if testnet.isRunning { testnet.terminate() } }
+            let bootstrap = output.fileHandleForReading.availableLine()
+            let elapsed = ContinuousClock.now - started
+            #expect(bootstrap.contains("@127.0.0.1:") && elapsed < .seconds(15), "run \(run): \(bootstrap) after \(elapsed)")
+            testnet.interrupt()
+            testnet.waitUntilExit()
+            #expect(testnet.terminationStatus == 0)
+            #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "the bootstrap line is all of standard output")
+            let log = String(decoding: progress.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(log.contains("16/16 nodes joined\n16 nodes running on 127.0.0.1"), "progress goes to standard error: \(log)")
+        }
+    }
+
+    @Test func aTestnetStopsOnCtrlCWhileItsNodesJoin() throws {
+        let directory = temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let testnet = Process()
+        testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        testnet.arguments = ["testnet", "--nodes", "1000", "--base-port", "0", "--data-dir", directory]
+        let output = Pipe(), progress = Pipe()
+        testnet.standardOutput = output
+        testnet.standardError = progress
+        try testnet.run()
+        defer { if testnet.isRunning { testnet.terminate() } }
+        // 1,000 nodes take half a minute to join; the first progress line says they have begun.
+        #expect(progress.fileHandleForReading.availableLine().hasSuffix("/1000 nodes joined"))
+        let interrupted = ContinuousClock.now
+        testnet.interrupt()
+        testnet.waitUntilExit()
+        #expect(ContinuousClock.now - interrupted < .seconds(3), "Ctrl-C is heard at once")
+        #expect(testnet.terminationStatus == 0)
+        #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "no bootstrap line for a network that did not come up")
+    }
+
     @Test func runPrintsTheIdentityAndBothSocketsAndStopsOnSIGINT() throws {
         let directory = temporaryDataDirectory()
         let process = Process()

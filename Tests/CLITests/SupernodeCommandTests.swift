@@ -57,12 +57,114 @@ struct SupernodeCommandTests {
         let manifest = "\(directory)/hello.toml"
         try "# the example\nid = \"org.carrier.examples.hello-c\"\nversion = \"1.0.0\"\nlibrary = \"\(hello)\"\n[config]\nport = 0\n"
             .write(toFile: manifest, atomically: true, encoding: .utf8)
-        #expect(try CarrierBinary.run(["plugins", "check", manifest]).standardOutput.contains("pin: not pinned"))
+        // No pin: the host would refuse it, so check fails too, after saying what it found.
+        let unpinned = try CarrierBinary.run(["plugins", "check", manifest])
+        #expect(unpinned.status == 1 && unpinned.standardOutput.contains("pin: missing"), "\(unpinned.standardOutput)")
+        #expect(unpinned.standardError == "error: \(manifest) has no sha256: the host refuses it; run `carrier plugins pin \(manifest)`\n")
+        let unpinnedJSON = try CarrierBinary.run(["plugins", "check", manifest, "--json"])
+        #expect(try unpinnedJSON.status == 1 && Self.object(unpinnedJSON.standardOutput)["pin"] as? String == "missing")
+
         let pinned = try CarrierBinary.run(["plugins", "pin", manifest])
         #expect(pinned.status == 0, "\(pinned.standardError)")
+        let hash = pinned.standardOutput.trimmingCharacters(in: .newlines)
         let text = try String(contentsOfFile: manifest, encoding: .utf8)
-        #expect(text.hasPrefix("# the example\n") && text.contains("library = \"\(hello)\"\nsha256 = \"\(pinned.standardOutput.trimmingCharacters(in: .newlines))\""))
-        #expect(try CarrierBinary.run(["plugins", "check", manifest]).standardOutput.contains("pin: matches"))
+        #expect(text.hasPrefix("# the example\n") && text.contains("library = \"\(hello)\"\nsha256 = \"\(hash)\""))
+        let good = try CarrierBinary.run(["plugins", "check", manifest])
+        #expect(good.status == 0 && good.standardOutput.contains("pin: ok") && good.standardError.isEmpty, "\(good.standardError)")
+        let goodJSON = try Self.object(try CarrierBinary.run(["plugins", "check", manifest, "--json"]).standardOutput)
+        #expect(goodJSON["pin"] as? String == "ok" && goodJSON["sha256"] as? String == hash)
+
+        let other = String(repeating: "0", count: 64)
+        try text.replacingOccurrences(of: hash, with: other).write(toFile: manifest, atomically: true, encoding: .utf8)
+        let mismatch = try CarrierBinary.run(["plugins", "check", manifest, "--json"])
+        let mismatchJSON = try Self.object(mismatch.standardOutput)
+        #expect(mismatch.status == 1 && mismatchJSON["pin"] as? String == "mismatch" && mismatchJSON["pinned"] as? String == other)
+        #expect(mismatch.standardError.contains("pins sha256 \(other), but the library has \(hash)"), "\(mismatch.standardError)")
+    }
+
+    @Test func checkTakesABareLibraryNameFromTheCurrentFolderAsTheHostWould() throws {
+        let hello = try CPlugins.helloC()
+        let folder = (hello as NSString).deletingLastPathComponent, name = (hello as NSString).lastPathComponent
+        let bare = try CarrierBinary.run(["plugins", "check", name], in: folder)
+        #expect(bare.status == 0 && bare.standardOutput.contains("id: org.carrier.examples.hello-c"), "\(bare.standardError)")
+        // A name that only the loader path has is not searched for there.
+        let elsewhere = try CarrierBinary.run(["plugins", "check", "libc.so.6"], in: folder)
+        #expect(elsewhere.status == 1 && elsewhere.standardError.contains("\(folder)/libc.so.6 does not exist"), "\(elsewhere.standardError)")
+    }
+
+    @Test func checkNamesTheManifestOnceInItsErrors() throws {
+        let manifest = "\(try folder())/future.toml"
+        try "id = \"x\"\nversion = \"1\"\nlibrary = \"libx.so\"\nabi = 2\n".write(toFile: manifest, atomically: true, encoding: .utf8)
+        let refused = try CarrierBinary.run(["plugins", "check", manifest])
+        #expect(refused.status == 1 && refused.standardError == "error: \(manifest): abi: this host speaks ABI major 1, not 2\n", "\(refused.standardError)")
+    }
+
+    @Test func everyHelpTextReadsCleanly() throws {
+        // Every command's --help, found from the top one's subcommand lists.
+        var pending: [[String]] = [[]], seen = 0
+        while let command = pending.popLast() {
+            let help = try CarrierBinary.run(command + ["--help"])
+            #expect(help.status == 0, "\(command)")
+            seen += 1
+            for line in help.standardOutput.split(separator: "\n", omittingEmptySubsequences: false) {
+                #expect(!line.hasSuffix("\\") && !line.contains("\\ "), "carrier \(command.joined(separator: " ")) --help: \(line)")
+            }
+            guard let list = help.standardOutput.components(separatedBy: "SUBCOMMANDS:\n").dropFirst().first else { continue }
+            for line in list.split(separator: "\n", omittingEmptySubsequences: false) {
+                guard line.hasPrefix("  ") else { break }
+                // A name starts in the third column; deeper lines continue an abstract.
+                guard line.dropFirst(2).first != " ", let name = line.split(separator: " ").first else { continue }
+                pending.append(command + [String(name)])
+            }
+        }
+        #expect(seen > 20, "every subcommand was reached")
+    }
+
+    private static func object(_ json: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+    }
+
+    @Test func aBrokenPluginManifestAtStartFailsOnlyThatPluginButABrokenNodeTomlRefusesToStart() async throws {
+        let directory = try folder(), hello = try CPlugins.helloC()
+        try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        try "id = \"org.carrier.examples.hello-c\"\nversion = \"1.0.0\"\nlibrary = \"\(hello)\"\n[config]\nport = 0\n"
+            .write(toFile: "\(directory)/hello.toml", atomically: true, encoding: .utf8)
+        #expect(try CarrierBinary.run(["plugins", "pin", "\(directory)/hello.toml"]).status == 0)
+        try "id = \"org.example.future\"\nversion = \"1\"\nlibrary = \"libfuture.so\"\nabi = 2\n".write(toFile: "\(directory)/future.toml", atomically: true, encoding: .utf8)
+        let reason = "\(directory)/future.toml: abi: this host speaks ABI major 1, not 2"
+
+        let supernode = Process()
+        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        supernode.arguments = ["run", "--manifests", directory]
+        let output = Pipe(), errors = Pipe()
+        supernode.standardOutput = output
+        supernode.standardError = errors
+        try supernode.run()
+        defer { if supernode.isRunning { supernode.terminate() } }
+        #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
+        let contact = output.fileHandleForReading.availableLine().replacingOccurrences(of: "contact: ", with: "")
+        _ = output.fileHandleForReading.availableLine()  // data directory
+        let admin = output.fileHandleForReading.availableLine().replacingOccurrences(of: "admin: http://", with: "")
+            .replacingOccurrences(of: "/status", with: "")
+        #expect(output.fileHandleForReading.availableLine() == "plugin org.carrier.examples.hello-c: running")
+        #expect(output.fileHandleForReading.availableLine() == "plugin org.example.future: failed (\(reason))")
+
+        let list = try CarrierBinary.run(["plugins", "list", "--admin", admin]).standardOutput
+        #expect(list.contains("org.example.future  failed  in-process  error: \(reason)"), "\(list)")
+        #expect(list.contains("org.carrier.examples.hello-c  running"), "\(list)")
+        #expect(try await HTTP.get("http://\(admin)/status").contains("\"failed\":1"))
+        let client = ["--bootstrap", contact, "--allow-local", "--data-dir", "\(directory)/client"]
+        let found = try CarrierBinary.run(["services", "find", "hello"] + client)
+        #expect(found.status == 0 && found.standardOutput.contains("org.carrier.examples.hello-c"), "the DHT and the other plugin serve: \(found.standardError)")
+        supernode.interrupt()
+        supernode.waitUntilExit()
+        #expect(supernode.terminationStatus == 0)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains(" error carrier.host: error=\(reason) plugin=org.example.future"), "\(log)")
+
+        try "data_dir = \"data\"\nlisten = 5\n".write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
+        let refused = try CarrierBinary.run(["run", "--manifests", directory])
+        #expect(refused.status == 1 && refused.standardError.contains("node.toml: listen: expected an array of strings"), "\(refused.standardError)")
     }
 
     @Test func aSupernodeRunsItsPluginsIsFoundAndReloadsOnSIGHUP() async throws {

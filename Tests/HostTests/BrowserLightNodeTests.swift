@@ -22,6 +22,9 @@ struct BrowserLightNodeTests {
         _ = try await browser.evaluate("carrierDemo.ready", session: reader)
         #expect(try await browser.evaluate("document.getElementById('proxy').textContent", session: reader)
                     == "\"\(network.nodes[1].id.base58)\"", "the page shows the proxy it talks to")
+        #expect(try await browser.evaluate("carrierDemo.client.proxy", session: reader) == "\"\(network.nodes[1].id.base58)\"",
+                "the session knows its proxy from the challenge")
+        #expect(try await browser.evaluate("document.getElementById('health').textContent", session: reader).contains("live DHT contacts"))
 
         _ = try await browser.evaluate("carrierDemo.watch(\(writerId))", session: reader)
         let stored = try await browser.evaluate("carrierDemo.put('hello from the first page')", session: writer)

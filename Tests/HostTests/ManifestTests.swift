@@ -154,6 +154,19 @@ struct ManifestTests {
         try write("b.toml", "id = \"b\"\nversion = \"1\"\nlibrary = \"/b.so\"\nenabled = false\n")
         do { _ = try ManifestSet.load(directory: directory) } catch { #expect(error.field == "depends_on[0]" && error.reason.contains("disabled"), "\(error)") }
 
+        // At start each bad manifest costs only its own plugin, and those that depend on it.
+        try write("b.toml", "id = \"b\"\nversion = \"1\"\nlibrary = \"/b.so\"\nabi = 2\n")
+        try write("d.toml", "id = \"c\"\nversion = \"1\"\nlibrary = \"/d.so\"\n")
+        try write("e.toml", "id = \"e\"\nversion = \"1\"\nlibrary = \"/e.so\"\n")
+        try write("f.toml", "id = 7\n")
+        let set = try ManifestSet.loadSkippingBroken(directory: directory)
+        #expect(set.plugins.map(\.id) == ["e", "c"])
+        #expect(set.rejected.map(\.id) == ["b", "f", "c", "a"])
+        #expect(set.rejected.map(\.error.field) == ["abi", "id", "id", "depends_on[0]"])
+        #expect(set.rejected[2].file == "\(directory)/d.toml" && set.rejected[2].error.reason.contains("also the id in \(directory)/c.toml"))
+        #expect(set.rejected[3].error.reason == "\"b\" cannot run: \(directory)/b.toml: abi: this host speaks ABI major 1, not 2")
+        #expect(throws: set.rejected[0].error) { try ManifestSet.load(directory: directory) }
+
         try FileManager.default.removeItem(atPath: "\(directory)/node.toml")
         do { _ = try ManifestSet.load(directory: directory) } catch { #expect(error.file.hasSuffix("node.toml"), "\(error)") }
     }

@@ -77,15 +77,33 @@ struct ProcessIsolationTests {
         #expect(network.environment.services.announced.map(\.type) == ["crashy"])
 
         // 300 ms after start the plugin writes through NULL: its runner dies, its offer is withdrawn.
-        #expect(await eventually { isolated.condition.losses == 1 })
+        // From the moment it is dead, its health and status say so, with the loss counted (never
+        // "running" on a dead runner, nor "lost 0 times; last: unknown"). Health is read first: a
+        // runner dead then is dead when the status is read.
+        var lost: PluginHost.Status?
+        let deadline = ContinuousClock.now + .seconds(5)
+        while lost == nil, ContinuousClock.now < deadline {
+            let health = try? await isolated.health()
+            let status = try #require(await host.status.first)
+            if let detail = health?.1, detail.contains("restarted") {
+                #expect(detail.contains("lost 1 times") && !detail.contains("unknown") && status.state == .restarting, "\(detail) \(status)")
+            }
+            if status.state != .running { lost = status }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let status = try #require(lost)
+        #expect(status.state == .restarting && status.runnerLosses == 1 && status.error?.contains("unknown") == false, "\(status)")
+        #expect(await eventually { isolated.condition.lastLoss?.contains("signal 11") == true }, "\(isolated.condition.lastLoss ?? "")")
         #expect(!Self.isAlive(firstPid), "the crashed runner was reaped")
-        #expect(isolated.condition.lastLoss?.contains("signal 11") == true, "\(isolated.condition.lastLoss ?? "")")
-        #expect(network.environment.services.announced.isEmpty, "a lost runner's services are withdrawn")
+        #expect(await eventually { network.environment.services.announced.isEmpty }, "a lost runner's services are withdrawn")
         #expect(await network.client.ping(try #require(await network.host.nodeInfo)))
 
         // 300 ms later a new runner starts the plugin again, which announces again.
         #expect(await eventually { isolated.condition.running && isolated.condition.pid != firstPid })
         #expect(await eventually { network.environment.services.announced.map(\.type) == ["crashy"] })
+        // Serving again: the old loss is counted, no longer reported as its error.
+        let serving = try #require(await host.status.first)
+        #expect(serving.state == .running && serving.runnerLosses == 1 && serving.error == nil, "\(serving)")
         await host.stopAll()
         #expect(network.environment.services.announced.isEmpty)
         await network.stop()
@@ -120,7 +138,8 @@ struct ProcessIsolationTests {
         await host.startHealthChecks(every: .milliseconds(200))
         let isolated = try #require(await host.instance(stuck.id) as? IsolatedPlugin)
         #expect(await eventually { isolated.condition.losses == 1 }, "the health check overran its limit and the runner was killed")
-        #expect(isolated.condition.lastLoss?.contains("health did not return within 0.5 seconds") == true, "\(isolated.condition.lastLoss ?? "")")
+        #expect(await eventually { isolated.condition.lastLoss?.contains("health did not return within 0.5 seconds") == true },
+                "\(isolated.condition.lastLoss ?? "")")
         #expect(await eventually { await host.healthReports[hello.id]?.health == CARRIER_HEALTH_OK })
         #expect(await eventually { await host.healthReports[stuck.id]?.health == CARRIER_HEALTH_FAILING })
         await host.stopAll()

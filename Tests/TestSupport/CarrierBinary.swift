@@ -31,10 +31,12 @@ public enum CarrierBinary {
         return directory.appendingPathComponent("carrier").path
     }
 
-    public static func run(_ arguments: [String], standardInput: String? = nil) throws -> Result {
+    /// Runs `carrier` with `arguments` (in `directory`, else this process's folder) to its end.
+    public static func run(_ arguments: [String], standardInput: String? = nil, in directory: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let output = Pipe(), error = Pipe(), input = Pipe()
         process.standardOutput = output
         process.standardError = error

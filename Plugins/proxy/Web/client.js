@@ -129,7 +129,8 @@ export class CarrierError extends Error {
 /** A session with one Carrier proxy over its WebSocket. Options: `onState(state)` hears
  *  "open" and "closed"; `proxy` (Base58) is the proxy's node id the session must be with (from
  *  `findServices`, say): a challenge naming another proxy is refused, so a proxy cannot relay
- *  another's challenge to open a session there in this light node's name. */
+ *  another's challenge to open a session there in this light node's name. Once connected,
+ *  `client.proxy` is the node id of the proxy the session is with (its challenge's). */
 export class CarrierClient {
   constructor(origin, key, options = {}) {
     this.url = origin.replace(/^http/, "ws") + "/v1/ws";
@@ -204,6 +205,7 @@ export class CarrierClient {
     if (this.expectedProxy && proxy !== this.expectedProxy) {
       throw new CarrierError(0, `the challenge is for proxy ${proxy}, not ${this.expectedProxy}`);
     }
+    this.proxy = proxy;
     const signature = await this.key.sign(concat(AUTH_CONTEXT, base58Decode(proxy), fromBase64url(challenge)));
     const session = await this.request("authenticate", { node: this.key.id, challenge, signature: base64url(signature) });
     const renewIn = Math.max(5000, session.expires * 1000 - Date.now() - 60000);

@@ -36,7 +36,7 @@ public final class BillingLedger: Sendable {
         public let charged: Int64
     }
 
-    /// Totals over all clients.
+    /// Totals over all clients, or one.
     public struct Totals: Sendable, Codable, Equatable {
         public struct Meter: Sendable, Codable, Equatable {
             public let plugin: String
@@ -183,15 +183,19 @@ public final class BillingLedger: Sendable {
         }
     }
 
-    /// Totals over all clients: units and charges per plugin and meter, and credits granted.
-    public func totals() throws(StorageError) -> Totals {
+    /// Totals over all clients (or one `client`): units and charges per plugin and meter, and
+    /// credits granted.
+    public func totals(client: Id? = nil) throws(StorageError) -> Totals {
         try transaction(writes: false) { database throws(StorageError) in
+            let filter = client == nil ? "" : "WHERE client = ?", arguments: [SQLiteValue] = client.map { [.blob($0.bytes)] } ?? []
             let usage = try database.query("""
-                SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage GROUP BY plugin, meter ORDER BY plugin, meter
-                """).map { row throws(StorageError) in
-                Totals.Meter(plugin: try row.text(0), meter: try row.text(1), units: try row.integer(2), charged: try row.integer(3))
-            }
-            let credited = try database.query("SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit'").first?.integer(0) ?? 0
+                SELECT plugin, meter, SUM(units), SUM(charged) FROM billing_usage \(filter) GROUP BY plugin, meter ORDER BY plugin, meter
+                """, arguments).map { row throws(StorageError) in
+                    Totals.Meter(plugin: try row.text(0), meter: try row.text(1), units: try row.integer(2), charged: try row.integer(3))
+                }
+            let credited = try database.query("""
+                SELECT COALESCE(SUM(amount), 0) FROM billing_journal WHERE kind = 'credit' \(client == nil ? "" : "AND client = ?")
+                """, arguments).first?.integer(0) ?? 0
             return Totals(usage: usage, credited: credited)
         }
     }

@@ -66,8 +66,20 @@ public final class IsolatedPlugin: HostedPlugin {
         return plugin
     }
 
-    /// What the supervisor knows now.
-    public var condition: Condition { state.withLock { $0.condition } }
+    /// What the supervisor knows now. A runner that has ended is lost from that moment, before the
+    /// supervisor has reaped it and noted how (the plugin is never shown running on a dead runner).
+    public var condition: Condition {
+        state.withLock { state in
+            var condition = state.condition
+            guard condition.running, !state.stopping, let session = state.session, session.isFinished,
+                  condition.pid == session.process.pid else { return condition }
+            condition.running = false
+            condition.losses += 1
+            condition.lastLoss = session.ended.current ?? "its runner ended (how is being found out)"
+            condition.pid = nil
+            return condition
+        }
+    }
 
     /// One runner from spawn to a started plugin; on any failure the runner is killed and reaped.
     private func launch() async throws(RunnerSession.Failure) -> RunnerSession {
@@ -162,8 +174,8 @@ public final class IsolatedPlugin: HostedPlugin {
     }
 
     public func health() async throws -> (carrier_health, String) {
-        let (session, condition) = state.withLock { ($0.session, $0.condition) }
-        guard let session, condition.running, !session.isFinished else {
+        let condition = self.condition, session = state.withLock { $0.session }
+        guard let session, condition.running else {
             return (CARRIER_HEALTH_FAILING, "its runner is being restarted (lost \(condition.losses) times; last: \(condition.lastLoss ?? "unknown"))")
         }
         let answer = try await session.request("health", limit: settings.callLimit)

@@ -30,6 +30,9 @@ final class OneShot<T: Sendable>: Sendable {
         }
     }
 
+    /// The result if it has arrived, without waiting.
+    var current: T? { state.withLock { $0.result } }
+
     /// The result, or nil if it did not arrive within `limit`.
     func value(within limit: Duration) async -> T? {
         await withCheckedContinuation { continuation in

@@ -22,8 +22,8 @@ public actor PluginHost {
         /// The library's own version, once loaded.
         public let version: String?
         /// Why it is not running, when it failed; while it runs, why its last reload was refused or
-        /// failed (it runs its previous manifest); for a process-isolated plugin, also how its last
-        /// runner was lost.
+        /// failed (it runs its previous manifest); for a process-isolated plugin that is restarting,
+        /// also how its last runner was lost.
         public let error: String?
         /// How many times its plugin runner was lost (process isolation only).
         public var runnerLosses: Int = 0
@@ -60,8 +60,9 @@ public actor PluginHost {
     public var status: [Status] {
         statuses.values.sorted { $0.id < $1.id }.map { status in
             guard let isolated = running[status.id] as? IsolatedPlugin else { return status }
+            // How the last runner was lost is an error only until a runner serves again.
             let condition = isolated.condition
-            let error = [status.error, condition.lastLoss].compactMap { $0 }.joined(separator: "; ")
+            let error = [status.error, condition.running ? nil : condition.lastLoss].compactMap { $0 }.joined(separator: "; ")
             var live = Status(id: status.id, manifest: status.manifest, state: condition.running ? .running : .restarting,
                               isolation: status.isolation, version: condition.version, error: error.isEmpty ? nil : error)
             live.runnerLosses = condition.losses
@@ -87,9 +88,11 @@ public actor PluginHost {
     /// A changed plugin whose new library fails its check (`checkLibrary`) is not stopped: it runs
     /// on, and its status says the reload was refused. One whose new manifest passes the check but
     /// does not start has its previous manifest started again.
-    /// Calls run one after another, in the order they were made.
-    public func apply(_ manifests: [PluginManifest]) async {
-        await serially { await $0.applyNow(manifests) }
+    /// Each of `rejected` (manifests that cannot be used) is listed as failed with its error, under
+    /// its id (or its file, when a usable manifest has that id). Calls run one after another, in the
+    /// order they were made.
+    public func apply(_ manifests: [PluginManifest], rejected: [RejectedManifest] = []) async {
+        await serially { await $0.applyNow(manifests, rejected: rejected) }
     }
 
     /// Stops every plugin, in reverse start order; the host applies no manifests afterwards.
@@ -148,11 +151,17 @@ public actor PluginHost {
         await task.value
     }
 
-    private func applyNow(_ manifests: [PluginManifest]) async {
+    private func applyNow(_ manifests: [PluginManifest], rejected: [RejectedManifest]) async {
         guard !stopped else { return }
         let wanted = Dictionary(manifests.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let replaced = await stopOutdated(wanted)
         statuses = statuses.filter { wanted[$0.key] != nil }
+        for rejection in rejected {
+            let id = wanted[rejection.id] == nil ? rejection.id : rejection.file
+            logger.error("plugin manifest rejected; the plugin does not run", metadata: ["plugin": "\(id)", "error": "\(rejection.error)"])
+            statuses[id] = Status(id: id, manifest: rejection.file, state: .failed, isolation: rejection.isolation, version: nil,
+                                  error: "\(rejection.error)")
+        }
         for manifest in manifests {
             guard manifest.enabled else {
                 statuses[manifest.id] = Status(id: manifest.id, manifest: manifest.file, state: .disabled, isolation: manifest.isolation,

@@ -84,8 +84,11 @@ public final class PluginLibrary: @unchecked Sendable {
     }
 
     /// Loads the library at `path` without a manifest (no pin, no id check): `carrier plugins check`.
+    /// A relative `path` is taken from the current folder, as a manifest's is from the manifest's
+    /// folder; `dlopen` never searches the loader path for it.
     public static func load(path: String) throws(PluginLoadError) -> PluginLibrary {
-        try load(path: path, expectedSHA256: nil, manifestFile: path)
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        return try load(path: absolute, expectedSHA256: nil, manifestFile: absolute)
     }
 
     /// CARRIER_CAPABILITY_SERVICE and CARRIER_CAPABILITY_SETTLEMENT (function-like macros do not

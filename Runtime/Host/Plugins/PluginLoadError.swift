@@ -1,3 +1,5 @@
+import CarrierPluginABI
+
 /// Why a plugin could not be loaded or started. Each case says exactly what an operator must fix.
 public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case libraryMissing(path: String)
@@ -42,11 +44,16 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         case .wrongABIMajor(let path, let found): return "\(path): its plugin table says ABI major \(found), this host speaks 1"
         case .missingFunction(let path, let name): return "\(path): its plugin table has no `\(name)` (NULL)"
         case .idMismatch(let manifest, let library): return "the manifest says id \"\(manifest)\" but the library is \"\(library)\""
-        case .createFailed(let id, let status, let message): return "\(id): create failed (status \(status)): \(message)"
-        case .startFailed(let id, let status, let message): return "\(id): start failed (status \(status)): \(message)"
+        case .createFailed(let id, let status, let message): return "\(id): create failed (\(Self.name(status))): \(message)"
+        case .startFailed(let id, let status, let message): return "\(id): start failed (\(Self.name(status))): \(message)"
         case .unresponsive(let id, let call, let seconds): return "\(id): \(call) did not return within \(seconds) s; the plugin is stuck"
-        case .inRunner(let id, let message): return "\(id) (in its plugin runner): \(message)"
+        case .inRunner(let id, let message):
+            // The runner's message may name the plugin first, as the in-process one would: once is enough.
+            let reason = message.hasPrefix("\(id): ") ? String(message.dropFirst(id.count + 2)) : message
+            return "\(id) (in its plugin runner): \(reason)"
         case .dependencyNotRunning(let dependency): return "not started: it depends on \(dependency), which is not running"
         }
     }
+
+    private static func name(_ status: Int32) -> String { carrier_status(rawValue: UInt32(bitPattern: status)).name }
 }
