@@ -25,6 +25,8 @@ public struct CarrierHostAPI: @unchecked Sendable {
         public let status: Int32
         /// A conditional store met a newer version (CARRIER_ERR_CONFLICT).
         public var isConflict: Bool { status == Int32(CARRIER_ERR_CONFLICT.rawValue) }
+        /// No node answered (CARRIER_ERR_UNREACHABLE): the network, not the item, is missing.
+        public var isUnreachable: Bool { status == Int32(CARRIER_ERR_UNREACHABLE.rawValue) }
         public var description: String {
             let names: [UInt32: String] = [
                 CARRIER_ERR_INVALID_ARGUMENT.rawValue: "invalid argument", CARRIER_ERR_NOT_FOUND.rawValue: "not found",
@@ -32,6 +34,7 @@ public struct CarrierHostAPI: @unchecked Sendable {
                 CARRIER_ERR_TIMEOUT.rawValue: "timed out", CARRIER_ERR_REFUSED.rawValue: "refused (no node accepted it, or the host said no)",
                 CARRIER_ERR_SHUTTING_DOWN.rawValue: "the plugin is stopping",
                 CARRIER_ERR_CONFLICT.rawValue: "conflict (a node holds a newer version than the cas)",
+                CARRIER_ERR_UNREACHABLE.rawValue: "unreachable (no node answered; try again)",
             ]
             return "host call \(names[UInt32(bitPattern: status)] ?? "failed") (status \(status))"
         }

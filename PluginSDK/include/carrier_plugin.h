@@ -116,7 +116,10 @@ typedef enum carrier_status {
     CARRIER_ERR_TIMEOUT = 5,
     CARRIER_ERR_REFUSED = 6,          /* the network or the host refused it (e.g. no node stored it) */
     CARRIER_ERR_SHUTTING_DOWN = 7,    /* the instance is stopping; the operation was abandoned  */
-    CARRIER_ERR_CONFLICT = 8          /* (1.3) a node holds a newer version than `cas`: read again */
+    CARRIER_ERR_CONFLICT = 8,         /* (1.3) a node holds a newer version than `cas`: read again */
+    CARRIER_ERR_UNREACHABLE = 9       /* (1.4) no node answered: the network, not the item, is
+                                       * missing (find_value, find_peers, stores, announcements);
+                                       * try again later. A 1.3 plugin reads it as a failure. */
 } carrier_status;
 
 /** Log levels, as swift-log's. */
@@ -226,10 +229,14 @@ typedef struct carrier_plugin_instance carrier_plugin_instance;
  * CARRIER_ERR_SHUTTING_DOWN if the instance stops first; one that returned an error never does. */
 typedef void (*carrier_task_fn)(void *user_data);
 typedef void (*carrier_nodes_callback)(void *user_data, carrier_status status, const carrier_node_info *nodes, size_t count);
-/** `value` is NULL with CARRIER_ERR_NOT_FOUND. */
+/** `value` is NULL unless the status is CARRIER_OK: CARRIER_ERR_NOT_FOUND when the closest nodes
+ *  answered and none had it, CARRIER_ERR_UNREACHABLE (1.4) when no node answered at all. */
 typedef void (*carrier_value_callback)(void *user_data, carrier_status status, const carrier_value *value);
 typedef void (*carrier_peers_callback)(void *user_data, carrier_status status, const carrier_peer *peers, size_t count);
-/** A write's outcome: how many of the closest nodes were asked and how many accepted. */
+/** A write's outcome: how many of the closest nodes were asked and how many accepted. The status
+ *  is CARRIER_OK if one accepted, CARRIER_ERR_CONFLICT if one holds a newer version,
+ *  CARRIER_ERR_REFUSED if those asked all said no, CARRIER_ERR_UNREACHABLE (1.4; `asked` 0) if no
+ *  node could be reached. */
 typedef void (*carrier_write_callback)(void *user_data, carrier_status status, uint32_t accepted, uint32_t asked);
 typedef void (*carrier_event_callback)(void *user_data, const carrier_event *event);
 typedef void (*carrier_dht_status_callback)(void *user_data, carrier_status status, const carrier_dht_status *dht);
@@ -298,7 +305,8 @@ typedef struct carrier_host_api_v1 {
      *  key with `sequence_number`, then stores it. Its id is the node id; `store_signed` (1.4) says so. */
     carrier_status (*store_signed_value)(carrier_host *host, int32_t sequence_number, const uint8_t *data, size_t length,
                                          carrier_write_callback callback, void *user_data);
-    /** Up to `max_count` (1-8) verified peer records for `peer_id`. */
+    /** Up to `max_count` (1-8) verified peer records for `peer_id`: CARRIER_OK with `count` 0 when
+     *  the closest nodes hold none, CARRIER_ERR_UNREACHABLE (1.4) when no node answered. */
     carrier_status (*find_peers)(carrier_host *host, const carrier_id *peer_id, uint32_t max_count,
                                  carrier_peers_callback callback, void *user_data);
     /** Announces a complete, valid peer record to the K closest nodes. */

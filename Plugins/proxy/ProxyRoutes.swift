@@ -65,7 +65,7 @@ struct ProxyRoutes: Sendable {
             }
             return .json(found.json)
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
+            return Self.upstreamFailure(error, "the DHT lookup failed")
         }
     }
 
@@ -106,7 +106,7 @@ struct ProxyRoutes: Sendable {
             }
             return Self.error(.conflict, code: ErrorCode.casFail.rawValue, "a node holds a version newer than cas \(cas): read it again")
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node stored the value: \(error)")
+            return Self.upstreamFailure(error, "no node stored the value")
         }
     }
 
@@ -119,7 +119,7 @@ struct ProxyRoutes: Sendable {
             }
             return .json(#"{"nodes":[\#(nodes.joined(separator: ","))]}"#)
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
+            return Self.upstreamFailure(error, "the DHT lookup failed")
         }
     }
 
@@ -129,7 +129,7 @@ struct ProxyRoutes: Sendable {
             let peers = try await host.findPeers(id.bytes).compactMap(PeerInfo.init).map(\.json)
             return .json(#"{"peers":[\#(peers.joined(separator: ","))]}"#)
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
+            return Self.upstreamFailure(error, "the DHT lookup failed")
         }
     }
 
@@ -150,7 +150,7 @@ struct ProxyRoutes: Sendable {
             await peers.offer([peer], for: peer.peerId)
             return .json(#"{"id":"\#(peer.peerId.base58)","accepted":\#(accepted),"asked":\#(asked)}"#)
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "no node took the announcement: \(error)")
+            return Self.upstreamFailure(error, "no node took the announcement")
         }
     }
 
@@ -172,7 +172,7 @@ struct ProxyRoutes: Sendable {
             }
             return .json(JSONValue.object([JSONValue.Entry("type", .string(type)), JSONValue.Entry("providers", .array(items))]).text)
         } catch {
-            return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "the DHT lookup failed: \(error)")
+            return Self.upstreamFailure(error, "the DHT lookup failed")
         }
     }
 
@@ -232,4 +232,16 @@ extension HTTPRequest {
 
     /// Whether the path begins with `prefix`, byte for byte (see `pathSegments`).
     func pathStarts(with prefix: String) -> Bool { path.utf8.starts(with: prefix.utf8) }
+
+}
+
+extension ProxyRoutes {
+    /// A DHT call that failed: 503 when no node answered (the network, not the item, is missing:
+    /// try again), 502 otherwise.
+    static func upstreamFailure(_ error: any Error, _ what: String) -> HTTPAnswer {
+        if let failure = error as? CarrierHostAPI.Failure, failure.isUnreachable {
+            return Self.error(.serviceUnavailable, code: ErrorCode.serverError.rawValue, "\(what): no node could be reached (\(error))")
+        }
+        return Self.error(.badGateway, code: ErrorCode.serverError.rawValue, "\(what): \(error)")
+    }
 }

@@ -79,7 +79,7 @@ extension HostAPI {
         let services = context.services, reply = Callback(function: callback, userData: userData), condition = cas >= 0 ? cas : nil
         let id = CRecords.id(value.id)
         return context.startCall({ await services.store(value, cas: condition) }, deliver: { outcome in
-            let status = outcome.conflicts > 0 ? CARRIER_ERR_CONFLICT : outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED
+            let status = outcome.status
             var valueId = id
             reply.function(reply.userData, status, &valueId, UInt32(outcome.accepted), UInt32(outcome.asked))
         }, abandon: {

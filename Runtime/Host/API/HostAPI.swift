@@ -109,9 +109,13 @@ enum HostAPI {
         api.find_value = { host, valueId, cas, callback, userData in
             guard let context = PluginContext.from(host), let valueId, let callback else { return CARRIER_ERR_INVALID_ARGUMENT }
             let id = CRecords.id(valueId), services = context.services, reply = Callback(function: callback, userData: userData)
-            return context.startCall({ await services.findValue(id, cas: cas >= 0 ? cas : nil) }, deliver: { value in
-                guard let value else { return reply.function(reply.userData, CARRIER_ERR_NOT_FOUND, nil) }
-                CRecords.withCValue(value) { reply.function(reply.userData, CARRIER_OK, $0) }
+            return context.startCall({ await services.findValue(id, cas: cas >= 0 ? cas : nil) }, deliver: { outcome in
+                switch outcome {
+                case .found(let value)?: CRecords.withCValue(value) { reply.function(reply.userData, CARRIER_OK, $0) }
+                case .notFound?: reply.function(reply.userData, CARRIER_ERR_NOT_FOUND, nil)
+                case .unreachable?: reply.function(reply.userData, CARRIER_ERR_UNREACHABLE, nil)
+                case nil: reply.function(reply.userData, CARRIER_ERR_FAILED, nil)
+                }
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil) })
         }
         api.store_value = { host, value, callback, userData in
@@ -134,8 +138,13 @@ enum HostAPI {
                 return CARRIER_ERR_INVALID_ARGUMENT
             }
             let id = CRecords.id(peerId), services = context.services, reply = Callback(function: callback, userData: userData)
-            return context.startCall({ await services.findPeers(id, count: Int(maxCount)) }, deliver: { peers in
-                CRecords.withCPeers(peers) { reply.function(reply.userData, CARRIER_OK, $0, $1) }
+            return context.startCall({ await services.findPeers(id, count: Int(maxCount)) }, deliver: { outcome in
+                switch outcome {
+                case .found(let peers)?: CRecords.withCPeers(peers) { reply.function(reply.userData, CARRIER_OK, $0, $1) }
+                case .notFound?: reply.function(reply.userData, CARRIER_OK, nil, 0)
+                case .unreachable?: reply.function(reply.userData, CARRIER_ERR_UNREACHABLE, nil, 0)
+                case nil: reply.function(reply.userData, CARRIER_ERR_FAILED, nil, 0)
+                }
             }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, nil, 0) })
         }
         api.announce_peer = { host, peer, callback, userData in
@@ -199,7 +208,7 @@ enum HostAPI {
                                    _ write: @escaping @Sendable (any PluginServices) async -> WriteOutcome) -> carrier_status {
         let services = context.services, reply = Callback(function: callback, userData: userData)
         return context.startCall({ await write(services) }, deliver: { outcome in
-            let status = outcome.conflicts > 0 ? CARRIER_ERR_CONFLICT : outcome.accepted > 0 ? CARRIER_OK : CARRIER_ERR_REFUSED
+            let status = outcome.status
             reply.function(reply.userData, status, UInt32(outcome.accepted), UInt32(outcome.asked))
         }, abandon: { reply.function(reply.userData, CARRIER_ERR_SHUTTING_DOWN, 0, 0) })
     }

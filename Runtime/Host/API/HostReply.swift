@@ -20,9 +20,10 @@ enum HostReply: Sendable, Equatable {
     /// An announcement: CARRIER_OK, or the status and why.
     case announced(carrier_status, reason: String)
     case nodes([NodeInfo])
-    /// The value found; nil when none was.
-    case value(Value?)
-    case peers([PeerInfo])
+    /// The value found, or whether the closest nodes were asked (not found) or none answered.
+    case value(SearchOutcome<Value>)
+    /// The records found (none when `.notFound`), or that no node answered.
+    case peers(SearchOutcome<[PeerInfo]>)
     case written(WriteOutcome)
     /// The routing-table counts; nil if the host could not tell.
     case dhtStatus(DHTStatus?)
@@ -35,7 +36,7 @@ enum HostReply: Sendable, Equatable {
     /// The fields of the `result` message that carries this reply.
     var fields: [String: CBOR] {
         switch self {
-        case .done, .unanswered, .signature(nil), .sealed(nil), .opened(.invalid), .value(nil), .dhtStatus(nil): [:]
+        case .done, .unanswered, .signature(nil), .sealed(nil), .opened(.invalid), .dhtStatus(nil): [:]
         case .accepted(let accepted), .recorded(let accepted): ["status": .unsigned(UInt64((accepted ? CARRIER_OK : CARRIER_ERR_NOT_FOUND).rawValue))]
         case .signature(let signature?): ["signature": .bytes(signature)]
         case .sealed(let sealed?): ["sealed": .bytes(sealed)]
@@ -44,8 +45,10 @@ enum HostReply: Sendable, Equatable {
         case .decision(let decision, let reason): ["decision": .unsigned(UInt64(decision.rawValue)), "reason": .text(reason)]
         case .announced(let status, let reason): ["status": .unsigned(UInt64(status.rawValue)), "reason": .text(reason)]
         case .nodes(let nodes): ["nodes": RunnerMessage.encode(nodes: nodes)]
-        case .value(let value?): ["value": RunnerMessage.encode(value: value)]
-        case .peers(let peers): ["peers": RunnerMessage.encode(peers: peers)]
+        case .value(.found(let value)): ["value": RunnerMessage.encode(value: value)]
+        case .peers(.found(let peers)): ["peers": RunnerMessage.encode(peers: peers)]
+        case .value(.notFound), .peers(.notFound): ["notFound": .unsigned(1)]
+        case .value(.unreachable), .peers(.unreachable): ["unreachable": .unsigned(1)]
         case .written(let outcome):
             ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked)), "conflicts": .unsigned(UInt64(outcome.conflicts))]
         case .dhtStatus(let status?):
@@ -80,8 +83,16 @@ enum HostReply: Sendable, Equatable {
             guard present("status") else { self = .unanswered; return }
             self = .announced(try status("status"), reason: present("reason") ? try message.text("reason") : "")
         case .findNode: self = present("nodes") ? .nodes(try message.nodes("nodes")) : .unanswered
-        case .findValue: self = .value(present("value") ? try message.value("value") : nil)
-        case .findPeers: self = present("peers") ? .peers(try message.peers("peers")) : .unanswered
+        case .findValue, .findPeers:
+            let found: SearchOutcome<Void>? = present("notFound") ? .notFound : present("unreachable") ? .unreachable : nil
+            switch (request, found) {
+            case (.findValue, nil): self = present("value") ? .value(.found(try message.value("value"))) : .unanswered
+            case (_, nil): self = present("peers") ? .peers(.found(try message.peers("peers"))) : .unanswered
+            case (.findValue, .notFound?): self = .value(.notFound)
+            case (.findValue, _): self = .value(.unreachable)
+            case (_, .notFound?): self = .peers(.notFound)
+            default: self = .peers(.unreachable)
+            }
         case .store, .announce:
             guard present("accepted", "asked") else { self = .unanswered; return }
             self = .written(WriteOutcome(accepted: try count("accepted"), asked: try count("asked"),

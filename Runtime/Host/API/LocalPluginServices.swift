@@ -56,10 +56,10 @@ struct LocalPluginServices: PluginServices {
             return .later { .nodes(await dht.findNode(target)) }
         case .findValue(let id, let cas):
             let dht = environment.dht
-            return .later { .value(await dht.findValue(id, cas: cas)) }
+            return .later { .value(await dht.searchValue(id, cas: cas)) }
         case .findPeers(let id, let count):
             let dht = environment.dht
-            return .later { .peers(await dht.findPeers(id, count: count)) }
+            return .later { .peers(await dht.searchPeers(id, count: count)) }
         case .store(let value, let cas):
             let dht = environment.dht
             return .later { .written(WriteOutcome(try? await dht.storeValueAnswers(value, cas: cas, persistent: false))) }

@@ -70,14 +70,16 @@ extension PluginServices {
         return nodes
     }
 
-    func findValue(_ id: Id, cas: Int32?) async -> Value? {
-        guard case .value(let value) = await serve(.findValue(id: id, cas: cas)).reply else { return nil }
-        return value
+    /// The value, or why there is none; nil if the host did not answer.
+    func findValue(_ id: Id, cas: Int32?) async -> SearchOutcome<Value>? {
+        guard case .value(let outcome) = await serve(.findValue(id: id, cas: cas)).reply else { return nil }
+        return outcome
     }
 
-    func findPeers(_ id: Id, count: Int) async -> [PeerInfo] {
-        guard case .peers(let peers) = await serve(.findPeers(id: id, count: count)).reply else { return [] }
-        return peers
+    /// The records, or why there are none; nil if the host did not answer.
+    func findPeers(_ id: Id, count: Int) async -> SearchOutcome<[PeerInfo]>? {
+        guard case .peers(let outcome) = await serve(.findPeers(id: id, count: count)).reply else { return nil }
+        return outcome
     }
 
     /// Stores a (valid) value on the closest nodes; with a `cas`, only where no newer version is
@@ -145,6 +147,14 @@ struct WriteOutcome: Sendable, Equatable {
 
     /// Nothing asked (the node could not write at all).
     static let none = WriteOutcome(accepted: 0, asked: 0)
+
+    /// The status a plugin gets: CONFLICT if any node holds a newer version, OK if one accepted,
+    /// UNREACHABLE if no node was reached, else REFUSED (the closest answered and said no).
+    var status: carrier_status {
+        if conflicts > 0 { return CARRIER_ERR_CONFLICT }
+        if accepted > 0 { return CARRIER_OK }
+        return asked == 0 ? CARRIER_ERR_UNREACHABLE : CARRIER_ERR_REFUSED
+    }
 
     init(accepted: Int, asked: Int, conflicts: Int = 0) {
         self.accepted = accepted

@@ -14,6 +14,7 @@ extension carrier_status {
         case CARRIER_ERR_REFUSED: "CARRIER_ERR_REFUSED"
         case CARRIER_ERR_SHUTTING_DOWN: "CARRIER_ERR_SHUTTING_DOWN"
         case CARRIER_ERR_CONFLICT: "CARRIER_ERR_CONFLICT"
+        case CARRIER_ERR_UNREACHABLE: "CARRIER_ERR_UNREACHABLE"
         default: "status \(rawValue)"
         }
     }
