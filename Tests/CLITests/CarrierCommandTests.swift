@@ -9,6 +9,18 @@ struct CarrierCommandTests {
         NSTemporaryDirectory() + "carrier-cli-\(UUID().uuidString)"
     }
 
+    /// `carrier testnet --nodes N --base-port 0` as a child, with its standard output and error.
+    private func startTestnet(nodes: Int, directory: String) throws -> (process: Process, output: Pipe, progress: Pipe) {
+        let testnet = Process()
+        testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        testnet.arguments = ["testnet", "--nodes", "\(nodes)", "--base-port", "0", "--data-dir", directory]
+        let output = Pipe(), progress = Pipe()
+        testnet.standardOutput = output
+        testnet.standardError = progress
+        try testnet.run()
+        return (testnet, output, progress)
+    }
+
     @Test func helpListsTheCommands() throws {
         let result = try CarrierBinary.run(["--help"])
         #expect(result.status == 0)
@@ -81,13 +93,7 @@ struct CarrierCommandTests {
 
     @Test func aNewcomerPutsAndGetsThroughATestnet() throws {
         let directory = temporaryDataDirectory()
-        let testnet = Process()
-        testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        testnet.arguments = ["testnet", "--nodes", "12", "--base-port", "0", "--data-dir", directory + "/testnet"]
-        let output = Pipe()
-        testnet.standardOutput = output
-        testnet.standardError = Pipe()
-        try testnet.run()
+        let (testnet, output, _) = try startTestnet(nodes: 12, directory: directory + "/testnet")
         defer { if testnet.isRunning { testnet.terminate() } }
         let bootstrap = output.fileHandleForReading.availableLine()
         #expect(bootstrap.contains("@127.0.0.1:"))
@@ -129,14 +135,8 @@ struct CarrierCommandTests {
         // The second run finds the first one's routing tables, whose contacts are at ports no node
         // has now (--base-port 0): each cost a lookup its timeout, 40 s in all for 16 nodes.
         for run in 1...2 {
-            let testnet = Process()
-            testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-            testnet.arguments = ["testnet", "--nodes", "16", "--base-port", "0", "--data-dir", directory]
-            let output = Pipe(), progress = Pipe()
-            testnet.standardOutput = output
-            testnet.standardError = progress
             let started = ContinuousClock.now
-            try testnet.run()
+            let (testnet, output, progress) = try startTestnet(nodes: 16, directory: directory)
             defer { if testnet.isRunning { testnet.terminate() } }
             let bootstrap = output.fileHandleForReading.availableLine()
             let elapsed = ContinuousClock.now - started
@@ -153,13 +153,7 @@ struct CarrierCommandTests {
     @Test func aTestnetStopsOnCtrlCWhileItsNodesJoin() throws {
         let directory = temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let testnet = Process()
-        testnet.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        testnet.arguments = ["testnet", "--nodes", "1000", "--base-port", "0", "--data-dir", directory]
-        let output = Pipe(), progress = Pipe()
-        testnet.standardOutput = output
-        testnet.standardError = progress
-        try testnet.run()
+        let (testnet, output, progress) = try startTestnet(nodes: 1000, directory: directory)
         defer { if testnet.isRunning { testnet.terminate() } }
         // 1,000 nodes take half a minute to join; the first progress line says they have begun.
         #expect(progress.fileHandleForReading.availableLine().hasSuffix("/1000 nodes joined"))

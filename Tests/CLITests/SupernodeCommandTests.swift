@@ -15,6 +15,18 @@ struct SupernodeCommandTests {
         return path
     }
 
+    /// `carrier run --manifests directory` as a child, with its standard output and error.
+    private func startSupernode(_ directory: String) throws -> (process: Process, output: Pipe, errors: Pipe) {
+        let supernode = Process()
+        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
+        supernode.arguments = ["run", "--manifests", directory]
+        let output = Pipe(), errors = Pipe()
+        supernode.standardOutput = output
+        supernode.standardError = errors
+        try supernode.run()
+        return (supernode, output, errors)
+    }
+
     @Test func checkDescribesALibraryOrSaysPreciselyWhyNot() throws {
         let hello = try CPlugins.helloC()
         let good = try CarrierBinary.run(["plugins", "check", hello])
@@ -30,13 +42,7 @@ struct SupernodeCommandTests {
         let directory = try folder()
         try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n"
             .write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
-        let supernode = Process()
-        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        supernode.arguments = ["run", "--manifests", directory]
-        let output = Pipe(), errors = Pipe()
-        supernode.standardOutput = output
-        supernode.standardError = errors
-        try supernode.run()
+        let (supernode, output, errors) = try startSupernode(directory)
         defer { if supernode.isRunning { supernode.terminate() } }
         // Once the process is up, but (most likely) before the supernode has started.
         usleep(200_000)
@@ -133,13 +139,7 @@ struct SupernodeCommandTests {
         try "id = \"org.example.future\"\nversion = \"1\"\nlibrary = \"libfuture.so\"\nabi = 2\n".write(toFile: "\(directory)/future.toml", atomically: true, encoding: .utf8)
         let reason = "\(directory)/future.toml: abi: this host speaks ABI major 1, not 2"
 
-        let supernode = Process()
-        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        supernode.arguments = ["run", "--manifests", directory]
-        let output = Pipe(), errors = Pipe()
-        supernode.standardOutput = output
-        supernode.standardError = errors
-        try supernode.run()
+        let (supernode, output, errors) = try startSupernode(directory)
         defer { if supernode.isRunning { supernode.terminate() } }
         #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
         let contact = output.fileHandleForReading.availableLine().replacingOccurrences(of: "contact: ", with: "")
@@ -175,13 +175,7 @@ struct SupernodeCommandTests {
         try ("enabled = true\n" + body).write(toFile: manifest, atomically: true, encoding: .utf8)
         #expect(try CarrierBinary.run(["plugins", "pin", manifest]).status == 0)
 
-        let supernode = Process()
-        supernode.executableURL = URL(fileURLWithPath: CarrierBinary.path)
-        supernode.arguments = ["run", "--manifests", directory]
-        let output = Pipe()
-        supernode.standardOutput = output
-        supernode.standardError = Pipe()
-        try supernode.run()
+        let (supernode, output, _) = try startSupernode(directory)
         defer { if supernode.isRunning { supernode.terminate() } }
         #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
         let contact = output.fileHandleForReading.availableLine().replacingOccurrences(of: "contact: ", with: "")

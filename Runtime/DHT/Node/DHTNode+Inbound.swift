@@ -39,19 +39,16 @@ extension DHTNode {
             reply(to: sender, family: family, txid: request.txid, answer)
         }
         guard configuration.allowLocal || sender.address.isGlobalUnicast else { return }
-        let now = monotonic
-        let known = tables[family]?.entry(for: sender.id)
-        if tables[family]?.recordRequest(from: sender, now: now) == true {
+        if tables[family]?.recordRequest(from: sender, now: monotonic) == true {
             pingContact(sender)
-        } else if let known, known.failedRequests > 0 {
-            // A failing contact is talking again (back from a pause or a restart): its answer to
-            // a ping makes it live at once, rather than after its backoff.
-            pingContact(sender)
-        } else if let entry = known, entry.node.address == sender.address, entry.node.port == sender.port,
-                  inboundGate.needsRenewal(Endpoint(address: sender.address, port: sender.port)) {
-            // A contact that only sends to us would fall back to the stranger's allowance
-            // after 30 minutes without answering us.
-            pingContact(sender)
+        } else if let entry = tables[family]?.entry(for: sender.id) {
+            // A failing contact talking again (back from a pause or a restart) is live at once on
+            // its answer to a ping, rather than after its backoff. A contact that only sends to
+            // us would fall back to the stranger's allowance 30 minutes after its last answer.
+            let sameEndpoint = entry.node.address == sender.address && entry.node.port == sender.port
+            if entry.failedRequests > 0 || (sameEndpoint && inboundGate.needsRenewal(Endpoint(address: sender.address, port: sender.port))) {
+                pingContact(sender)
+            }
         }
     }
 

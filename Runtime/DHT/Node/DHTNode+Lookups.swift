@@ -8,7 +8,7 @@ extension DHTNode {
     func lookup(_ target: Id, in family: AddressFamily, request: @escaping @Sendable (LookupWant) -> Message.Body,
                 onAnswer: (NodeInfo, Message.Body) -> Bool) async -> IterativeLookup {
         // Cut off (every contact failing): reconnect first rather than send nothing.
-        if !hasLiveContact(in: family), !reconnecting.contains(family) { _ = await reconnectNow(in: family) }
+        if !hasLiveContact(in: family) { await reconnectNow(in: family) }
         let table = tables[family]!
         var lookup = IterativeLookup(target: target, seeds: table.closest(to: target, count: configuration.k),
                                      k: configuration.k, alpha: configuration.alpha, excluding: id)

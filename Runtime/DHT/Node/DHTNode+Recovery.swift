@@ -23,15 +23,14 @@ extension DHTNode {
         }
     }
 
-    /// An operation found no live contact in `family`: reconnects now (unless an attempt was made
-    /// within the last second or is running); returns whether the family has a live contact.
-    func reconnectNow(in family: AddressFamily) async -> Bool {
-        guard !reconnecting.contains(family) else { return hasLiveContact(in: family) }
+    /// An operation found no live contact in `family`: reconnects now, unless an attempt was made
+    /// within the last second or is running.
+    func reconnectNow(in family: AddressFamily) async {
+        guard !reconnecting.contains(family) else { return }
         reconnectSchedules[family, default: ReconnectSchedule()].expedite(now: monotonic)
         if reconnectSchedules[family, default: ReconnectSchedule()].isDue(now: monotonic, connected: hasLiveContact(in: family)) {
             await reconnect(in: family)
         }
-        return hasLiveContact(in: family)
     }
 
     /// One round: pings the bootstrap nodes and saved contacts of `family` at once (one attempt

@@ -83,16 +83,12 @@ enum HostReply: Sendable, Equatable {
             guard present("status") else { self = .unanswered; return }
             self = .announced(try status("status"), reason: present("reason") ? try message.text("reason") : "")
         case .findNode: self = present("nodes") ? .nodes(try message.nodes("nodes")) : .unanswered
-        case .findValue, .findPeers:
-            let found: SearchOutcome<Void>? = present("notFound") ? .notFound : present("unreachable") ? .unreachable : nil
-            switch (request, found) {
-            case (.findValue, nil): self = present("value") ? .value(.found(try message.value("value"))) : .unanswered
-            case (_, nil): self = present("peers") ? .peers(.found(try message.peers("peers"))) : .unanswered
-            case (.findValue, .notFound?): self = .value(.notFound)
-            case (.findValue, _): self = .value(.unreachable)
-            case (_, .notFound?): self = .peers(.notFound)
-            default: self = .peers(.unreachable)
-            }
+        case .findValue:
+            if present("notFound") { self = .value(.notFound) } else if present("unreachable") { self = .value(.unreachable) }
+            else { self = present("value") ? .value(.found(try message.value("value"))) : .unanswered }
+        case .findPeers:
+            if present("notFound") { self = .peers(.notFound) } else if present("unreachable") { self = .peers(.unreachable) }
+            else { self = present("peers") ? .peers(.found(try message.peers("peers"))) : .unanswered }
         case .store, .announce:
             guard present("accepted", "asked") else { self = .unanswered; return }
             self = .written(WriteOutcome(accepted: try count("accepted"), asked: try count("asked"),
