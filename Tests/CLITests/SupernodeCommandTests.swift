@@ -31,7 +31,7 @@ struct SupernodeCommandTests {
         let hello = try CPlugins.helloC()
         let good = try CarrierBinary.run(["plugins", "check", hello])
         #expect(good.status == 0 && good.standardOutput.contains("id: org.carrier.examples.hello-c"), "\(good.standardError)")
-        #expect(good.standardOutput.contains("abi: 1.3") && good.standardOutput.contains("capabilities: service"))
+        #expect(good.standardOutput.contains("abi: 1.4") && good.standardOutput.contains("capabilities: service"))
         let crash = try CarrierBinary.run(["plugins", "check", try CPlugins.conformance("crash_in_entry")])
         #expect(crash.status == 1 && crash.standardError.contains("crashed the checker"), "\(crash.standardError)")
         let major = try CarrierBinary.run(["plugins", "check", try CPlugins.conformance("wrong_major")])

@@ -54,13 +54,20 @@ struct LookupConformanceTests {
             }
         }
         for _ in 0..<5 {
-            // A newcomer that knows the liar alone: its lookup starts from the liar's answer.
-            let origin = try await makeNode()
-            #expect(await origin.ping(liar.contact))
             let target = Id.random()
             let truth = (infos.map(\.id) + [liar.identity.publicKey]).sorted { target.isCloser($0, than: $1) }
-            #expect(await origin.findNode(target).map(\.id) == truth, "every live node, none of the dead")
-            await origin.stop()
+            // A newcomer that knows the liar alone: its lookup starts from the liar's answer. On a
+            // loaded machine a live node can miss the 200 ms floor of the adaptive timeout, so a
+            // newcomer gets three tries; keyed by id alone, no try ever found the stale-addressed
+            // nodes.
+            var found: [Id] = []
+            for _ in 0..<3 where found != truth {
+                let origin = try await makeNode()
+                #expect(await origin.ping(liar.contact))
+                found = await origin.findNode(target).map(\.id)
+                await origin.stop()
+            }
+            #expect(found == truth, "every live node, none of the dead")
         }
         await liar.stop()
         for node in live { await node.stop() }

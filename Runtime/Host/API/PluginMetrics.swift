@@ -26,8 +26,8 @@ public final class PluginMetrics: Sendable {
         var kinds: [String: Kind] = [:]
         var counters: [Series: FloatingPointCounter] = [:]
         var gauges: [Series: CoreMetrics.Gauge] = [:]
-        /// What each counter holds (swift-metrics handlers are write-only).
-        var counted: [Series: Double] = [:]
+        /// What each counter and gauge holds (swift-metrics handlers are write-only).
+        var values: [Series: Double] = [:]
         /// The last value mirrored into each host counter.
         var mirrored: [Series: Int64] = [:]
         /// The label sets each host gauge family had at its last update.
@@ -64,6 +64,7 @@ public final class PluginMetrics: Sendable {
             guard state.kinds[series.name, default: .gauge] == .gauge else { return false }
             state.kinds[series.name] = .gauge
             gauge(series, in: &state).record(value)
+            state.values[series] = value
             return true
         }
     }
@@ -74,9 +75,9 @@ public final class PluginMetrics: Sendable {
         count(Series("carrier_billing_usage_total", [("plugin", plugin), ("meter", meter)]), amount)
     }
 
-    /// The value of a plugin counter (tests and `carrier plugins list`).
+    /// The value of a plugin counter or gauge (tests and `carrier plugins list`).
     public func counter(_ name: String, plugin: String) -> Double? {
-        state.withLock { $0.counted[Series("carrier_plugin_\(name)", [("plugin", plugin)])] }
+        state.withLock { $0.values[Series("carrier_plugin_\(name)", [("plugin", plugin)])] }
     }
 
     /// Sets a host counter (`carrier_dht_*`, `carrier_billing_*`) to `value`, read off its source:
@@ -124,7 +125,7 @@ public final class PluginMetrics: Sendable {
             let counter = state.counters[series] ?? FloatingPointCounter(label: series.name, dimensions: series.pairs, factory: factory)
             state.counters[series] = counter
             counter.increment(by: amount)
-            state.counted[series, default: 0] += amount
+            state.values[series, default: 0] += amount
             return true
         }
     }
