@@ -148,11 +148,29 @@ struct ProxyTests {
         let info = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         #expect((info?["ipv4"] as? [String: Int])?["good"] == 0, "OpenDHT clients see the proxy as disconnected")
 
-        // Once the node has a contact, the proxy is healthy again within a poll round.
+        // Cut off, a read or a write is 503 (the network is missing, try again), never a 404 that
+        // tells the client the value does not exist; on the OpenDHT routes as on Carrier's own.
+        let missing = KeyPair.random().publicKey.base58
+        let unreachableRead = try await Self.call("GET", endpoint + "/v1/values/\(missing)")
+        #expect(unreachableRead.status == 503 && "\(unreachableRead.json)".contains("no node could be reached"), "\(unreachableRead)")
+        let value = Value.signed(by: KeyPair.random(), sequenceNumber: 1, data: Array("while cut off".utf8))
+        let unreachableWrite = try await Self.call("POST", endpoint + "/v1/values", body: value.json)
+        #expect(unreachableWrite.status == 503, "\(unreachableWrite)")
+        let unreachablePeers = try await Self.call("GET", endpoint + "/v1/peers/\(missing)")
+        #expect(unreachablePeers.status == 503, "\(unreachablePeers)")
+        let key = String(repeating: "ab", count: 20)
+        let openDHTRead = try await Self.call("GET", endpoint + "/key/\(key)")
+        #expect(openDHTRead.status == 503 && (openDHTRead.json["err"] as? String)?.contains("no node could be reached") == true, "\(openDHTRead)")
+        let openDHTWrite = try await Self.call("POST", endpoint + "/key/\(key)", body: #"{"data":"aGVsbG8=","id":"1"}"#)
+        #expect(openDHTWrite.status == 503 && (openDHTWrite.json["err"] as? String)?.contains("no node could be reached") == true, "\(openDHTWrite)")
+
+        // Once the node has a contact, the proxy is healthy again within a poll round, and a value
+        // that is not there is reported missing.
         let peer = try await HostNetwork.node()
         #expect(await peer.bootstrap([try #require(await lonely.nodeInfo)]) == 1)
         #expect(await eventually(within: .seconds(5)) { (try? await plugin.health())?.0 == CARRIER_HEALTH_OK })
         #expect(try await Self.call("GET", endpoint + "/v1/health").status == 200)
+        #expect(try await Self.call("GET", endpoint + "/v1/values/\(missing)").status == 404)
         await host.stopAll()
         await peer.stop()
         await lonely.stop()

@@ -53,6 +53,8 @@ struct OpenDHTRoutes: Sendable {
             return HTTPAnswer.json(lines.joined())
         } catch let error as OpenDHTValueError {
             return Self.error(.badGateway, "the Carrier value of this key does not hold OpenDHT values (\(error)); a put replaces it")
+        } catch let failure as CarrierHostAPI.Failure where failure.isUnreachable {
+            return Self.error(.serviceUnavailable, "the lookup failed: no node could be reached (\(failure))")
         } catch {
             return Self.error(.badGateway, "the lookup failed: \(error)")
         }
@@ -72,6 +74,8 @@ struct OpenDHTRoutes: Sendable {
             return answer
         } catch .conflict(let reason) {
             return Self.error(.conflict, reason)
+        } catch .unreachable(let reason) {
+            return Self.error(.serviceUnavailable, "Put failed: \(reason)")
         } catch {
             return Self.error(.badGateway, "Put failed: \(error)")
         }

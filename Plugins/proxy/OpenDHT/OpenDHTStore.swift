@@ -22,7 +22,10 @@ actor OpenDHTStore {
     /// Why a put failed.
     enum PutError: Error, CustomStringConvertible {
         case tooLarge(OpenDHTBucket.TooLarge)
+        /// Nodes were reached and the lookup or store failed.
         case network(String)
+        /// No node answered: the network, not the key, is missing (503, try again).
+        case unreachable(String)
         /// Too many writes in progress (`WriteGate`).
         case busy(String)
         /// Other writers kept changing the key's bucket.
@@ -31,8 +34,16 @@ actor OpenDHTStore {
         var description: String {
             switch self {
             case .tooLarge(let error): error.description
-            case .network(let reason), .busy(let reason), .conflict(let reason): reason
+            case .network(let reason), .unreachable(let reason), .busy(let reason), .conflict(let reason): reason
             }
+        }
+
+        /// `what` failed with `error`: unreachable when the host says no node answered.
+        static func failed(_ what: String, _ error: any Error) -> PutError {
+            if let failure = error as? CarrierHostAPI.Failure, failure.isUnreachable {
+                return .unreachable("\(what): no node could be reached (\(error))")
+            }
+            return .network("\(what): \(error)")
         }
     }
 
@@ -122,7 +133,7 @@ actor OpenDHTStore {
                     current = try await newestBucket(at: key, atLeast: nil)
                 }
             } catch {
-                return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+                return .failure(.failed("the DHT lookup of the key's bucket failed", error))
             }
             switch await store(value, into: current, at: key, permanent: permanent, conditional: true) {
             case .stored: return .success(())
@@ -149,7 +160,7 @@ actor OpenDHTStore {
         do {
             current = try await newestBucket(at: key, atLeast: nil)
         } catch {
-            return .failure(.network("the DHT lookup of the key's bucket failed: \(error)"))
+            return .failure(.failed("the DHT lookup of the key's bucket failed", error))
         }
         switch await store(value, into: current, at: key, permanent: permanent, conditional: false) {
         case .stored: return .success(())
@@ -190,7 +201,7 @@ actor OpenDHTStore {
         } catch let failure as CarrierHostAPI.Failure where failure.isConflict {
             return .conflict(next)
         } catch {
-            return .failed(.network("the DHT store failed: \(error)"))
+            return .failed(.failed("the DHT store failed", error))
         }
         await cache.remember(next)
         await watch.offer(next)
