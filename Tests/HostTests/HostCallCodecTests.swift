@@ -41,7 +41,7 @@ struct HostCallCodecTests {
             (.store(value: Value.immutable([1]), cas: nil), .written(.none)),
             (.announce(peer: peer), .written(WriteOutcome(accepted: 8, asked: 8))),
             (.withdrawAllServices, .done),
-            (.dhtStatus, .dhtStatus(DHTStatus(goodIPv4: 4, dubiousIPv4: 1, goodIPv6: 2, dubiousIPv6: 0))),
+            (.dhtStatus, .dhtStatus(RoutingTableCounts(goodIPv4: 4, dubiousIPv4: 1, goodIPv6: 2, dubiousIPv6: 0))),
             (.dhtStatus, .dhtStatus(nil)),
         ]
     }()

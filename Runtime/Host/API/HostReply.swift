@@ -26,7 +26,7 @@ enum HostReply: Sendable, Equatable {
     case peers(SearchOutcome<[PeerInfo]>)
     case written(WriteOutcome)
     /// The routing-table counts; nil if the host could not tell.
-    case dhtStatus(DHTStatus?)
+    case dhtStatus(RoutingTableCounts?)
     /// No answer came: the host is gone, did not answer in time, or refused the call unread (a
     /// runner over its in-flight limit). Each call then fails as its documentation says.
     case unanswered
@@ -59,11 +59,11 @@ enum HostReply: Sendable, Equatable {
 
     /// The reply in `message`, a `result` for `request`. A result without the fields its request
     /// answers with (the host refused the call unread) is `.unanswered`; fields of the wrong type
-    /// are `Malformed`.
-    init(_ message: RunnerMessage, answering request: HostRequest) throws(RunnerMessage.Malformed) {
+    /// are `MalformedRunnerMessage`.
+    init(_ message: RunnerMessage, answering request: HostRequest) throws(MalformedRunnerMessage) {
         func present(_ keys: String...) -> Bool { keys.allSatisfy(message.has) }
-        func count(_ key: String) throws(RunnerMessage.Malformed) -> Int { Int(clamping: try message.unsigned(key)) }
-        func status(_ key: String) throws(RunnerMessage.Malformed) -> carrier_status {
+        func count(_ key: String) throws(MalformedRunnerMessage) -> Int { Int(clamping: try message.unsigned(key)) }
+        func status(_ key: String) throws(MalformedRunnerMessage) -> carrier_status {
             guard let raw = UInt32(exactly: try message.unsigned(key)) else { throw message.missing(key, "a status") }
             return carrier_status(rawValue: raw)
         }
@@ -96,7 +96,7 @@ enum HostReply: Sendable, Equatable {
         case .withdrawAllServices: self = .done
         case .dhtStatus:
             guard present("good4", "dubious4", "good6", "dubious6") else { self = .dhtStatus(nil); return }
-            self = .dhtStatus(DHTStatus(goodIPv4: try count("good4"), dubiousIPv4: try count("dubious4"), goodIPv6: try count("good6"),
+            self = .dhtStatus(RoutingTableCounts(goodIPv4: try count("good4"), dubiousIPv4: try count("dubious4"), goodIPv6: try count("good6"),
                                         dubiousIPv6: try count("dubious6")))
         }
     }

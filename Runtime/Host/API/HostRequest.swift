@@ -84,8 +84,8 @@ enum HostRequest: Sendable, Equatable {
     }
 
     /// The request a runner sent, checked as the host checks the same call from an in-process
-    /// plugin; anything else is `Malformed` (and the runner is dropped).
-    init(_ message: RunnerMessage) throws(RunnerMessage.Malformed) {
+    /// plugin; anything else is `MalformedRunnerMessage` (and the runner is dropped).
+    init(_ message: RunnerMessage) throws(MalformedRunnerMessage) {
         switch message.op {
         case "log": self = .log(level: UInt32(min(try message.unsigned("level"), 5)), text: try message.text("text"))
         case "counter": self = .counter(name: try Self.metricName(message, "name"), delta: try message.double("amount"))
@@ -116,26 +116,26 @@ enum HostRequest: Sendable, Equatable {
             self = .announce(peer: peer)
         case "withdraw_all": self = .withdrawAllServices
         case "dht_status": self = .dhtStatus
-        default: throw RunnerMessage.Malformed(description: "unknown op \"\(message.op)\"")
+        default: throw MalformedRunnerMessage(description: "unknown op \"\(message.op)\"")
         }
         guard delivery == .oneWay || message.id != nil else { throw message.missing("id", "present on \(message.op)") }
     }
 
     /// A sequence number field, when present: 0 to Int32.max.
-    private static func cas(_ message: RunnerMessage) throws(RunnerMessage.Malformed) -> Int32? {
+    private static func cas(_ message: RunnerMessage) throws(MalformedRunnerMessage) -> Int32? {
         guard message.has("cas") else { return nil }
         guard let number = Int32(exactly: try message.unsigned("cas")) else { throw message.missing("cas", "0 to \(Int32.max)") }
         return number
     }
 
     /// The units of a billing call, at most `Money.maxUnitsPerCall` (the runner checked them already).
-    private static func units(_ message: RunnerMessage) throws(RunnerMessage.Malformed) -> UInt64 {
+    private static func units(_ message: RunnerMessage) throws(MalformedRunnerMessage) -> UInt64 {
         let amount = try message.unsigned("amount")
         guard amount <= Money.maxUnitsPerCall else { throw message.missing("amount", "at most \(Money.maxUnitsPerCall)") }
         return amount
     }
 
-    private static func metricName(_ message: RunnerMessage, _ key: String) throws(RunnerMessage.Malformed) -> String {
+    private static func metricName(_ message: RunnerMessage, _ key: String) throws(MalformedRunnerMessage) -> String {
         let name = try message.text(key)
         guard PluginMetrics.isValidName(name) else { throw message.missing(key, "a metric name") }
         return name

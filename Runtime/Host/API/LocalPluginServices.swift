@@ -76,7 +76,7 @@ struct LocalPluginServices: PluginServices {
             let node = environment.dht
             return .later {
                 let ipv4 = await node.contactCounts(in: .ipv4), ipv6 = await node.contactCounts(in: .ipv6)
-                return .dhtStatus(DHTStatus(goodIPv4: ipv4.good, dubiousIPv4: ipv4.dubious, goodIPv6: ipv6.good, dubiousIPv6: ipv6.dubious))
+                return .dhtStatus(RoutingTableCounts(goodIPv4: ipv4.good, dubiousIPv4: ipv4.dubious, goodIPv6: ipv6.good, dubiousIPv6: ipv6.dubious))
             }
         }
     }

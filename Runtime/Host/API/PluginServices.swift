@@ -96,7 +96,7 @@ extension PluginServices {
     }
 
     /// The node's routing-table counts; nil if the host could not be reached.
-    func dhtStatus() async -> DHTStatus? {
+    func dhtStatus() async -> RoutingTableCounts? {
         guard case .dhtStatus(let status) = await serve(.dhtStatus).reply else { return nil }
         return status
     }
@@ -172,7 +172,7 @@ struct WriteOutcome: Sendable, Equatable {
 
 /// The node's routing tables in counts: `good` contacts answered and failed fewer than 3 requests
 /// in a row since, `dubious` ones never answered or are failing (see `DHTNode.contactCounts`).
-struct DHTStatus: Sendable, Equatable {
+struct RoutingTableCounts: Sendable, Equatable {
     var goodIPv4 = 0, dubiousIPv4 = 0, goodIPv6 = 0, dubiousIPv6 = 0
 }
 

@@ -11,7 +11,7 @@ extension PluginManifest {
         return fields
     }
 
-    init(runnerFields message: RunnerMessage) throws(RunnerMessage.Malformed) {
+    init(runnerFields message: RunnerMessage) throws(MalformedRunnerMessage) {
         let service = message.has("service_type")
             ? Service(type: try message.text("service_type"), endpoint: try message.text("service_endpoint")) : nil
         self.init(file: try message.text("file"), id: try message.text("plugin"), version: try message.text("version"),

@@ -31,7 +31,7 @@ final class RunnerCalls: Sendable {
     }
 
     /// Serves one request of the runner; a malformed one is thrown (the runner is then dropped).
-    func serve(_ message: RunnerMessage) throws(RunnerMessage.Malformed) {
+    func serve(_ message: RunnerMessage) throws(MalformedRunnerMessage) {
         if message.op == "subscribe" { return subscribe() }
         let request = try HostRequest(message)
         switch services.serve(request) {

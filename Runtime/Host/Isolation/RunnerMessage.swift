@@ -15,11 +15,6 @@ struct RunnerMessage: Sendable, Equatable {
         self.fields = fields
     }
 
-    /// Why a message cannot be read: the peer is broken (or hostile) and is dropped.
-    struct Malformed: Error, CustomStringConvertible {
-        let description: String
-    }
-
     /// Limits for the socket: a message is one datagram of at most `maxSize` bytes (a settlement
     /// batch of `SettlementDesk.maxReceipts` receipts fits).
     static let maxSize = 262_144
@@ -41,15 +36,15 @@ struct RunnerMessage: Sendable, Equatable {
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(Malformed) -> RunnerMessage {
+    static func decode(_ bytes: [UInt8]) throws(MalformedRunnerMessage) -> RunnerMessage {
         let item: CBOR
-        do { item = try CBORDecoder.decode(bytes, limits: limits) } catch { throw Malformed(description: "not CBOR: \(error)") }
-        guard case .map(let entries) = item else { throw Malformed(description: "a message must be a map, not a \(item.typeName)") }
+        do { item = try CBORDecoder.decode(bytes, limits: limits) } catch { throw MalformedRunnerMessage(description: "not CBOR: \(error)") }
+        guard case .map(let entries) = item else { throw MalformedRunnerMessage(description: "a message must be a map, not a \(item.typeName)") }
         var fields = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-        guard case .text(let op)? = fields.removeValue(forKey: "op") else { throw Malformed(description: "a message needs a text `op`") }
+        guard case .text(let op)? = fields.removeValue(forKey: "op") else { throw MalformedRunnerMessage(description: "a message needs a text `op`") }
         var id: UInt64?
         if let value = fields.removeValue(forKey: "id") {
-            guard case .unsigned(let number) = value else { throw Malformed(description: "`id` of \(op) must be an unsigned integer") }
+            guard case .unsigned(let number) = value else { throw MalformedRunnerMessage(description: "`id` of \(op) must be an unsigned integer") }
             id = number
         }
         return RunnerMessage(op, id: id, fields)
@@ -57,27 +52,27 @@ struct RunnerMessage: Sendable, Equatable {
 
     // MARK: Reading fields
 
-    func missing(_ key: String, _ type: String) -> Malformed { Malformed(description: "\(op): `\(key)` must be \(type)") }
+    func missing(_ key: String, _ type: String) -> MalformedRunnerMessage { MalformedRunnerMessage(description: "\(op): `\(key)` must be \(type)") }
 
-    func text(_ key: String) throws(Malformed) -> String {
+    func text(_ key: String) throws(MalformedRunnerMessage) -> String {
         guard case .text(let text)? = fields[key] else { throw missing(key, "a text string") }
         return text
     }
 
-    func bytes(_ key: String) throws(Malformed) -> [UInt8] {
+    func bytes(_ key: String) throws(MalformedRunnerMessage) -> [UInt8] {
         guard case .bytes(let bytes)? = fields[key] else { throw missing(key, "a byte string") }
         return bytes
     }
 
-    func unsigned(_ key: String) throws(Malformed) -> UInt64 {
+    func unsigned(_ key: String) throws(MalformedRunnerMessage) -> UInt64 {
         guard case .unsigned(let number)? = fields[key] else { throw missing(key, "an unsigned integer") }
         return number
     }
 
     /// A float carried as its IEEE-754 bit pattern (the strict decoder knows no floats).
-    func double(_ key: String) throws(Malformed) -> Double { Double(bitPattern: try unsigned(key)) }
+    func double(_ key: String) throws(MalformedRunnerMessage) -> Double { Double(bitPattern: try unsigned(key)) }
 
-    func id(_ key: String) throws(Malformed) -> Id {
+    func id(_ key: String) throws(MalformedRunnerMessage) -> Id {
         guard let id = Id(bytes: try bytes(key)) else { throw missing(key, "a 32-byte id") }
         return id
     }
@@ -90,7 +85,7 @@ struct RunnerMessage: Sendable, Equatable {
         .bytes(Message(txid: 1, body: .findValueResponse(FindValueResponse(value: value))).cbor)
     }
 
-    func value(_ key: String) throws(Malformed) -> Value {
+    func value(_ key: String) throws(MalformedRunnerMessage) -> Value {
         guard case .findValueResponse(let response) = try boson(key).body, let value = response.value else { throw missing(key, "a value") }
         return value
     }
@@ -99,7 +94,7 @@ struct RunnerMessage: Sendable, Equatable {
         .bytes(Message(txid: 1, body: .findPeerResponse(FindPeerResponse(peers: peers))).cbor)
     }
 
-    func peers(_ key: String) throws(Malformed) -> [PeerInfo] {
+    func peers(_ key: String) throws(MalformedRunnerMessage) -> [PeerInfo] {
         guard case .findPeerResponse(let response) = try boson(key).body else { throw missing(key, "peer records") }
         return response.peers
     }
@@ -109,7 +104,7 @@ struct RunnerMessage: Sendable, Equatable {
         .array(nodes.map { .array([.bytes($0.id.bytes), .bytes($0.address.bytes), .unsigned(UInt64($0.port))]) })
     }
 
-    func nodes(_ key: String) throws(Malformed) -> [NodeInfo] {
+    func nodes(_ key: String) throws(MalformedRunnerMessage) -> [NodeInfo] {
         guard case .array(let items)? = fields[key] else { throw missing(key, "a list of nodes") }
         var nodes: [NodeInfo] = []
         for item in items {
@@ -121,9 +116,15 @@ struct RunnerMessage: Sendable, Equatable {
         return nodes
     }
 
-    private func boson(_ key: String) throws(Malformed) -> Message {
-        do { return try Message.decode(cbor: try bytes(key)) } catch let error as Malformed { throw error } catch {
-            throw Malformed(description: "\(op): `\(key)` is not a Boson record: \(error)")
+    private func boson(_ key: String) throws(MalformedRunnerMessage) -> Message {
+        do { return try Message.decode(cbor: try bytes(key)) } catch let error as MalformedRunnerMessage { throw error } catch {
+            throw MalformedRunnerMessage(description: "\(op): `\(key)` is not a Boson record: \(error)")
         }
     }
+}
+
+/// Why a message from the runner's socket cannot be read: the peer is broken (or hostile) and is
+/// dropped.
+struct MalformedRunnerMessage: Error, CustomStringConvertible {
+    let description: String
 }

@@ -107,12 +107,12 @@ final class RunnerSession: Sendable {
 
     /// The reader thread: answers go to their requests, everything else is a call of the plugin.
     private func read() {
-        let reason = process.socket.receive { (message) throws(RunnerMessage.Malformed) in
+        let reason = process.socket.receive { (message) throws(MalformedRunnerMessage) in
             if message.op == "reply" {
                 guard let id = message.id, let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
                 waiter.fulfil(message)
             } else {
-                guard let calls = state.withLock({ $0.calls }) else { throw RunnerMessage.Malformed(description: "a \(message.op) call before load") }
+                guard let calls = state.withLock({ $0.calls }) else { throw MalformedRunnerMessage(description: "a \(message.op) call before load") }
                 try calls.serve(message)
             }
         }

@@ -44,7 +44,7 @@ final class RunnerSocket: Sendable {
 
     /// Reads messages on the calling thread, handing each to `handle`, until the other end closes,
     /// the socket fails, or a message is malformed (a peer that sends one is broken); returns why it stopped.
-    func receive(_ handle: (RunnerMessage) throws(RunnerMessage.Malformed) -> Void) -> String {
+    func receive(_ handle: (RunnerMessage) throws(MalformedRunnerMessage) -> Void) -> String {
         var buffer = [UInt8](repeating: 0, count: RunnerMessage.maxSize + 1)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
