@@ -48,13 +48,15 @@ struct ProcessIsolationTests {
         // The third loss comes after waits of 300 and 600 ms; restarting at once would lose a
         // runner every few tens of milliseconds. The host's DHT answers all along.
         let node = try #require(await network.host.nodeInfo)
-        var pings = 0
+        // (How many pings fit in the ~900 ms depends on the machine's load; that most are answered,
+        // and at least three, does not.)
+        var answered = 0, missed = 0
         #expect(await eventually(within: .seconds(10)) {
-            if await network.client.ping(node) { pings += 1 }
+            if await network.client.ping(node) { answered += 1 } else { missed += 1 }
             return await host.status.first?.runnerLosses == 3
         })
         #expect(ContinuousClock.now - firstLoss >= .milliseconds(900))
-        #expect(pings > 5, "the host's DHT answers while the plugin crashes")
+        #expect(answered >= 3 && answered > missed, "the host's DHT answers while the plugin crashes: \(answered) answered, \(missed) missed")
 
         let isolated = try #require(await host.instance(manifest.id) as? IsolatedPlugin)
         await host.stopAll()
@@ -98,12 +100,20 @@ struct ProcessIsolationTests {
         #expect(await eventually { network.environment.services.announced.isEmpty }, "a lost runner's services are withdrawn")
         #expect(await network.client.ping(try #require(await network.host.nodeInfo)))
 
-        // 300 ms later a new runner starts the plugin again, which announces again.
-        #expect(await eventually { isolated.condition.running && isolated.condition.pid != firstPid })
-        #expect(await eventually { network.environment.services.announced.map(\.type) == ["crashy"] })
+        // 300 ms later a new runner starts the plugin again, which announces again. The status is
+        // read the moment the new runner serves: 300 ms later this plugin crashes again, so a status
+        // read after further waits could already count a second loss.
+        var serving: PluginHost.Status?
+        #expect(await eventually {
+            guard isolated.condition.running, isolated.condition.pid != firstPid,
+                  network.environment.services.announced.map(\.type) == ["crashy"],
+                  let now = await host.status.first, now.state == .running else { return false }
+            serving = now
+            return true
+        })
         // Serving again: the old loss is counted, no longer reported as its error.
-        let serving = try #require(await host.status.first)
-        #expect(serving.state == .running && serving.runnerLosses == 1 && serving.error == nil, "\(serving)")
+        let restarted = try #require(serving)
+        #expect(restarted.runnerLosses >= 1 && restarted.error == nil, "\(restarted)")
         await host.stopAll()
         #expect(network.environment.services.announced.isEmpty)
         await network.stop()
