@@ -21,44 +21,44 @@ struct CarrierCommandTests {
         return (testnet, output, progress)
     }
 
-    @Test func helpListsTheCommands() throws {
-        let result = try CarrierBinary.run(["--help"])
+    @Test func helpListsTheCommands() async throws {
+        let result = try await CarrierBinary.run(["--help"])
         #expect(result.status == 0)
         for command in ["id", "run", "dht", "testnet", "wire"] { #expect(result.standardOutput.contains("  \(command) ")) }
     }
 
-    @Test func idIsCreatedOnceAndStable() throws {
+    @Test func idIsCreatedOnceAndStable() async throws {
         let directory = temporaryDataDirectory()
-        let first = try CarrierBinary.run(["id", "--data-dir", directory])
+        let first = try await CarrierBinary.run(["id", "--data-dir", directory])
         #expect(first.status == 0)
         let id = first.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Id(base58: id) != nil)
-        #expect(try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == id)
-        let json = try CarrierBinary.run(["id", "--json", "--data-dir", directory]).standardOutput
+        #expect(try await CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == id)
+        let json = try await CarrierBinary.run(["id", "--json", "--data-dir", directory]).standardOutput
         #expect(json == #"{"id":"\#(id)","hex":"\#(Id(base58: id)!.hex)","created":false}"# + "\n")
         chmod(directory + "/identity.key", 0o640)
-        let refused = try CarrierBinary.run(["id", "--data-dir", directory])
+        let refused = try await CarrierBinary.run(["id", "--data-dir", directory])
         #expect(refused.status == 1)
         #expect(refused.standardError.hasPrefix("error: ") && refused.standardError.contains("chmod 600"))
     }
 
-    @Test func wireDecodeAndEncodeAgreeWithTheReference() throws {
-        let decoded = try CarrierBinary.run(["wire", "decode", "bf6179182161740a61761a4f520001ff"])
+    @Test func wireDecodeAndEncodeAgreeWithTheReference() async throws {
+        let decoded = try await CarrierBinary.run(["wire", "decode", "bf6179182161740a61761a4f520001ff"])
         #expect(decoded.status == 0)
         #expect(decoded.standardOutput == "{\"y\":33,\"t\":10,\"v\":1330774017}\n")
-        let encoded = try CarrierBinary.run(["wire", "encode", "{\"y\":33,\"t\":10,\"v\":1330774017}"])
+        let encoded = try await CarrierBinary.run(["wire", "encode", "{\"y\":33,\"t\":10,\"v\":1330774017}"])
         #expect(encoded.standardOutput == "bf6179182161740a61761a4f520001ff\n")
-        let fromStandardInput = try CarrierBinary.run(["wire", "decode", "-"], standardInput: "bf6179182161740a61761a4f520001ff\n")
+        let fromStandardInput = try await CarrierBinary.run(["wire", "decode", "-"], standardInput: "bf6179182161740a61761a4f520001ff\n")
         #expect(fromStandardInput.standardOutput == decoded.standardOutput)
-        let spacedAndPrefixed = try CarrierBinary.run(["wire", "decode", "0xbf6179", "182161740a61761a4f520001ff"])
+        let spacedAndPrefixed = try await CarrierBinary.run(["wire", "decode", "0xbf6179", "182161740a61761a4f520001ff"])
         #expect(spacedAndPrefixed.standardOutput == decoded.standardOutput)
     }
 
     @Test(.enabled(if: SharedVectors.available, SharedVectors.skipReason))
-    func wireAgreesOnEveryReferenceVector() throws {
+    func wireAgreesOnEveryReferenceVector() async throws {
         for vector in try SharedVectors.load() {
-            #expect(try CarrierBinary.run(["wire", "decode", vector.cbor]).standardOutput == vector.json + "\n")
-            #expect(try CarrierBinary.run(["wire", "encode", vector.json]).standardOutput == vector.cbor + "\n")
+            #expect(try await CarrierBinary.run(["wire", "decode", vector.cbor]).standardOutput == vector.json + "\n")
+            #expect(try await CarrierBinary.run(["wire", "encode", vector.json]).standardOutput == vector.cbor + "\n")
         }
     }
 
@@ -70,8 +70,8 @@ struct CarrierCommandTests {
         (["wire", "encode", "{\"y\":34,\"t\":1,\"q\":{\"w\":1}}"], "field q.t: missing"),
         (["wire", "encode", "{\"y\":33,"], "JSON:"),
     ])
-    func malformedInputExitsOneWithOneLine(arguments: [String], expected: String) throws {
-        let result = try CarrierBinary.run(arguments)
+    func malformedInputExitsOneWithOneLine(arguments: [String], expected: String) async throws {
+        let result = try await CarrierBinary.run(arguments)
         #expect(result.status == 1)
         #expect(result.standardOutput.isEmpty)
         #expect(result.standardError.hasPrefix("error: "))
@@ -79,57 +79,57 @@ struct CarrierCommandTests {
         #expect(result.standardError.filter { $0 == "\n" }.count == 1, "one line")
     }
 
-    @Test func simulateReportsEveryChurnLevelAsJSON() throws {
-        let result = try CarrierBinary.run(["dht", "simulate", "--nodes", "120", "--lookups", "10", "--values", "5", "--churn", "0,0.2", "--json"])
+    @Test func simulateReportsEveryChurnLevelAsJSON() async throws {
+        let result = try await CarrierBinary.run(["dht", "simulate", "--nodes", "120", "--lookups", "10", "--values", "5", "--churn", "0,0.2", "--json"])
         #expect(result.status == 0)
         let rows = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]]
         #expect(rows?.count == 2)
         #expect(rows?.map { $0["churn"] as? Double } == [0, 0.2])
         #expect((rows?.first?["kClosestFound"] as? Double ?? 0) > 0.5)
         #expect(result.standardError.contains("nodes joined"), "progress goes to standard error")
-        let refused = try CarrierBinary.run(["dht", "simulate", "--churn", "2"])
+        let refused = try await CarrierBinary.run(["dht", "simulate", "--churn", "2"])
         #expect(refused.status != 0 && refused.standardError.contains("--churn"))
     }
 
-    @Test func aNewcomerPutsAndGetsThroughATestnet() throws {
+    @Test func aNewcomerPutsAndGetsThroughATestnet() async throws {
         let directory = temporaryDataDirectory()
         let (testnet, output, _) = try startTestnet(nodes: 12, directory: directory + "/testnet")
         defer { if testnet.isRunning { testnet.terminate() } }
         let bootstrap = output.fileHandleForReading.availableLine()
         #expect(bootstrap.contains("@127.0.0.1:"))
         let client = ["--bootstrap", bootstrap, "--allow-local", "--data-dir", directory + "/client"]
-        let put = try CarrierBinary.run(["dht", "put", "hello"] + client)
+        let put = try await CarrierBinary.run(["dht", "put", "hello"] + client)
         #expect(put.status == 0, "\(put.standardError)")
         let id = put.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try CarrierBinary.run(["dht", "get", id] + client).standardOutput == "hello\n")
-        let signed = try CarrierBinary.run(["dht", "put", "v7", "--signed", "--seq", "7", "--json"] + client)
+        #expect(try await CarrierBinary.run(["dht", "get", id] + client).standardOutput == "hello\n")
+        let signed = try await CarrierBinary.run(["dht", "put", "v7", "--signed", "--seq", "7", "--json"] + client)
         #expect(signed.standardOutput.contains("\"storedOn\":"), "\(signed.standardError)")
-        let owner = try CarrierBinary.run(["id", "--data-dir", directory + "/client"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try CarrierBinary.run(["dht", "get", owner] + client).standardOutput == "v7\n")
-        #expect(try CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7000"] + client).status == 0)
-        #expect(try CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput.contains("tcp://127.0.0.1:7000"))
+        let owner = try await CarrierBinary.run(["id", "--data-dir", directory + "/client"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await CarrierBinary.run(["dht", "get", owner] + client).standardOutput == "v7\n")
+        #expect(try await CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7000"] + client).status == 0)
+        #expect(try await CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput.contains("tcp://127.0.0.1:7000"))
         // The fingerprint is drawn once per data directory and kept: a re-announcement with a
         // higher seq replaces the record instead of adding one beside it.
         let fingerprintFile = directory + "/client/peer.fingerprint"
         let fingerprint = try String(contentsOfFile: fingerprintFile, encoding: .utf8)
         #expect(Int64(fingerprint.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
         #expect(fingerprint != "1\n", "not the constant 1")
-        #expect(try CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7001", "--seq", "1"] + client).status == 0)
+        #expect(try await CarrierBinary.run(["dht", "announce", "--endpoint", "tcp://127.0.0.1:7001", "--seq", "1"] + client).status == 0)
         #expect(try String(contentsOfFile: fingerprintFile, encoding: .utf8) == fingerprint)
-        #expect(try CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput == "tcp://127.0.0.1:7001 (seq 1)\n")
-        let missing = try CarrierBinary.run(["dht", "get", Id.random().base58] + client)
+        #expect(try await CarrierBinary.run(["dht", "find-peer", owner] + client).standardOutput == "tcp://127.0.0.1:7001 (seq 1)\n")
+        let missing = try await CarrierBinary.run(["dht", "get", Id.random().base58] + client)
         #expect(missing.status == 2 && missing.standardError.contains("not found"), "exit 2: not found")
         let nobody = "\(Id.random().base58)@127.0.0.1:9"
-        let cutOff = try CarrierBinary.run(["dht", "get", id, "--bootstrap", nobody, "--allow-local", "--data-dir", directory + "/client"])
+        let cutOff = try await CarrierBinary.run(["dht", "get", id, "--bootstrap", nobody, "--allow-local", "--data-dir", directory + "/client"])
         #expect(cutOff.status == 4 && cutOff.standardError.contains("no bootstrap node answered"), "exit 4: unreachable, not 'not found'")
-        let local = try CarrierBinary.run(["dht", "get", id, "--bootstrap", bootstrap])
+        let local = try await CarrierBinary.run(["dht", "get", id, "--bootstrap", bootstrap])
         #expect(local.status == 1 && local.standardError.contains("--allow-local"))
         testnet.interrupt()
-        testnet.waitUntilExit()
+        await testnet.exited()
         #expect(testnet.terminationStatus == 0)
     }
 
-    @Test func aTestnetComesUpInSecondsAlsoOnTheRoutingTablesOfItsLastRun() throws {
+    @Test func aTestnetComesUpInSecondsAlsoOnTheRoutingTablesOfItsLastRun() async throws {
         let directory = temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The second run finds the first one's routing tables, whose contacts are at ports no node
@@ -142,7 +142,7 @@ struct CarrierCommandTests {
             let elapsed = ContinuousClock.now - started
             #expect(bootstrap.contains("@127.0.0.1:") && elapsed < .seconds(15), "run \(run): \(bootstrap) after \(elapsed)")
             testnet.interrupt()
-            testnet.waitUntilExit()
+            await testnet.exited()
             #expect(testnet.terminationStatus == 0)
             #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "the bootstrap line is all of standard output")
             let log = String(decoding: progress.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -150,7 +150,7 @@ struct CarrierCommandTests {
         }
     }
 
-    @Test func aTestnetStopsOnCtrlCWhileItsNodesJoin() throws {
+    @Test func aTestnetStopsOnCtrlCWhileItsNodesJoin() async throws {
         let directory = temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (testnet, output, progress) = try startTestnet(nodes: 200, directory: directory)
@@ -159,13 +159,13 @@ struct CarrierCommandTests {
         #expect(progress.fileHandleForReading.availableLine().hasSuffix("/200 nodes joined"))
         let interrupted = ContinuousClock.now
         testnet.interrupt()
-        testnet.waitUntilExit()
+        await testnet.exited()
         #expect(ContinuousClock.now - interrupted < .seconds(3), "Ctrl-C is heard at once")
         #expect(testnet.terminationStatus == 0)
         #expect(output.fileHandleForReading.readDataToEndOfFile().isEmpty, "no bootstrap line for a network that did not come up")
     }
 
-    @Test func runPrintsTheIdentityAndBothSocketsAndStopsOnSIGINT() throws {
+    @Test func runPrintsTheIdentityAndBothSocketsAndStopsOnSIGINT() async throws {
         let directory = temporaryDataDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CarrierBinary.path)
@@ -176,12 +176,12 @@ struct CarrierCommandTests {
         try process.run()
         let firstLine = output.fileHandleForReading.availableLine()
         #expect(firstLine.hasPrefix("Carrier node "))
-        let id = try CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try await CarrierBinary.run(["id", "--data-dir", directory]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(firstLine == "Carrier node \(id)")
         #expect(output.fileHandleForReading.availableLine().hasPrefix("contact: \(id)@127.0.0.1:"))
         #expect(output.fileHandleForReading.availableLine().hasPrefix("contact: \(id)@[::1]:"))
         process.interrupt()
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus == 0)
     }
 }

@@ -24,7 +24,7 @@ struct BillingCrashTests {
             try process.run()
             try await Task.sleep(for: .milliseconds(Int(killAfter * 1000)))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the soak was still running when killed")
             let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
             let flushedAtLeast = lines.compactMap { line -> Int64? in

@@ -20,7 +20,7 @@ struct PluginHostTests {
 
     @Test(arguments: isolations) func helloCRunsIsFoundServesAndIsWithdrawn(isolation: PluginManifest.Isolation) async throws {
         let network = try await HostNetwork.start()
-        let library = try CPlugins.helloC()
+        let library = try await CPlugins.helloC()
         let host = pluginHost(network)
         await host.apply([try HostNetwork.manifest(library: library, isolation: isolation)])
         let status = try #require(await host.status.first)
@@ -93,7 +93,7 @@ struct PluginHostTests {
 
     @Test(arguments: isolations) func everyRefusalIsPreciseAndTheOthersKeepRunning(isolation: PluginManifest.Isolation) async throws {
         let network = try await HostNetwork.start()
-        let hello = try CPlugins.helloC()
+        let hello = try await CPlugins.helloC()
         let tampered = hello + ".tampered.so"
         try FileManager.default.copyItem(atPath: hello, toPath: tampered)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tampered))
@@ -106,10 +106,10 @@ struct PluginHostTests {
             (try HostNetwork.manifest(library: tampered, id: "tampered", pin: .some(PluginLibrary.sha256(ofFile: hello)), isolation: isolation),
              "but its manifest pins"),
             (try HostNetwork.manifest(library: hello, id: "unpinned", pin: .some(nil), isolation: isolation), "carrier plugins pin"),
-            (try HostNetwork.manifest(library: try CPlugins.conformance("no_entry"), id: "no-entry", isolation: isolation), "does not export carrier_plugin_entry_v1"),
-            (try HostNetwork.manifest(library: try CPlugins.conformance("wrong_major"), id: "wrong-major", isolation: isolation), "built for ABI major 2"),
-            (try HostNetwork.manifest(library: try CPlugins.conformance("null_table"), id: "null-table", isolation: isolation), "returned NULL"),
-            (try HostNetwork.manifest(library: try CPlugins.conformance("short_table"), id: "short", isolation: isolation), "smaller than the"),
+            (try HostNetwork.manifest(library: try await CPlugins.conformance("no_entry"), id: "no-entry", isolation: isolation), "does not export carrier_plugin_entry_v1"),
+            (try HostNetwork.manifest(library: try await CPlugins.conformance("wrong_major"), id: "wrong-major", isolation: isolation), "built for ABI major 2"),
+            (try HostNetwork.manifest(library: try await CPlugins.conformance("null_table"), id: "null-table", isolation: isolation), "returned NULL"),
+            (try HostNetwork.manifest(library: try await CPlugins.conformance("short_table"), id: "short", isolation: isolation), "smaller than the"),
             (try HostNetwork.manifest(library: hello, id: "other-id", isolation: isolation), "the library is \"org.carrier.examples.hello-c\""),
             (try HostNetwork.manifest(library: hello, config: "port = 70000", isolation: isolation),
              "create failed (CARRIER_ERR_INVALID_ARGUMENT): config.port 70000 is not a TCP port"),
@@ -139,8 +139,8 @@ struct PluginHostTests {
         await network.stop()
     }
 
-    @Test func aLibraryRebuiltInPlaceIsRefusedUntilARestart() throws {
-        let library = try CPlugins.helloC()
+    @Test func aLibraryRebuiltInPlaceIsRefusedUntilARestart() async throws {
+        let library = try await CPlugins.helloC()
         _ = try PluginLibrary.load(try HostNetwork.manifest(library: library))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: library))
         try handle.seekToEnd()
@@ -151,7 +151,7 @@ struct PluginHostTests {
 
     @Test func aPluginStuckInStartIsReportedAndTheNodeKeepsServing() async throws {
         let network = try await HostNetwork.start()
-        let library = try PluginLibrary.load(try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang"))
+        let library = try PluginLibrary.load(try HostNetwork.manifest(library: try await CPlugins.conformance("hang_in_start"), id: "conformance.hang"))
         let instance = try await PluginInstance.create(try HostNetwork.manifest(library: library.path, id: "conformance.hang"), library: library,
                                                        environment: network.environment, callLimit: .milliseconds(300))
         await #expect(throws: PluginLoadError.unresponsive(id: "conformance.hang", call: "start", seconds: 0.3)) { try await instance.start() }
@@ -191,7 +191,7 @@ enum TCPLine {
 @Suite(.serialized)
 struct OlderMinorTableTests {
     @Test func aTableOfABI10IsReadUpToItsSizeAndRuns() async throws {
-        let path = try CPlugins.conformance("older_minor")
+        let path = try await CPlugins.conformance("older_minor")
         let library = try PluginLibrary.load(path: path)
         #expect(library.abiVersion == (1, 0))
         #expect(library.table.pointee.struct_size == UInt32(PluginLibrary.settleTableSize - MemoryLayout<UnsafeRawPointer>.size))

@@ -18,7 +18,7 @@ struct PluginReloadTests {
     }
 
     @Test(arguments: PluginHostTests.isolations) func aWrongPinOnReloadKeepsThePreviousInstanceServing(isolation: PluginManifest.Isolation) async throws {
-        let library = try CPlugins.helloC()
+        let library = try await CPlugins.helloC()
         try await expectRefusedReload(from: try HostNetwork.manifest(library: library, isolation: isolation),
                                       to: try HostNetwork.manifest(library: library, pin: .some(Self.wrongPin), isolation: isolation),
                                       because: "but its manifest pins \(Self.wrongPin)")
@@ -26,7 +26,7 @@ struct PluginReloadTests {
 
     @Test(arguments: PluginHostTests.isolations) func aMissingLibraryOnReloadKeepsThePreviousInstanceServing(isolation: PluginManifest.Isolation) async throws {
         let missing = "/nonexistent/libhello-c.so"
-        try await expectRefusedReload(from: try HostNetwork.manifest(library: try CPlugins.helloC(), isolation: isolation),
+        try await expectRefusedReload(from: try HostNetwork.manifest(library: try await CPlugins.helloC(), isolation: isolation),
                                       to: try HostNetwork.manifest(library: missing, pin: .some(Self.wrongPin), isolation: isolation),
                                       because: "library \(missing) does not exist")
     }
@@ -34,7 +34,7 @@ struct PluginReloadTests {
     @Test(arguments: PluginHostTests.isolations) func aReloadWhoseCreateFailsStartsThePreviousManifestAgain(isolation: PluginManifest.Isolation) async throws {
         let network = try await HostNetwork.start()
         let host = pluginHost(network)
-        let library = try CPlugins.helloC()
+        let library = try await CPlugins.helloC()
         let previous = try HostNetwork.manifest(library: library, isolation: isolation)
         await host.apply([previous])
         #expect(await host.status.first?.state == .running)
@@ -56,7 +56,7 @@ struct PluginReloadTests {
     @Test(arguments: PluginHostTests.isolations) func aReloadThatFailsAndWhosePreviousManifestFailsTooReportsBoth(isolation: PluginManifest.Isolation) async throws {
         let network = try await HostNetwork.start()
         let host = pluginHost(network)
-        let library = try CPlugins.helloC()
+        let library = try await CPlugins.helloC()
         let previous = try HostNetwork.manifest(library: library, isolation: isolation)
         await host.apply([previous])
         #expect(await host.status.first?.state == .running)
@@ -67,7 +67,7 @@ struct PluginReloadTests {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data([0]))
         try handle.close()
-        await host.apply([try HostNetwork.manifest(library: try CPlugins.helloC(), config: "port = 70000", isolation: isolation)])
+        await host.apply([try HostNetwork.manifest(library: try await CPlugins.helloC(), config: "port = 70000", isolation: isolation)])
         let status = try #require(await host.status.first)
         #expect(status.state == .failed, "\(status)")
         #expect(status.error?.contains("config.port 70000 is not a TCP port") == true, "\(status.error ?? "no error")")

@@ -33,7 +33,7 @@ struct ProcessIsolationTests {
 
     @Test func aCrashInStartKillsOnlyTheRunnerWhichIsRestartedWithBackoff() async throws {
         let network = try await HostNetwork.start()
-        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_in_start"), id: "conformance.crash-in-start",
+        let manifest = try HostNetwork.manifest(library: try await CPlugins.conformance("crash_in_start"), id: "conformance.crash-in-start",
                                                 isolation: .process)
         let settings = Self.settings(firstRestart: .milliseconds(300), maximumRestart: .milliseconds(1200))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
@@ -68,7 +68,7 @@ struct ProcessIsolationTests {
 
     @Test func aRunnerThatCrashesWhileRunningIsRestartedAndItsServiceReturns() async throws {
         let network = try await HostNetwork.start()
-        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("crash_after_start"), id: "conformance.crash-after-start",
+        let manifest = try HostNetwork.manifest(library: try await CPlugins.conformance("crash_after_start"), id: "conformance.crash-after-start",
                                                 isolation: .process)
         let settings = Self.settings(firstRestart: .milliseconds(300), maximumRestart: .seconds(5))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
@@ -121,7 +121,7 @@ struct ProcessIsolationTests {
 
     @Test func aRunnerStuckInStartIsKilledWhileTheNodeKeepsServing() async throws {
         let network = try await HostNetwork.start()
-        let manifest = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_start"), id: "conformance.hang", isolation: .process)
+        let manifest = try HostNetwork.manifest(library: try await CPlugins.conformance("hang_in_start"), id: "conformance.hang", isolation: .process)
         let settings = Self.settings(firstRestart: .seconds(30), maximumRestart: .seconds(60), callLimit: .milliseconds(600))
         let node = try #require(await network.host.nodeInfo)
         async let starting = IsolatedPlugin.start(manifest, environment: network.environment, settings: settings)
@@ -140,9 +140,9 @@ struct ProcessIsolationTests {
         let network = try await HostNetwork.start()
         let settings = Self.settings(firstRestart: .seconds(30), maximumRestart: .seconds(60), callLimit: .milliseconds(500))
         let host = PluginHost(environment: network.environment, runnerSettings: settings)
-        let stuck = try HostNetwork.manifest(library: try CPlugins.conformance("hang_in_health"), id: "conformance.hang-in-health",
+        let stuck = try HostNetwork.manifest(library: try await CPlugins.conformance("hang_in_health"), id: "conformance.hang-in-health",
                                              isolation: .process)
-        let hello = try HostNetwork.manifest(library: try CPlugins.helloC(), config: "port = 0")
+        let hello = try HostNetwork.manifest(library: try await CPlugins.helloC(), config: "port = 0")
         await host.apply([stuck, hello])
         #expect(await host.status.map(\.state) == [.running, .running])
         await host.startHealthChecks(every: .milliseconds(200))

@@ -55,7 +55,7 @@ struct RunnerProtocolTests {
         chmod(script, 0o755)
         var settings = RunnerSettings(executable: script)
         settings.firstRestartDelay = .seconds(30)
-        let manifest = try HostNetwork.manifest(library: try CPlugins.helloC(), isolation: .process)
+        let manifest = try HostNetwork.manifest(library: try await CPlugins.helloC(), isolation: .process)
         let isolated = try await IsolatedPlugin.start(manifest, environment: network.environment, settings: settings)
         let condition = isolated.condition
         #expect(!condition.running && condition.losses == 1, "\(condition)")

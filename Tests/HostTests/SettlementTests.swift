@@ -61,7 +61,7 @@ struct SettlementTests {
     @Test(arguments: PluginHostTests.isolations) func aSettlementPluginIsOfferedBatchesAndReportsOutcomes(isolation: PluginManifest.Isolation) async throws {
         let network = try await HostNetwork.start()
         let now = try Self.finalReceipts(network.environment)
-        let library = try CPlugins.conformance("settlement_backend")
+        let library = try await CPlugins.conformance("settlement_backend")
         let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
         await host.apply([try HostNetwork.manifest(library: library, id: "conformance.settlement", config: "fail = true", isolation: isolation)])
         #expect(await host.status.first?.state == .running)

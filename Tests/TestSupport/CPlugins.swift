@@ -15,7 +15,11 @@ public enum CPlugins {
     }
 
     /// The hello-c example, built by its Makefile into a private copy (so tests can tamper with it).
-    public static func helloC() throws -> String {
+    public static func helloC() async throws -> String {
+        try await onOwnThread { try buildHelloC() }
+    }
+
+    private static func buildHelloC() throws -> String {
         let source = repository.appendingPathComponent("Plugins/examples/hello-c").path
         let target = "\(output)/hello-c"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -42,7 +46,11 @@ public enum CPlugins {
     }
 
     /// `Conformance/NAME.c` built as a shared library.
-    public static func conformance(_ name: String) throws -> String {
+    public static func conformance(_ name: String) async throws -> String {
+        try await onOwnThread { try buildConformance(name) }
+    }
+
+    private static func buildConformance(_ name: String) throws -> String {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let library = "\(output)/\(name).so"
         if !FileManager.default.fileExists(atPath: library) {

@@ -3,7 +3,7 @@ import Foundation
 /// Runs the built `carrier` executable (found beside the test binary, or at `$CARRIER_BIN`) as a
 /// real child process.
 public enum CarrierBinary {
-    public struct Result {
+    public struct Result: Sendable {
         public let status: Int32
         public let standardOutput: String
         public let standardError: String
@@ -32,7 +32,11 @@ public enum CarrierBinary {
     }
 
     /// Runs `carrier` with `arguments` (in `directory`, else this process's folder) to its end.
-    public static func run(_ arguments: [String], standardInput: String? = nil, in directory: String? = nil) throws -> Result {
+    public static func run(_ arguments: [String], standardInput: String? = nil, in directory: String? = nil) async throws -> Result {
+        try await onOwnThread { try runBlocking(arguments, standardInput: standardInput, in: directory) }
+    }
+
+    private static func runBlocking(_ arguments: [String], standardInput: String?, in directory: String?) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

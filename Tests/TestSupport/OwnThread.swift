@@ -1,0 +1,19 @@
+import Foundation
+
+/// Runs blocking `work` (a child process run to its end, a compiler) on a thread of its own and
+/// awaits it. Swift concurrency's cooperative pool has as many threads as cores (2 on the test
+/// machine), shared by every test running in parallel and the servers under test; a test that
+/// blocks one of them stalls the others, which then miss their deadlines.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+extension Process {
+    /// Waits for the process to end without holding a thread (see `onOwnThread`).
+    public func exited() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        waitUntilExit()
+    }
+}
