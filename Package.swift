@@ -22,6 +22,11 @@ let package = Package(
         // with one copy of CarrierCore and SwiftNIO (the dynamic product carries its own).
         .library(name: "ProxyPluginForFuzzing", type: .static, targets: ["ProxyPlugin"]),
         .library(name: "CarrierHost", targets: ["CarrierHost"]),
+        // The Shadow protocol (handshake, sealed frames, relaying) and its client, for programs
+        // that expose a service behind NAT.
+        .library(name: "CarrierShadow", targets: ["CarrierShadow"]),
+        // The Shadow service's supernode side (a dynamic library with its own copy of SwiftNIO).
+        .library(name: "ShadowPlugin", type: .dynamic, targets: ["ShadowPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -84,6 +89,16 @@ let package = Package(
                 path: "Plugins/proxy", exclude: ["README.md", "openapi.yaml"],
                 // The browser light node and the demo page, compiled into the library.
                 resources: [.embedInCode("Web/client.js"), .embedInCode("Web/index.html")]),
+        // Shadow (docs/shadow.md): the handshake, the sealed frames and the stream relay both ends
+        // share, and `ShadowClient`, the node's end.
+        .target(name: "CarrierShadow", dependencies: ["CarrierCore", "CSodium",
+                                                      .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "NIOPosix", package: "swift-nio")],
+                path: "Runtime/Shadow"),
+        .target(name: "ShadowPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI", "CarrierCore", "CarrierShadow",
+                                                     .product(name: "NIOCore", package: "swift-nio"),
+                                                     .product(name: "NIOPosix", package: "swift-nio")],
+                path: "Plugins/shadow", exclude: ["README.md"]),
         .target(name: "HelloSwiftPlugin", dependencies: ["CarrierPluginSDK", "CarrierPluginABI"], path: "Plugins/examples/hello-swift",
                 exclude: ["README.md"]),
         // The supernode host: manifests and node configuration, plugin loader, host API, services,
@@ -142,6 +157,9 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport",
                                                       .product(name: "Logging", package: "swift-log")], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
+        .testTarget(name: "ShadowTests", dependencies: ["CarrierShadow", "CarrierCore", "TestSupport",
+                                                        .product(name: "NIOCore", package: "swift-nio"),
+                                                        .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/ShadowTests"),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "CarrierHost", "TestSupport"], path: "Tests/CLITests"),
     ]

@@ -1,0 +1,129 @@
+import CarrierCore
+import CarrierPluginABI
+import CarrierPluginSDK
+import CarrierShadow
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Shadow (docs/shadow.md): nodes behind NAT dial this supernode's tunnel port, authenticate by
+/// their node keys, and get public TCP ports whose connections are relayed to them.
+///
+/// Config: `host` (listen address, default "0.0.0.0"), `port` (the tunnel port, default 39300; 0
+/// picks one), `publicPorts` (the range mappings get, default "40000-40999"), `reserveDays` (how
+/// long a port stays its client's after last use, default 7), `mappingsPerClient` (8),
+/// `streamsPerClient` (public connections open at once per client, 256). It announces service
+/// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
+/// `connection_seconds` per client.
+final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
+    // @unchecked: `tunnel`, `relay`, `group` and `signing` are set in start and cleared in stop,
+    // both on the host's executor.
+    static let id = "org.carrier.shadow"
+    static let version = "0.1.0"
+    static let summary = "Shadow: exposes services behind NAT through this supernode"
+    static let capabilities: PluginCapabilities = [.service]
+    static let bytesMeter = "bytes_relayed"
+    static let secondsMeter = "connection_seconds"
+
+    private let host: CarrierHostAPI
+    private let listenHost: String
+    private let tunnelPort: Int
+    private let publicPorts: ClosedRange<UInt16>
+    private let reserveSeconds: Int64
+    private let limits: ShadowLimits
+    private var group: MultiThreadedEventLoopGroup?
+    private var signing: NIOThreadPool?
+    private var relay: ShadowRelay?
+    private var tunnel: Channel?
+
+    init(host: CarrierHostAPI, configJSON: String) throws {
+        self.host = host
+        func integer(_ key: String, default value: Int, _ range: ClosedRange<Int>) throws -> Int {
+            let number = try host.configInt(key).map(Int.init) ?? value
+            guard range.contains(number) else { throw PluginError("config.\(key) \(number) is outside \(range.lowerBound)...\(range.upperBound)") }
+            return number
+        }
+        listenHost = try host.configString("host") ?? "0.0.0.0"
+        tunnelPort = try integer("port", default: 39300, 0...65535)
+        publicPorts = try Self.portRange(try host.configString("publicPorts") ?? "40000-40999")
+        reserveSeconds = Int64(try integer("reserveDays", default: 7, 0...3650)) * 86_400
+        var limits = ShadowLimits()
+        limits.mappingsPerClient = try integer("mappingsPerClient", default: limits.mappingsPerClient, 1...ControlMessage.maxMappings)
+        limits.streamsPerClient = try integer("streamsPerClient", default: limits.streamsPerClient, 1...100_000)
+        self.limits = limits
+        try host.defineMeter(Self.bytesMeter, unit: "byte")
+        try host.defineMeter(Self.secondsMeter, unit: "second")
+    }
+
+    /// "LOW-HIGH" (or one port) as a range of ports above 0.
+    static func portRange(_ text: String) throws -> ClosedRange<UInt16> {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(parts.count), let low = parts.first ?? nil, let high = parts.last ?? nil, low > 0, low <= high else {
+            throw PluginError("config.publicPorts \"\(text)\" is not a port range such as \"40000-40999\"")
+        }
+        return low...high
+    }
+
+    func start() throws {
+        do {
+            try serve()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    private func serve() throws {
+        let storage = host.storageDirectory
+        try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
+        let ports = try PortAssignments(path: storage + "/shadow.sqlite", range: publicPorts, reserveSeconds: reserveSeconds)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group
+        let signing = NIOThreadPool(numberOfThreads: 2)
+        signing.start()
+        self.signing = signing
+        let host = self.host
+        let count: @Sendable (String) -> Void = { name in host.counterAdd("shadow_" + name) }
+        let hooks = ShadowRelay.Hooks(
+            mayServe: { client in
+                host.authorize(client: client.bytes, meter: Self.bytesMeter, estimate: 1) == .allowed
+            },
+            streamEnded: { client, bytes, seconds in
+                if bytes > 0 { try? host.reportUsage(client: client.bytes, meter: Self.bytesMeter, amount: UInt64(bytes)) }
+                if seconds > 0 { try? host.reportUsage(client: client.bytes, meter: Self.secondsMeter, amount: UInt64(seconds)) }
+                host.counterAdd("shadow_bytes_relayed", Double(bytes))
+            },
+            count: count)
+        let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, hooks: hooks)
+        self.relay = relay
+        guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }
+        let tunnel = try TunnelServer.bind(host: listenHost, port: tunnelPort, node: node, relay: relay, signing: signing,
+                                           sign: { try host.sign($0) }, count: count).wait()
+        self.tunnel = tunnel
+        let port = tunnel.localAddress?.port ?? tunnelPort
+        try host.announceService("shadow", endpoint: "tcp://{host}:\(port)")
+        host.log(.info, "shadow: tunnel port \(port), public ports \(publicPorts.lowerBound)-\(publicPorts.upperBound)")
+    }
+
+    func stop() {
+        try? host.withdrawService("shadow")
+        try? tunnel?.close().wait()
+        tunnel = nil
+        relay?.closeAll()
+        relay = nil
+        try? group?.syncShutdownGracefully()
+        group = nil
+        try? signing?.syncShutdownGracefully()
+        signing = nil
+    }
+
+    func health() -> (PluginHealth, String) {
+        guard let tunnel, let relay else { return (.failing, "not serving") }
+        return (.ok, "tunnel port \(tunnel.localAddress?.port ?? 0), \(relay.clientCount) clients connected")
+    }
+}
+
+@_cdecl("carrier_plugin_entry_v1")
+public func carrierPluginEntry(_ api: UnsafePointer<carrier_host_api_v1>?) -> UnsafePointer<carrier_plugin_v1>? {
+    PluginExport.entry(ShadowPlugin.self, api)
+}

@@ -1,0 +1,108 @@
+import CarrierCore
+import CarrierShadow
+import NIOCore
+
+/// A connection to the tunnel port after its handshake: its first frame makes it a client's
+/// control connection (`expose`) or a stream's data connection (`attach`). On a control
+/// connection it answers pings and closes on silence; a data connection hands over to a
+/// `SealedRelayHandler` paired with the waiting public connection.
+final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ShadowFrame
+    typealias OutboundOut = ShadowFrame
+
+    private enum Role {
+        case unknown
+        case control
+        case stream
+    }
+
+    private let relay: ShadowRelay
+    private let count: @Sendable (String) -> Void
+    private var client: Id?
+    private var role = Role.unknown
+    private var lastHeard = ContinuousClock.now
+    private var silenceCheck: RepeatedTask?
+
+    init(relay: ShadowRelay, count: @escaping @Sendable (String) -> Void) {
+        self.relay = relay
+        self.count = count
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let authenticated = event as? ShadowAuthenticated { client = authenticated.peer }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let client else { return context.close(promise: nil) }
+        lastHeard = .now
+        let frame = unwrapInboundIn(data)
+        switch (role, frame) {
+        case (.stream, _):
+            context.fireChannelRead(data)
+        case (.unknown, .control(.expose(let requests))):
+            role = .control
+            startSilenceCheck(context: context)
+            let channel = context.channel
+            relay.expose(requests, for: client, control: channel).whenSuccess { answer in
+                channel.writeAndFlush(ShadowFrame.control(answer)).whenComplete { _ in
+                    if case .refused = answer { channel.close(promise: nil) }
+                }
+            }
+        case (.unknown, .control(.attach(let stream))):
+            guard let (publicChannel, opened) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
+            role = .stream
+            let relay = self.relay
+            let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
+            let dataChannel = context.channel
+            do {
+                try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
+            } catch {
+                publicChannel.close(promise: nil)
+                return context.close(promise: nil)
+            }
+            publicChannel.eventLoop.execute {
+                do {
+                    try publicChannel.pipeline.syncOperations.addHandler(PlainRelayHandler(partner: dataChannel) { bytes in
+                        relay.streamEnded(client: client, bytes: bytes, opened: opened)
+                    })
+                } catch {
+                    dataChannel.close(promise: nil)
+                }
+            }
+        case (.control, .control(.ping)):
+            context.writeAndFlush(wrapOutboundOut(.control(.pong)), promise: nil)
+        case (.control, .control(.pong)):
+            break
+        default:
+            count("refused_protocol")
+            context.close(promise: nil)
+        }
+    }
+
+    private func startSilenceCheck(context: ChannelHandlerContext) {
+        let limit = Duration.seconds(relay.limits.silenceSeconds)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        silenceCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+            let (handler, context) = bound.value
+            if ContinuousClock.now - handler.lastHeard > limit { context.close(promise: nil) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        silenceCheck?.cancel()
+        if role == .control, let client { relay.controlClosed(context.channel, client: client) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HandshakeError {
+            count("refused_" + error.counterName)
+        } else if error is FrameError {
+            count("refused_frames")
+        } else if error is HandshakeTimeout {
+            count("refused_handshake_timeout")
+        }
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,190 @@
+import NIOCore
+
+/// One side of a relayed stream: the public connection (plain bytes) or the data connection
+/// (sealed `ShadowFrame`s). Each side hands what it reads to its partner's channel, and stops
+/// reading while the partner cannot keep up (`autoRead` follows the partner's writability), so
+/// a slow reader holds at most its channels' buffers and stalls no other stream.
+///
+/// Ends: EOF on the plain side becomes an `end` frame; an `end` frame shuts the plain side's
+/// write half (half-close). Once a side has both sent and received its end, it closes. A side
+/// that closes otherwise (an error, a data connection gone without `end`) closes its partner.
+/// The two channels may run on different event loops: everything crossing goes through the
+/// partner's thread-safe `Channel` methods.
+final class StreamRelaySide {
+    private(set) var partner: Channel?
+    private(set) var inputEnded = false
+    private var outputEnded = false
+    /// Bytes relayed from this side to the partner (for metering).
+    private(set) var bytesForwarded = 0
+
+    func attach(_ partner: Channel, context: ChannelHandlerContext) {
+        self.partner = partner
+        partner.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        context.read()
+    }
+
+    func forwarded(_ count: Int) { bytesForwarded += count }
+
+    /// Our side will receive no more: tell the partner (it ends its output).
+    func inputDidEnd(context: ChannelHandlerContext) {
+        inputEnded = true
+        closeIfDone(context: context)
+    }
+
+    /// We have sent our end to our peer.
+    func outputDidEnd(context: ChannelHandlerContext) {
+        outputEnded = true
+        closeIfDone(context: context)
+    }
+
+    private func closeIfDone(context: ChannelHandlerContext) {
+        if inputEnded && outputEnded { context.close(promise: nil) }
+    }
+
+    func writabilityChanged(context: ChannelHandlerContext) {
+        partner?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+    }
+
+    func closed() {
+        partner?.close(promise: nil)
+        partner = nil
+    }
+}
+
+/// The public side of a stream: plain bytes in and out.
+public final class PlainRelayHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+
+    let side = StreamRelaySide()
+    private let partner: Channel
+    private let onClose: @Sendable (Int) -> Void
+
+    /// Relays to and from `partner` (the data connection); `onClose(bytes)` gets the bytes this
+    /// side read and handed on, once it has closed.
+    public init(partner: Channel, onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.partner = partner
+        self.onClose = onClose
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        side.attach(partner, context: context)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        side.forwarded(bytes.readableBytes)
+        side.partner?.write(ShadowFrame.data(bytes), promise: nil)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        side.partner?.flush()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            side.partner?.writeAndFlush(ShadowFrame.end, promise: nil)
+            side.inputDidEnd(context: context)
+        } else if event is PartnerEnded {
+            endOutput(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The partner's `end`: no more bytes for the public peer.
+    func endOutput(context: ChannelHandlerContext) {
+        context.close(mode: .output, promise: nil)
+        side.outputDidEnd(context: context)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        side.writabilityChanged(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        side.closed()
+        onClose(side.bytesForwarded)
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// The sealed side of a stream: `data` and `end` frames in, plain bytes out as `data` frames.
+public final class SealedRelayHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ShadowFrame
+    public typealias OutboundIn = ShadowFrame
+    public typealias OutboundOut = ShadowFrame
+
+    let side = StreamRelaySide()
+    private let partner: Channel
+    private let onClose: @Sendable (Int) -> Void
+
+    /// Relays to and from `partner` (the plain connection); `onClose(bytes)` gets the bytes this
+    /// side read and handed on, once it has closed.
+    public init(partner: Channel, onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.partner = partner
+        self.onClose = onClose
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        side.attach(partner, context: context)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .data(let bytes):
+            side.forwarded(bytes.readableBytes)
+            side.partner?.write(bytes, promise: nil)
+        case .end:
+            side.partner?.pipeline.fireUserInboundEventTriggered(PartnerEnded())
+            side.inputDidEnd(context: context)
+        case .control, .datagram:
+            context.fireErrorCaught(FrameError.malformed("a control or datagram frame inside a stream"))
+            context.close(promise: nil)
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        side.partner?.flush()
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            context.write(data, promise: promise)
+            side.outputDidEnd(context: context)
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        side.writabilityChanged(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// TCP's end without an `end` frame first: the stream is cut off (or truncated by someone
+    /// on the path), not finished; both connections close.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed, !side.inputEnded {
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        side.closed()
+        onClose(side.bytesForwarded)
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Fired into the plain side's pipeline when the sealed side read `end`.
+struct PartnerEnded {}

@@ -1,0 +1,207 @@
+import CarrierCore
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The node's end of Shadow: keeps `services` exposed through one supernode, reconnecting with
+/// backoff and jitter when the connection drops, and relays each public connection the supernode
+/// announces to its local service.
+///
+/// ```swift
+/// let client = ShadowClient(identity: me, supernode: chosen, services: [web], group: group)
+/// let ended = await client.run { event in print(event) }   // until cancelled, or given up
+/// ```
+public final class ShadowClient: Sendable {
+    /// What happens, for a UI or a log.
+    public enum Event: Sendable, Equatable {
+        case exposed([PublicEndpoint])
+        /// The connection ended; the next try is in `retryIn`.
+        case disconnected(reason: String, retryIn: Duration)
+        case streamOpened(mapping: String, source: String)
+        case streamClosed(mapping: String)
+    }
+
+    /// Why `run` returned.
+    public enum Ended: Sendable, Equatable {
+        case cancelled
+        /// The supernode refused the mappings (its reason): try another one.
+        case refused(String)
+        /// `giveUpAfter` tries in a row failed: try another supernode.
+        case unreachable(String)
+    }
+
+    /// Live figures.
+    public struct Statistics: Sendable, Equatable {
+        public var openStreams = 0
+        public var streams = 0
+        public var bytesToPublic = 0
+        public var bytesFromPublic = 0
+    }
+
+    public let identity: KeyPair
+    public let supernode: ShadowSupernode
+    public let services: [ShadowService]
+    private let group: EventLoopGroup
+    private let delays: ReconnectDelays
+    private let giveUpAfter: Int?
+    private let figures = Mutex(Statistics())
+
+    /// `giveUpAfter`: failed tries in a row after which `run` returns `.unreachable` (nil: never).
+    public init(identity: KeyPair, supernode: ShadowSupernode, services: [ShadowService], group: EventLoopGroup,
+                delays: ReconnectDelays = ReconnectDelays(), giveUpAfter: Int? = nil) {
+        self.identity = identity
+        self.supernode = supernode
+        self.services = services
+        self.group = group
+        self.delays = delays
+        self.giveUpAfter = giveUpAfter
+    }
+
+    public var statistics: Statistics { figures.withLock { $0 } }
+
+    /// Keeps the services exposed until the task is cancelled, the supernode refuses, or
+    /// `giveUpAfter` tries fail in a row. A connection that lasted a minute resets the backoff.
+    public func run(_ events: @escaping @Sendable (Event) -> Void = { _ in }) async -> Ended {
+        // Tries since the last connection that lasted a minute (the backoff), and tries in a row
+        // that were never exposed (giving up).
+        var failures = 0, unexposed = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let outcome = await session(events)
+            if Task.isCancelled { return .cancelled }
+            let reason: String
+            switch outcome {
+            case .refused(let why):
+                return .refused(why)
+            case .lost(let wasExposed, let why):
+                reason = why
+                failures = ContinuousClock.now - started >= .seconds(60) ? 0 : failures + 1
+                unexposed = wasExposed ? 0 : unexposed + 1
+            }
+            if let giveUpAfter, unexposed >= giveUpAfter { return .unreachable(reason) }
+            let wait = delays.delay(attempt: max(0, failures - 1))
+            events(.disconnected(reason: reason, retryIn: wait))
+            do { try await Task.sleep(for: wait) } catch { return .cancelled }
+        }
+        return .cancelled
+    }
+
+    private enum SessionOutcome {
+        case refused(String)
+        case lost(wasExposed: Bool, String)
+    }
+
+    /// One control connection, from connect to close.
+    private func session(_ events: @escaping @Sendable (Event) -> Void) async -> SessionOutcome {
+        let ended = group.next().makePromise(of: ControlConnectionHandler.Outcome.self)
+        let identity = self.identity, server = supernode.id, services = self.services, host = supernode.host
+        let connecting = ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let control = ControlConnectionHandler(services: services, supernodeHost: host, ended: ended,
+                                                           exposed: { events(.exposed($0)) },
+                                                           open: { [weak self] stream, mapping, source in
+                                                               self?.openStream(stream, mapping: mapping, source: source, events: events)
+                                                           })
+                    try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server), control])
+                }
+            }
+            .connect(host: supernode.host, port: supernode.port)
+        let channel: Channel
+        do { channel = try await connecting.get() } catch { return .lost(wasExposed: false, "cannot connect to \(supernode.host):\(supernode.port): \(error)") }
+        let outcome = await withTaskCancellationHandler {
+            try? await ended.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        channel.close(promise: nil)
+        switch outcome {
+        case .refused(let reason)?: return .refused(reason)
+        case .closed(let wasExposed, let reason)?: return .lost(wasExposed: wasExposed, reason)
+        case nil: return .lost(wasExposed: false, "the connection ended")
+        }
+    }
+
+    /// A public connection arrived: connect to the local service and dial a data connection,
+    /// attach it to `stream`, and relay. Both connections of a stream share one event loop.
+    private func openStream(_ stream: UInt64, mapping: String, source: String, events: @escaping @Sendable (Event) -> Void) {
+        guard let service = services.first(where: { $0.name == mapping }) else { return }
+        let loop = group.next()
+        let local = ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: service.targetHost, port: service.targetPort)
+        let authenticated = loop.makePromise(of: Void.self)
+        let identity = self.identity, server = supernode.id
+        let data = ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server),
+                                                                     AuthenticationWaiter(authenticated)])
+                }
+            }
+            .connect(host: supernode.host, port: supernode.port)
+        figures.withLock { $0.openStreams += 1; $0.streams += 1 }
+        events(.streamOpened(mapping: mapping, source: source))
+        let finished: @Sendable () -> Void = {
+            self.figures.withLock { $0.openStreams -= 1 }
+            events(.streamClosed(mapping: mapping))
+        }
+        data.and(authenticated.futureResult).and(local).whenComplete { outcome in
+            switch outcome {
+            case .success(((let dataChannel, ()), let localChannel)):
+                dataChannel.writeAndFlush(ShadowFrame.control(.attach(stream: stream)), promise: nil)
+                do {
+                    let sealed = SealedRelayHandler(partner: localChannel) { bytes in self.figures.withLock { $0.bytesFromPublic += bytes } }
+                    try dataChannel.pipeline.syncOperations.addHandler(sealed)
+                    try localChannel.pipeline.syncOperations.addHandler(PlainRelayHandler(partner: dataChannel) { bytes in
+                        self.figures.withLock { $0.bytesToPublic += bytes }
+                        finished()
+                    })
+                } catch {
+                    dataChannel.close(promise: nil)
+                    localChannel.close(promise: nil)
+                    finished()
+                }
+            case .failure:
+                // The local service is down (or the supernode): attach and close, so the public
+                // connection is closed at once rather than after the attach limit.
+                data.whenSuccess { channel in
+                    channel.writeAndFlush(ShadowFrame.control(.attach(stream: stream))).whenComplete { _ in channel.close(promise: nil) }
+                }
+                local.whenSuccess { $0.close(promise: nil) }
+                finished()
+            }
+        }
+    }
+}
+
+/// Completes `promise` when the connection's handshake is done.
+private final class AuthenticationWaiter: ChannelInboundHandler {
+    typealias InboundIn = ShadowFrame
+    private let promise: EventLoopPromise<Void>
+
+    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ShadowAuthenticated { promise.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+}
