@@ -50,6 +50,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product HelloSwiftPlugin
 	$(SWIFT) build --product ProxyPlugin
+	$(SWIFT) build --product ShadowPlugin
 	# The UDP flood test runs the release node: a debug SwiftNIO reads a flood slower than it comes.
 	$(SWIFT) build -c release --product carrier
 	# The attacks (floods, thousands of connections) run after the rest, one at a time.

@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "DHTTests", dependencies: ["CarrierDHT", "CarrierCore", "TestSupport"], path: "Tests/DHTTests"),
         // Conformance/ holds tiny C plugins that each break one rule; the tests compile them with cc.
-        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "TestSupport",
+        .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "CarrierShadow", "TestSupport",
                                                       .product(name: "Logging", package: "swift-log")], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
         .testTarget(name: "ShadowTests", dependencies: ["CarrierShadow", "CarrierCore", "TestSupport",

@@ -27,7 +27,8 @@ final class ShadowRelay: Sendable {
     private struct Pending {
         var client: Id
         var channel: Channel
-        var opened: ContinuousClock.Instant
+        /// The public connection's relay handler, keeping what arrives until the stream is attached.
+        var plain: NIOLoopBound<PlainRelayHandler>
         var timeout: Scheduled<Void>
     }
 
@@ -141,10 +142,14 @@ final class ShadowRelay: Sendable {
 
     // MARK: Streams
 
-    /// A public connection to `client`'s `mapping`: it waits (not read) for the client's data
-    /// connection, which `open` on the control connection asks for.
+    /// A public connection to `client`'s `mapping` (on its event loop, before it is read): it
+    /// waits for the client's data connection, which `open` on the control connection asks for.
     private func publicConnection(_ channel: Channel, client: Id, mapping: String) {
         let source = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+        let accepted = ContinuousClock.now
+        let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
+        do { try channel.pipeline.syncOperations.addHandler(plain) } catch { return channel.close(promise: nil) }
+        let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
         let opened = state.withLock { state -> (UInt64, Channel)? in
             guard var session = state.sessions[client], session.streams < limits.streamsPerClient else { return nil }
             session.streams += 1
@@ -154,7 +159,7 @@ final class ShadowRelay: Sendable {
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
                 self?.attachTimedOut(stream)
             }
-            state.pending[stream] = Pending(client: client, channel: channel, opened: .now, timeout: timeout)
+            state.pending[stream] = Pending(client: client, channel: channel, plain: bound, timeout: timeout)
             return (stream, session.control)
         }
         guard let (stream, control) = opened else {
@@ -162,7 +167,7 @@ final class ShadowRelay: Sendable {
             channel.close(promise: nil)
             return
         }
-        channel.closeFuture.whenComplete { _ in self.streamClosed(client) }
+        channel.closeFuture.whenComplete { _ in self.streamClosed(client, stream: stream) }
         control.writeAndFlush(ShadowFrame.control(.open(stream: stream, mapping: mapping, source: source)), promise: Optional<EventLoopPromise<Void>>.none)
     }
 
@@ -172,19 +177,23 @@ final class ShadowRelay: Sendable {
         pending.channel.close(promise: nil)
     }
 
-    private func streamClosed(_ client: Id) {
-        state.withLock { state in
+    /// A public connection closed, attached or not (one that closes while it waits is no
+    /// longer attachable).
+    private func streamClosed(_ client: Id, stream: UInt64) {
+        let waiting = state.withLock { state -> Pending? in
             if var session = state.sessions[client] {
                 session.streams -= 1
                 state.sessions[client] = session
             }
+            return state.pending.removeValue(forKey: stream)
         }
+        waiting?.timeout.cancel()
     }
 
-    /// The public connection waiting for `client`'s stream `stream`, now attached; nil when there
-    /// is none (timed out, or another client's stream: a stream belongs to the node id that
-    /// authenticated its data connection).
-    func attach(_ stream: UInt64, client: Id) -> (channel: Channel, opened: ContinuousClock.Instant)? {
+    /// The public connection waiting for `client`'s stream `stream`, and its relay handler; nil
+    /// when there is none (timed out, or another client's stream: a stream belongs to the node id
+    /// that authenticated its data connection).
+    func attach(_ stream: UInt64, client: Id) -> (channel: Channel, plain: NIOLoopBound<PlainRelayHandler>)? {
         let pending = state.withLock { state -> Pending? in
             guard let pending = state.pending[stream], pending.client == client else { return nil }
             state.pending[stream] = nil
@@ -195,7 +204,7 @@ final class ShadowRelay: Sendable {
             return nil
         }
         pending.timeout.cancel()
-        return (pending.channel, pending.opened)
+        return (pending.channel, pending.plain)
     }
 
     /// Reports what one side of a stream relayed: `bytes`, and, from the public side, the

@@ -50,26 +50,17 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
                 }
             }
         case (.unknown, .control(.attach(let stream))):
-            guard let (publicChannel, opened) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
+            guard let (publicChannel, plain) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
             role = .stream
-            let relay = self.relay
+            let relay = self.relay, dataChannel = context.channel
             let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
-            let dataChannel = context.channel
             do {
                 try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
             } catch {
                 publicChannel.close(promise: nil)
                 return context.close(promise: nil)
             }
-            publicChannel.eventLoop.execute {
-                do {
-                    try publicChannel.pipeline.syncOperations.addHandler(PlainRelayHandler(partner: dataChannel) { bytes in
-                        relay.streamEnded(client: client, bytes: bytes, opened: opened)
-                    })
-                } catch {
-                    dataChannel.close(promise: nil)
-                }
-            }
+            publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
         case (.control, .control(.ping)):
             context.writeAndFlush(wrapOutboundOut(.control(.pong)), promise: nil)
         case (.control, .control(.pong)):

@@ -154,7 +154,7 @@ private final class RawWebSocket: @unchecked Sendable {
     /// Reads the server's text frames (unmasked, under 64 KiB) until `enough` says so of those
     /// read, or `timeout` seconds pass without data.
     func read(timeout: Int, until enough: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
-        try await RawTCPClient.offThePool { try self.readBlocking(timeout: timeout, until: enough) }
+        try await onOwnThread { try self.readBlocking(timeout: timeout, until: enough) }
     }
 
     private func readBlocking(timeout: Int, until enough: ([String]) -> Bool) throws -> [String] {

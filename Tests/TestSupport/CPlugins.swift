@@ -35,6 +35,9 @@ public enum CPlugins {
     /// The proxy plugin, `libProxyPlugin.so`, built by `make test` beside the test binary.
     public static func proxy() throws -> String { try builtProduct("ProxyPlugin") }
 
+    /// The Shadow plugin, `libShadowPlugin.so`, built by `make test` beside the test binary.
+    public static func shadow() throws -> String { try builtProduct("ShadowPlugin") }
+
     /// `lib<product>.so`, which `make test` builds (`swift build --product <product>`) beside the test binary.
     private static func builtProduct(_ product: String) throws -> String {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -6,7 +6,7 @@ import Glibc
 /// A plain POSIX TCP client to 127.0.0.1, for tests that must misbehave as an attacker would:
 /// send bytes a byte at a time, pipeline without reading, leave answers unread (a small receive
 /// buffer), or see exactly what a server writes before it closes. Blocking calls run off Swift's
-/// concurrency pool (`offThePool`), so a test waiting on a socket never starves the server it tests.
+/// concurrency pool (`onOwnThread`), so a test waiting on a socket never starves the server it tests.
 public final class RawTCPClient: @unchecked Sendable {
     // @unchecked: the descriptor is used by one caller at a time.
     public let descriptor: Int32
@@ -52,7 +52,7 @@ public final class RawTCPClient: @unchecked Sendable {
     /// Reads until the server ends the connection or nothing arrives for `timeout` seconds: the
     /// bytes, and whether the connection ended (closed or reset).
     public func drain(timeout: Double) async throws -> (bytes: [UInt8], ended: Bool) {
-        try await Self.offThePool { self.drainBlocking(timeout: timeout) }
+        try await onOwnThread { self.drainBlocking(timeout: timeout) }
     }
 
     /// `drain`'s bytes as text.
@@ -64,10 +64,21 @@ public final class RawTCPClient: @unchecked Sendable {
     /// Reads until `enough` holds for what arrived, the connection ends, or `timeout` seconds
     /// pass with nothing new.
     public func read(timeout: Double, until enough: @escaping @Sendable ([UInt8]) -> Bool) async throws -> (bytes: [UInt8], ended: Bool) {
-        try await Self.offThePool { self.drainBlocking(timeout: timeout, until: enough) }
+        try await onOwnThread { self.drainBlocking(timeout: timeout, until: enough) }
     }
 
     public func close() { shutdown(descriptor, Int32(SHUT_RDWR)) }
+
+    /// Resets the connection: with SO_LINGER 0 the socket's close sends RST, as from a client
+    /// that vanished, rather than an orderly end. (The descriptor is replaced by /dev/null, which
+    /// closes the socket and leaves `descriptor` valid for `deinit`.)
+    public func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        let null = open("/dev/null", O_RDONLY)
+        dup2(null, descriptor)
+        _ = Glibc.close(null)
+    }
 
     private func drainBlocking(timeout: Double, until enough: ([UInt8]) -> Bool = { _ in false }) -> (bytes: [UInt8], ended: Bool) {
         var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
@@ -83,13 +94,6 @@ public final class RawTCPClient: @unchecked Sendable {
                 // 0: the server closed; an error: a reset (also an end) or the timeout (not one).
                 return (received, count == 0 || errno == ECONNRESET || errno == EPIPE)
             }
-        }
-    }
-
-    /// Runs blocking `work` on a Dispatch thread, not on the concurrency pool.
-    public static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
     }
 }

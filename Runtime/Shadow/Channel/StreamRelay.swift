@@ -17,9 +17,10 @@ final class StreamRelaySide {
     /// Bytes relayed from this side to the partner (for metering).
     private(set) var bytesForwarded = 0
 
+    /// Starts reading this side. The partner starts reading when its own handler attaches (not
+    /// here: what it read before that would find no handler and be lost).
     func attach(_ partner: Channel, context: ChannelHandlerContext) {
         self.partner = partner
-        partner.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         context.read()
     }
@@ -52,29 +53,58 @@ final class StreamRelaySide {
     }
 }
 
-/// The public side of a stream: plain bytes in and out.
+/// The plain side of a stream (the public connection on the supernode, the local service's on
+/// the client). It is in the pipeline from the connection's first moment and keeps what arrives
+/// before its partner exists (bytes and an early end, at most `earlyLimit` bytes, after which it
+/// stops reading); `attach(to:)` hands that over and starts relaying. A connection that closed
+/// before it was attached closes the partner at once.
 public final class PlainRelayHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
 
-    let side = StreamRelaySide()
-    private let partner: Channel
-    private let onClose: @Sendable (Int) -> Void
+    /// Bytes kept before the partner exists; beyond it the connection is not read until then.
+    public static let earlyLimit = 262_144
 
-    /// Relays to and from `partner` (the data connection); `onClose(bytes)` gets the bytes this
-    /// side read and handed on, once it has closed.
-    public init(partner: Channel, onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
-        self.partner = partner
+    let side = StreamRelaySide()
+    private let onClose: @Sendable (Int) -> Void
+    private var context: ChannelHandlerContext?
+    private var early: [ByteBuffer] = []
+    private var earlyBytes = 0
+    private var endedEarly = false
+    private var closed = false
+
+    /// `onClose(bytes)` gets the bytes this side read and handed on, once it has closed.
+    public init(onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.onClose = onClose
     }
 
-    public func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    /// Starts relaying to and from `partner` (the sealed connection), beginning with what came
+    /// early. Call it on this channel's event loop.
+    public func attach(to partner: Channel) {
+        guard let context, !closed else { return partner.close(promise: nil) }
+        context.eventLoop.preconditionInEventLoop()
         side.attach(partner, context: context)
+        for bytes in early { forward(bytes) }
+        early = []
+        partner.flush()
+        if endedEarly { inputEnded(context: context) }
+    }
+
+    private func forward(_ bytes: ByteBuffer) {
+        side.forwarded(bytes.readableBytes)
+        side.partner?.write(ShadowFrame.data(bytes), promise: nil)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        side.forwarded(bytes.readableBytes)
-        side.partner?.write(ShadowFrame.data(bytes), promise: nil)
+        guard side.partner != nil else {
+            early.append(bytes)
+            earlyBytes += bytes.readableBytes
+            if earlyBytes >= Self.earlyLimit { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
+            return
+        }
+        forward(bytes)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -83,16 +113,20 @@ public final class PlainRelayHandler: ChannelInboundHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            side.partner?.writeAndFlush(ShadowFrame.end, promise: nil)
-            side.inputDidEnd(context: context)
+            if side.partner == nil { endedEarly = true } else { inputEnded(context: context) }
         } else if event is PartnerEnded {
             endOutput(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// The partner's `end`: no more bytes for the public peer.
-    func endOutput(context: ChannelHandlerContext) {
+    private func inputEnded(context: ChannelHandlerContext) {
+        side.partner?.writeAndFlush(ShadowFrame.end, promise: nil)
+        side.inputDidEnd(context: context)
+    }
+
+    /// The partner's `end`: no more bytes for this side's peer.
+    private func endOutput(context: ChannelHandlerContext) {
         context.close(mode: .output, promise: nil)
         side.outputDidEnd(context: context)
     }
@@ -103,6 +137,8 @@ public final class PlainRelayHandler: ChannelInboundHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        early = []
         side.closed()
         onClose(side.bytesForwarded)
         context.fireChannelInactive()

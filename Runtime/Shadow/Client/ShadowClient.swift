@@ -110,7 +110,12 @@ public final class ShadowClient: Sendable {
             }
             .connect(host: supernode.host, port: supernode.port)
         let channel: Channel
-        do { channel = try await connecting.get() } catch { return .lost(wasExposed: false, "cannot connect to \(supernode.host):\(supernode.port): \(error)") }
+        do {
+            channel = try await connecting.get()
+        } catch {
+            ended.fail(error)
+            return .lost(wasExposed: false, "cannot connect to \(supernode.host):\(supernode.port): \(error)")
+        }
         let outcome = await withTaskCancellationHandler {
             try? await ended.futureResult.get()
         } onCancel: {
@@ -131,9 +136,15 @@ public final class ShadowClient: Sendable {
         let loop = group.next()
         let local = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
-            .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(PlainRelayHandler { [weak self] bytes in
+                        self?.figures.withLock { $0.bytesToPublic += bytes }
+                    })
+                }
+            }
             .connect(host: service.targetHost, port: service.targetPort)
         let authenticated = loop.makePromise(of: Void.self)
         let identity = self.identity, server = supernode.id
@@ -161,10 +172,8 @@ public final class ShadowClient: Sendable {
                 do {
                     let sealed = SealedRelayHandler(partner: localChannel) { bytes in self.figures.withLock { $0.bytesFromPublic += bytes } }
                     try dataChannel.pipeline.syncOperations.addHandler(sealed)
-                    try localChannel.pipeline.syncOperations.addHandler(PlainRelayHandler(partner: dataChannel) { bytes in
-                        self.figures.withLock { $0.bytesToPublic += bytes }
-                        finished()
-                    })
+                    try localChannel.pipeline.syncOperations.handler(type: PlainRelayHandler.self).attach(to: dataChannel)
+                    localChannel.closeFuture.whenComplete { _ in finished() }
                 } catch {
                     dataChannel.close(promise: nil)
                     localChannel.close(promise: nil)
