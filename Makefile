@@ -4,8 +4,9 @@
 SWIFT        ?= swift
 DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
 # The tests' real peers: Debian's dhtnode (OpenDHT 2.4, run with --proxyclient) and chromium (the
-# browser light node, headless).
-TEST_PKGS    := dhtnode chromium
+# browser light node, headless); the network lab's NAT (Tests/TestSupport/NetworkLab.swift):
+# iproute2, nftables, conntrack, procps (sysctl), and python3 for the peers its tests run.
+TEST_PKGS    := dhtnode chromium iproute2 nftables conntrack procps python3
 # The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
 # and dhtnode --proxyserver, loaded with wrk.
 BENCH_PKGS   := python3-opendht dhtnode wrk

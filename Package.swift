@@ -162,5 +162,9 @@ let package = Package(
                                                         .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/ShadowTests"),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "CarrierHost", "TestSupport"], path: "Tests/CLITests"),
+        // The Shadow service's tests, behind a real NAT (TestSupport's NetworkLab); lab_peer.py is
+        // the peers they run in the lab's namespaces with Debian's python3.
+        .testTarget(name: "ShadowTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/ShadowTests",
+                    exclude: ["lab_peer.py"]),
     ]
 )

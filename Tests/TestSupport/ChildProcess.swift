@@ -27,10 +27,12 @@ public final class ChildProcess: Sendable {
 
     deinit { stop() }
 
-    public static func start(_ path: String, _ arguments: [String]) throws -> ChildProcess {
+    /// Starts `path` with `arguments`, in this process's environment or, when given, in `environment` alone.
+    public static func start(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        process.environment = environment
         let output = Pipe(), input = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -57,6 +59,9 @@ public final class ChildProcess: Sendable {
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// Whether it has not yet ended (and been reaped).
+    public var isRunning: Bool { process.isRunning }
 
     /// Everything it printed so far.
     public var transcript: String { collected.text.withLock { $0 } }
