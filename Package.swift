@@ -157,14 +157,13 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["CarrierHost", "CarrierPluginABI", "CarrierDHT", "CarrierCore", "CarrierShadow", "TestSupport",
                                                       .product(name: "Logging", package: "swift-log")], path: "Tests/HostTests",
                     exclude: ["Conformance"]),
-        .testTarget(name: "ShadowTests", dependencies: ["CarrierShadow", "CarrierCore", "TestSupport",
-                                                        .product(name: "NIOCore", package: "swift-nio"),
-                                                        .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/ShadowTests"),
         // Runs the built `carrier` executable as a child process.
         .testTarget(name: "CLITests", dependencies: ["CarrierCore", "CarrierHost", "TestSupport"], path: "Tests/CLITests"),
-        // The Shadow service's tests, behind a real NAT (TestSupport's NetworkLab); lab_peer.py is
-        // the peers they run in the lab's namespaces with Debian's python3.
-        .testTarget(name: "ShadowTests", dependencies: ["CarrierCore", "TestSupport"], path: "Tests/ShadowTests",
+        // The Shadow protocol's tests (handshake, frames), and the real NAT of TestSupport's
+        // NetworkLab; lab_peer.py is the peers run in the lab's namespaces with Debian's python3.
+        .testTarget(name: "ShadowTests", dependencies: ["CarrierShadow", "CarrierCore", "TestSupport",
+                                                        .product(name: "NIOCore", package: "swift-nio"),
+                                                        .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/ShadowTests",
                     exclude: ["lab_peer.py"]),
     ]
 )
