@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "CarrierCLI",
             dependencies: [
-                "CarrierCore", "CarrierDHT", "CarrierHost",
+                "CarrierCore", "CarrierDHT", "CarrierHost", "CarrierShadow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,7 +19,7 @@ struct CarrierCommand: AsyncParsableCommand {
               carrier wire encode '{"y":33,"t":10,"v":1330774017}'
               carrier dht simulate --nodes 10000  measure lookups on a simulated network
             """,
-        subcommands: [IdCommand.self, RunCommand.self, DHTCommand.self, ServicesCommand.self, PluginsCommand.self, BillingCommand.self, TestnetCommand.self, WireCommand.self,
+        subcommands: [IdCommand.self, RunCommand.self, DHTCommand.self, ServicesCommand.self, ShadowCommand.self, PluginsCommand.self, BillingCommand.self, TestnetCommand.self, WireCommand.self,
                       PluginRunnerCommand.self]
     )
 }

@@ -1,0 +1,140 @@
+import ArgumentParser
+import CarrierCore
+import CarrierDHT
+import CarrierHost
+import CarrierShadow
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// `carrier shadow`: expose a service behind NAT through a Shadow supernode found on the DHT.
+struct ShadowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shadow",
+        abstract: "Expose a local service to the internet through a Shadow supernode (docs/shadow.md).",
+        subcommands: [Expose.self])
+
+    /// `carrier shadow expose TARGET`
+    struct Expose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Relay public connections to a local TCP service until Ctrl-C.",
+            discussion: """
+                Joins the DHT through --bootstrap with this node's key (--data-dir), finds the \
+                supernodes offering `shadow`, picks the one that answers fastest (or --supernode), \
+                and keeps TARGET exposed there: the public endpoint is printed on stdout (one line, \
+                or JSON with --json) and announced as a peer record signed by this node, so others \
+                find it by this node's id. Connections and bytes are shown on stderr. It reconnects \
+                by itself after a network drop or a supernode restart (same endpoint), and moves to \
+                another supernode when one refuses or stays unreachable.
+
+                Example: carrier shadow expose tcp://127.0.0.1:8080 --name web --bootstrap ID@198.51.100.7:39001
+                """)
+
+        @Argument(help: ArgumentHelp("The local service, tcp://HOST:PORT.", valueName: "TARGET")) var target: String
+        @Option(help: ArgumentHelp("The mapping's name ([a-z0-9-], at most 32).", valueName: "NAME")) var name = "web"
+        @Option(help: ArgumentHelp("The supernode to use (its node id), or auto.", valueName: "ID|auto")) var supernode = "auto"
+        @OptionGroup var client: DHTCommand.ClientOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                guard MappingRequest.isValidName(name) else { throw CommandFailure("--name \(name): 1 to 32 of [a-z0-9-]") }
+                guard let service = ShadowService(name: name, target: target) else { throw CommandFailure("\(target) is not tcp://HOST:PORT") }
+                let wanted = supernode == "auto" ? nil : try parseId(supernode)
+                let identity = try client.dataDirectory.loadIdentity().keyPair
+                guard !client.network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }
+                StopSignal.install()
+                let node = try await client.network.startNode(identity: identity, dataDirectory: client.dataDirectory.path, defaultPort: 0)
+                let exposer = ShadowExposer(identity: identity, node: node, service: service, wanted: wanted, json: client.json)
+                let running = Task { await exposer.run() }
+                _ = await StopSignal.wait()
+                running.cancel()
+                _ = await running.value
+                await node.stop()
+            }
+        }
+    }
+}
+
+/// The loop behind `carrier shadow expose`: find providers, expose through the best, announce the
+/// endpoint, and move on to the next provider when one gives up.
+struct ShadowExposer: Sendable {
+    let identity: KeyPair
+    let node: DHTNode
+    let service: ShadowService
+    let wanted: Id?
+    let json: Bool
+
+    func run() async {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var avoided = Set<Id>()
+        while !Task.isCancelled {
+            let candidates = await providers(avoiding: avoided)
+            guard let chosen = candidates.first else {
+                if !avoided.isEmpty { avoided = [] }
+                Console.progress("no reachable shadow supernode found; looking again in 5 s")
+                try? await Task.sleep(for: .seconds(5))
+                continue
+            }
+            Console.progress("exposing \(service.name) through \(chosen.id.base58) at \(chosen.host):\(chosen.port)")
+            let client = ShadowClient(identity: identity, supernode: chosen, services: [service], group: group, giveUpAfter: 3)
+            let announcer = PeerAnnouncer(identity: identity, node: node, name: service.name)
+            let ended = await client.run { event in report(event, client: client, announcer: announcer) }
+            announcer.stop()
+            switch ended {
+            case .cancelled: return
+            case .refused(let reason), .unreachable(let reason):
+                Console.progress("\(chosen.id.base58) gave up (\(reason)); trying another supernode")
+                avoided.insert(chosen.id)
+            }
+        }
+    }
+
+    private func report(_ event: ShadowClient.Event, client: ShadowClient, announcer: PeerAnnouncer) {
+        switch event {
+        case .exposed(let endpoints):
+            for endpoint in endpoints {
+                if json {
+                    Console.line(JSONOutput.object(["name": .string(endpoint.name), "endpoint": .string(endpoint.description),
+                                                    "peer": .string(identity.publicKey.base58)]))
+                } else {
+                    Console.line(endpoint.description)
+                }
+                announcer.announce(endpoint: endpoint.description)
+            }
+        case .disconnected(let reason, let retryIn):
+            Console.progress("disconnected (\(reason)); retrying in \(String(format: "%.1f", Double(retryIn.components.seconds) + Double(retryIn.components.attoseconds) / 1e18)) s")
+        case .streamOpened(let mapping, let source):
+            let figures = client.statistics
+            Console.progress("\(mapping): connection from \(source) (\(figures.openStreams) open, \(figures.bytesToPublic + figures.bytesFromPublic) bytes relayed)")
+        case .streamClosed:
+            break
+        }
+    }
+
+    /// The `shadow` providers, fastest first (the time of a TCP connect to each, at most 5 tried;
+    /// those that do not answer within 2 s are left out).
+    private func providers(avoiding avoided: Set<Id>) async -> [ShadowSupernode] {
+        let (offers, _) = await ServiceRegistry.find(type: "shadow", through: node)
+        let candidates = offers.compactMap { offer -> ShadowSupernode? in
+            guard wanted == nil || offer.node == wanted, !avoided.contains(offer.node),
+                  let (host, port) = Self.hostAndPort(offer.endpoint) else { return nil }
+            return ShadowSupernode(id: offer.node, host: host, port: port)
+        }.prefix(5)
+        var timed: [(ShadowSupernode, Duration)] = []
+        for candidate in candidates {
+            let started = ContinuousClock.now
+            let connected = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+                .connect(host: candidate.host, port: candidate.port).get()
+            guard let connected else { continue }
+            timed.append((candidate, ContinuousClock.now - started))
+            try? await connected.close()
+        }
+        return timed.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    /// `tcp://HOST:PORT` (HOST may be a bracketed IPv6 address).
+    static func hostAndPort(_ endpoint: String) -> (String, Int)? {
+        guard let service = ShadowService(name: "x", target: endpoint), endpoint.hasPrefix("tcp://") else { return nil }
+        return (service.targetHost, service.targetPort)
+    }
+}

@@ -1,0 +1,103 @@
+import CarrierCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Shadow through a real NAT (TestSupport's NetworkLab): a web server in "home", behind a
+/// masquerading router, is exposed with `carrier shadow expose` through a supernode (`carrier run`
+/// with the Shadow plugin) in "public", where an outside client fetches it. The client finds the
+/// supernode on the DHT, and the mapping comes back on the same endpoint after a supernode
+/// restart and after the router's state is flushed or its public address changes.
+@Suite(.serialized) struct ShadowThroughNATTests {
+    static let python = "/usr/bin/python3"
+
+    /// An HTTP GET from the outside client's address; the body, or nil.
+    static func fetch(_ lab: NetworkLab, _ url: String) async throws -> String? {
+        let script = """
+            import socket, sys, urllib.request
+            socket.setdefaulttimeout(3)
+            try:
+                print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")
+            except Exception as error:
+                print("failed:", error, file=sys.stderr); sys.exit(1)
+            """
+        let outcome = try await lab.run(in: .public, python, ["-c", script, url])
+        return outcome.status == 0 ? outcome.stdout : nil
+    }
+
+    /// A supernode's folder: node.toml on the supernode's lab address and the Shadow manifest.
+    static func supernodeFolder(_ lab: NetworkLab) async throws -> String {
+        let folder = NSTemporaryDirectory() + "carrier-shadow-nat-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try """
+            data_dir = "data"
+            listen = ["\(lab.supernodeAddress):39001"]
+            allow_local = true
+            public_host = "\(lab.supernodeAddress)"
+            """.write(toFile: folder + "/node.toml", atomically: true, encoding: .utf8)
+        let library = try CPlugins.shadow()
+        try """
+            id = "org.carrier.shadow"
+            version = "0.1.0"
+            library = "\(library)"
+            sha256 = "\(Sodium.sha256(ofFile: library)!.map { String(format: "%02x", $0) }.joined())"
+            [config]
+            host = "\(lab.supernodeAddress)"
+            port = 39300
+            publicPorts = "40000-40009"
+            """.write(toFile: folder + "/shadow.toml", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    @Test func aHomeWebServerIsReachedThroughTheSupernodeAndComesBackAfterRestartsAndNetworkChanges() async throws {
+        let lab = try await NetworkLab.makeOrSkip()
+        let folder = try await Self.supernodeFolder(lab)
+        do {
+            let supernodeId = try #require(try await CarrierBinary.run(["id", "--data-dir", folder + "/data"]).standardOutput
+                .split(separator: "\n").first.map(String.init))
+            var supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
+            #expect(await supernode.waitFor("shadow: tunnel port 39300"), "\(supernode.transcript)")
+
+            let site = NSTemporaryDirectory() + "carrier-shadow-site-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+            let page = "hello from behind the NAT \(UUID().uuidString)\n"
+            try page.write(toFile: site + "/index.html", atomically: true, encoding: .utf8)
+            let web = try lab.launch(in: .home, Self.python, ["-m", "http.server", "--bind", lab.homeAddress, "--directory", site, "8080"])
+            #expect(await web.waitFor("Serving HTTP"), "\(web.transcript)")
+
+            // The outside client cannot reach the home server directly.
+            #expect(try await Self.fetch(lab, "http://\(lab.homeAddress):8080/") == nil)
+
+            let expose = try lab.launch(in: .home, CarrierBinary.path, [
+                "shadow", "expose", "tcp://\(lab.homeAddress):8080", "--name", "web",
+                "--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local",
+                "--data-dir", NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"])
+            let endpoint = try await expose.waitForLine(within: .seconds(30)) { $0.hasPrefix("tcp://\(lab.supernodeAddress):") }
+            let url = "http://" + endpoint.dropFirst("tcp://".count) + "/"
+            #expect(try await Self.fetch(lab, url) == page, "through the supernode")
+            #expect(await expose.waitFor("announced \(endpoint)"), "\(expose.transcript)")
+
+            // The supernode restarts: the mapping comes back on the same endpoint.
+            supernode.stop()
+            supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
+            func exposures() -> Int { expose.transcript.split(separator: "\n").filter { $0 == endpoint }.count }
+            #expect(await eventually(within: .seconds(40)) { exposures() == 2 }, "\(expose.transcript)")
+            #expect(try await Self.fetch(lab, url) == page, "after the supernode's restart")
+
+            // The router forgets its mappings, then moves to a new public address.
+            try await lab.flushRouterState()
+            #expect(await eventually(within: .seconds(60)) { (try? await Self.fetch(lab, url)) == page }, "after a flush")
+            _ = try await lab.changeRouterPublicAddress()
+            #expect(await eventually(within: .seconds(90)) { (try? await Self.fetch(lab, url)) == page }, "\(expose.transcript)")
+            #expect(expose.transcript.components(separatedBy: "\n").filter { $0.hasPrefix("tcp://") }.allSatisfy { $0 == endpoint },
+                    "one endpoint throughout:\n\(expose.transcript)")
+            expose.stop()
+            supernode.stop()
+            web.stop()
+        } catch {
+            await lab.remove()
+            throw error
+        }
+        await lab.remove()
+    }
+}
