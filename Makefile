@@ -36,13 +36,16 @@ build: deps
 	$(SWIFT) build -c release --product carrier
 
 ## run: start a supernode on the default manifests (Manifests/: node.toml, hello-c, the proxy on
-## port 39200 in its own process), with its data under ./.carrier/node. Builds the plugins and pins
-## their hashes first. Ctrl-C stops it; SIGHUP reloads the manifests.
+## port 39200 and Shadow on port 39300, each in its own process), with its data under
+## ./.carrier/node. Builds the plugins and pins their hashes first. Ctrl-C stops it; SIGHUP reloads
+## the manifests.
 run: build
 	$(MAKE) -s -C Plugins/examples/hello-c
 	$(SWIFT) build -c release --product ProxyPlugin
+	$(SWIFT) build -c release --product ShadowPlugin
 	.build/release/carrier plugins pin Manifests/hello-c.toml >/dev/null
 	.build/release/carrier plugins pin Manifests/proxy.toml >/dev/null
+	.build/release/carrier plugins pin Manifests/shadow.toml >/dev/null
 	.build/release/carrier run --manifests Manifests
 
 ## test: build everything and run every test (the adversarial suites last, one test at a time).

@@ -65,8 +65,10 @@ struct ManifestTests {
 
     @Test func theShippedManifestsAreValid() throws {
         let set = try ManifestSet.load(directory: CPlugins.repository.appendingPathComponent("Manifests").path)
-        #expect(set.plugins.map(\.id).sorted() == ["org.carrier.examples.hello-c", "org.carrier.proxy"])
+        #expect(set.plugins.map(\.id).sorted() == ["org.carrier.examples.hello-c", "org.carrier.proxy", "org.carrier.shadow"])
         #expect(set.plugins.first { $0.id == "org.carrier.proxy" }?.isolation == .process)
+        let shadow = try #require(set.plugins.first { $0.id == "org.carrier.shadow" })
+        #expect(shadow.isolation == .process && shadow.billing.defaultPlan == "free", "\(shadow)")
     }
 
     @Test func theSmallestManifestTakesTheDefaults() throws {
