@@ -12,7 +12,7 @@ struct ShadowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shadow",
         abstract: "Expose a local service to the internet through a Shadow supernode (docs/shadow.md).",
-        subcommands: [Expose.self])
+        subcommands: [Expose.self, Connect.self])
 
     /// `carrier shadow expose TARGET`
     struct Expose: AsyncParsableCommand {
@@ -49,6 +49,58 @@ struct ShadowCommand: AsyncParsableCommand {
                 _ = await StopSignal.wait()
                 running.cancel()
                 _ = await running.value
+                await node.stop()
+            }
+        }
+    }
+}
+
+extension ShadowCommand {
+    /// `carrier shadow connect PEER-ID --local HOST:PORT`
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reach a service someone exposed, by their node id, on a local port until Ctrl-C.",
+            discussion: """
+                Joins the DHT through --bootstrap, looks up the peer records PEER-ID signed for \
+                mapping --name, and forwards every connection to --local to that public endpoint. \
+                No address is needed: when the service moves (a new supernode), a failing \
+                connection looks the endpoint up again. Exits 2 when PEER-ID exposes nothing by \
+                that name, 4 when no DHT node answers.
+
+                Example: carrier shadow connect 5vDc...Qh --name web --local 127.0.0.1:9000 --bootstrap ID@198.51.100.7:39001
+                """)
+
+        @Argument(help: ArgumentHelp("The exposing node's id.", valueName: "PEER-ID")) var peer: String
+        @Option(help: ArgumentHelp("The mapping's name.", valueName: "NAME")) var name = "web"
+        @Option(help: ArgumentHelp("Where to listen locally.", valueName: "HOST:PORT")) var local = "127.0.0.1:9000"
+        @OptionGroup var client: DHTCommand.ClientOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let peerId = try parseId(peer)
+                guard let listen = ShadowService(name: name, target: local) else { throw CommandFailure("--local \(local) is not HOST:PORT") }
+                guard !client.network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }
+                StopSignal.install()
+                let scratch = NSTemporaryDirectory() + "carrier-connect-\(UUID().uuidString)"
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let node = try await client.network.startNode(identity: KeyPair.random(), dataDirectory: scratch, defaultPort: 0)
+                let connector = ShadowConnector(node: node, peer: peerId, name: name)
+                do {
+                    let target = try await connector.resolve()
+                    let server = try await connector.listen(host: listen.targetHost, port: listen.targetPort)
+                    let port = server.localAddress?.port ?? listen.targetPort
+                    if client.json {
+                        Console.line(JSONOutput.object(["local": .string("\(listen.targetHost):\(port)"), "endpoint": .string("tcp://\(target.host):\(target.port)")]))
+                    } else {
+                        Console.line("\(listen.targetHost):\(port)")
+                        Console.progress("forwarding \(listen.targetHost):\(port) to \(peerId.base58)'s \(name) at tcp://\(target.host):\(target.port)")
+                    }
+                    _ = await StopSignal.wait()
+                    try? await server.close()
+                } catch {
+                    await node.stop()
+                    throw error
+                }
                 await node.stop()
             }
         }

@@ -68,14 +68,22 @@ import TestSupport
             // The outside client cannot reach the home server directly.
             #expect(try await Self.fetch(lab, "http://\(lab.homeAddress):8080/") == nil)
 
+            let home = NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"
+            let homeId = try #require(try await CarrierBinary.run(["id", "--data-dir", home]).standardOutput
+                .split(separator: "\n").first.map(String.init))
+            let bootstrap = ["--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local"]
             let expose = try lab.launch(in: .home, CarrierBinary.path, [
-                "shadow", "expose", "tcp://\(lab.homeAddress):8080", "--name", "web",
-                "--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local",
-                "--data-dir", NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"])
+                "shadow", "expose", "tcp://\(lab.homeAddress):8080", "--name", "web", "--data-dir", home] + bootstrap)
             let endpoint = try await expose.waitForLine(within: .seconds(30)) { $0.hasPrefix("tcp://\(lab.supernodeAddress):") }
             let url = "http://" + endpoint.dropFirst("tcp://".count) + "/"
             #expect(try await Self.fetch(lab, url) == page, "through the supernode")
             #expect(await expose.waitFor("announced \(endpoint)"), "\(expose.transcript)")
+
+            // A friend who knows only the home node's id reaches the server through a local port.
+            let connect = try lab.launch(in: .public, CarrierBinary.path, [
+                "shadow", "connect", homeId, "--name", "web", "--local", "\(lab.outsideAddress):9000"] + bootstrap)
+            _ = try await connect.waitForLine(within: .seconds(30)) { $0 == "\(lab.outsideAddress):9000" }
+            #expect(try await Self.fetch(lab, "http://\(lab.outsideAddress):9000/") == page, "\(connect.transcript)")
 
             // The supernode restarts: the mapping comes back on the same endpoint.
             supernode.stop()
@@ -91,6 +99,8 @@ import TestSupport
             #expect(await eventually(within: .seconds(90)) { (try? await Self.fetch(lab, url)) == page }, "\(expose.transcript)")
             #expect(expose.transcript.components(separatedBy: "\n").filter { $0.hasPrefix("tcp://") }.allSatisfy { $0 == endpoint },
                     "one endpoint throughout:\n\(expose.transcript)")
+            #expect(try await Self.fetch(lab, "http://\(lab.outsideAddress):9000/") == page, "\(connect.transcript)")
+            connect.stop()
             expose.stop()
             supernode.stop()
             web.stop()

@@ -57,7 +57,9 @@ final class StreamRelaySide {
 /// the client). It is in the pipeline from the connection's first moment and keeps what arrives
 /// before its partner exists (bytes and an early end, at most `earlyLimit` bytes, after which it
 /// stops reading); `attach(to:)` hands that over and starts relaying. A connection that closed
-/// before it was attached closes the partner at once.
+/// before it was attached closes the partner at once. Its partner is a sealed connection, or
+/// (`plainPartner`, as `carrier shadow connect` pairs a local client with a public endpoint)
+/// another plain one with a `PlainRelayHandler` of its own.
 public final class PlainRelayHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
 
@@ -72,8 +74,11 @@ public final class PlainRelayHandler: ChannelInboundHandler {
     private var endedEarly = false
     private var closed = false
 
+    private let plainPartner: Bool
+
     /// `onClose(bytes)` gets the bytes this side read and handed on, once it has closed.
-    public init(onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(plainPartner: Bool = false, onClose: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.plainPartner = plainPartner
         self.onClose = onClose
     }
 
@@ -93,7 +98,7 @@ public final class PlainRelayHandler: ChannelInboundHandler {
 
     private func forward(_ bytes: ByteBuffer) {
         side.forwarded(bytes.readableBytes)
-        side.partner?.write(ShadowFrame.data(bytes), promise: nil)
+        if plainPartner { side.partner?.write(bytes, promise: nil) } else { side.partner?.write(ShadowFrame.data(bytes), promise: nil) }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -121,7 +126,12 @@ public final class PlainRelayHandler: ChannelInboundHandler {
     }
 
     private func inputEnded(context: ChannelHandlerContext) {
-        side.partner?.writeAndFlush(ShadowFrame.end, promise: nil)
+        if plainPartner {
+            side.partner?.flush()
+            side.partner?.pipeline.fireUserInboundEventTriggered(PartnerEnded())
+        } else {
+            side.partner?.writeAndFlush(ShadowFrame.end, promise: nil)
+        }
         side.inputDidEnd(context: context)
     }
 
