@@ -136,7 +136,7 @@ let package = Package(
         // HTTP server against Hummingbird's (`carrier-bench proxy`).
         .executableTarget(
             name: "CarrierBenchmarks",
-            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium", "TestSupport", "CarrierHTTP",
+            dependencies: ["CarrierCore", "CarrierDHT", "CarrierHost", "CarrierPluginABI", "CSodium", "TestSupport", "CarrierHTTP", "CarrierShadow",
                            .product(name: "Hummingbird", package: "hummingbird")],
             path: "Tests/Benchmarks",
             // The OpenDHT side of the loopback comparison, run with Debian's python3.

@@ -297,4 +297,30 @@ if selected("proxy-servers") {
     }
 }
 
+if selected("shadow") {
+    print("\nShadow: a tunnel through the release plugin (in a plugin runner) and a ShadowClient, on 127.0.0.1, against the direct path")
+    do {
+        let shadow = try await ShadowBenchmark.run(seconds: totalSeconds)
+        print(pad("figure", 44) + pad("tunnel", 14, right: true) + pad("direct", 14, right: true) + pad("tunnel/direct", 15, right: true))
+        func megabits(_ bits: Double?) -> String { bits.map { String(format: "%.0f Mbit/s", $0 / 1e6) } ?? "-" }
+        if let tunnel = shadow.tunnelBitsPerSecond, let direct = shadow.directBitsPerSecond {
+            print(pad("iperf3 throughput (\(shadow.cipher))", 44) + pad(megabits(tunnel), 14, right: true) + pad(megabits(direct), 14, right: true)
+                  + pad(String(format: "%.2fx", tunnel / direct), 15, right: true))
+        } else {
+            print(pad("iperf3 throughput", 44) + "  " + (shadow.iperfNote ?? "not measured"))
+        }
+        func row(_ name: String, _ tunnel: Double, _ direct: Double) {
+            print(pad(name, 44) + pad(String(format: "%.3f ms", tunnel), 14, right: true) + pad(String(format: "%.3f ms", direct), 14, right: true)
+                  + pad(String(format: "%.2fx", tunnel / direct), 15, right: true))
+        }
+        row("1 KiB round trip, p50", shadow.roundTrip.tunnel.p50, shadow.roundTrip.direct.p50)
+        row("1 KiB round trip, p99", shadow.roundTrip.tunnel.p99, shadow.roundTrip.direct.p99)
+        row("new connection to first byte, p50", shadow.firstByte.tunnel.p50, shadow.firstByte.direct.p50)
+        row("new connection to first byte, p99", shadow.firstByte.tunnel.p99, shadow.firstByte.direct.p99)
+        print("Everything shares the 2 cores: iperf3's client and server, the supernode's plugin runner and the ShadowClient.")
+    } catch {
+        print("  \(error)")
+    }
+}
+
 if selected("simulation") { SimulationBenchmark.printTable() }

@@ -33,8 +33,11 @@ public enum CarrierBinary {
 
     /// Runs `carrier` with `arguments` (in `directory`, else this process's folder) to its end.
     public static func run(_ arguments: [String], standardInput: String? = nil, in directory: String? = nil) async throws -> Result {
-        try await onOwnThread { try runBlocking(arguments, standardInput: standardInput, in: directory) }
+        try await runs.run { try await onOwnThread { try runBlocking(arguments, standardInput: standardInput, in: directory) } }
     }
+
+    /// Two `carrier` runs at a time (see `ConcurrencyLimit`).
+    private static let runs = ConcurrencyLimit(width: 2)
 
     private static func runBlocking(_ arguments: [String], standardInput: String?, in directory: String?) throws -> Result {
         let process = Process()

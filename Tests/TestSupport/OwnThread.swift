@@ -17,3 +17,22 @@ extension Process {
         waitUntilExit()
     }
 }
+
+/// At most `width` bodies at once; the others wait without holding a thread. `CarrierBinary.run`
+/// goes through one of these: run all at once, the CLI tests' child processes would load both
+/// cores at the start of `make test` and make the deadline-bound tests beside them miss.
+public actor ConcurrencyLimit {
+    private let width: Int
+    private var running = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    public init(width: Int) { self.width = width }
+
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+        if running >= width { await withCheckedContinuation { waiting.append($0) } } else { running += 1 }
+        defer {
+            if waiting.isEmpty { running -= 1 } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

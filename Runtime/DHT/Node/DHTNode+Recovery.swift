@@ -1,4 +1,5 @@
 import CarrierCore
+import Logging
 
 /// Reconnection: a family with no live contact goes back to its bootstrap list and its saved
 /// contacts on `ReconnectSchedule` (1, 2, 4, 8, then every 15 s, jittered), checked every second;
@@ -52,7 +53,8 @@ extension DHTNode {
         }
         if answered > 0 {
             counted.reconnections += 1
-            logger.info("reconnected", metadata: ["family": "\(family)", "answered": "\(answered) of \(candidates.count)"])
+            let level: Logger.Level = reconnectSchedules[family]?.wasConnected == true ? .info : .debug
+            logger.log(level: level, "reconnected", metadata: ["family": "\(family)", "answered": "\(answered) of \(candidates.count)"])
             _ = await lookup(id, in: family) { [id] want in .findNodeRequest(FindNodeRequest(target: id, want: want)) } onAnswer: { _, _ in false }
         }
         reconnecting.remove(family)

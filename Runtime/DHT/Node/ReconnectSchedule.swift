@@ -20,6 +20,9 @@ public struct ReconnectSchedule: Sendable {
     public private(set) var nextAttempt: Int64?
     /// When the last attempt was made; nil while connected.
     public private(set) var lastAttempt: Int64?
+    /// Whether the family was ever seen connected: a round that succeeds is then a reconnection,
+    /// worth telling the operator, and otherwise only the node's first join.
+    public private(set) var wasConnected = false
 
     public init() {}
 
@@ -27,6 +30,7 @@ public struct ReconnectSchedule: Sendable {
     /// `true` answer counts as the attempt and schedules the next one.
     public mutating func isDue(now: Int64, connected: Bool, random: () -> Double = { Double.random(in: jitter) }) -> Bool {
         guard !connected else {
+            wasConnected = true
             attempts = 0
             nextAttempt = nil
             lastAttempt = nil
