@@ -15,10 +15,12 @@ enum StopSignal {
         var received: Int32?
         var waiter: CheckedContinuation<Int32, Never>?
         var sources: [DispatchSourceSignal] = []
+        var immediately: (@Sendable (Int32) -> Void)?
 
         func deliver(_ signal: Int32) {
             lock.lock()
             defer { lock.unlock() }
+            if let immediately { immediately(signal) }
             guard received == nil else { return }
             received = signal
             waiter?.resume(returning: signal)
@@ -39,6 +41,15 @@ enum StopSignal {
             state.sources.append(source)
             state.lock.unlock()
         }
+    }
+
+    /// While set, `action` runs on the signal's own dispatch thread the moment a signal arrives,
+    /// before `wait()` hears of it: for a stop that must not wait for Swift's cooperative threads,
+    /// which a busy process may keep occupied for seconds.
+    static func setImmediateAction(_ action: (@Sendable (Int32) -> Void)?) {
+        state.lock.lock()
+        state.immediately = action
+        state.lock.unlock()
     }
 
     /// Waits until SIGINT or SIGTERM has arrived and returns its number.

@@ -40,6 +40,12 @@ struct TestnetCommand: AsyncParsableCommand {
 
     func run() async throws {
         StopSignal.install()
+        // Until every node has joined, Ctrl-C ends the process at once from the signal's thread:
+        // 1,000 joining nodes can keep both cooperative threads busy for seconds.
+        StopSignal.setImmediateAction { _ in
+            Console.progress("interrupted before the network was up")
+            Glibc.exit(0)
+        }
         try await reportingFailures {
             // Ctrl-C is heard while the nodes start and join, not only once they have: it ends the
             // process at once, as nothing is worth keeping from a network only half up.
@@ -61,6 +67,7 @@ struct TestnetCommand: AsyncParsableCommand {
             events: for await event in events {
                 switch event {
                 case .joined(let nodes):
+                    StopSignal.setImmediateAction(nil)
                     running = nodes
                     let seed = await nodes[0].nodeInfo!
                     Console.line("\(seed.id)@\(seed.address):\(seed.port)")
