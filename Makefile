@@ -13,8 +13,8 @@ BENCH_PKGS   := python3-opendht dhtnode wrk iperf3
 # `make fuzz-http` runs Schemathesis (from PyPI, pinned in Tests/FuzzHTTP/run.sh) in a venv of
 # Debian's python3 under .build/fuzz-http-venv.
 FUZZ_HTTP_PKGS := python3 python3-venv
-# Suites that `make test` runs after the others, one test at a time (a regular expression).
-SERIAL_TESTS := AdversarialTests|ProxyWebSocketLimitsTests|ShadowRelayTests|ShadowThroughNATTests|NetworkLabTests
+# Suites and tests that `make test` runs after the others, one test at a time (a regular expression).
+SERIAL_TESTS := AdversarialTests|ProxyWebSocketLimitsTests|aTestnetStopsOnCtrlCWhileItsNodesJoin|ShadowRelayTests|ShadowThroughNATTests|NetworkLabTests
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
@@ -59,9 +59,10 @@ test: deps
 	$(SWIFT) build --product ShadowPlugin
 	# The UDP flood test runs the release node: a debug SwiftNIO reads a flood slower than it comes.
 	$(SWIFT) build -c release --product carrier
-	# The attacks (floods, thousands of connections, a subscriber buried under 20 MB of events) and
-	# the Shadow relays (hundreds of sealed streams, supernodes behind a NAT in network namespaces)
-	# load both cores: they run after the rest, one at a time, so the others' deadlines hold.
+	# The attacks (floods, thousands of connections, a subscriber buried under 20 MB of events), a
+	# 200-node testnet interrupted while it joins, and the Shadow relays (hundreds of sealed streams,
+	# supernodes behind a NAT in network namespaces) load both cores: they run after the rest, one
+	# at a time, so the others' deadlines hold (and theirs).
 	$(SWIFT) test --skip-build --disable-xctest --skip "$(SERIAL_TESTS)"
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel --filter "$(SERIAL_TESTS)"
 
