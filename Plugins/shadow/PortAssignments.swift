@@ -30,8 +30,10 @@ final class PortAssignments {
     }
 
     /// The port of `client`'s mapping: the one it had, else a free one of the range (one whose
-    /// reservation ran out is taken back). Nil when the range is full.
-    func port(for client: Id, _ request: MappingRequest, now: Int64 = Int64(Date().timeIntervalSince1970)) throws(StorageError) -> UInt16? {
+    /// reservation ran out is taken back, unless its client is among `connected`: a client
+    /// connected for longer than the reservation still uses its ports). Nil when the range is full.
+    func port(for client: Id, _ request: MappingRequest, connected: Set<Id> = [],
+              now: Int64 = Int64(Date().timeIntervalSince1970)) throws(StorageError) -> UInt16? {
         try database.transaction { () throws(StorageError) -> UInt16? in
             let key: [SQLiteValue] = [.blob(client.bytes), .text(request.name), .text(request.transport.rawValue)]
             if let row = try database.query("SELECT port FROM assignment WHERE client = ? AND name = ? AND protocol = ?", key).first {
@@ -41,8 +43,13 @@ final class PortAssignments {
                 // The operator narrowed the range: this one is no longer offered.
                 try database.query("DELETE FROM assignment WHERE client = ? AND name = ? AND protocol = ?", key)
             }
-            try database.query("DELETE FROM assignment WHERE protocol = ? AND last_used < ?",
-                               [.text(request.transport.rawValue), .integer(now - reserveSeconds)])
+            for row in try database.query("SELECT client, name FROM assignment WHERE protocol = ? AND last_used < ?",
+                                          [.text(request.transport.rawValue), .integer(now - reserveSeconds)]) {
+                let owner = try row.blob(0)
+                guard let id = Id(bytes: owner), !connected.contains(id) else { continue }
+                try database.query("DELETE FROM assignment WHERE client = ? AND name = ? AND protocol = ?",
+                                   [.blob(owner), .text(try row.text(1)), .text(request.transport.rawValue)])
+            }
             var taken = Set<UInt16>()
             for row in try database.query("SELECT port FROM assignment WHERE protocol = ?", [.text(request.transport.rawValue)]) {
                 taken.insert(UInt16(clamping: try row.integer(0)))

@@ -86,7 +86,10 @@ final class ShadowRelay: Sendable {
         return closed.flatMap { () -> EventLoopFuture<ControlMessage> in
             let ports: [UInt16?]
             do {
-                ports = try self.state.withLock { state in try requests.map { try state.ports.port(for: client, $0) } }
+                ports = try self.state.withLock { state in
+                    let connected = Set(state.sessions.keys)
+                    return try requests.map { try state.ports.port(for: client, $0, connected: connected) }
+                }
             } catch {
                 return loop.makeSucceededFuture(.refused("the supernode cannot record the mapping: \(error)"))
             }

@@ -30,6 +30,11 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let authenticated = event as? ShadowAuthenticated { client = authenticated.peer }
+        // Tunnel connections may half-close (a stream's data connection ends one way at a time);
+        // a control connection, or one that never said what it is, is over when its client ends it.
+        if let event = event as? ChannelEvent, event == .inputClosed, role != .stream {
+            context.close(promise: nil)
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

@@ -2,12 +2,13 @@ import CarrierCore
 import CarrierDHT
 import Foundation
 import Testing
+import TestSupport
 
 /// Real nodes on real UDP sockets on 127.0.0.1.
 @Suite(.serialized)
 struct LoopbackNetworkTests {
     private func makeNode(k: Int = 16) throws -> DHTNode {
-        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+        var configuration = DHTNode.Configuration(listen: Endpoint("\(LoopbackAddress.unique()):0")!,
                                                   dataDirectory: NSTemporaryDirectory() + "carrier-node-\(UUID().uuidString)")
         configuration.allowLocal = true
         configuration.k = k

@@ -15,7 +15,7 @@ struct SelfHealingTests {
     static let recoveryLimit: Duration = .seconds(30)
 
     private func makeNode() async throws -> DHTNode {
-        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+        var configuration = DHTNode.Configuration(listen: Endpoint("\(LoopbackAddress.unique()):0")!,
                                                   dataDirectory: NSTemporaryDirectory() + "carrier-healing-\(UUID().uuidString)")
         configuration.allowLocal = true
         let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)

@@ -20,12 +20,12 @@ struct ShadowRelayTests {
         let supernode: ShadowSupernode
         let manifest: PluginManifest
 
-        static func start(isolation: PluginManifest.Isolation = .inProcess, config extra: String = "") async throws -> Supernode {
+        static func start(isolation: PluginManifest.Isolation = .inProcess, ports: Int = 21, config extra: String = "") async throws -> Supernode {
             let network = try await HostNetwork.start()
             // Public ports below Linux's ephemeral range, at a random place so runs do not collide.
             let low = Int.random(in: 20_000...30_000)
             // A fixed tunnel port, as an operator configures it: a restarted plugin listens on it again.
-            let config = "host = \"127.0.0.1\"\nport = \(low + 25)\npublicPorts = \"\(low)-\(low + 20)\"\n" + extra
+            let config = "host = \"127.0.0.1\"\nport = \(low + 25)\npublicPorts = \"\(low)-\(low + ports - 1)\"\n" + extra
             let manifest = try HostNetwork.manifest(library: try CPlugins.shadow(), id: "org.carrier.shadow", config: config, isolation: isolation)
             let host = PluginHost(environment: network.environment, runnerSettings: RunnerSettings(executable: CarrierBinary.path))
             await host.apply([manifest])
@@ -44,9 +44,9 @@ struct ShadowRelayTests {
 
         /// Runs `body` with a started supernode, stopping it however `body` ends (a plugin's
         /// event loops left running would keep the test process alive).
-        static func with(isolation: PluginManifest.Isolation = .inProcess, config: String = "",
+        static func with(isolation: PluginManifest.Isolation = .inProcess, ports: Int = 21, config: String = "",
                          _ body: (Supernode) async throws -> Void) async throws {
-            let node = try await start(isolation: isolation, config: config)
+            let node = try await start(isolation: isolation, ports: ports, config: config)
             do {
                 try await body(node)
             } catch {
@@ -237,6 +237,35 @@ struct ShadowRelayTests {
             steady.close()
             running.cancel()
             _ = await running.value
+            await echo.close()
+        }
+    }
+
+    @Test func aConnectedClientKeepsItsPortPastItsReservationAndAGoneOneLosesIt() async throws {
+        // One public port, reserved for no time at all after last use.
+        try await Supernode.with(ports: 1, config: "reserveDays = 0\n") { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let services = [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)]
+            let first = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: services, group: Self.group)
+            let (endpoints, _, running) = try await Self.expose(first)
+            let port = try #require(endpoints.first?.port)
+            try await Task.sleep(for: .milliseconds(1100))
+            // The reservation ran out, but its client is connected: the port is not handed on.
+            let second = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: services, group: Self.group)
+            #expect(await second.run() == .refused("no free public port left on this supernode"))
+            #expect(try await TCPExchange.run(port: Int(port), payload: Array("still mine".utf8), group: Self.group) == Array("still mine".utf8))
+            // Once the first client is gone, the port goes to whoever needs one.
+            running.cancel()
+            _ = await running.value
+            try await Task.sleep(for: .milliseconds(1100))
+            let third = ShadowClient(identity: second.identity, supernode: node.supernode, services: services, group: Self.group, giveUpAfter: 1)
+            let events = Events()
+            let thirdRunning = Task { await third.run { events.record($0) } }
+            #expect(await eventually(within: .seconds(10)) { events.endpoints != nil })
+            #expect(events.endpoints?.first?.port == port, "\(events.all)")
+            thirdRunning.cancel()
+            let ended = await thirdRunning.value
+            #expect(ended == .cancelled, "\(ended)")
             await echo.close()
         }
     }
