@@ -18,6 +18,9 @@ extension AdversarialTests {
     /// that drains its socket makes each datagram cost the sender more than one whose buffer is full.
     @Suite(.serialized)
     struct UDPFloodTests {
+        /// The paced flood of the pace test (datagrams a second).
+        static let floodRate = 300_000
+
         /// The median of `count` FIND_NODE lookups (one round each: the node is the client's only
         /// contact), in ms.
         private static func lookupMedian(_ client: DHTNode, of node: Id, count: Int) async -> (median: Double, found: Int) {
@@ -47,7 +50,11 @@ extension AdversarialTests {
             try await Task.sleep(for: .milliseconds(500))
 
             let (unloaded, foundUnloaded) = await Self.lookupMedian(client, of: contact.id, count: 200)
-            let flooder = try UDPFlooder(port: Int(contact.port))
+            // 300,000 datagrams a second, paced: what one sender thread reached on this VM when
+            // the test was written. Unpaced, a thread now reaches 430,000-550,000 a second, more
+            // than the node reads, and the kernel then drops every source's datagrams alike: no
+            // limit in the node can help that, only a faster read path (issue #15).
+            let flooder = try UDPFlooder(port: Int(contact.port), rate: Self.floodRate)
             try await Task.sleep(for: .milliseconds(300))
             let sentBefore = flooder.count, start = ContinuousClock.now
             let (loaded, foundLoaded) = await Self.lookupMedian(client, of: contact.id, count: 200)
@@ -56,7 +63,7 @@ extension AdversarialTests {
 
             let clientStatistics = await client.statistics, clientContacts = await client.contacts
             #expect(foundUnloaded == 200 && foundLoaded == 200, "lookups answered: \(foundUnloaded) unloaded, \(foundLoaded) under flood; \(clientStatistics); \(clientContacts)")
-            #expect(rate > 40_000, "the flood reached only \(Int(rate)) datagrams/s: not a flood")
+            #expect(rate > Double(Self.floodRate) * 0.6, "the flood reached only \(Int(rate)) datagrams/s of \(Self.floodRate)")
             // Twice the unloaded median, plus 0.1 ms for the scheduler of a 2-core machine.
             #expect(loaded <= 2 * unloaded + 0.1, "p50 \(unloaded) ms unloaded, \(loaded) ms under a flood of \(Int(rate))/s")
             await client.stop()
