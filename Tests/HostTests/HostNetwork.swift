@@ -2,6 +2,7 @@ import CarrierCore
 import CarrierDHT
 @testable import CarrierHost
 import Foundation
+import TestSupport
 import Testing
 
 /// A supernode (host) and a regular node on loopback, joined.
@@ -18,7 +19,8 @@ struct HostNetwork {
 
     /// A started DHT node on loopback with its own data directory.
     static func node() async throws -> DHTNode {
-        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!,
+        // A loopback address of its own: no other test's node can have held its port (LoopbackAddress).
+        var configuration = DHTNode.Configuration(listen: Endpoint("\(LoopbackAddress.unique()):0")!,
                                                   dataDirectory: NSTemporaryDirectory() + "carrier-host-\(UUID().uuidString)")
         configuration.allowLocal = true
         configuration.requestTimeout = .milliseconds(500)
