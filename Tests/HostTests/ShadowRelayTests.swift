@@ -1,7 +1,7 @@
 import CarrierCore
 import CarrierDHT
 @testable import CarrierHost
-import CarrierShadow
+@testable import CarrierShadow
 import Foundation
 import Synchronization
 import NIOCore
@@ -266,6 +266,77 @@ struct ShadowRelayTests {
             thirdRunning.cancel()
             let ended = await thirdRunning.value
             #expect(ended == .cancelled, "\(ended)")
+            await echo.close()
+        }
+    }
+
+    /// A connection that completed the handshake as `identity`, and its sending key, for writing
+    /// hostile frames by hand.
+    private static func handshaken(_ node: Supernode, as identity: KeyPair = KeyPair.random()) async throws -> (RawTCPClient, SealingKey) {
+        let start = ClientHandshake(identity: identity, server: node.supernode.id)
+        let connection = try RawTCPClient(port: node.supernode.port)
+        try connection.send(start.hello)
+        let reply = try await connection.read(timeout: 5) { $0.count >= HandshakeLayout.replyByteCount }.bytes
+        let (proof, keys) = try start.finish(reply: Array(reply.prefix(HandshakeLayout.replyByteCount)))
+        try connection.send(proof)
+        return (connection, keys.sending)
+    }
+
+    /// `plaintext` (type byte and body) as one sealed frame.
+    private static func sealed(_ plaintext: [UInt8], _ key: SealingKey) throws -> [UInt8] {
+        let header = BigEndian.bytes(Int32(plaintext.count + ShadowCipher.tagByteCount))
+        var output = [UInt8](repeating: 0, count: plaintext.count + ShadowCipher.tagByteCount)
+        try plaintext.withUnsafeBytes { input in try output.withUnsafeMutableBytes { try key.seal(input, additional: header, into: $0) } }
+        return header + output
+    }
+
+    /// Hostile input after a valid handshake, and random bytes before one: each connection is
+    /// closed and counted, and the supernode goes on serving a real client.
+    @Test func hostileFramesAndRandomBytesAreRefusedAndCountedWhileARealClientIsServed() async throws {
+        try await Supernode.with { node in
+            let cases: [(String, (SealingKey) throws -> [UInt8])] = [
+                ("refused_frames", { _ in BigEndian.bytes(Int32(bitPattern: 0xFFFF_FFF0)) }),               // an absurd length
+                ("refused_frames", { _ in BigEndian.bytes(Int32(40)) + [UInt8](repeating: 7, count: 40) }), // does not authenticate
+                ("refused_frames", { try Self.sealed([1] + Array("not cbor".utf8), $0) }),                  // control, not CBOR
+                ("refused_frames", { try Self.sealed([1] + ControlMessage.ping.encoded.dropLast(), $0) }),  // control, cut short
+                ("refused_frames", { try Self.sealed([9, 1, 2], $0) }),                                     // unknown frame type
+                ("refused_protocol", { try Self.sealed([2] + Array("data first".utf8), $0) }),              // data before expose/attach
+                ("refused_protocol", { try Self.sealed([1] + ControlMessage.pong.encoded, $0) }),           // a pong as first frame
+                ("refused_attach", { try Self.sealed([1] + ControlMessage.attach(stream: 424_242).encoded, $0) }), // no such stream
+            ]
+            var expected: [String: Double] = [:]
+            for (counter, frame) in cases {
+                let (connection, key) = try await Self.handshaken(node)
+                try connection.send(try frame(key))
+                #expect(try await connection.drain(timeout: 5).ended, "\(counter): the supernode closed the connection")
+                expected[counter, default: 0] += 1
+                #expect(await eventually { node.counter(counter) == expected[counter] }, "\(counter): \(node.counter(counter))")
+                connection.close()
+            }
+            // 100 connections of random bytes (1 to 200 of them): every one is refused as a
+            // malformed handshake once 70 bytes arrived, or by the 10 s deadline (not waited for).
+            var complete = 0
+            for _ in 0..<100 {
+                let count = Int.random(in: 1...200)
+                let connection = try RawTCPClient(port: node.supernode.port)
+                try connection.send(Sodium.randomBytes(count))
+                if count >= HandshakeLayout.helloByteCount {
+                    complete += 1
+                    #expect(try await connection.drain(timeout: 5).ended)
+                }
+                connection.close()
+            }
+            #expect(await eventually { node.counter("refused_handshake_malformed") + node.counter("refused_handshake_key")
+                                       + node.counter("refused_handshake_cipher") >= Double(complete) })
+
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group)
+            let (endpoints, _, running) = try await Self.expose(client)
+            let payload = Sodium.randomBytes(50_000)
+            #expect(try await TCPExchange.run(port: Int(try #require(endpoints.first?.port)), payload: payload, group: Self.group) == payload)
+            running.cancel()
+            _ = await running.value
             await echo.close()
         }
     }
