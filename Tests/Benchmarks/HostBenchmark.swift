@@ -35,11 +35,9 @@ enum HostBenchmark {
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func run(seconds: Double) async throws -> Figures {
-        let helloC = repository.appendingPathComponent("Plugins/examples/hello-c/libhello-c.so").path
-        let scratch = NSTemporaryDirectory() + "carrier-host-bench-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+    /// A started DHT node on 127.0.0.1 with its data in `scratch`/node, and what a supernode built
+    /// on it hands its plugins.
+    static func supernode(in scratch: String) async throws -> (DHTNode, HostEnvironment) {
         var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(scratch)/node")
         configuration.allowLocal = true
         let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
@@ -48,6 +46,15 @@ enum HostBenchmark {
                                           services: ServiceRegistry(identity: node.identity, dht: node, publicHost: "127.0.0.1"),
                                           metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: "\(scratch)/node")),
                                           dataDirectory: "\(scratch)/node")
+        return (node, environment)
+    }
+
+    static func run(seconds: Double) async throws -> Figures {
+        let helloC = repository.appendingPathComponent("Plugins/examples/hello-c/libhello-c.so").path
+        let scratch = NSTemporaryDirectory() + "carrier-host-bench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let (node, environment) = try await supernode(in: scratch)
 
         // Load + create + start, each time from a fresh copy (a loaded library is never reloaded).
         var loadStart: [Double] = []

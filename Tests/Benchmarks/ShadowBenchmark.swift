@@ -28,14 +28,7 @@ enum ShadowBenchmark {
         let scratch = NSTemporaryDirectory() + "carrier-shadow-bench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(scratch)/node")
-        configuration.allowLocal = true
-        let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
-        try await node.start()
-        let environment = HostEnvironment(identity: node.identity, dht: node,
-                                          services: ServiceRegistry(identity: node.identity, dht: node, publicHost: "127.0.0.1"),
-                                          metrics: PluginMetrics(), billing: try BillingAccounts(ledger: BillingLedger.open(dataDirectory: "\(scratch)/node")),
-                                          dataDirectory: "\(scratch)/node")
+        let (node, environment) = try await HostBenchmark.supernode(in: scratch)
         let low = Int.random(in: 20_000...30_000)
         let manifest = try PluginManifest.parse("""
             id = "org.carrier.shadow"
