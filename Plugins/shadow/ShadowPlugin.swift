@@ -88,7 +88,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             mayServe: { client in
                 host.authorize(client: client.bytes, meter: Self.bytesMeter, estimate: 1) == .allowed
             },
-            streamEnded: { client, bytes, seconds in
+            relayed: { client, bytes, seconds in
                 if bytes > 0 { try? host.reportUsage(client: client.bytes, meter: Self.bytesMeter, amount: UInt64(bytes)) }
                 if seconds > 0 { try? host.reportUsage(client: client.bytes, meter: Self.secondsMeter, amount: UInt64(seconds)) }
                 host.counterAdd("shadow_bytes_relayed", Double(bytes))

@@ -12,8 +12,9 @@ final class ShadowRelay: Sendable {
     struct Hooks: Sendable {
         /// Whether `client` may be served now (its billing allows it).
         var mayServe: @Sendable (Id) -> Bool
-        /// A stream of `client` ended after relaying `bytes` (both ways) for `seconds`.
-        var streamEnded: @Sendable (_ client: Id, _ bytes: Int, _ seconds: Int) -> Void
+        /// `client`'s traffic relayed `bytes` (both ways) over `seconds` (a stream's, once it ended;
+        /// a UDP mapping's bytes every 10 s, with no seconds).
+        var relayed: @Sendable (_ client: Id, _ bytes: Int, _ seconds: Int) -> Void
         /// Count one event (`carrier_plugin_shadow_<name>`).
         var count: @Sendable (String) -> Void
     }
@@ -21,6 +22,8 @@ final class ShadowRelay: Sendable {
     private struct Session {
         var control: Channel
         var listeners: [Channel]
+        /// The public UDP ports of its UDP mappings, by mapping name.
+        var datagramPorts: [String: Channel]
         var streams = 0
     }
 
@@ -71,9 +74,6 @@ final class ShadowRelay: Sendable {
             hooks.count("refused_mappings")
             return loop.makeSucceededFuture(.refused("at most \(limits.mappingsPerClient) mappings per client"))
         }
-        guard requests.allSatisfy({ $0.transport == .tcp }) else {
-            return loop.makeSucceededFuture(.refused("this supernode relays TCP mappings only"))
-        }
         guard hooks.mayServe(client) else {
             hooks.count("refused_payment")
             return loop.makeSucceededFuture(.refused("payment required: the client's plan does not allow more relaying"))
@@ -99,8 +99,15 @@ final class ShadowRelay: Sendable {
             }
             let granted = zip(requests, ports).map { GrantedMapping($0, port: $1!) }
             let binding = granted.map { mapping in
-                PublicListener.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) { channel in
-                    self.publicConnection(channel, client: client, mapping: mapping.request.name)
+                switch mapping.request.transport {
+                case .tcp:
+                    PublicListener.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) { channel in
+                        self.publicConnection(channel, client: client, mapping: mapping.request.name)
+                    }
+                case .udp:
+                    PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) {
+                        self.datagramHandler(client: client)
+                    }
                 }
             }
             return EventLoopFuture.whenAllComplete(binding, on: loop).map { outcomes in
@@ -112,7 +119,9 @@ final class ShadowRelay: Sendable {
                 }
                 let accepted = self.state.withLock { state -> Bool in
                     guard state.sessions[client] == nil, control.isActive else { return false }
-                    state.sessions[client] = Session(control: control, listeners: listeners)
+                    let datagramPorts = zip(granted, listeners).filter { $0.0.request.transport == .udp }.map { ($0.0.request.name, $0.1) }
+                    state.sessions[client] = Session(control: control, listeners: listeners,
+                                                     datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts))
                     return true
                 }
                 guard accepted else {
@@ -141,6 +150,24 @@ final class ShadowRelay: Sendable {
             stream.timeout.cancel()
             stream.channel.close(promise: nil)
         }
+    }
+
+    // MARK: UDP mappings
+
+    private func datagramHandler(client: Id) -> PublicDatagramHandler {
+        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, admits: { _ in true }, hooks: .init(
+            relayed: { [hooks] bytes in hooks.relayed(client, bytes, 0) },
+            count: hooks.count))
+    }
+
+    /// The public UDP port of `client`'s UDP mapping `mapping`, for its datagram connection; nil
+    /// when it has no such mapping.
+    func datagramPort(_ mapping: String, client: Id) -> Channel? {
+        guard let port = state.withLock({ $0.sessions[client]?.datagramPorts[mapping] }) else {
+            hooks.count("refused_udp")
+            return nil
+        }
+        return port
     }
 
     // MARK: Streams
@@ -218,7 +245,7 @@ final class ShadowRelay: Sendable {
             let elapsed = ContinuousClock.now - opened
             seconds = Int(elapsed.components.seconds) + (elapsed.components.attoseconds > 0 ? 1 : 0)
         }
-        hooks.streamEnded(client, bytes, seconds)
+        hooks.relayed(client, bytes, seconds)
     }
 
     /// Closes every connection and listener (the plugin stops).

@@ -14,6 +14,7 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         case unknown
         case control
         case stream
+        case datagrams(Channel)
     }
 
     private let relay: ShadowRelay
@@ -22,6 +23,10 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private var role = Role.unknown
     private var lastHeard = ContinuousClock.now
     private var silenceCheck: RepeatedTask?
+
+    private var isStream: Bool {
+        if case .stream = role { true } else { false }
+    }
 
     init(relay: ShadowRelay, count: @escaping @Sendable (String) -> Void) {
         self.relay = relay
@@ -32,7 +37,7 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         if let authenticated = event as? ShadowAuthenticated { client = authenticated.peer }
         // Tunnel connections may half-close (a stream's data connection ends one way at a time);
         // a control connection, or one that never said what it is, is over when its client ends it.
-        if let event = event as? ChannelEvent, event == .inputClosed, role != .stream {
+        if let event = event as? ChannelEvent, event == .inputClosed, !isStream {
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
@@ -66,6 +71,12 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
                 return context.close(promise: nil)
             }
             publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
+        case (.unknown, .control(.udp(let mapping))):
+            guard let port = relay.datagramPort(mapping, client: client) else { return context.close(promise: nil) }
+            role = .datagrams(port)
+            PublicDatagramHandler.attach(context.channel, to: port)
+        case (.datagrams(let port), .datagram(let source, let payload)):
+            port.write(DatagramToSource(source: source, payload: payload), promise: nil)
         case (.control, .control(.ping)):
             context.writeAndFlush(wrapOutboundOut(.control(.pong)), promise: nil)
         case (.control, .control(.pong)):
@@ -74,6 +85,11 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             count("refused_protocol")
             context.close(promise: nil)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .datagrams(let port) = role { port.flush() }
+        context.fireChannelReadComplete()
     }
 
     private func startSilenceCheck(context: ChannelHandlerContext) {
@@ -87,7 +103,7 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
 
     func channelInactive(context: ChannelHandlerContext) {
         silenceCheck?.cancel()
-        if role == .control, let client { relay.controlClosed(context.channel, client: client) }
+        if case .control = role, let client { relay.controlClosed(context.channel, client: client) }
         context.fireChannelInactive()
     }
 

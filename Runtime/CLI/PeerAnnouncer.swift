@@ -1,5 +1,6 @@
 import CarrierCore
 import CarrierDHT
+import CarrierShadow
 import Synchronization
 
 /// Keeps an exposed endpoint announced as a peer record signed by the exposing node: at once,
@@ -9,12 +10,14 @@ final class PeerAnnouncer: Sendable {
     private let identity: KeyPair
     private let node: DHTNode
     private let name: String
+    private let transport: MappingProtocol
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(identity: KeyPair, node: DHTNode, name: String) {
+    init(identity: KeyPair, node: DHTNode, name: String, transport: MappingProtocol) {
         self.identity = identity
         self.node = node
         self.name = name
+        self.transport = transport
     }
 
     /// The fingerprint of mapping `name`: the first 8 bytes of its SHA-256.
@@ -23,12 +26,12 @@ final class PeerAnnouncer: Sendable {
     }
 
     func announce(endpoint: String) {
-        let identity = self.identity, node = self.node, name = self.name
+        let identity = self.identity, node = self.node, name = self.name, transport = self.transport
         let replaced = task.withLock { current -> Task<Void, Never>? in
             defer {
                 current = Task {
                     var writer = CBORWriter()
-                    writer.item(.map([CBOR.Entry("name", .text(name)), CBOR.Entry("protocol", .text("tcp"))]))
+                    writer.item(.map([CBOR.Entry("name", .text(name)), CBOR.Entry("protocol", .text(transport.rawValue))]))
                     while !Task.isCancelled {
                         let sequence = Int32(clamping: Int64(Date().timeIntervalSince1970) - 1_700_000_000)
                         let peer = PeerInfo.create(owner: identity, fingerprint: Self.fingerprint(of: name), sequenceNumber: sequence,

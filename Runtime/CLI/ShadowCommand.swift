@@ -17,7 +17,7 @@ struct ShadowCommand: AsyncParsableCommand {
     /// `carrier shadow expose TARGET`
     struct Expose: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Relay public connections to a local TCP service until Ctrl-C.",
+            abstract: "Relay public connections (or datagrams) to a local TCP (or UDP) service until Ctrl-C.",
             discussion: """
                 Joins the DHT through --bootstrap with this node's key (--data-dir), finds the \
                 supernodes offering `shadow`, picks the one that answers fastest (or --supernode), \
@@ -27,10 +27,17 @@ struct ShadowCommand: AsyncParsableCommand {
                 by itself after a network drop or a supernode restart (same endpoint), and moves to \
                 another supernode when one refuses or stays unreachable.
 
-                Example: carrier shadow expose tcp://127.0.0.1:8080 --name web --bootstrap ID@198.51.100.7:39001
+                A UDP service (udp://HOST:PORT, or --udp) gets a public UDP port: each outside \
+                sender reaches the service from a local port of its own, and the service's answers \
+                go back to that sender.
+
+                Examples:
+                  carrier shadow expose tcp://127.0.0.1:8080 --name web --bootstrap ID@198.51.100.7:39001
+                  carrier shadow expose udp://127.0.0.1:5353 --name dns --bootstrap ID@198.51.100.7:39001
                 """)
 
-        @Argument(help: ArgumentHelp("The local service, tcp://HOST:PORT.", valueName: "TARGET")) var target: String
+        @Argument(help: ArgumentHelp("The local service, tcp://HOST:PORT or udp://HOST:PORT.", valueName: "TARGET")) var target: String
+        @Flag(help: "TARGET is a UDP service (the same as udp://HOST:PORT).") var udp = false
         @Option(help: ArgumentHelp("The mapping's name ([a-z0-9-], at most 32).", valueName: "NAME")) var name = "web"
         @Option(help: ArgumentHelp("The supernode to use (its node id), or auto.", valueName: "ID|auto")) var supernode = "auto"
         @OptionGroup var client: DHTCommand.ClientOptions
@@ -38,7 +45,8 @@ struct ShadowCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 guard MappingRequest.isValidName(name) else { throw CommandFailure("--name \(name): 1 to 32 of [a-z0-9-]") }
-                guard let service = ShadowService(name: name, target: target) else { throw CommandFailure("\(target) is not tcp://HOST:PORT") }
+                guard let service = ShadowService(name: name, target: target, transport: udp ? .udp : .tcp),
+                      !(udp && target.hasPrefix("tcp://")) else { throw CommandFailure("\(target) is not tcp://HOST:PORT or udp://HOST:PORT") }
                 let wanted = supernode == "auto" ? nil : try parseId(supernode)
                 let identity = try client.dataDirectory.loadIdentity().keyPair
                 guard !client.network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }
@@ -129,7 +137,7 @@ struct ShadowExposer: Sendable {
             }
             Console.progress("exposing \(service.name) through \(chosen.id.base58) at \(chosen.host):\(chosen.port)")
             let client = ShadowClient(identity: identity, supernode: chosen, services: [service], group: group, giveUpAfter: 3)
-            let announcer = PeerAnnouncer(identity: identity, node: node, name: service.name)
+            let announcer = PeerAnnouncer(identity: identity, node: node, name: service.name, transport: service.transport)
             let ended = await client.run { event in report(event, client: client, announcer: announcer) }
             announcer.stop()
             switch ended {

@@ -33,6 +33,10 @@ final class ShadowConnector: Sendable {
             throw CommandFailure("\(peer.base58) exposes no service named \(name) (it announces: "
                                  + records.compactMap(Self.mappingName(of:)).joined(separator: ", ") + ")", exitCode: DHTCommand.Exit.notFound)
         }
+        if record.endpoint.hasPrefix("udp://") {
+            throw CommandFailure("\(peer.base58)'s \(name) is a UDP service at \(record.endpoint): send datagrams there directly "
+                                 + "(connect forwards TCP connections only)")
+        }
         guard record.endpoint.hasPrefix("tcp://"), let target = ShadowService(name: name, target: record.endpoint) else {
             throw CommandFailure("\(peer.base58)'s record for \(name) has endpoint \(record.endpoint), not tcp://HOST:PORT")
         }

@@ -122,6 +122,55 @@ struct ShadowRelayTests {
         }
     }
 
+    @Test(arguments: PluginHostTests.isolations)
+    func aUDPServiceAnswersEachOutsideSenderOnItsOwnAndIsBilled(isolation: PluginManifest.Isolation) async throws {
+        try await Supernode.with(isolation: isolation) { node in
+            let dns = try await UDPEchoServer(group: Self.group)
+            let identity = KeyPair.random()
+            let client = ShadowClient(identity: identity, supernode: node.supernode, services: [
+                ShadowService(name: "dns", transport: .udp, targetHost: "127.0.0.1", targetPort: dns.port)], group: Self.group)
+            let (endpoints, _, running) = try await Self.expose(client)
+            let endpoint = try #require(endpoints.first)
+            #expect(endpoint.transport == .udp && endpoint.description.hasPrefix("udp://127.0.0.1:"), "\(endpoint)")
+
+            // Three outside senders. Each probes until the datagram connection is up (datagrams
+            // before it are dropped, as UDP may), then sends 20 queries: each gets exactly its own
+            // 20 answers, and the service saw three senders, not one.
+            var askers: [UDPQuerier] = []
+            for _ in 0..<3 { askers.append(try await UDPQuerier(port: Int(endpoint.port), group: Self.group)) }
+            for asker in askers {
+                #expect(await eventually(within: .seconds(10)) {
+                    if asker.received.isEmpty { asker.send(Array("probe".utf8)) }
+                    return !asker.received.isEmpty
+                })
+            }
+            let probes = askers.map { $0.received.count }
+            for (index, asker) in askers.enumerated() {
+                for query in 0..<20 { asker.send(Array("query \(index)-\(query)".utf8)) }
+            }
+            #expect(await eventually { zip(askers, probes).allSatisfy { $0.received.count >= $1 + 20 } },
+                    "\(askers.map { $0.received.count })")
+            for (index, asker) in askers.enumerated() {
+                let answers = asker.received.dropFirst(probes[index]).map { String(decoding: $0, as: UTF8.self) }
+                #expect(answers == (0..<20).map { "answer query \(index)-\($0)" }, "sender \(index)")
+            }
+            #expect(dns.sources.count == 3, "\(dns.sources)")
+
+            // Billed: every query the service answered, and its answer (each answer is the query
+            // with 7 bytes more), reported when the mapping closes.
+            let relayed = askers.flatMap(\.received).reduce(0) { $0 + 2 * $1.count - 7 }
+            running.cancel()
+            #expect(await running.value == .cancelled)
+            #expect(await eventually(within: .seconds(10)) {
+                _ = try? node.network.environment.billing.flush()
+                let totals = try? node.network.environment.billing.ledger.totals(client: identity.publicKey)
+                return totals?.usage.first { $0.meter == "bytes_relayed" }?.units == Int64(relayed)
+            }, "billing totals equal the bytes relayed (\(relayed))")
+            for asker in askers { await asker.close() }
+            await dns.close()
+        }
+    }
+
     @Test func theMappingKeepsItsPublicPortAcrossReconnectsAndSupernodeRestarts() async throws {
         try await Supernode.with { node in
             let echo = try await TCPEchoServer(group: Self.group)

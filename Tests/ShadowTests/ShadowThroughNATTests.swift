@@ -7,9 +7,17 @@ import TestSupport
 /// masquerading router, is exposed with `carrier shadow expose` through a supernode (`carrier run`
 /// with the Shadow plugin) in "public", where an outside client fetches it. The client finds the
 /// supernode on the DHT, and the mapping comes back on the same endpoint after a supernode
-/// restart and after the router's state is flushed or its public address changes.
+/// restart and after the router's state is flushed or its public address changes. A DNS-like UDP
+/// service in "home" is exposed and answered the same way.
 @Suite(.serialized) struct ShadowThroughNATTests {
     static let python = "/usr/bin/python3"
+    static let peer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("lab_peer.py").path
+
+    /// `count` DNS-like queries from the outside client's address to `host:port` (lab_peer.py
+    /// udp-ask); whether every one got its answer.
+    static func ask(_ lab: NetworkLab, _ host: String, _ port: Int, count: Int = 20) async throws -> Bool {
+        try await lab.run(in: .public, python, [peer, "udp-ask", host, "\(port)", "\(count)"]).status == 0
+    }
 
     /// An HTTP GET from the outside client's address; the body, or nil.
     static func fetch(_ lab: NetworkLab, _ url: String) async throws -> String? {
@@ -104,6 +112,41 @@ import TestSupport
             expose.stop()
             supernode.stop()
             web.stop()
+        } catch {
+            await lab.remove()
+            throw error
+        }
+        await lab.remove()
+    }
+
+    @Test func aHomeUDPServiceAnswersOutsideQueriesThroughTheSupernodeAndAfterAFlush() async throws {
+        let lab = try await NetworkLab.makeOrSkip()
+        let folder = try await Self.supernodeFolder(lab)
+        do {
+            let supernodeId = try #require(try await CarrierBinary.run(["id", "--data-dir", folder + "/data"]).standardOutput
+                .split(separator: "\n").first.map(String.init))
+            let supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
+            #expect(await supernode.waitFor("shadow: tunnel port 39300"), "\(supernode.transcript)")
+            let dns = try lab.launch(in: .home, Self.python, [Self.peer, "udp-answer", lab.homeAddress, "5353"])
+            #expect(await dns.waitFor("listening"), "\(dns.transcript)")
+            #expect(try await !Self.ask(lab, lab.homeAddress, 5353, count: 1), "the home service is out of reach from outside")
+
+            let home = NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"
+            let expose = try lab.launch(in: .home, CarrierBinary.path, [
+                "shadow", "expose", "udp://\(lab.homeAddress):5353", "--name", "dns", "--data-dir", home,
+                "--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local"])
+            let endpoint = try await expose.waitForLine(within: .seconds(30)) { $0.hasPrefix("udp://\(lab.supernodeAddress):") }
+            let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
+            #expect(try await Self.ask(lab, lab.supernodeAddress, port), "through the supernode:\n\(expose.transcript)")
+
+            // The router forgets its mappings: the tunnel comes back and so do the answers.
+            try await lab.flushRouterState()
+            #expect(await eventually(within: .seconds(60)) { (try? await Self.ask(lab, lab.supernodeAddress, port, count: 3)) == true },
+                    "after a flush:\n\(expose.transcript)")
+            #expect(try await Self.ask(lab, lab.supernodeAddress, port), "\(expose.transcript)")
+            expose.stop()
+            supernode.stop()
+            dns.stop()
         } catch {
             await lab.remove()
             throw error

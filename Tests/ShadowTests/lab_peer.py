@@ -15,6 +15,10 @@ udp-probe HOST PORT_A PORT_B LOCAL_1 LOCAL_2
                                and "mapping B IP:PORT" (how the reflector saw us); from LOCAL_2,
                                "filter" to PORT_A, then print "from IP:PORT TEXT" for every
                                datagram that reaches LOCAL_2 within 0.5 s.
+udp-answer HOST PORT           a DNS-like service: answer every datagram with "answer " and it.
+udp-ask HOST PORT COUNT        send COUNT queries ("query N"), each retried every 0.5 s up to 6
+                               times; print "answered K of COUNT" and exit 1 unless every answer
+                               was right.
 """
 import select
 import socket
@@ -87,6 +91,32 @@ def udp_probe(host, port_a, port_b, local_1, local_2):
             say(f"from {address(sender)} {data.decode()}")
 
 
+def udp_answer(host, port):
+    sock = udp_socket(host, port)
+    say("listening")
+    while True:
+        data, sender = sock.recvfrom(2048)
+        sock.sendto(b"answer " + data, sender)
+
+
+def udp_ask(host, port, count):
+    sock = udp_socket("0.0.0.0", 0)
+    sock.settimeout(0.5)
+    answered = 0
+    for number in range(int(count)):
+        query = f"query {number}".encode()
+        for _ in range(6):
+            sock.sendto(query, (host, int(port)))
+            try:
+                if sock.recv(2048) == b"answer " + query:
+                    answered += 1
+                    break
+            except socket.timeout:
+                pass
+    say(f"answered {answered} of {count}")
+    sys.exit(0 if answered == int(count) else 1)
+
+
 if __name__ == "__main__":
     command, arguments = sys.argv[1], sys.argv[2:]
     if command == "tcp-serve":
@@ -97,5 +127,9 @@ if __name__ == "__main__":
         udp_reflect(*arguments)
     elif command == "udp-probe":
         udp_probe(*arguments)
+    elif command == "udp-answer":
+        udp_answer(*arguments)
+    elif command == "udp-ask":
+        udp_ask(*arguments)
     else:
         sys.exit(f"unknown command {command}")

@@ -2,7 +2,8 @@ import CarrierCore
 import NIOCore
 
 /// The client's control connection after its handshake: asks for its mappings, reports what was
-/// granted, passes on each `open`, pings every 15 s and closes after 45 s without a word from the
+/// granted (with the control connection, which the UDP mappings' datagram connections live and
+/// die with), passes on each `open`, pings every 15 s and closes after 45 s without a word from the
 /// supernode. Completes `ended` when the connection is over.
 final class ControlConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ShadowFrame
@@ -19,7 +20,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     private let services: [ShadowService]
     private let supernodeHost: String
     private let ended: EventLoopPromise<Outcome>
-    private let exposed: @Sendable ([PublicEndpoint]) -> Void
+    private let exposed: @Sendable ([PublicEndpoint], Channel) -> Void
     private let open: @Sendable (UInt64, String, String) -> Void
     private var wasExposed = false
     private var lastHeard = ContinuousClock.now
@@ -27,7 +28,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     private var failure: String?
 
     init(services: [ShadowService], supernodeHost: String, ended: EventLoopPromise<Outcome>,
-         exposed: @escaping @Sendable ([PublicEndpoint]) -> Void, open: @escaping @Sendable (UInt64, String, String) -> Void) {
+         exposed: @escaping @Sendable ([PublicEndpoint], Channel) -> Void, open: @escaping @Sendable (UInt64, String, String) -> Void) {
         self.services = services
         self.supernodeHost = supernodeHost
         self.ended = ended
@@ -49,7 +50,8 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .control(.exposed(let granted)) where !wasExposed:
             wasExposed = true
-            exposed(granted.map { PublicEndpoint(name: $0.request.name, transport: $0.request.transport, host: supernodeHost, port: $0.port) })
+            exposed(granted.map { PublicEndpoint(name: $0.request.name, transport: $0.request.transport, host: supernodeHost, port: $0.port) },
+                    context.channel)
         case .control(.refused(let reason)):
             ended.succeed(.refused(reason))
             context.close(promise: nil)

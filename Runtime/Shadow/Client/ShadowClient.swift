@@ -5,7 +5,7 @@ import Synchronization
 
 /// The node's end of Shadow: keeps `services` exposed through one supernode, reconnecting with
 /// backoff and jitter when the connection drops, and relays each public connection the supernode
-/// announces to its local service.
+/// announces to its local service, and each UDP mapping's datagrams over a datagram connection.
 ///
 /// ```swift
 /// let client = ShadowClient(identity: me, supernode: chosen, services: [web], group: group)
@@ -101,7 +101,10 @@ public final class ShadowClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let control = ControlConnectionHandler(services: services, supernodeHost: host, ended: ended,
-                                                           exposed: { events(.exposed($0)) },
+                                                           exposed: { [weak self] endpoints, control in
+                                                               events(.exposed(endpoints))
+                                                               self?.openDatagramConnections(control: control)
+                                                           },
                                                            open: { [weak self] stream, mapping, source in
                                                                self?.openStream(stream, mapping: mapping, source: source, events: events)
                                                            })
@@ -126,6 +129,42 @@ public final class ShadowClient: Sendable {
         case .refused(let reason)?: return .refused(reason)
         case .closed(let wasExposed, let reason)?: return .lost(wasExposed: wasExposed, reason)
         case nil: return .lost(wasExposed: false, "the connection ended")
+        }
+    }
+
+    /// Dials one datagram connection per UDP mapping once the mappings are granted. Each lives
+    /// as long as `control`: when either closes, so does the other (and the session starts over).
+    private func openDatagramConnections(control: Channel) {
+        for service in services where service.transport == .udp {
+            let target: SocketAddress
+            do { target = try SocketAddress.makeAddressResolvingHost(service.targetHost, port: service.targetPort) } catch {
+                control.close(promise: nil)
+                return
+            }
+            let loop = group.next()
+            let authenticated = loop.makePromise(of: Void.self)
+            let identity = self.identity, server = supernode.id
+            ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(10))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server),
+                                                                         AuthenticationWaiter(authenticated)])
+                    }
+                }
+                .connect(host: supernode.host, port: supernode.port)
+                .and(authenticated.futureResult)
+                .whenComplete { outcome in
+                    guard case .success((let channel, ())) = outcome else { return control.close(promise: nil) }
+                    control.closeFuture.whenComplete { _ in channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in control.close(promise: nil) }
+                    channel.writeAndFlush(ShadowFrame.control(.udp(mapping: service.name)), promise: nil)
+                    let relay = LocalDatagramRelay(target: target) { [weak self] toPublic, fromPublic in
+                        self?.figures.withLock { $0.bytesToPublic += toPublic; $0.bytesFromPublic += fromPublic }
+                    }
+                    do { try channel.pipeline.syncOperations.addHandler(relay) } catch { channel.close(promise: nil) }
+                }
         }
     }
 

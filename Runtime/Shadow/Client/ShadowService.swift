@@ -13,15 +13,18 @@ public struct ShadowService: Sendable, Equatable {
         self.targetPort = targetPort
     }
 
-    /// Parses `tcp://HOST:PORT` (the scheme may be left out).
-    public init?(name: String, target: String) {
-        var rest = Substring(target)
-        if rest.hasPrefix("tcp://") { rest = rest.dropFirst(6) }
+    /// Parses `tcp://HOST:PORT` or `udp://HOST:PORT` (without a scheme, `transport`).
+    public init?(name: String, target: String, transport: MappingProtocol = .tcp) {
+        var rest = Substring(target), transport = transport
+        for scheme in [MappingProtocol.tcp, .udp] where rest.hasPrefix(scheme.rawValue + "://") {
+            transport = scheme
+            rest = rest.dropFirst(6)
+        }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else { return nil }
         var host = String(rest[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }
-        self.init(name: name, targetHost: host, targetPort: port)
+        self.init(name: name, transport: transport, targetHost: host, targetPort: port)
     }
 }
 
