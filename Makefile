@@ -8,8 +8,8 @@ DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
 # iproute2, nftables, conntrack, procps (sysctl), and python3 for the peers its tests run.
 TEST_PKGS    := dhtnode chromium iproute2 nftables conntrack procps python3
 # The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
-# and dhtnode --proxyserver, loaded with wrk; iperf3 through a Shadow tunnel.
-BENCH_PKGS   := python3-opendht dhtnode wrk iperf3
+# and dhtnode --proxyserver, loaded with wrk; iperf3 and h2load (nghttp2-client) through a Shadow tunnel.
+BENCH_PKGS   := python3-opendht dhtnode wrk iperf3 nghttp2-client
 # `make fuzz-http` runs Schemathesis (from PyPI, pinned in Tests/FuzzHTTP/run.sh) in a venv of
 # Debian's python3 under .build/fuzz-http-venv.
 FUZZ_HTTP_PKGS := python3 python3-venv
@@ -68,8 +68,8 @@ test: deps
 
 ## bench: codec and envelope against raw libsodium, request rate against a UDP echo, Carrier next to
 ## OpenDHT on loopback, the plugin host, billing, the DHT proxy next to `dhtnode --proxyserver` under
-## wrk, Shadow's tunnel next to the direct path (iperf3, round trips), and the 10,000-node simulation,
-## each baseline measured in the same run.
+## wrk, Shadow's tunnel next to the direct path (iperf3, round trips, HTTP latency at fixed rates) and its
+## memory, and the 10,000-node simulation, each baseline measured in the same run.
 bench: deps
 	$(call install_missing,$(BENCH_PKGS))
 	$(MAKE) -s -C Plugins/examples/hello-c

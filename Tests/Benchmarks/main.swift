@@ -317,7 +317,40 @@ if selected("shadow") {
         row("1 KiB round trip, p99", shadow.roundTrip.tunnel.p99, shadow.roundTrip.direct.p99)
         row("new connection to first byte, p50", shadow.firstByte.tunnel.p50, shadow.firstByte.direct.p50)
         row("new connection to first byte, p99", shadow.firstByte.tunnel.p99, shadow.firstByte.direct.p99)
-        print("Everything shares the 2 cores: iperf3's client and server, the supernode's plugin runner and the ShadowClient.")
+        for http in shadow.http {
+            let label = http.offered.map { "HTTP at \($0) req/s" } ?? "HTTP with no rate limit"
+            func rate(_ load: ShadowBenchmark.HTTPLoad) -> String { String(format: "%.0f req/s", load.requestsPerSecond) }
+            print(pad(label + ", achieved", 44) + pad(rate(http.tunnel), 14, right: true) + pad(rate(http.direct), 14, right: true)
+                  + pad(String(format: "%.2fx", http.tunnel.requestsPerSecond / http.direct.requestsPerSecond), 15, right: true))
+            row(label + ", p50", http.tunnel.p50, http.direct.p50)
+            row(label + ", p99", http.tunnel.p99, http.direct.p99)
+            if http.tunnel.failed + http.direct.failed > 0 {
+                print("  \(label): \(http.tunnel.failed) requests failed through the tunnel, \(http.direct.failed) directly")
+            }
+        }
+        if let skipped = shadow.httpSkipped { print(pad("HTTP latency", 44) + "  \(skipped)") }
+        print("Everything shares the 2 cores: iperf3's client and server, h2load, the supernode's plugin runner and the ShadowClient.")
+        print("HTTP: h2load --h1, \(ShadowBenchmark.httpConnections) connections sharing the rate (with no rate limit: each as fast as it can, "
+              + "one request at a time), \(ShadowBenchmark.httpSeconds) s")
+        print("after 1 s of warm-up, against a keep-alive SwiftNIO server answering \(FixedHTTPServer.body.utf8.count) bytes; "
+              + "p50/p99 of every request in h2load's --log-file.")
+        if let memory = shadow.memory {
+            print("\nShadow memory (VmRSS): the plugin runner (pid \(memory.runnerPID)) and this process (the ShadowClients and the echo server)")
+            print(pad("figure", 44) + pad("runner", 14, right: true) + pad("this process", 14, right: true))
+            func kib(_ name: String, _ figures: (runner: Double, this: Double), decimals: Int = 1) {
+                print(pad(name, 44) + pad(String(format: "%.\(decimals)f KiB", figures.runner), 14, right: true)
+                      + pad(String(format: "%.\(decimals)f KiB", figures.this), 14, right: true))
+            }
+            kib("RSS, plugin started, no client", (Double(memory.noClient.runner), Double(memory.noClient.this)), decimals: 0)
+            kib("growth per idle mapping (\(memory.idleClients) clients, 1 each)", memory.perIdleMapping)
+            kib("RSS, \(memory.heldStreams) streams held open", (Double(memory.peak.runner), Double(memory.peak.this)), decimals: 0)
+            kib("growth per stream held open", memory.perStream)
+            print("streams held open: \(memory.heldStreams) of \(memory.wantedStreams) (each echoed a byte); with all open, "
+                  + "\(memory.stillEchoing) echoed one more.")
+            print("Growth per idle mapping is counted from one client connected; per stream, from the idle clients connected.")
+        } else if let skipped = shadow.memorySkipped {
+            print("\nShadow memory: \(skipped)")
+        }
     } catch {
         print("  \(error)")
     }
