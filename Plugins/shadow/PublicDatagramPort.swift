@@ -32,7 +32,6 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     static let reportInterval = TimeAmount.seconds(10)
 
     private let maxSources: Int
-    private let admits: @Sendable (SocketAddress) -> Bool
     private let hooks: Hooks
     private var tunnel: Channel?
     private var addresses: [UInt32: SocketAddress] = [:]
@@ -42,10 +41,8 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     private var unreported = 0
     private var housekeeping: RepeatedTask?
 
-    /// `admits(source)` says whether a datagram from `source` may pass (the mapping's source rules).
-    init(maxSources: Int, admits: @escaping @Sendable (SocketAddress) -> Bool, hooks: Hooks) {
+    init(maxSources: Int, hooks: Hooks) {
         self.maxSources = maxSources
-        self.admits = admits
         self.hooks = hooks
     }
 
@@ -72,7 +69,6 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard admits(envelope.remoteAddress) else { return hooks.count("udp_refused_source") }
         guard let tunnel, tunnel.isActive, tunnel.isWritable else { return hooks.count("udp_dropped") }
         guard let source = source(for: envelope.remoteAddress, now: .now()) else { return hooks.count("udp_refused_sources") }
         unreported += envelope.data.readableBytes

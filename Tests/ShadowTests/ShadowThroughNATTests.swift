@@ -57,14 +57,37 @@ import TestSupport
         return folder
     }
 
-    @Test func aHomeWebServerIsReachedThroughTheSupernodeAndComesBackAfterRestartsAndNetworkChanges() async throws {
+    /// The node id `carrier id` prints for the key in `dataDirectory` (made if missing).
+    static func nodeId(_ dataDirectory: String) async throws -> String {
+        try #require(try await CarrierBinary.run(["id", "--data-dir", dataDirectory]).standardOutput
+            .split(separator: "\n").first.map(String.init))
+    }
+
+    /// `carrier run` of the supernode folder in "public", once Shadow's tunnel port listens.
+    static func startSupernode(_ lab: NetworkLab, _ folder: String) async throws -> ChildProcess {
+        let supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
+        #expect(await supernode.waitFor("shadow: tunnel port 39300"), "\(supernode.transcript)")
+        return supernode
+    }
+
+    /// Runs `body` with a new lab, a supernode folder and the `--bootstrap` arguments that join
+    /// the DHT through that supernode; removes the lab however `body` ends.
+    static func withLab(_ body: (NetworkLab, _ folder: String, _ bootstrap: [String]) async throws -> Void) async throws {
         let lab = try await NetworkLab.makeOrSkip()
-        let folder = try await Self.supernodeFolder(lab)
         do {
-            let supernodeId = try #require(try await CarrierBinary.run(["id", "--data-dir", folder + "/data"]).standardOutput
-                .split(separator: "\n").first.map(String.init))
-            var supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
-            #expect(await supernode.waitFor("shadow: tunnel port 39300"), "\(supernode.transcript)")
+            let folder = try await supernodeFolder(lab)
+            let bootstrap = ["--bootstrap", "\(try await nodeId(folder + "/data"))@\(lab.supernodeAddress):39001", "--allow-local"]
+            try await body(lab, folder, bootstrap)
+        } catch {
+            await lab.remove()
+            throw error
+        }
+        await lab.remove()
+    }
+
+    @Test func aHomeWebServerIsReachedThroughTheSupernodeAndComesBackAfterRestartsAndNetworkChanges() async throws {
+        try await Self.withLab { lab, folder, bootstrap in
+            var supernode = try await Self.startSupernode(lab, folder)
 
             let site = NSTemporaryDirectory() + "carrier-shadow-site-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
@@ -77,9 +100,7 @@ import TestSupport
             #expect(try await Self.fetch(lab, "http://\(lab.homeAddress):8080/") == nil)
 
             let home = NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"
-            let homeId = try #require(try await CarrierBinary.run(["id", "--data-dir", home]).standardOutput
-                .split(separator: "\n").first.map(String.init))
-            let bootstrap = ["--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local"]
+            let homeId = try await Self.nodeId(home)
             let expose = try lab.launch(in: .home, CarrierBinary.path, [
                 "shadow", "expose", "tcp://\(lab.homeAddress):8080", "--name", "web", "--data-dir", home] + bootstrap)
             let endpoint = try await expose.waitForLine(within: .seconds(30)) { $0.hasPrefix("tcp://\(lab.supernodeAddress):") }
@@ -95,7 +116,7 @@ import TestSupport
 
             // The supernode restarts: the mapping comes back on the same endpoint.
             supernode.stop()
-            supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
+            supernode = try await Self.startSupernode(lab, folder)
             func exposures() -> Int { expose.transcript.split(separator: "\n").filter { $0 == endpoint }.count }
             #expect(await eventually(within: .seconds(40)) { exposures() == 2 }, "\(expose.transcript)")
             #expect(try await Self.fetch(lab, url) == page, "after the supernode's restart")
@@ -112,29 +133,19 @@ import TestSupport
             expose.stop()
             supernode.stop()
             web.stop()
-        } catch {
-            await lab.remove()
-            throw error
         }
-        await lab.remove()
     }
 
     @Test func aHomeUDPServiceAnswersOutsideQueriesThroughTheSupernodeAndAfterAFlush() async throws {
-        let lab = try await NetworkLab.makeOrSkip()
-        let folder = try await Self.supernodeFolder(lab)
-        do {
-            let supernodeId = try #require(try await CarrierBinary.run(["id", "--data-dir", folder + "/data"]).standardOutput
-                .split(separator: "\n").first.map(String.init))
-            let supernode = try lab.launch(in: .public, CarrierBinary.path, ["run", "--manifests", folder])
-            #expect(await supernode.waitFor("shadow: tunnel port 39300"), "\(supernode.transcript)")
+        try await Self.withLab { lab, folder, bootstrap in
+            let supernode = try await Self.startSupernode(lab, folder)
             let dns = try lab.launch(in: .home, Self.python, [Self.peer, "udp-answer", lab.homeAddress, "5353"])
             #expect(await dns.waitFor("listening"), "\(dns.transcript)")
             #expect(try await !Self.ask(lab, lab.homeAddress, 5353, count: 1), "the home service is out of reach from outside")
 
             let home = NSTemporaryDirectory() + "carrier-shadow-home-\(UUID().uuidString)"
             let expose = try lab.launch(in: .home, CarrierBinary.path, [
-                "shadow", "expose", "udp://\(lab.homeAddress):5353", "--name", "dns", "--data-dir", home,
-                "--bootstrap", "\(supernodeId)@\(lab.supernodeAddress):39001", "--allow-local"])
+                "shadow", "expose", "udp://\(lab.homeAddress):5353", "--name", "dns", "--data-dir", home] + bootstrap)
             let endpoint = try await expose.waitForLine(within: .seconds(30)) { $0.hasPrefix("udp://\(lab.supernodeAddress):") }
             let port = try #require(Int(endpoint.split(separator: ":").last ?? ""))
             #expect(try await Self.ask(lab, lab.supernodeAddress, port), "through the supernode:\n\(expose.transcript)")
@@ -147,10 +158,6 @@ import TestSupport
             expose.stop()
             supernode.stop()
             dns.stop()
-        } catch {
-            await lab.remove()
-            throw error
         }
-        await lab.remove()
     }
 }

@@ -141,22 +141,9 @@ public final class ShadowClient: Sendable {
                 control.close(promise: nil)
                 return
             }
-            let loop = group.next()
-            let authenticated = loop.makePromise(of: Void.self)
-            let identity = self.identity, server = supernode.id
-            ClientBootstrap(group: loop)
-                .connectTimeout(.seconds(10))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server),
-                                                                         AuthenticationWaiter(authenticated)])
-                    }
-                }
-                .connect(host: supernode.host, port: supernode.port)
-                .and(authenticated.futureResult)
+            dialAuthenticated(on: group.next(), halfClosable: false)
                 .whenComplete { outcome in
-                    guard case .success((let channel, ())) = outcome else { return control.close(promise: nil) }
+                    guard case .success(let channel) = outcome else { return control.close(promise: nil) }
                     control.closeFuture.whenComplete { _ in channel.close(promise: nil) }
                     channel.closeFuture.whenComplete { _ in control.close(promise: nil) }
                     channel.writeAndFlush(ShadowFrame.control(.udp(mapping: service.name)), promise: nil)
@@ -166,6 +153,25 @@ public final class ShadowClient: Sendable {
                     do { try channel.pipeline.syncOperations.addHandler(relay) } catch { channel.close(promise: nil) }
                 }
         }
+    }
+
+    /// A new connection to the supernode on `loop` (a data or datagram connection), once its
+    /// handshake is done. `halfClosable`: a stream's data connection ends one way at a time.
+    private func dialAuthenticated(on loop: EventLoop, halfClosable: Bool) -> EventLoopFuture<Channel> {
+        let authenticated = loop.makePromise(of: Void.self)
+        let identity = self.identity, server = supernode.id
+        return ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelOption(.allowRemoteHalfClosure, value: halfClosable)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server),
+                                                                     AuthenticationWaiter(authenticated)])
+                }
+            }
+            .connect(host: supernode.host, port: supernode.port)
+            .flatMap { channel in authenticated.futureResult.map { channel } }
     }
 
     /// A public connection arrived: connect to the local service and dial a data connection,
@@ -185,28 +191,16 @@ public final class ShadowClient: Sendable {
                 }
             }
             .connect(host: service.targetHost, port: service.targetPort)
-        let authenticated = loop.makePromise(of: Void.self)
-        let identity = self.identity, server = supernode.id
-        let data = ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server),
-                                                                     AuthenticationWaiter(authenticated)])
-                }
-            }
-            .connect(host: supernode.host, port: supernode.port)
+        let data = dialAuthenticated(on: loop, halfClosable: true)
         figures.withLock { $0.openStreams += 1; $0.streams += 1 }
         events(.streamOpened(mapping: mapping, source: source))
         let finished: @Sendable () -> Void = {
             self.figures.withLock { $0.openStreams -= 1 }
             events(.streamClosed(mapping: mapping))
         }
-        data.and(authenticated.futureResult).and(local).whenComplete { outcome in
+        data.and(local).whenComplete { outcome in
             switch outcome {
-            case .success(((let dataChannel, ()), let localChannel)):
+            case .success((let dataChannel, let localChannel)):
                 dataChannel.writeAndFlush(ShadowFrame.control(.attach(stream: stream)), promise: nil)
                 do {
                     let sealed = SealedRelayHandler(partner: localChannel) { bytes in self.figures.withLock { $0.bytesFromPublic += bytes } }
