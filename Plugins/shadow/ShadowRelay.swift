@@ -67,8 +67,9 @@ final class ShadowRelay: Sendable {
     /// behind).
     func expose(_ requests: [MappingRequest], for client: Id, control: Channel) -> EventLoopFuture<ControlMessage> {
         let loop = control.eventLoop
-        guard !requests.isEmpty, Set(requests).count == requests.count else {
-            return loop.makeSucceededFuture(.refused("expose needs distinct mappings"))
+        // Names are distinct across transports too: `open` and `udp` name a mapping by its name alone.
+        guard !requests.isEmpty, Set(requests.map(\.name)).count == requests.count else {
+            return loop.makeSucceededFuture(.refused("expose needs mappings with distinct names (a TCP and a UDP mapping need two)"))
         }
         guard requests.count <= limits.mappingsPerClient else {
             hooks.count("refused_mappings")
@@ -155,7 +156,7 @@ final class ShadowRelay: Sendable {
     // MARK: UDP mappings
 
     private func datagramHandler(client: Id) -> PublicDatagramHandler {
-        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, admits: { _ in true }, hooks: .init(
+        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, hooks: .init(
             relayed: { [hooks] bytes in hooks.relayed(client, bytes, 0) },
             count: hooks.count))
     }

@@ -264,6 +264,33 @@ struct ShadowRelayTests {
         }
     }
 
+    @Test func aSlowReaderThatHalfClosesGetsEveryByteAndStallsNoOtherStream() async throws {
+        try await Supernode.with { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group)
+            let (endpoints, _, running) = try await Self.expose(client)
+            let port = Int(try #require(endpoints.first?.port))
+            // A client with a 4 KiB receive buffer sends 1 MB, half-closes and reads nothing for a
+            // while: the echoes pile up on the relay's side of its connection.
+            let slow = try RawTCPClient(port: port, receiveBuffer: 4096)
+            let payload = Sodium.randomBytes(1_000_000)
+            let sending = Task { try await onOwnThread { try slow.send(payload); slow.endSending() } }
+            // Meanwhile another stream is served at once.
+            let other = Sodium.randomBytes(100_000)
+            #expect(try await TCPExchange.run(port: port, payload: other, group: Self.group) == other)
+            try await Task.sleep(for: .seconds(1))
+            // Then it reads: every byte comes back, then the end (no write pending at the end is dropped).
+            let back = try await slow.drain(timeout: 5)
+            try await sending.value
+            #expect(back.ended && back.bytes.count == payload.count && back.bytes == payload, "\(back.bytes.count) of \(payload.count) bytes")
+            slow.close()
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+
     @Test func anOutsideClientThatVanishesMidStreamClosesItsStreamAndNoOther() async throws {
         try await Supernode.with { node in
             let echo = try await TCPEchoServer(group: Self.group)

@@ -69,6 +69,9 @@ public final class RawTCPClient: @unchecked Sendable {
 
     public func close() { shutdown(descriptor, Int32(SHUT_RDWR)) }
 
+    /// Half-closes: sends the end of its stream and keeps reading.
+    public func endSending() { shutdown(descriptor, Int32(SHUT_WR)) }
+
     /// Resets the connection: with SO_LINGER 0 the socket's close sends RST, as from a client
     /// that vanished, rather than an orderly end. (The descriptor is replaced by /dev/null, which
     /// closes the socket and leaves `descriptor` valid for `deinit`.)

@@ -26,7 +26,13 @@ public final class TCPEchoServer: Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.write(data, promise: nil) }
         func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if let event = event as? ChannelEvent, event == .inputClosed { context.close(mode: .output, promise: nil) }
+            // Half-close once the echoes still pending are written: SwiftNIO makes a half-close
+            // after the input ended a full close, which would drop them.
+            guard let event = event as? ChannelEvent, event == .inputClosed else { return }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                bound.value.close(mode: .output, promise: nil)
+            }
         }
         func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
     }

@@ -14,6 +14,8 @@ final class StreamRelaySide {
     private(set) var partner: Channel?
     private(set) var inputEnded = false
     private var outputEnded = false
+    /// Both ends passed: the stream finished rather than being cut off.
+    private var finished = false
     /// Bytes relayed from this side to the partner (for metering).
     private(set) var bytesForwarded = 0
 
@@ -39,16 +41,21 @@ final class StreamRelaySide {
         closeIfDone(context: context)
     }
 
+    /// Closes once both ends passed. The partner is left to finish on its own: its writes may
+    /// still be pending behind a slow reader.
     private func closeIfDone(context: ChannelHandlerContext) {
-        if inputEnded && outputEnded { context.close(promise: nil) }
+        guard inputEnded && outputEnded else { return }
+        finished = true
+        context.close(promise: nil)
     }
 
     func writabilityChanged(context: ChannelHandlerContext) {
         partner?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
     }
 
+    /// Our channel closed: a stream cut off (not `finished`) closes its partner too.
     func closed() {
-        partner?.close(promise: nil)
+        if !finished { partner?.close(promise: nil) }
         partner = nil
     }
 }
@@ -135,10 +142,16 @@ public final class PlainRelayHandler: ChannelInboundHandler {
         side.inputDidEnd(context: context)
     }
 
-    /// The partner's `end`: no more bytes for this side's peer.
+    /// The partner's `end`: no more bytes for this side's peer, once those written are sent (a
+    /// half-close of a connection whose input already ended is a full close in SwiftNIO, which
+    /// would drop writes still pending behind a slow reader).
     private func endOutput(context: ChannelHandlerContext) {
-        context.close(mode: .output, promise: nil)
-        side.outputDidEnd(context: context)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            let (handler, context) = bound.value
+            context.close(mode: .output, promise: nil)
+            handler.side.outputDidEnd(context: context)
+        }
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -199,12 +212,16 @@ public final class SealedRelayHandler: ChannelDuplexHandler {
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        // Our end is done once it is written: closing before would drop the frames still pending.
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound((side, context), eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in
+            let (side, context) = bound.value
             side.outputDidEnd(context: context)
-            return
         }
-        context.write(data, promise: promise)
+        written.futureResult.cascade(to: promise)
+        context.write(data, promise: written)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
