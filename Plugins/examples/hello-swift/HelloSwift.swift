@@ -6,7 +6,8 @@ import CarrierPluginSDK
 /// fresh every `refresh_seconds`, and announces the service type "hello-swift" with the endpoint
 /// `dht://NODE-ID`. It also counts the values and peer records other nodes store on this
 /// supernode (`carrier_plugin_storage_events`). Health says whether the last publication reached
-/// the network.
+/// the network; a publication that fails (no node answered yet, say) is retried after 1, 2, 4...
+/// seconds, up to `refresh_seconds`, with the same sequence number.
 ///
 /// `@unchecked Sendable`: its state is only touched on the executor: its methods, the timer, and
 /// each publication's `host.task`, which resumes there after its `await` (the gauge
@@ -21,6 +22,8 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
     private let greeting: String
     private let refreshSeconds: UInt64
     private var timer: UInt64?
+    private var retryTimer: UInt64?
+    private var retryDelay: UInt64 = 1
     private var sequence: Int32 = 0
     private var lastOutcome = "not published yet"
     private var published = false
@@ -45,6 +48,7 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
 
     func stop() {
         if let timer { host.cancelTimer(timer) }
+        if let retryTimer { host.cancelTimer(retryTimer) }
         try? host.withdrawService("hello-swift")
     }
 
@@ -55,7 +59,15 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
     /// Stores the greeting with the next sequence number (on the executor, from the timer).
     private func publish() {
         sequence += 1
-        let sequence = self.sequence, host = self.host, data = Array(greeting.utf8)
+        retryDelay = 1
+        attempt(sequence)
+    }
+
+    /// One try at storing `sequence`; a failure schedules the next try (on the executor).
+    private func attempt(_ sequence: Int32) {
+        if let retryTimer { host.cancelTimer(retryTimer) }
+        retryTimer = nil
+        let host = self.host, data = Array(greeting.utf8)
         host.task { [self] in
             let outcome: String, ok: Bool
             do {
@@ -74,6 +86,17 @@ final class HelloSwift: CarrierPlugin, @unchecked Sendable {
             // Back on the executor after the await: the state is the plugin's own again.
             host.gaugeSet("resumed_on_executor", host.isOnExecutor ? 1 : 0)
             record(outcome, ok)
+            if !ok && sequence == self.sequence { scheduleRetry(sequence) }
+        }
+    }
+
+    /// Tries `sequence` again after the current delay, doubling it up to `refresh_seconds`.
+    private func scheduleRetry(_ sequence: Int32) {
+        let delay = retryDelay
+        retryDelay = min(retryDelay * 2, refreshSeconds)
+        retryTimer = try? host.startTimer(delay: delay * 1000, interval: 0) { [weak self] in
+            self?.retryTimer = nil
+            self?.attempt(sequence)
         }
     }
 
