@@ -13,8 +13,9 @@ struct DatagramToSource {
 /// to it gets a source number; its datagrams go to the client's datagram connection as
 /// `datagram(source, payload)` frames, and the client's answers for that number go back to that
 /// address. A source silent for `idleSeconds` is forgotten; at most `maxSources` are known at once
-/// (a datagram from one more is dropped and counted). Datagrams that find no datagram connection,
-/// or one that cannot keep up, are dropped and counted: UDP's own semantics.
+/// (a datagram from one more is dropped and counted). Datagrams from a source the mapping does not
+/// admit, beyond the client's or the mapping's byte rate, that find no datagram connection, or
+/// one that cannot keep up, are dropped and counted: UDP's own semantics.
 ///
 /// Runs on its channel's event loop; `attach(_:)` and the writes may come from any thread.
 final class PublicDatagramHandler: ChannelDuplexHandler {
@@ -22,8 +23,10 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     typealias OutboundIn = DatagramToSource
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    /// What the port reports: bytes relayed both ways (billing), and dropped datagrams.
+    /// What the port asks (whether a source is admitted) and reports: bytes relayed both ways
+    /// (billing), and dropped datagrams.
     struct Hooks: Sendable {
+        var admits: @Sendable (SocketAddress) -> Bool
         var relayed: @Sendable (_ bytes: Int) -> Void
         var count: @Sendable (String) -> Void
     }
@@ -32,6 +35,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     static let reportInterval = TimeAmount.seconds(10)
 
     private let maxSources: Int
+    private let budgets: [ByteBudget]
     private let hooks: Hooks
     private var tunnel: Channel?
     private var addresses: [UInt32: SocketAddress] = [:]
@@ -41,8 +45,9 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     private var unreported = 0
     private var housekeeping: RepeatedTask?
 
-    init(maxSources: Int, hooks: Hooks) {
+    init(maxSources: Int, budgets: [ByteBudget], hooks: Hooks) {
         self.maxSources = maxSources
+        self.budgets = budgets
         self.hooks = hooks
     }
 
@@ -69,7 +74,9 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        guard hooks.admits(envelope.remoteAddress) else { return hooks.count("udp_refused_source") }
         guard let tunnel, tunnel.isActive, tunnel.isWritable else { return hooks.count("udp_dropped") }
+        guard budgets.admitDatagram(envelope.data.readableBytes) else { return hooks.count("udp_over_bandwidth") }
         guard let source = source(for: envelope.remoteAddress, now: .now()) else { return hooks.count("udp_refused_sources") }
         unreported += envelope.data.readableBytes
         tunnel.write(ShadowFrame.datagram(source: source, payload: envelope.data), promise: nil)
@@ -83,6 +90,11 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
         let datagram = unwrapOutboundIn(data)
         guard let address = addresses[datagram.source] else {
             hooks.count("udp_unknown_source")
+            promise?.succeed()
+            return
+        }
+        guard budgets.admitDatagram(datagram.payload.readableBytes) else {
+            hooks.count("udp_over_bandwidth")
             promise?.succeed()
             return
         }

@@ -11,8 +11,11 @@ import NIOPosix
 ///
 /// Config: `host` (listen address, default "0.0.0.0"), `port` (the tunnel port, default 39300; 0
 /// picks one), `publicPorts` (the range mappings get, default "40000-40999"), `reserveDays` (how
-/// long a port stays its client's after last use, default 7), `mappingsPerClient` (8),
-/// `streamsPerClient` (public connections open at once per client, 256). It announces service
+/// long a port stays its client's after last use, default 7), and the limits of `ShadowLimits`
+/// under their own names: `mappingsPerClient` (8), `streamsPerClient` (256), `streamsPerMapping`
+/// (128), `bytesPerSecondPerClient` and `bytesPerSecondPerMapping` (0: none), `idleSeconds`
+/// (900), `streamSeconds` (0: none), `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping`
+/// (1024) and `denySources` (comma-separated CIDR ranges no public port admits). It announces service
 /// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
 /// `connection_seconds` per client.
 final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
@@ -50,6 +53,19 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         var limits = ShadowLimits()
         limits.mappingsPerClient = try integer("mappingsPerClient", default: limits.mappingsPerClient, 1...ControlMessage.maxMappings)
         limits.streamsPerClient = try integer("streamsPerClient", default: limits.streamsPerClient, 1...100_000)
+        limits.streamsPerMapping = try integer("streamsPerMapping", default: limits.streamsPerMapping, 1...100_000)
+        limits.bytesPerSecondPerClient = try integer("bytesPerSecondPerClient", default: 0, 0...100_000_000_000)
+        limits.bytesPerSecondPerMapping = try integer("bytesPerSecondPerMapping", default: 0, 0...100_000_000_000)
+        limits.idleSeconds = Int64(try integer("idleSeconds", default: Int(limits.idleSeconds), 0...604_800))
+        limits.streamSeconds = Int64(try integer("streamSeconds", default: 0, 0...31_536_000))
+        limits.connectionsPerSourcePerMinute = try integer("connectionsPerSourcePerMinute", default: limits.connectionsPerSourcePerMinute,
+                                                           1...1_000_000)
+        limits.sourcesPerDatagramMapping = try integer("sourcesPerUDPMapping", default: limits.sourcesPerDatagramMapping, 1...1_000_000)
+        do {
+            limits.deniedSources = try [SourceRange](parsing: try host.configString("denySources") ?? "")
+        } catch {
+            throw PluginError("config.denySources: \(error)")
+        }
         self.limits = limits
         try host.defineMeter(Self.bytesMeter, unit: "byte")
         try host.defineMeter(Self.secondsMeter, unit: "second")

@@ -25,6 +25,17 @@ final class ShadowRelay: Sendable {
         /// The public UDP ports of its UDP mappings, by mapping name.
         var datagramPorts: [String: Channel]
         var streams = 0
+        /// Public connections open, by mapping name.
+        var mappingStreams: [String: Int] = [:]
+        /// The byte budgets its traffic spends: the client's, and one per mapping (absent where
+        /// there is no limit). A reconnecting client starts them afresh, which gains it one
+        /// burst (a quarter second's worth).
+        var clientBudget: ByteBudget?
+        var mappingBudgets: [String: ByteBudget] = [:]
+
+        func budgets(_ mapping: String) -> [ByteBudget] {
+            [clientBudget, mappingBudgets[mapping]].compactMap { $0 }
+        }
     }
 
     private struct Pending {
@@ -32,6 +43,7 @@ final class ShadowRelay: Sendable {
         var channel: Channel
         /// The public connection's relay handler, keeping what arrives until the stream is attached.
         var plain: NIOLoopBound<PlainRelayHandler>
+        var budgets: [ByteBudget]
         var timeout: Scheduled<Void>
     }
 
@@ -40,6 +52,8 @@ final class ShadowRelay: Sendable {
         var pending: [UInt64: Pending] = [:]
         var nextStream: UInt64 = 0
         var ports: PortAssignments
+        /// New public connections per (public port, source address).
+        var connectionRates: TokenBuckets<String>
     }
 
     let group: EventLoopGroup
@@ -49,7 +63,8 @@ final class ShadowRelay: Sendable {
     private let state: Mutex<State>
 
     init(ports: sending PortAssignments, group: EventLoopGroup, listenHost: String, limits: ShadowLimits, hooks: Hooks) {
-        state = Mutex(State(ports: ports))
+        let perMinute = Double(limits.connectionsPerSourcePerMinute)
+        state = Mutex(State(ports: ports, connectionRates: TokenBuckets(rate: perMinute / 60, burst: max(1, perMinute / 4))))
         self.group = group
         self.listenHost = listenHost
         self.limits = limits
@@ -99,15 +114,20 @@ final class ShadowRelay: Sendable {
                 return loop.makeSucceededFuture(.refused("no free public port left on this supernode"))
             }
             let granted = zip(requests, ports).map { GrantedMapping($0, port: $1!) }
+            let clientBudget = ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerClient)
+            let mappingBudgets = Dictionary(uniqueKeysWithValues: requests.compactMap { request in
+                ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerMapping).map { (request.name, $0) }
+            })
             let binding = granted.map { mapping in
                 switch mapping.request.transport {
                 case .tcp:
                     PublicListener.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) { channel in
-                        self.publicConnection(channel, client: client, mapping: mapping.request.name)
+                        self.publicConnection(channel, client: client, mapping: mapping)
                     }
                 case .udp:
                     PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) {
-                        self.datagramHandler(client: client)
+                        self.datagramHandler(client: client, mapping: mapping.request,
+                                             budgets: [clientBudget, mappingBudgets[mapping.request.name]].compactMap { $0 })
                     }
                 }
             }
@@ -121,8 +141,9 @@ final class ShadowRelay: Sendable {
                 let accepted = self.state.withLock { state -> Bool in
                     guard state.sessions[client] == nil, control.isActive else { return false }
                     let datagramPorts = zip(granted, listeners).filter { $0.0.request.transport == .udp }.map { ($0.0.request.name, $0.1) }
-                    state.sessions[client] = Session(control: control, listeners: listeners,
-                                                     datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts))
+                    state.sessions[client] = Session(
+                        control: control, listeners: listeners, datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts),
+                        clientBudget: clientBudget, mappingBudgets: mappingBudgets)
                     return true
                 }
                 guard accepted else {
@@ -155,8 +176,9 @@ final class ShadowRelay: Sendable {
 
     // MARK: UDP mappings
 
-    private func datagramHandler(client: Id) -> PublicDatagramHandler {
-        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, hooks: .init(
+    private func datagramHandler(client: Id, mapping: MappingRequest, budgets: [ByteBudget]) -> PublicDatagramHandler {
+        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, budgets: budgets, hooks: .init(
+            admits: { [limits] source in !limits.deniedSources.containsAddress(source) && mapping.admits(source) },
             relayed: { [hooks] bytes in hooks.relayed(client, bytes, 0) },
             count: hooks.count))
     }
@@ -173,33 +195,71 @@ final class ShadowRelay: Sendable {
 
     // MARK: Streams
 
-    /// A public connection to `client`'s `mapping` (on its event loop, before it is read): it
-    /// waits for the client's data connection, which `open` on the control connection asks for.
-    private func publicConnection(_ channel: Channel, client: Id, mapping: String) {
-        let source = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+    /// Why a public connection was refused before it reached the client.
+    private enum Refusal: String, Error {
+        /// The operator's denylist or the mapping's allow/deny lists.
+        case source = "refused_source"
+        /// Its source opened too many connections to this port this minute.
+        case rate = "refused_rate"
+        /// The client or the mapping has as many connections open as it may.
+        case streams = "refused_streams"
+    }
+
+    /// A public connection to `client`'s `mapping` (on its event loop, before it is read): once
+    /// its source passes the port's checks it waits for the client's data connection, which
+    /// `open` on the control connection asks for.
+    private func publicConnection(_ channel: Channel, client: Id, mapping: GrantedMapping) {
+        let name = mapping.request.name
+        guard let address = channel.remoteAddress, !limits.deniedSources.containsAddress(address), mapping.request.admits(address) else {
+            return refuse(channel, .source)
+        }
+        let source = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         let accepted = ContinuousClock.now
         let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
-        do { try channel.pipeline.syncOperations.addHandler(plain) } catch { return channel.close(promise: nil) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
-        let opened = state.withLock { state -> (UInt64, Channel)? in
-            guard var session = state.sessions[client], session.streams < limits.streamsPerClient else { return nil }
+        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget]), Refusal>? in
+            guard var session = state.sessions[client] else { return nil }
+            let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
+            guard state.connectionRates.allow("\(mapping.port) \(address.ipAddress ?? "")", now: now) else { return .failure(.rate) }
+            guard session.streams < limits.streamsPerClient, session.mappingStreams[name, default: 0] < limits.streamsPerMapping else {
+                return .failure(.streams)
+            }
             session.streams += 1
+            session.mappingStreams[name, default: 0] += 1
             state.sessions[client] = session
             state.nextStream += 1
             let stream = state.nextStream
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
                 self?.attachTimedOut(stream)
             }
-            state.pending[stream] = Pending(client: client, channel: channel, plain: bound, timeout: timeout)
-            return (stream, session.control)
+            let budgets = session.budgets(name)
+            state.pending[stream] = Pending(client: client, channel: channel, plain: bound, budgets: budgets, timeout: timeout)
+            return .success((stream, session.control, budgets))
         }
-        guard let (stream, control) = opened else {
-            hooks.count("refused_streams")
+        switch opened {
+        case nil:
             channel.close(promise: nil)
-            return
+        case .failure(let refusal)?:
+            refuse(channel, refusal)
+        case .success(let (stream, control, budgets))?:
+            channel.closeFuture.whenComplete { _ in self.streamClosed(client, control: control, mapping: name, stream: stream) }
+            do {
+                let handlers = channel.pipeline.syncOperations
+                if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
+                try handlers.addHandler(StreamDeadlines(idle: limits.idleSeconds > 0 ? .seconds(limits.idleSeconds) : nil,
+                                                        total: limits.streamSeconds > 0 ? .seconds(limits.streamSeconds) : nil,
+                                                        expired: hooks.count))
+                try handlers.addHandler(plain)
+            } catch {
+                return channel.close(promise: nil)
+            }
+            control.writeAndFlush(ShadowFrame.control(.open(stream: stream, mapping: name, source: source)), promise: Optional<EventLoopPromise<Void>>.none)
         }
-        channel.closeFuture.whenComplete { _ in self.streamClosed(client, stream: stream) }
-        control.writeAndFlush(ShadowFrame.control(.open(stream: stream, mapping: mapping, source: source)), promise: Optional<EventLoopPromise<Void>>.none)
+    }
+
+    private func refuse(_ channel: Channel, _ refusal: Refusal) {
+        hooks.count(refusal.rawValue)
+        channel.close(promise: nil)
     }
 
     private func attachTimedOut(_ stream: UInt64) {
@@ -210,10 +270,12 @@ final class ShadowRelay: Sendable {
 
     /// A public connection closed, attached or not (one that closes while it waits is no
     /// longer attachable).
-    private func streamClosed(_ client: Id, stream: UInt64) {
+    private func streamClosed(_ client: Id, control: Channel, mapping: String, stream: UInt64) {
         let waiting = state.withLock { state -> Pending? in
-            if var session = state.sessions[client] {
+            // A stream of a session since replaced is not counted in the new one.
+            if var session = state.sessions[client], session.control === control {
                 session.streams -= 1
+                session.mappingStreams[mapping, default: 1] -= 1
                 state.sessions[client] = session
             }
             return state.pending.removeValue(forKey: stream)
@@ -221,10 +283,10 @@ final class ShadowRelay: Sendable {
         waiting?.timeout.cancel()
     }
 
-    /// The public connection waiting for `client`'s stream `stream`, and its relay handler; nil
-    /// when there is none (timed out, or another client's stream: a stream belongs to the node id
-    /// that authenticated its data connection).
-    func attach(_ stream: UInt64, client: Id) -> (channel: Channel, plain: NIOLoopBound<PlainRelayHandler>)? {
+    /// The public connection waiting for `client`'s stream `stream`, its relay handler, and the
+    /// budgets the data connection's reads spend; nil when there is none (timed out, or another
+    /// client's stream: a stream belongs to the node id that authenticated its data connection).
+    func attach(_ stream: UInt64, client: Id) -> (channel: Channel, plain: NIOLoopBound<PlainRelayHandler>, budgets: [ByteBudget])? {
         let pending = state.withLock { state -> Pending? in
             guard let pending = state.pending[stream], pending.client == client else { return nil }
             state.pending[stream] = nil
@@ -235,7 +297,7 @@ final class ShadowRelay: Sendable {
             return nil
         }
         pending.timeout.cancel()
-        return (pending.channel, pending.plain)
+        return (pending.channel, pending.plain, pending.budgets)
     }
 
     /// Reports what one side of a stream relayed: `bytes`, and, from the public side, the

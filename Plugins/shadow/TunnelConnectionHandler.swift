@@ -60,12 +60,13 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
                 }
             }
         case (.unknown, .control(.attach(let stream))):
-            guard let (publicChannel, plain) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
+            guard let (publicChannel, plain, budgets) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
             role = .stream
             let relay = self.relay, dataChannel = context.channel
             let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
             do {
                 try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
+                if !budgets.isEmpty { try context.pipeline.syncOperations.addHandler(ReadThrottle(budgets: budgets), position: .first) }
             } catch {
                 publicChannel.close(promise: nil)
                 return context.close(promise: nil)

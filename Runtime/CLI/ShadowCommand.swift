@@ -31,22 +31,36 @@ struct ShadowCommand: AsyncParsableCommand {
                 sender reaches the service from a local port of its own, and the service's answers \
                 go back to that sender.
 
+                --allow and --deny (repeatable, CIDR ranges such as 203.0.113.0/24 or \
+                2001:db8::/32) set which sources the public port admits; the supernode refuses \
+                the others before they reach you (and its operator may deny more).
+
                 Examples:
                   carrier shadow expose tcp://127.0.0.1:8080 --name web --bootstrap ID@198.51.100.7:39001
                   carrier shadow expose udp://127.0.0.1:5353 --name dns --bootstrap ID@198.51.100.7:39001
+                  carrier shadow expose tcp://127.0.0.1:22 --name ssh --allow 203.0.113.0/24 --bootstrap ID@198.51.100.7:39001
                 """)
 
         @Argument(help: ArgumentHelp("The local service, tcp://HOST:PORT or udp://HOST:PORT.", valueName: "TARGET")) var target: String
         @Flag(help: "TARGET is a UDP service (the same as udp://HOST:PORT).") var udp = false
         @Option(help: ArgumentHelp("The mapping's name ([a-z0-9-], at most 32).", valueName: "NAME")) var name = "web"
         @Option(help: ArgumentHelp("The supernode to use (its node id), or auto.", valueName: "ID|auto")) var supernode = "auto"
+        @Option(help: ArgumentHelp("Admit only sources in this range (repeatable).", valueName: "CIDR")) var allow: [String] = []
+        @Option(help: ArgumentHelp("Refuse sources in this range (repeatable).", valueName: "CIDR")) var deny: [String] = []
         @OptionGroup var client: DHTCommand.ClientOptions
 
         func run() async throws {
             try await reportingFailures {
                 guard MappingRequest.isValidName(name) else { throw CommandFailure("--name \(name): 1 to 32 of [a-z0-9-]") }
-                guard let service = ShadowService(name: name, target: target, transport: udp ? .udp : .tcp),
+                guard var service = ShadowService(name: name, target: target, transport: udp ? .udp : .tcp),
                       !(udp && target.hasPrefix("tcp://")) else { throw CommandFailure("\(target) is not tcp://HOST:PORT or udp://HOST:PORT") }
+                for (option, texts) in [("--allow", allow), ("--deny", deny)] {
+                    guard texts.count <= SourceRange.maxPerList else { throw CommandFailure("\(option): at most \(SourceRange.maxPerList) ranges") }
+                }
+                do {
+                    service.allow = try allow.map { try SourceRange($0) }
+                    service.deny = try deny.map { try SourceRange($0) }
+                } catch { throw CommandFailure("--allow/--deny: \(error)") }
                 let wanted = supernode == "auto" ? nil : try parseId(supernode)
                 let identity = try client.dataDirectory.loadIdentity().keyPair
                 guard !client.network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }

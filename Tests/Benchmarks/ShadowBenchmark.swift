@@ -102,6 +102,8 @@ enum ShadowBenchmark {
             port = \(tunnelPort)
             publicPorts = "\(low)-\(low + 99)"
             streamsPerClient = \(heldStreams + 100)
+            streamsPerMapping = \(heldStreams + 100)
+            connectionsPerSourcePerMinute = 100000
             """, file: "/bench/shadow.toml")
         let host = PluginHost(environment: environment, runnerSettings: RunnerSettings(executable: HostBenchmark.carrier))
         await host.apply([manifest])

@@ -83,7 +83,9 @@ struct ShadowRelayTests {
 
     @Test(arguments: PluginHostTests.isolations)
     func twoHundredConcurrentConnectionsGetExactlyTheirBytesBackAndAreBilled(isolation: PluginManifest.Isolation) async throws {
-        try await Supernode.with(isolation: isolation) { node in
+        // 200 connections at once from one address to one mapping: more than the default
+        // per-source burst (150) and cap (128).
+        try await Supernode.with(isolation: isolation, config: "connectionsPerSourcePerMinute = 1200\nstreamsPerMapping = 256\n") { node in
         let echo = try await TCPEchoServer(group: Self.group)
         let identity = KeyPair.random()
         let client = ShadowClient(identity: identity, supernode: node.supernode,

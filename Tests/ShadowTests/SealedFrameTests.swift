@@ -91,6 +91,8 @@ struct SealedFrameTests {
     @Test func controlMessagesRoundTripAndAreReadStrictly() throws {
         let messages: [ControlMessage] = [
             .expose([MappingRequest(name: "web", transport: .tcp), MappingRequest(name: "dns-1", transport: .udp)]),
+            .expose([MappingRequest(name: "ssh", transport: .tcp, allow: [try SourceRange("203.0.113.0/24"), try SourceRange("2001:db8::/32")],
+                                    deny: [try SourceRange("203.0.113.7")])]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000)]),
             .refused("no"), .open(stream: 3, mapping: "web", source: "198.18.0.3:5000"), .attach(stream: 3),
             .udp(mapping: "dns-1"), .ping, .pong,
@@ -108,5 +110,14 @@ struct SealedFrameTests {
         let badName = CBOR.map([.init("name", .text("Web!")), .init("protocol", .text("tcp"))])
         #expect(refusal(.map([.init("op", .text("expose")), .init("mappings", .array([badName]))]))?.contains("[a-z0-9-]") == true)
         #expect(refusal(.array([])) == "a control message must be a map, not a array")
+        func expose(_ field: String, _ value: CBOR) -> CBOR {
+            .map([.init("op", .text("expose")), .init("mappings", .array([
+                .map([.init("name", .text("web")), .init("protocol", .text("tcp")), .init(field, value)])]))])
+        }
+        #expect(refusal(expose("allow", .array([.text("10.0.0.0/33")])))?.contains("prefix length must be 0 to 32") == true)
+        #expect(refusal(expose("deny", .array([.text("example.org")])))?.contains("is not an address range") == true)
+        #expect(refusal(expose("allow", .array([])))?.contains("array of 1 to 16 ranges") == true)
+        #expect(refusal(expose("allow", .array(Array(repeating: .text("10.0.0.1"), count: 17))))?.contains("array of 1 to 16") == true)
+        #expect(refusal(expose("deny", .array([.unsigned(1)])))?.contains("holds text ranges") == true)
     }
 }

@@ -2,8 +2,14 @@ import NIOCore
 
 /// One side of a relayed stream: the public connection (plain bytes) or the data connection
 /// (sealed `ShadowFrame`s). Each side hands what it reads to its partner's channel, and stops
-/// reading while the partner cannot keep up (`autoRead` follows the partner's writability), so
-/// a slow reader holds at most its channels' buffers and stalls no other stream.
+/// reading while the partner cannot keep up, so a slow reader holds at most its channels'
+/// buffers and stalls no other stream.
+///
+/// Backpressure: a side whose channel turns unwritable tells its partner (`PartnerWritability`,
+/// through the partner's pipeline), and the partner holds its channel's next `read` until the
+/// channel is writable again. Holding `read` in the pipeline, rather than switching `autoRead`
+/// off and on (which in SwiftNIO reads again without passing the pipeline), lets other handlers
+/// hold reads too: the supernode's byte-rate throttle does.
 ///
 /// Ends: EOF on the plain side becomes an `end` frame; an `end` frame shuts the plain side's
 /// write half (half-close). Once a side has both sent and received its end, it closes. A side
@@ -18,13 +24,36 @@ final class StreamRelaySide {
     private var finished = false
     /// Bytes relayed from this side to the partner (for metering).
     private(set) var bytesForwarded = 0
+    /// Whether the partner's channel takes more writes now.
+    private var partnerWritable = true
+    /// A `read` held back while the partner was unwritable (or the side waited for it).
+    private var readHeld = false
 
     /// Starts reading this side. The partner starts reading when its own handler attaches (not
     /// here: what it read before that would find no handler and be lost).
     func attach(_ partner: Channel, context: ChannelHandlerContext) {
         self.partner = partner
+        readHeld = false
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         context.read()
+    }
+
+    /// The pipeline asks to read: passed on unless the partner cannot keep up, or `hold` says so.
+    func read(context: ChannelHandlerContext, hold: Bool = false) {
+        guard partnerWritable, !hold else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    /// The partner's channel turned writable or unwritable.
+    func partnerWritabilityChanged(_ writable: Bool, context: ChannelHandlerContext) {
+        partnerWritable = writable
+        if writable && readHeld {
+            readHeld = false
+            context.read()
+        }
     }
 
     func forwarded(_ count: Int) { bytesForwarded += count }
@@ -50,7 +79,7 @@ final class StreamRelaySide {
     }
 
     func writabilityChanged(context: ChannelHandlerContext) {
-        partner?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+        partner?.pipeline.fireUserInboundEventTriggered(PartnerWritability(isWritable: context.channel.isWritable))
     }
 
     /// Our channel closed: a stream cut off (not `finished`) closes its partner too.
@@ -67,8 +96,9 @@ final class StreamRelaySide {
 /// before it was attached closes the partner at once. Its partner is a sealed connection, or
 /// (`plainPartner`, as `carrier shadow connect` pairs a local client with a public endpoint)
 /// another plain one with a `PlainRelayHandler` of its own.
-public final class PlainRelayHandler: ChannelInboundHandler {
+public final class PlainRelayHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
 
     /// Bytes kept before the partner exists; beyond it the connection is not read until then.
     public static let earlyLimit = 262_144
@@ -113,10 +143,13 @@ public final class PlainRelayHandler: ChannelInboundHandler {
         guard side.partner != nil else {
             early.append(bytes)
             earlyBytes += bytes.readableBytes
-            if earlyBytes >= Self.earlyLimit { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
             return
         }
         forward(bytes)
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        side.read(context: context, hold: side.partner == nil && earlyBytes >= Self.earlyLimit)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -128,6 +161,8 @@ public final class PlainRelayHandler: ChannelInboundHandler {
             if side.partner == nil { endedEarly = true } else { inputEnded(context: context) }
         } else if event is PartnerEnded {
             endOutput(context: context)
+        } else if let event = event as? PartnerWritability {
+            return side.partnerWritabilityChanged(event.isWritable, context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -229,11 +264,17 @@ public final class SealedRelayHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    public func read(context: ChannelHandlerContext) {
+        side.read(context: context)
+    }
+
     /// TCP's end without an `end` frame first: the stream is cut off (or truncated by someone
     /// on the path), not finished; both connections close.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed, !side.inputEnded {
             context.close(promise: nil)
+        } else if let event = event as? PartnerWritability {
+            return side.partnerWritabilityChanged(event.isWritable, context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -251,3 +292,8 @@ public final class SealedRelayHandler: ChannelDuplexHandler {
 
 /// Fired into the plain side's pipeline when the sealed side read `end`.
 struct PartnerEnded {}
+
+/// Fired into a side's pipeline when its partner's channel turns writable or unwritable.
+struct PartnerWritability {
+    var isWritable: Bool
+}

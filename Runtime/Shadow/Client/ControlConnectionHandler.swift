@@ -38,7 +38,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ShadowAuthenticated {
-            let requests = services.map { MappingRequest(name: $0.name, transport: $0.transport) }
+            let requests = services.map(\.request)
             context.writeAndFlush(wrapOutboundOut(.control(.expose(requests))), promise: nil)
             startPinging(context: context)
         }

@@ -5,12 +5,20 @@ public struct ShadowService: Sendable, Equatable {
     /// The local address the relayed connections go to (e.g. 127.0.0.1:8080).
     public var targetHost: String
     public var targetPort: Int
+    /// Sources the public port admits (empty: all not denied) and refuses.
+    public var allow: [SourceRange] = []
+    public var deny: [SourceRange] = []
 
     public init(name: String, transport: MappingProtocol = .tcp, targetHost: String, targetPort: Int) {
         self.name = name
         self.transport = transport
         self.targetHost = targetHost
         self.targetPort = targetPort
+    }
+
+    /// What the client asks the supernode for.
+    public var request: MappingRequest {
+        MappingRequest(name: name, transport: transport, allow: allow, deny: deny)
     }
 
     /// Parses `tcp://HOST:PORT` or `udp://HOST:PORT` (without a scheme, `transport`).

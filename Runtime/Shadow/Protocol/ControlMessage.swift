@@ -1,18 +1,31 @@
 import CarrierCore
+import NIOCore
 
 /// A mapping's transport.
 public enum MappingProtocol: String, Sendable, Equatable, Codable {
     case tcp, udp
 }
 
-/// A mapping a client asks for: a name of its choosing (`[a-z0-9-]`, at most 32) and a transport.
+/// A mapping a client asks for: a name of its choosing (`[a-z0-9-]`, at most 32), a transport, and
+/// optionally the source ranges its public port admits or refuses.
 public struct MappingRequest: Sendable, Equatable, Hashable {
     public var name: String
     public var transport: MappingProtocol
+    /// Sources the public port accepts; empty accepts every source not denied.
+    public var allow: [SourceRange]
+    /// Sources the public port refuses, whatever `allow` says.
+    public var deny: [SourceRange]
 
-    public init(name: String, transport: MappingProtocol) {
+    public init(name: String, transport: MappingProtocol, allow: [SourceRange] = [], deny: [SourceRange] = []) {
         self.name = name
         self.transport = transport
+        self.allow = allow
+        self.deny = deny
+    }
+
+    /// Whether the public port takes a connection or datagram from `source`.
+    public func admits(_ source: SocketAddress) -> Bool {
+        !deny.containsAddress(source) && (allow.isEmpty || allow.containsAddress(source))
     }
 
     /// Whether `name` is a valid mapping name.
@@ -66,7 +79,10 @@ public enum ControlMessage: Sendable, Equatable {
             .map([CBOR.Entry("op", .text(op))] + fields.map { CBOR.Entry($0.0, $0.1) })
         }
         func request(_ mapping: MappingRequest) -> [(String, CBOR)] {
-            [("name", .text(mapping.name)), ("protocol", .text(mapping.transport.rawValue))]
+            var fields: [(String, CBOR)] = [("name", .text(mapping.name)), ("protocol", .text(mapping.transport.rawValue))]
+            if !mapping.allow.isEmpty { fields.append(("allow", .array(mapping.allow.map { .text($0.description) }))) }
+            if !mapping.deny.isEmpty { fields.append(("deny", .array(mapping.deny.map { .text($0.description) }))) }
+            return fields
         }
         switch self {
         case .expose(let mappings): return map("expose", [("mappings", .array(mappings.map { .map(request($0).map { CBOR.Entry($0.0, $0.1) }) }))])
@@ -117,6 +133,19 @@ public enum ControlMessage: Sendable, Equatable {
                 guard case .text(let transport)? = entry.removeValue(forKey: "protocol"), let parsed = MappingProtocol(rawValue: transport) else {
                     throw Malformed(description: "\(op): a mapping's `protocol` must be \"tcp\" or \"udp\"")
                 }
+                func ranges(_ key: String) throws(Malformed) -> [SourceRange] {
+                    guard let value = entry.removeValue(forKey: key) else { return [] }
+                    guard case .array(let texts) = value, (1...SourceRange.maxPerList).contains(texts.count) else {
+                        throw Malformed(description: "\(op): a mapping's `\(key)` must be an array of 1 to \(SourceRange.maxPerList) ranges")
+                    }
+                    var result: [SourceRange] = []
+                    for text in texts {
+                        guard case .text(let range) = text else { throw Malformed(description: "\(op): `\(key)` holds text ranges") }
+                        do { result.append(try SourceRange(range)) } catch { throw Malformed(description: "\(op): `\(key)`: \(error)") }
+                    }
+                    return result
+                }
+                let allow = try ranges("allow"), deny = try ranges("deny")
                 var port: UInt16?
                 if granted {
                     guard case .unsigned(let number)? = entry.removeValue(forKey: "port"), let value = UInt16(exactly: number), value > 0 else {
@@ -125,7 +154,7 @@ public enum ControlMessage: Sendable, Equatable {
                     port = value
                 }
                 guard entry.isEmpty else { throw Malformed(description: "\(op): a mapping has unknown fields \(entry.keys.sorted())") }
-                result.append((MappingRequest(name: name, transport: parsed), port))
+                result.append((MappingRequest(name: name, transport: parsed, allow: allow, deny: deny), port))
             }
             return result
         }

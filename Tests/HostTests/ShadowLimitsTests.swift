@@ -1,0 +1,175 @@
+import CarrierCore
+@testable import CarrierHost
+@testable import CarrierShadow
+import Foundation
+import NIOCore
+import TestSupport
+import Testing
+
+/// Shadow's limits on a running supernode (docs/shadow.md, "Limits"): which sources a public
+/// port admits and how fast, its cap on connections, byte rates per client and per mapping, and
+/// idle and total durations. Outside clients take other loopback addresses (127.0.0.x) as their
+/// sources.
+@Suite(.serialized)
+struct ShadowLimitsTests {
+    typealias Supernode = ShadowRelayTests.Supernode
+    static let group = ShadowRelayTests.group
+
+    /// Whether a connection from `source` to `port` is served (its bytes come back) or closed at once.
+    private static func served(_ port: Int, from source: String) async throws -> Bool {
+        let connection = try RawTCPClient(port: port, source: source)
+        defer { connection.close() }
+        try? connection.send("hello")
+        let answer = try await connection.read(timeout: 5) { $0.count >= 5 }
+        return answer.bytes == Array("hello".utf8)
+    }
+
+    @Test func publicPortsAdmitOnlyTheirSourcesAtTheirRateAndUpToTheirCap() async throws {
+        let config = "denySources = \"127.0.0.9\"\nconnectionsPerSourcePerMinute = 8\nstreamsPerMapping = 2\n"
+        try await Supernode.with(config: config) { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            var office = ShadowService(name: "office", targetHost: "127.0.0.1", targetPort: echo.port)
+            office.allow = [try SourceRange("127.0.0.0/30")]
+            office.deny = [try SourceRange("127.0.0.2")]
+            let open = ShadowService(name: "open", targetHost: "127.0.0.1", targetPort: echo.port)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: [office, open], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let officePort = Int(try #require(endpoints.first { $0.name == "office" }?.port))
+            let openPort = Int(try #require(endpoints.first { $0.name == "open" }?.port))
+
+            // The mapping's lists, then the operator's: refused before they reach the client.
+            #expect(try await Self.served(officePort, from: "127.0.0.1"))
+            #expect(try await !Self.served(officePort, from: "127.0.0.2"), "denied by the mapping")
+            #expect(try await !Self.served(officePort, from: "127.0.0.5"), "outside the mapping's allowlist")
+            #expect(try await !Self.served(openPort, from: "127.0.0.9"), "denied by the operator")
+            #expect(try await Self.served(openPort, from: "127.0.0.5"), "the open mapping admits it")
+            #expect(node.counter("refused_source") == 3)
+            #expect(client.statistics.streams == 2, "refused connections never reached the client")
+
+            // 8 a minute, 2 at once: a source's third connection in a row is refused; another
+            // source is not affected.
+            #expect(try await Self.served(openPort, from: "127.0.0.6"))
+            #expect(try await Self.served(openPort, from: "127.0.0.6"))
+            #expect(try await !Self.served(openPort, from: "127.0.0.6"), "over the source's rate")
+            #expect(node.counter("refused_rate") == 1)
+            #expect(try await Self.served(openPort, from: "127.0.0.7"))
+
+            // Two open at once on one mapping: a third is refused there, but not on the other mapping.
+            #expect(await eventually { client.statistics.openStreams == 0 })
+            let held = [try RawTCPClient(port: openPort, source: "127.0.0.10"), try RawTCPClient(port: openPort, source: "127.0.0.11")]
+            for connection in held {
+                try connection.send("x")
+                #expect(try await connection.read(timeout: 5) { !$0.isEmpty }.bytes == Array("x".utf8))
+            }
+            #expect(try await !Self.served(openPort, from: "127.0.0.12"), "over the mapping's cap")
+            #expect(node.counter("refused_streams") == 1)
+            #expect(try await Self.served(officePort, from: "127.0.0.3"), "the other mapping has room")
+            held.forEach { $0.close() }
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+
+    @Test func aUDPMappingDropsDatagramsFromSourcesItDenies() async throws {
+        try await Supernode.with { node in
+            let dns = try await UDPEchoServer(group: Self.group)
+            var service = ShadowService(name: "dns", transport: .udp, targetHost: "127.0.0.1", targetPort: dns.port)
+            service.deny = [try SourceRange("127.0.0.1")]
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: [service], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let asker = try await UDPQuerier(port: Int(try #require(endpoints.first?.port)), group: Self.group)
+            for _ in 0..<5 { asker.send(Array("probe".utf8)) }
+            #expect(await eventually { node.counter("udp_refused_source") == 5 })
+            #expect(asker.received.isEmpty && dns.sources.isEmpty)
+            await asker.close()
+            running.cancel()
+            _ = await running.value
+            await dns.close()
+        }
+    }
+
+    /// Echoes `size` random bytes through `port`; returns the seconds it took (the bytes must come back).
+    private static func timedEcho(_ port: Int, size: Int) async throws -> Double {
+        let payload = Sodium.randomBytes(size)
+        let started = ContinuousClock.now
+        let back = try await TCPExchange.run(port: port, payload: payload, group: Self.group)
+        let elapsed = ContinuousClock.now - started
+        #expect(back.count == payload.count && back == payload, "\(back.count) of \(payload.count) bytes")
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    @Test func bandwidthCapsPerMappingAndPerClientHoldWithinTenPercent() async throws {
+        let mappingRate = 1_000_000.0, clientRate = 1_500_000.0
+        let config = "bytesPerSecondPerMapping = \(Int(mappingRate))\nbytesPerSecondPerClient = \(Int(clientRate))\n"
+        try await Supernode.with(config: config) { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let services = ["a", "b"].map { ShadowService(name: $0, targetHost: "127.0.0.1", targetPort: echo.port) }
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: services, group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let ports = try ["a", "b"].map { name in Int(try #require(endpoints.first { $0.name == name }).port) }
+            // Both directions count, and a full budget lets its burst (a quarter second's worth)
+            // through at once: `size` bytes echoed take (2 * size - burst) / rate.
+            let size = 2_000_000
+
+            // One stream on one mapping: the mapping's rate binds.
+            let one = try await Self.timedEcho(ports[0], size: size)
+            let expectedOne = (2 * Double(size) - mappingRate / 4) / mappingRate
+            #expect(abs(one / expectedOne - 1) <= 0.1, "one mapping: \(one) s, expected \(expectedOne) s")
+
+            // Both mappings at once: the client's rate binds (each mapping alone would allow more).
+            // The budgets start full again once they have been idle for their burst's time.
+            try await Task.sleep(for: .seconds(1))
+            async let first = Self.timedEcho(ports[0], size: size)
+            async let second = Self.timedEcho(ports[1], size: size)
+            let both = max(try await first, try await second)
+            let expectedBoth = (4 * Double(size) - clientRate / 4) / clientRate
+            #expect(abs(both / expectedBoth - 1) <= 0.1, "two mappings: \(both) s, expected \(expectedBoth) s")
+            print("ShadowLimitsTests: one mapping \(one) s (expected \(expectedOne)), two \(both) s (expected \(expectedBoth))")
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+
+    @Test func idleAndLongPublicConnectionsAreClosedAtTheirLimits() async throws {
+        try await Supernode.with(config: "idleSeconds = 1\nstreamSeconds = 3\n") { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let port = Int(try #require(endpoints.first?.port))
+
+            // Silent after one echo: closed once a second has passed with no byte either way.
+            let quiet = try RawTCPClient(port: port)
+            try quiet.send("a")
+            #expect(try await quiet.read(timeout: 5) { !$0.isEmpty }.bytes == Array("a".utf8))
+            let silentSince = ContinuousClock.now
+            #expect(try await quiet.drain(timeout: 10).ended)
+            let silent = ContinuousClock.now - silentSince
+            #expect(silent >= .milliseconds(900) && silent < .seconds(6), "closed after \(silent) of silence")
+            #expect(node.counter("closed_idle") == 1)
+
+            // Busy (a byte every 200 ms), but open for its 3 seconds: closed then.
+            let busy = try RawTCPClient(port: port)
+            let opened = ContinuousClock.now
+            let sending = Task {
+                while (try? busy.send("b")) != nil && ContinuousClock.now - opened < .seconds(10) {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            let ended = Task { try await busy.drain(timeout: 15) }
+            let outcome = try await ended.value
+            let lasted = ContinuousClock.now - opened
+            sending.cancel()
+            #expect(outcome.ended && !outcome.bytes.isEmpty, "echoed while it lasted")
+            #expect(lasted >= .milliseconds(2900) && lasted < .seconds(8), "closed after \(lasted)")
+            #expect(node.counter("closed_duration") == 1 && node.counter("closed_idle") == 1)
+            busy.close()
+            quiet.close()
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+}
