@@ -15,7 +15,9 @@ import NIOPosix
 /// under their own names: `mappingsPerClient` (8), `streamsPerClient` (256), `streamsPerMapping`
 /// (128), `bytesPerSecondPerClient` and `bytesPerSecondPerMapping` (0: none), `idleSeconds`
 /// (900), `streamSeconds` (0: none), `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping`
-/// (1024) and `denySources` (comma-separated CIDR ranges no public port admits). It announces service
+/// (1024) and `denySources` (comma-separated CIDR ranges no public port admits); `httpPort` (a
+/// shared HTTP port routing by `Host`, 0: none) and `httpDomain` (its names' domain, default
+/// `shadow.localhost`). It announces service
 /// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
 /// `connection_seconds` per client.
 final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
@@ -34,10 +36,12 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
     private let publicPorts: ClosedRange<UInt16>
     private let reserveSeconds: Int64
     private let limits: ShadowLimits
+    private let virtualHosts: VirtualHosts?
     private var group: MultiThreadedEventLoopGroup?
     private var signing: NIOThreadPool?
     private var relay: ShadowRelay?
     private var tunnel: Channel?
+    private var httpListener: Channel?
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
@@ -67,6 +71,12 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             throw PluginError("config.denySources: \(error)")
         }
         self.limits = limits
+        let httpPort = try integer("httpPort", default: 0, 0...65535)
+        let domain = try host.configString("httpDomain") ?? "shadow.localhost"
+        guard VirtualHosts.isValidDomain(domain) else {
+            throw PluginError("config.httpDomain \"\(domain)\" is not a lowercase DNS name such as shadow.example.net")
+        }
+        virtualHosts = httpPort == 0 ? nil : VirtualHosts(domain: domain, port: httpPort)
         try host.defineMeter(Self.bytesMeter, unit: "byte")
         try host.defineMeter(Self.secondsMeter, unit: "second")
     }
@@ -110,21 +120,31 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
                 host.counterAdd("shadow_bytes_relayed", Double(bytes))
             },
             count: count)
-        let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, hooks: hooks)
+        let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, virtualHosts: virtualHosts, hooks: hooks)
         self.relay = relay
+        if let virtualHosts {
+            httpListener = try PublicListener.bind(host: listenHost, port: virtualHosts.port, group: group) { channel in
+                try? channel.pipeline.syncOperations.addHandler(HTTPHostRouter(count: count) { host, channel, head in
+                    relay.virtualHostConnection(channel, host: host, head: head)
+                })
+            }.wait()
+        }
         guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }
         let tunnel = try TunnelServer.bind(host: listenHost, port: tunnelPort, node: node, relay: relay, signing: signing,
                                            sign: { try host.sign($0) }, count: count).wait()
         self.tunnel = tunnel
         let port = tunnel.localAddress?.port ?? tunnelPort
         try host.announceService("shadow", endpoint: "tcp://{host}:\(port)")
-        host.log(.info, "shadow: tunnel port \(port), public ports \(publicPorts.lowerBound)-\(publicPorts.upperBound)")
+        let http = virtualHosts.map { ", HTTP virtual hosts *.*.\($0.domain) on port \($0.port)" } ?? ""
+        host.log(.info, "shadow: tunnel port \(port), public ports \(publicPorts.lowerBound)-\(publicPorts.upperBound)\(http)")
     }
 
     func stop() {
         try? host.withdrawService("shadow")
         try? tunnel?.close().wait()
         tunnel = nil
+        try? httpListener?.close().wait()
+        httpListener = nil
         relay?.closeAll()
         relay = nil
         try? group?.syncShutdownGracefully()

@@ -54,15 +54,21 @@ final class ShadowRelay: Sendable {
         var ports: PortAssignments
         /// New public connections per (public port, source address).
         var connectionRates: TokenBuckets<String>
+        /// The virtual host names of the connected clients' TCP mappings.
+        var hostNames: [String: (client: Id, mapping: GrantedMapping)] = [:]
     }
 
     let group: EventLoopGroup
     let listenHost: String
     let limits: ShadowLimits
+    /// The shared HTTP port's names; nil when the supernode has none.
+    let virtualHosts: VirtualHosts?
     private let hooks: Hooks
     private let state: Mutex<State>
 
-    init(ports: sending PortAssignments, group: EventLoopGroup, listenHost: String, limits: ShadowLimits, hooks: Hooks) {
+    init(ports: sending PortAssignments, group: EventLoopGroup, listenHost: String, limits: ShadowLimits, virtualHosts: VirtualHosts?,
+         hooks: Hooks) {
+        self.virtualHosts = virtualHosts
         let perMinute = Double(limits.connectionsPerSourcePerMinute)
         state = Mutex(State(ports: ports, connectionRates: TokenBuckets(rate: perMinute / 60, burst: max(1, perMinute / 4))))
         self.group = group
@@ -94,7 +100,10 @@ final class ShadowRelay: Sendable {
             hooks.count("refused_payment")
             return loop.makeSucceededFuture(.refused("payment required: the client's plan does not allow more relaying"))
         }
-        let previous = state.withLock { $0.sessions.removeValue(forKey: client) }
+        let previous = state.withLock { state in
+            state.hostNames = state.hostNames.filter { $0.value.client != client }
+            return state.sessions.removeValue(forKey: client)
+        }
         let closed = previous.map { session in
             session.control.close(promise: nil)
             return EventLoopFuture.andAllComplete(session.listeners.map { $0.close() }, on: loop)
@@ -113,7 +122,9 @@ final class ShadowRelay: Sendable {
                 self.hooks.count("refused_ports")
                 return loop.makeSucceededFuture(.refused("no free public port left on this supernode"))
             }
-            let granted = zip(requests, ports).map { GrantedMapping($0, port: $1!) }
+            let granted = zip(requests, ports).map { request, port in
+                GrantedMapping(request, port: port!, http: request.transport == .tcp ? self.virtualHosts?.url(request.name, client: client) : nil)
+            }
             let clientBudget = ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerClient)
             let mappingBudgets = Dictionary(uniqueKeysWithValues: requests.compactMap { request in
                 ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerMapping).map { (request.name, $0) }
@@ -144,6 +155,11 @@ final class ShadowRelay: Sendable {
                     state.sessions[client] = Session(
                         control: control, listeners: listeners, datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts),
                         clientBudget: clientBudget, mappingBudgets: mappingBudgets)
+                    if let virtualHosts = self.virtualHosts {
+                        for mapping in granted where mapping.request.transport == .tcp {
+                            state.hostNames[virtualHosts.name(mapping.request.name, client: client)] = (client, mapping)
+                        }
+                    }
                     return true
                 }
                 guard accepted else {
@@ -162,6 +178,7 @@ final class ShadowRelay: Sendable {
         let (session, waiting) = state.withLock { state -> (Session?, [Pending]) in
             guard let session = state.sessions[client], session.control === control else { return (nil, []) }
             state.sessions[client] = nil
+            state.hostNames = state.hostNames.filter { $0.value.client != client }
             try? state.ports.touch(client)
             let waiting = state.pending.filter { $0.value.client == client }
             for stream in waiting.keys { state.pending[stream] = nil }
@@ -208,10 +225,12 @@ final class ShadowRelay: Sendable {
     /// A public connection to `client`'s `mapping` (on its event loop, before it is read): once
     /// its source passes the port's checks it waits for the client's data connection, which
     /// `open` on the control connection asks for.
-    private func publicConnection(_ channel: Channel, client: Id, mapping: GrantedMapping) {
+    @discardableResult
+    private func publicConnection(_ channel: Channel, client: Id, mapping: GrantedMapping) -> Bool {
         let name = mapping.request.name
         guard let address = channel.remoteAddress, !limits.deniedSources.containsAddress(address), mapping.request.admits(address) else {
-            return refuse(channel, .source)
+            refuse(channel, .source)
+            return false
         }
         let source = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
         let accepted = ContinuousClock.now
@@ -239,8 +258,10 @@ final class ShadowRelay: Sendable {
         switch opened {
         case nil:
             channel.close(promise: nil)
+            return false
         case .failure(let refusal)?:
             refuse(channel, refusal)
+            return false
         case .success(let (stream, control, budgets))?:
             channel.closeFuture.whenComplete { _ in self.streamClosed(client, control: control, mapping: name, stream: stream) }
             do {
@@ -251,10 +272,23 @@ final class ShadowRelay: Sendable {
                                                         expired: hooks.count))
                 try handlers.addHandler(plain)
             } catch {
-                return channel.close(promise: nil)
+                channel.close(promise: nil)
+                return false
             }
             control.writeAndFlush(ShadowFrame.control(.open(stream: stream, mapping: name, source: source)), promise: Optional<EventLoopPromise<Void>>.none)
+            return true
         }
+    }
+
+    /// A connection to the shared HTTP port whose request names `host` (on its event loop): it
+    /// becomes a public connection of the mapping with that virtual host, starting with `head`,
+    /// the bytes read so far. False when no connected client's mapping has that name.
+    func virtualHostConnection(_ channel: Channel, host: String, head: ByteBuffer) -> Bool {
+        guard let (client, mapping) = state.withLock({ $0.hostNames[host] }) else { return false }
+        if publicConnection(channel, client: client, mapping: mapping) {
+            channel.pipeline.syncOperations.fireChannelRead(NIOAny(head))
+        }
+        return true
     }
 
     private func refuse(_ channel: Channel, _ refusal: Refusal) {

@@ -168,10 +168,13 @@ struct ShadowExposer: Sendable {
         case .exposed(let endpoints):
             for endpoint in endpoints {
                 if json {
-                    Console.line(JSONOutput.object(["name": .string(endpoint.name), "endpoint": .string(endpoint.description),
-                                                    "peer": .string(identity.publicKey.base58)]))
+                    var fields: [String: JSONOutput] = ["name": .string(endpoint.name), "endpoint": .string(endpoint.description),
+                                                        "peer": .string(identity.publicKey.base58)]
+                    if let http = endpoint.http { fields["http"] = .string(http) }
+                    Console.line(JSONOutput.object(fields))
                 } else {
                     Console.line(endpoint.description)
+                    if let http = endpoint.http { Console.line(http) }
                 }
                 announcer.announce(endpoint: endpoint.description)
             }

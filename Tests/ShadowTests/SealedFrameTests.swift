@@ -94,6 +94,7 @@ struct SealedFrameTests {
             .expose([MappingRequest(name: "ssh", transport: .tcp, allow: [try SourceRange("203.0.113.0/24"), try SourceRange("2001:db8::/32")],
                                     deny: [try SourceRange("203.0.113.7")])]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000)]),
+            .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test:8080")]),
             .refused("no"), .open(stream: 3, mapping: "web", source: "198.18.0.3:5000"), .attach(stream: 3),
             .udp(mapping: "dns-1"), .ping, .pong,
         ]
@@ -119,5 +120,8 @@ struct SealedFrameTests {
         #expect(refusal(expose("allow", .array([])))?.contains("array of 1 to 16 ranges") == true)
         #expect(refusal(expose("allow", .array(Array(repeating: .text("10.0.0.1"), count: 17))))?.contains("array of 1 to 16") == true)
         #expect(refusal(expose("deny", .array([.unsigned(1)])))?.contains("holds text ranges") == true)
+        let badURL = CBOR.map([.init("op", .text("exposed")), .init("mappings", .array([.map([
+            .init("name", .text("web")), .init("protocol", .text("tcp")), .init("port", .unsigned(1)), .init("http", .text("ftp://x"))])]))])
+        #expect(refusal(badURL)?.contains("must be an http:// URL") == true)
     }
 }

@@ -50,7 +50,8 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .control(.exposed(let granted)) where !wasExposed:
             wasExposed = true
-            exposed(granted.map { PublicEndpoint(name: $0.request.name, transport: $0.request.transport, host: supernodeHost, port: $0.port) },
+            exposed(granted.map { PublicEndpoint(name: $0.request.name, transport: $0.request.transport, host: supernodeHost, port: $0.port,
+                                           http: $0.http) },
                     context.channel)
         case .control(.refused(let reason)):
             ended.succeed(.refused(reason))

@@ -55,6 +55,8 @@ public struct PublicEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var transport: MappingProtocol
     public var host: String
     public var port: UInt16
+    /// The mapping's HTTP virtual host on the supernode's shared HTTP port, when it has one.
+    public var http: String? = nil
 
     public var description: String {
         "\(transport.rawValue)://\(host.contains(":") ? "[\(host)]" : host):\(port)"

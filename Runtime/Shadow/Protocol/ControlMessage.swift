@@ -34,14 +34,17 @@ public struct MappingRequest: Sendable, Equatable, Hashable {
     }
 }
 
-/// A mapping granted: the request and its public port.
+/// A mapping granted: the request, its public port, and for a TCP mapping on a supernode with a
+/// shared HTTP port, the URL of its virtual host (`http://web.<client>.<domain>:8080`).
 public struct GrantedMapping: Sendable, Equatable {
     public var request: MappingRequest
     public var port: UInt16
+    public var http: String?
 
-    public init(_ request: MappingRequest, port: UInt16) {
+    public init(_ request: MappingRequest, port: UInt16, http: String? = nil) {
         self.request = request
         self.port = port
+        self.http = http
     }
 }
 
@@ -88,7 +91,8 @@ public enum ControlMessage: Sendable, Equatable {
         case .expose(let mappings): return map("expose", [("mappings", .array(mappings.map { .map(request($0).map { CBOR.Entry($0.0, $0.1) }) }))])
         case .exposed(let mappings):
             return map("exposed", [("mappings", .array(mappings.map { granted in
-                .map((request(granted.request) + [("port", .unsigned(UInt64(granted.port)))]).map { CBOR.Entry($0.0, $0.1) })
+                .map((request(granted.request) + [("port", .unsigned(UInt64(granted.port)))]
+                      + (granted.http.map { [("http", CBOR.text($0))] } ?? [])).map { CBOR.Entry($0.0, $0.1) })
             }))])
         case .refused(let reason): return map("refused", [("reason", .text(reason))])
         case .open(let stream, let mapping, let source):
@@ -122,9 +126,9 @@ public enum ControlMessage: Sendable, Equatable {
             guard case .unsigned(let value) = try take(key) else { throw Malformed(description: "\(op): `\(key)` must be an unsigned integer") }
             return value
         }
-        func mappings(granted: Bool) throws(Malformed) -> [(MappingRequest, UInt16?)] {
+        func mappings(granted: Bool) throws(Malformed) -> [(MappingRequest, UInt16?, String?)] {
             guard case .array(let items) = try take("mappings") else { throw Malformed(description: "\(op): `mappings` must be an array") }
-            var result: [(MappingRequest, UInt16?)] = []
+            var result: [(MappingRequest, UInt16?, String?)] = []
             for item in items {
                 var entry = try Self.fields(of: item, "a mapping")
                 guard case .text(let name)? = entry.removeValue(forKey: "name"), MappingRequest.isValidName(name) else {
@@ -146,21 +150,26 @@ public enum ControlMessage: Sendable, Equatable {
                     return result
                 }
                 let allow = try ranges("allow"), deny = try ranges("deny")
-                var port: UInt16?
+                var port: UInt16?, http: String?
                 if granted {
                     guard case .unsigned(let number)? = entry.removeValue(forKey: "port"), let value = UInt16(exactly: number), value > 0 else {
                         throw Malformed(description: "\(op): a mapping's `port` must be 1 to 65535")
                     }
                     port = value
+                    switch entry.removeValue(forKey: "http") {
+                    case nil: break
+                    case .text(let url)? where url.hasPrefix("http://"): http = url
+                    default: throw Malformed(description: "\(op): a mapping's `http` must be an http:// URL")
+                    }
                 }
                 guard entry.isEmpty else { throw Malformed(description: "\(op): a mapping has unknown fields \(entry.keys.sorted())") }
-                result.append((MappingRequest(name: name, transport: parsed, allow: allow, deny: deny), port))
+                result.append((MappingRequest(name: name, transport: parsed, allow: allow, deny: deny), port, http))
             }
             return result
         }
         switch op {
         case "expose": self = .expose(try mappings(granted: false).map(\.0))
-        case "exposed": self = .exposed(try mappings(granted: true).map { GrantedMapping($0.0, port: $0.1!) })
+        case "exposed": self = .exposed(try mappings(granted: true).map { GrantedMapping($0.0, port: $0.1!, http: $0.2) })
         case "refused": self = .refused(try text("reason"))
         case "open": self = .open(stream: try unsigned("stream"), mapping: try text("mapping"), source: try text("source"))
         case "attach": self = .attach(stream: try unsigned("stream"))

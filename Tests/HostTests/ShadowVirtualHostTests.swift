@@ -1,0 +1,94 @@
+import CarrierCore
+@testable import CarrierHost
+@testable import CarrierShadow
+import NIOCore
+import NIOPosix
+import TestSupport
+import Testing
+
+/// Shadow's shared HTTP port (docs/shadow.md, "HTTP virtual hosts"): each client's TCP mapping is
+/// a host name under the supernode's domain, and a request reaches the mapping its `Host` names.
+@Suite(.serialized)
+struct ShadowVirtualHostTests {
+    typealias Supernode = ShadowRelayTests.Supernode
+    static let group = ShadowRelayTests.group
+
+    /// A web server that answers every connection's first bytes with `body` and closes.
+    final class Greeter: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let body: String
+        init(_ body: String) { self.body = body }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let answer = "HTTP/1.1 200 OK\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(ByteBuffer(string: answer))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    static func greeter(_ body: String) async throws -> Channel {
+        try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Greeter(body)) } }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    /// What the shared port answers `request`.
+    static func ask(_ port: Int, _ request: String) async throws -> String {
+        let connection = try RawTCPClient(port: port)
+        defer { connection.close() }
+        try connection.send(request)
+        return try await connection.drainText(timeout: 5).text
+    }
+
+    @Test func requestsReachTheMappingTheirHostNamesAndNoOther() async throws {
+        let httpPort = Int.random(in: 31_000...32_000)
+        try await Supernode.with(config: "httpPort = \(httpPort)\nhttpDomain = \"shadow.test\"\n") { node in
+            let servers = [try await Self.greeter("alice's site"), try await Self.greeter("bob's site")]
+            let identities = [KeyPair.random(), KeyPair.random()]
+            var running: [Task<ShadowClient.Ended, Never>] = [], urls: [String] = []
+            for (identity, server) in zip(identities, servers) {
+                let service = ShadowService(name: "web", targetHost: "127.0.0.1", targetPort: try #require(server.localAddress?.port))
+                let client = ShadowClient(identity: identity, supernode: node.supernode, services: [service], group: Self.group)
+                let (endpoints, _, task) = try await ShadowRelayTests.expose(client)
+                running.append(task)
+                urls.append(try #require(endpoints.first?.http, "a TCP mapping has a virtual host: \(endpoints)"))
+            }
+            let hosts = identities.map { "web.\(VirtualHosts.label($0.publicKey)).shadow.test" }
+            #expect(urls == hosts.map { "http://\($0):\(httpPort)" })
+            #expect(hosts.allSatisfy { $0.split(separator: ".")[1].count == 32 })
+
+            // Each host reaches its own client's server; case, a port and a trailing dot do not matter.
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nHost: \(hosts[0]):\(httpPort)\r\n\r\n").hasSuffix("alice's site"))
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nhost:  \(hosts[1].uppercased()).\r\nAccept: */*\r\n\r\n").hasSuffix("bob's site"))
+            #expect(node.counter("http_routed") == 2)
+
+            // Unknown hosts and broken heads get an answer, not a hang.
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nHost: web.nobody.shadow.test\r\n\r\n").hasPrefix("HTTP/1.1 404 "))
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nHost: a\r\nHost: \(hosts[0])\r\n\r\n").hasPrefix("HTTP/1.1 400 "))
+            #expect(try await Self.ask(httpPort, "NONSENSE\r\n\r\n").hasPrefix("HTTP/1.1 400 "))
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000)).hasPrefix("HTTP/1.1 431 "))
+            #expect(node.counter("http_unknown_host") == 1 && node.counter("http_malformed") == 3)
+
+            // A client that leaves takes its name with it.
+            running[0].cancel()
+            _ = await running[0].value
+            #expect(await eventually {
+                (try? await Self.ask(httpPort, "GET / HTTP/1.1\r\nHost: \(hosts[0])\r\n\r\n"))?.hasPrefix("HTTP/1.1 404 ") == true
+            })
+            #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nHost: \(hosts[1])\r\n\r\n").hasSuffix("bob's site"))
+            running[1].cancel()
+            _ = await running[1].value
+            for server in servers { try? await server.close() }
+        }
+    }
+
+    @Test func theHostNameOfAClientIsItsIdInBase32() throws {
+        let id = try #require(Id(bytes: Array(0..<32)))
+        // RFC 4648 base32 of bytes 0...19.
+        #expect(VirtualHosts.label(id) == "aaaqeayeaudaocajbifqydiob4ibceqt")
+        #expect(VirtualHosts.isValidDomain("shadow.example.net") && VirtualHosts.isValidDomain("shadow.localhost"))
+        #expect(!VirtualHosts.isValidDomain("Shadow.Example") && !VirtualHosts.isValidDomain("-a.b") && !VirtualHosts.isValidDomain("a..b"))
+        #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n".utf8)) == "[::1]")
+        #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n".utf8)) == nil)
+        #expect(HTTPHead.host(in: Array("GET / HTTP/1.0\r\n\r\n".utf8)) == nil)
+    }
+}
