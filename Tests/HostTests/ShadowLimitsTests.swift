@@ -89,6 +89,39 @@ struct ShadowLimitsTests {
         }
     }
 
+    @Test func aUDPMappingDropsWhatGoesOverItsByteRate() async throws {
+        let rate = 100_000.0, burst = 65_536.0
+        try await Supernode.with(config: "bytesPerSecondPerMapping = \(Int(rate))\n") { node in
+            let dns = try await UDPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: [
+                ShadowService(name: "dns", transport: .udp, targetHost: "127.0.0.1", targetPort: dns.port)], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let asker = try await UDPQuerier(port: Int(try #require(endpoints.first?.port)), group: Self.group)
+            #expect(await eventually(within: .seconds(10)) {
+                if asker.received.isEmpty { asker.send(Array("probe".utf8)) }
+                return !asker.received.isEmpty
+            })
+            try await Task.sleep(for: .seconds(1))  // the budget refills
+            let before = asker.received.count
+            // 300 queries of 1,000 bytes at once, 2,007 bytes each with its answer: far over the
+            // burst. Some are answered, the rest dropped and counted, and what got through stays
+            // within the burst and the rate over the time it took.
+            let started = ContinuousClock.now
+            for _ in 0..<300 { asker.send(Array(repeating: 0x61, count: 1_000)) }
+            try await Task.sleep(for: .milliseconds(500))
+            let elapsed = ContinuousClock.now - started
+            let answered = asker.received.count - before
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            #expect(answered > 0 && answered < 300, "\(answered) answered")
+            #expect(node.counter("udp_over_bandwidth") > 0)
+            #expect(Double(answered * 2_007) <= (burst + rate * seconds) * 1.1 + 2_007, "\(answered) answered in \(seconds) s")
+            await asker.close()
+            running.cancel()
+            _ = await running.value
+            await dns.close()
+        }
+    }
+
     /// Echoes `size` random bytes through `port`; returns the seconds it took (the bytes must come back).
     private static func timedEcho(_ port: Int, size: Int) async throws -> Double {
         let payload = Sodium.randomBytes(size)
