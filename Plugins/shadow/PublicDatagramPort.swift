@@ -76,8 +76,8 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
         let envelope = unwrapInboundIn(data)
         guard hooks.admits(envelope.remoteAddress) else { return hooks.count("udp_refused_source") }
         guard let tunnel, tunnel.isActive, tunnel.isWritable else { return hooks.count("udp_dropped") }
-        guard budgets.admitDatagram(envelope.data.readableBytes) else { return hooks.count("udp_over_bandwidth") }
         guard let source = source(for: envelope.remoteAddress, now: .now()) else { return hooks.count("udp_refused_sources") }
+        guard budgets.admitDatagram(envelope.data.readableBytes) else { return hooks.count("udp_over_bandwidth") }
         unreported += envelope.data.readableBytes
         tunnel.write(ShadowFrame.datagram(source: source, payload: envelope.data), promise: nil)
     }

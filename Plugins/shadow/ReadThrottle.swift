@@ -7,15 +7,15 @@ import NIOCore
 /// direction of the stream is paced where it enters the supernode.
 ///
 /// The relay's own backpressure holds `read` in the same way (`StreamRelaySide`); each holds its
-/// own, and a read this throttle lets go on its timer is one read loop at most. Runs on its
-/// channel's event loop.
+/// own, and a read this throttle lets go on its timer is one read loop (one buffer) at most. The
+/// first read of a public connection skips it (SwiftNIO starts reading when `autoRead` turns
+/// on), so each new stream may overdraw its budgets by one buffer. Runs on its channel's event
+/// loop.
 final class ReadThrottle: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
 
     private let budgets: [ByteBudget]
-    /// When reading may go on; nil when no budget is overdrawn.
-    private var resumeAt: NIODeadline?
     private var heldRead: Scheduled<Void>?
 
     init(budgets: [ByteBudget]) {
@@ -29,23 +29,17 @@ final class ReadThrottle: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let wait = budgets.spend(unwrapInboundIn(data).readableBytes)
-        if wait > .zero {
-            let until = NIODeadline.now() + wait
-            resumeAt = max(resumeAt ?? until, until)
-        }
+        _ = budgets.spend(unwrapInboundIn(data).readableBytes)
         context.fireChannelRead(data)
     }
 
+    /// Reads on unless a budget is overdrawn now (by this connection or by any other spending it).
     func read(context: ChannelHandlerContext) {
-        guard let resumeAt, resumeAt > .now() else {
-            resumeAt = nil
-            return context.read()
-        }
+        let wait = budgets.spend(0)
+        guard wait > .zero else { return context.read() }
         guard heldRead == nil else { return }
-
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        heldRead = context.eventLoop.scheduleTask(deadline: resumeAt) {
+        heldRead = context.eventLoop.scheduleTask(in: wait) {
             let (throttle, context) = bound.value
             throttle.heldRead = nil
             throttle.read(context: context)

@@ -77,6 +77,11 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             throw PluginError("config.httpDomain \"\(domain)\" is not a lowercase DNS name such as shadow.example.net")
         }
         virtualHosts = httpPort == 0 ? nil : VirtualHosts(domain: domain, port: httpPort)
+        if httpPort != 0 {
+            guard httpPort != tunnelPort, !publicPorts.contains(UInt16(httpPort)) else {
+                throw PluginError("config.httpPort \(httpPort) is the tunnel port or inside publicPorts: it needs a port of its own")
+            }
+        }
         try host.defineMeter(Self.bytesMeter, unit: "byte")
         try host.defineMeter(Self.secondsMeter, unit: "second")
     }
@@ -124,9 +129,16 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         self.relay = relay
         if let virtualHosts {
             httpListener = try PublicListener.bind(host: listenHost, port: virtualHosts.port, group: group) { channel in
-                try? channel.pipeline.syncOperations.addHandler(HTTPHostRouter(count: count) { host, channel, head in
+                guard relay.admitHTTPConnection(channel) else { return }
+                let router = HTTPHostRouter(count: count, finished: { relay.httpConnectionLeft() }) { host, channel, head in
                     relay.virtualHostConnection(channel, host: host, head: head)
-                })
+                }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(router)
+                } catch {
+                    relay.httpConnectionLeft()
+                    channel.close(promise: nil)
+                }
             }.wait()
         }
         guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }

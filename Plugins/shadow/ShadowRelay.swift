@@ -24,12 +24,17 @@ final class ShadowRelay: Sendable {
         var listeners: [Channel]
         /// The public UDP ports of its UDP mappings, by mapping name.
         var datagramPorts: [String: Channel]
+    }
+
+    /// What a client's connections use, kept by node id rather than per session: streams of a
+    /// replaced session (a reconnect) still count and still spend the same budgets, so
+    /// reconnecting gains nothing. Dropped once the client has no session and no stream.
+    private struct Usage {
         var streams = 0
         /// Public connections open, by mapping name.
         var mappingStreams: [String: Int] = [:]
         /// The byte budgets its traffic spends: the client's, and one per mapping (absent where
-        /// there is no limit). A reconnecting client starts them afresh, which gains it one
-        /// burst (a quarter second's worth).
+        /// there is no limit).
         var clientBudget: ByteBudget?
         var mappingBudgets: [String: ByteBudget] = [:]
 
@@ -49,6 +54,7 @@ final class ShadowRelay: Sendable {
 
     private struct State {
         var sessions: [Id: Session] = [:]
+        var usage: [Id: Usage] = [:]
         var pending: [UInt64: Pending] = [:]
         var nextStream: UInt64 = 0
         var ports: PortAssignments
@@ -56,6 +62,23 @@ final class ShadowRelay: Sendable {
         var connectionRates: TokenBuckets<String>
         /// The virtual host names of the connected clients' TCP mappings.
         var hostNames: [String: (client: Id, mapping: GrantedMapping)] = [:]
+        /// Connections to the shared HTTP port whose head is still being read.
+        var unroutedHeads = 0
+
+        /// `client`'s usage, with a budget for each of `mappings` (those it had are kept).
+        mutating func usage(of client: Id, mappings: [MappingRequest], limits: ShadowLimits) -> Usage {
+            var usage = self.usage[client] ?? Usage(clientBudget: ByteBudget(bytesPerSecond: limits.bytesPerSecondPerClient))
+            for mapping in mappings where usage.mappingBudgets[mapping.name] == nil {
+                usage.mappingBudgets[mapping.name] = ByteBudget(bytesPerSecond: limits.bytesPerSecondPerMapping)
+            }
+            self.usage[client] = usage
+            return usage
+        }
+
+        /// Forgets `client`'s usage once nothing of it is left.
+        mutating func dropIdleUsage(_ client: Id) {
+            if sessions[client] == nil, usage[client]?.streams ?? 0 == 0 { usage[client] = nil }
+        }
     }
 
     let group: EventLoopGroup
@@ -125,10 +148,7 @@ final class ShadowRelay: Sendable {
             let granted = zip(requests, ports).map { request, port in
                 GrantedMapping(request, port: port!, http: request.transport == .tcp ? self.virtualHosts?.url(request.name, client: client) : nil)
             }
-            let clientBudget = ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerClient)
-            let mappingBudgets = Dictionary(uniqueKeysWithValues: requests.compactMap { request in
-                ByteBudget(bytesPerSecond: self.limits.bytesPerSecondPerMapping).map { (request.name, $0) }
-            })
+            let usage = self.state.withLock { $0.usage(of: client, mappings: requests, limits: self.limits) }
             let binding = granted.map { mapping in
                 switch mapping.request.transport {
                 case .tcp:
@@ -138,7 +158,7 @@ final class ShadowRelay: Sendable {
                 case .udp:
                     PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) {
                         self.datagramHandler(client: client, mapping: mapping.request,
-                                             budgets: [clientBudget, mappingBudgets[mapping.request.name]].compactMap { $0 })
+                                             budgets: usage.budgets(mapping.request.name))
                     }
                 }
             }
@@ -146,15 +166,15 @@ final class ShadowRelay: Sendable {
                 let listeners = outcomes.compactMap { try? $0.get() }
                 guard listeners.count == granted.count else {
                     listeners.forEach { $0.close(promise: nil) }
+                    self.state.withLock { $0.dropIdleUsage(client) }
                     let reason = outcomes.compactMap { if case .failure(let error) = $0 { "\(error)" } else { nil } }.first ?? ""
                     return .refused("cannot listen on a public port: \(reason)")
                 }
                 let accepted = self.state.withLock { state -> Bool in
                     guard state.sessions[client] == nil, control.isActive else { return false }
                     let datagramPorts = zip(granted, listeners).filter { $0.0.request.transport == .udp }.map { ($0.0.request.name, $0.1) }
-                    state.sessions[client] = Session(
-                        control: control, listeners: listeners, datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts),
-                        clientBudget: clientBudget, mappingBudgets: mappingBudgets)
+                    state.sessions[client] = Session(control: control, listeners: listeners,
+                                                     datagramPorts: Dictionary(uniqueKeysWithValues: datagramPorts))
                     if let virtualHosts = self.virtualHosts {
                         for mapping in granted where mapping.request.transport == .tcp {
                             state.hostNames[virtualHosts.name(mapping.request.name, client: client)] = (client, mapping)
@@ -164,6 +184,7 @@ final class ShadowRelay: Sendable {
                 }
                 guard accepted else {
                     listeners.forEach { $0.close(promise: nil) }
+                    self.state.withLock { $0.dropIdleUsage(client) }
                     return .refused("another connection of this client took its place")
                 }
                 self.hooks.count("sessions_opened")
@@ -179,6 +200,7 @@ final class ShadowRelay: Sendable {
             guard let session = state.sessions[client], session.control === control else { return (nil, []) }
             state.sessions[client] = nil
             state.hostNames = state.hostNames.filter { $0.value.client != client }
+            state.dropIdleUsage(client)
             try? state.ports.touch(client)
             let waiting = state.pending.filter { $0.value.client == client }
             for stream in waiting.keys { state.pending[stream] = nil }
@@ -237,21 +259,21 @@ final class ShadowRelay: Sendable {
         let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
         let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget]), Refusal>? in
-            guard var session = state.sessions[client] else { return nil }
+            guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
             let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
             guard state.connectionRates.allow("\(mapping.port) \(address.ipAddress ?? "")", now: now) else { return .failure(.rate) }
-            guard session.streams < limits.streamsPerClient, session.mappingStreams[name, default: 0] < limits.streamsPerMapping else {
+            guard usage.streams < limits.streamsPerClient, usage.mappingStreams[name, default: 0] < limits.streamsPerMapping else {
                 return .failure(.streams)
             }
-            session.streams += 1
-            session.mappingStreams[name, default: 0] += 1
-            state.sessions[client] = session
+            usage.streams += 1
+            usage.mappingStreams[name, default: 0] += 1
+            state.usage[client] = usage
             state.nextStream += 1
             let stream = state.nextStream
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
                 self?.attachTimedOut(stream)
             }
-            let budgets = session.budgets(name)
+            let budgets = usage.budgets(name)
             state.pending[stream] = Pending(client: client, channel: channel, plain: bound, budgets: budgets, timeout: timeout)
             return .success((stream, session.control, budgets))
         }
@@ -263,7 +285,7 @@ final class ShadowRelay: Sendable {
             refuse(channel, refusal)
             return false
         case .success(let (stream, control, budgets))?:
-            channel.closeFuture.whenComplete { _ in self.streamClosed(client, control: control, mapping: name, stream: stream) }
+            channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream) }
             do {
                 let handlers = channel.pipeline.syncOperations
                 if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
@@ -280,15 +302,41 @@ final class ShadowRelay: Sendable {
         }
     }
 
+    // MARK: The shared HTTP port
+
+    /// Whether a new connection to the shared HTTP port may have its head read: its source is
+    /// not on the operator's denylist nor over its rate (the port's own, per source), and fewer
+    /// than `limits.unroutedHTTPConnections` heads are being read. A refused one is closed and
+    /// counted. Each admitted one must be let go with `httpConnectionLeft()`.
+    func admitHTTPConnection(_ channel: Channel) -> Bool {
+        guard let address = channel.remoteAddress, !limits.deniedSources.containsAddress(address) else {
+            refuse(channel, .source)
+            return false
+        }
+        let refusal = state.withLock { state -> Refusal? in
+            let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
+            guard state.connectionRates.allow("http \(address.ipAddress ?? "")", now: now) else { return .rate }
+            guard state.unroutedHeads < limits.unroutedHTTPConnections else { return .streams }
+            state.unroutedHeads += 1
+            return nil
+        }
+        if let refusal { refuse(channel, refusal) }
+        return refusal == nil
+    }
+
+    /// A connection admitted by `admitHTTPConnection` was routed, answered or closed.
+    func httpConnectionLeft() {
+        state.withLock { $0.unroutedHeads -= 1 }
+    }
+
     /// A connection to the shared HTTP port whose request names `host` (on its event loop): it
     /// becomes a public connection of the mapping with that virtual host, starting with `head`,
-    /// the bytes read so far. False when no connected client's mapping has that name.
-    func virtualHostConnection(_ channel: Channel, host: String, head: ByteBuffer) -> Bool {
-        guard let (client, mapping) = state.withLock({ $0.hostNames[host] }) else { return false }
-        if publicConnection(channel, client: client, mapping: mapping) {
-            channel.pipeline.syncOperations.fireChannelRead(NIOAny(head))
-        }
-        return true
+    /// the bytes read so far.
+    func virtualHostConnection(_ channel: Channel, host: String, head: ByteBuffer) -> HTTPHostRouter.Routed {
+        guard let (client, mapping) = state.withLock({ $0.hostNames[host] }) else { return .unknown }
+        guard publicConnection(channel, client: client, mapping: mapping) else { return .refused }
+        channel.pipeline.syncOperations.fireChannelRead(NIOAny(head))
+        return .accepted
     }
 
     private func refuse(_ channel: Channel, _ refusal: Refusal) {
@@ -304,13 +352,13 @@ final class ShadowRelay: Sendable {
 
     /// A public connection closed, attached or not (one that closes while it waits is no
     /// longer attachable).
-    private func streamClosed(_ client: Id, control: Channel, mapping: String, stream: UInt64) {
+    private func streamClosed(_ client: Id, mapping: String, stream: UInt64) {
         let waiting = state.withLock { state -> Pending? in
-            // A stream of a session since replaced is not counted in the new one.
-            if var session = state.sessions[client], session.control === control {
-                session.streams -= 1
-                session.mappingStreams[mapping, default: 1] -= 1
-                state.sessions[client] = session
+            if var usage = state.usage[client] {
+                usage.streams -= 1
+                usage.mappingStreams[mapping, default: 1] -= 1
+                state.usage[client] = usage
+                state.dropIdleUsage(client)
             }
             return state.pending.removeValue(forKey: stream)
         }

@@ -40,8 +40,11 @@ struct ShadowVirtualHostTests {
     }
 
     @Test func requestsReachTheMappingTheirHostNamesAndNoOther() async throws {
-        let httpPort = Int.random(in: 31_000...32_000)
-        try await Supernode.with(config: "httpPort = \(httpPort)\nhttpDomain = \"shadow.test\"\n") { node in
+        // A port free now (the kernel's pick, let go), as an operator's fixed httpPort.
+        let probe = try await ServerBootstrap(group: Self.group).bind(host: "127.0.0.1", port: 0).get()
+        let httpPort = try #require(probe.localAddress?.port)
+        try await probe.close()
+        try await Supernode.with(config: "httpPort = \(httpPort)\nhttpDomain = \"shadow.test\"\ndenySources = \"127.0.0.9\"\n") { node in
             let servers = [try await Self.greeter("alice's site"), try await Self.greeter("bob's site")]
             let identities = [KeyPair.random(), KeyPair.random()]
             var running: [Task<ShadowClient.Ended, Never>] = [], urls: [String] = []
@@ -68,6 +71,13 @@ struct ShadowVirtualHostTests {
             #expect(try await Self.ask(httpPort, "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000)).hasPrefix("HTTP/1.1 431 "))
             #expect(node.counter("http_unknown_host") == 1 && node.counter("http_malformed") == 3)
 
+            // The operator's denylist holds at accept, before any head is read.
+            let denied = try RawTCPClient(port: httpPort, source: "127.0.0.9")
+            try? denied.send("GET / HTTP/1.1\r\nHost: \(hosts[0])\r\n\r\n")
+            let answer = try await denied.drain(timeout: 5)
+            #expect(answer.ended && answer.bytes.isEmpty)
+            #expect(node.counter("refused_source") == 1)
+
             // A client that leaves takes its name with it.
             running[0].cancel()
             _ = await running[0].value
@@ -90,5 +100,9 @@ struct ShadowVirtualHostTests {
         #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n".utf8)) == "[::1]")
         #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n".utf8)) == nil)
         #expect(HTTPHead.host(in: Array("GET / HTTP/1.0\r\n\r\n".utf8)) == nil)
+        #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\nHost: a.b:8080\r\n\r\n".utf8)) == "a.b")
+        for broken in ["Host : a.b", "Host: a.b:", "Host: a b", "Host: \u{212A}.b", "Host: a.b\nX: y", "Ho st: a.b"] {
+            #expect(HTTPHead.host(in: Array("GET / HTTP/1.1\r\n\(broken)\r\n\r\n".utf8)) == nil, "\(broken)")
+        }
     }
 }

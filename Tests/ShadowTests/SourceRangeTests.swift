@@ -22,10 +22,15 @@ struct SourceRangeTests {
         #expect(try SourceRange("198.51.100.7").description == "198.51.100.7")
         #expect(try SourceRange("0.0.0.0/0").contains(try Self.address("8.8.8.8")))
         #expect(try SourceRange("2001:db8::/32").description == "2001:db8::/32")
+        let mapped = try SourceRange("::ffff:203.0.113.0/120")
+        #expect(mapped == office && mapped.description == "203.0.113.0/24", "a mapped range is the IPv4 range")
+        let everyV6 = try SourceRange("::/0")
+        #expect(try !everyV6.contains(Self.address("203.0.113.9")) && !everyV6.contains(Self.address("::ffff:203.0.113.9")))
+        #expect(try everyV6.contains(Self.address("2001:db8::1")))
     }
 
     @Test func malformedRangesAreRefusedClearly() throws {
-        for text in ["", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "::/129", "example.org", "10.0.0.0/8/8", "10.0.0"] {
+        for text in ["", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/٨", "10.0.0.0/-1", "10.0.0.0/+8", "::/129", "example.org", "10.0.0.0/8/8", "10.0.0"] {
             #expect(throws: SourceRange.Invalid.self, "\(text)") { try SourceRange(text) }
         }
         #expect(try [SourceRange](parsing: " 10.0.0.0/8, 192.0.2.1 ,") == [try SourceRange("10.0.0.0/8"), try SourceRange("192.0.2.1")])

@@ -31,11 +31,15 @@ final class StreamRelaySide {
 
     /// Starts reading this side. The partner starts reading when its own handler attaches (not
     /// here: what it read before that would find no handler and be lost).
+    /// Writability changes from before (the partner's, or ours while we had no partner to tell)
+    /// are taken into account here: they found no one to hear them.
     func attach(_ partner: Channel, context: ChannelHandlerContext) {
         self.partner = partner
         readHeld = false
+        partnerWritable = partner.isWritable
+        if !context.channel.isWritable { partner.pipeline.fireUserInboundEventTriggered(PartnerWritability(isWritable: false)) }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        context.read()
+        read(context: context)
     }
 
     /// The pipeline asks to read: passed on unless the partner cannot keep up, or `hold` says so.

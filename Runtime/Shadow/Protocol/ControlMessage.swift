@@ -158,8 +158,9 @@ public enum ControlMessage: Sendable, Equatable {
                     port = value
                     switch entry.removeValue(forKey: "http") {
                     case nil: break
-                    case .text(let url)? where url.hasPrefix("http://"): http = url
-                    default: throw Malformed(description: "\(op): a mapping's `http` must be an http:// URL")
+                    case .text(let url)? where url.hasPrefix("http://") && url.utf8.count <= 300 && url.utf8.allSatisfy({ (0x21...0x7e).contains($0) }):
+                        http = url
+                    default: throw Malformed(description: "\(op): a mapping's `http` must be an http:// URL (printable ASCII, at most 300 bytes)")
                     }
                 }
                 guard entry.isEmpty else { throw Malformed(description: "\(op): a mapping has unknown fields \(entry.keys.sorted())") }

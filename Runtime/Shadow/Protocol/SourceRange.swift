@@ -4,8 +4,9 @@ import NIOCore
 /// address (`198.51.100.7`, a /32 or /128). A mapping's allowlist and denylist, and the
 /// operator's `denySources`, are lists of these (docs/shadow.md, "Limits").
 ///
-/// An IPv4 range also matches IPv4-mapped IPv6 sources (`::ffff:203.0.113.9`), which is how a
-/// dual-stack listener sees IPv4 peers.
+/// IPv4-mapped IPv6 addresses (`::ffff:203.0.113.9`, how a dual-stack listener sees IPv4 peers)
+/// are IPv4 addresses here, as sources and in ranges (`::ffff:203.0.113.0/120` is
+/// `203.0.113.0/24`): an IPv4 range matches them, and an IPv6 range such as `::/0` does not.
 ///
 /// ```swift
 /// let office = try SourceRange("203.0.113.0/24")
@@ -34,13 +35,18 @@ public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
         let bits = address.count * 8
         var prefix = bits
         if parts.count == 2 {
-            guard let parsed = Int(parts[1]), (0...bits).contains(parsed), parts[1].allSatisfy(\.isNumber) else {
+            guard let parsed = Int(parts[1]), (0...bits).contains(parsed), parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
                 throw Invalid(description: "\"\(text)\": the prefix length must be 0 to \(bits)")
             }
             prefix = parsed
         }
-        self.prefix = prefix
-        network = Self.masked(address, prefix: prefix)
+        if let v4 = Self.unmapped(address), prefix >= 96 {
+            self.prefix = prefix - 96
+            network = Self.masked(v4, prefix: prefix - 96)
+        } else {
+            self.prefix = prefix
+            network = Self.masked(address, prefix: prefix)
+        }
     }
 
     public var description: String {
@@ -53,12 +59,17 @@ public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
     /// Whether `address` (an IP socket address) lies in this range.
     public func contains(_ address: SocketAddress) -> Bool {
         guard var bytes = Self.bytes(of: address) else { return false }
-        if network.count == 4, bytes.count == 16, bytes.prefix(12) == Self.mappedPrefix[...] { bytes = Array(bytes.suffix(4)) }
+        if let v4 = Self.unmapped(bytes) { bytes = v4 }
         guard bytes.count == network.count else { return false }
         return Self.masked(bytes, prefix: prefix) == network
     }
 
     private static let mappedPrefix: [UInt8] = Array(repeating: 0, count: 10) + [0xff, 0xff]
+
+    /// The IPv4 address inside an IPv4-mapped IPv6 one; nil for any other.
+    private static func unmapped(_ bytes: [UInt8]) -> [UInt8]? {
+        bytes.count == 16 && bytes.prefix(12).elementsEqual(mappedPrefix) ? Array(bytes.suffix(4)) : nil
+    }
 
     private static func addressBytes(_ text: String) -> [UInt8]? {
         guard !text.isEmpty, let address = try? SocketAddress(ipAddress: text, port: 0) else { return nil }
