@@ -81,7 +81,7 @@ bench: deps
 	.build/release/carrier-bench
 
 ## fuzz: libFuzzer over each parser of outside input (Tests/Fuzz/README.md: datagram, http, websocket,
-## json, opendht, runner), FUZZ_RUNS executions each (default 1000000); FUZZ_TARGET=http for one.
+## json, opendht, runner, shadow), FUZZ_RUNS executions each (default 1000000); FUZZ_TARGET=http for one.
 fuzz: deps
 	Tests/Fuzz/run.sh
 

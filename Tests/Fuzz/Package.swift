@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // libFuzzer harnesses for every parser of outside input in Carrier (the datagram path, the proxy's
-// HTTP and WebSocket server, JSON bodies, OpenDHT bodies, runner messages). See README.md.
+// HTTP and WebSocket server, JSON bodies, OpenDHT bodies, runner messages, Shadow frames). See README.md.
 // Built only by run.sh (`make fuzz`) with `-sanitize=fuzzer,address -parse-as-library -enable-testing`.
 import PackageDescription
 
@@ -24,6 +24,8 @@ let package = Package(
                 // `@testable import`: OpenDHTValue/OpenDHTBucket (ProxyPlugin), RunnerMessage (CarrierHost).
                 .product(name: "ProxyPluginForFuzzing", package: "Carrier"),
                 .product(name: "CarrierHost", package: "Carrier"),
+                // `@testable import`: SealedFrameDecoder, SealingKey, ShadowFrame.read (CarrierShadow).
+                .product(name: "CarrierShadow", package: "Carrier"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,7 +6,8 @@
 - json: the values and peer records of the vectors as Carrier writes them (`carrier wire decode`),
   as REST bodies and inside WebSocket messages;
 - opendht: OpenDHT API bodies (as OpenDHTProxyTests sends them) and a stored bucket;
-- runner: runner messages (CBOR maps), their records written by Carrier (`carrier wire encode`).
+- runner: runner messages (CBOR maps), their records written by Carrier (`carrier wire encode`);
+- shadow: `[mode]` then Shadow frame plaintexts (`[length: 2] bytes`) or raw bytes, and source ranges.
 
 Usage: make-seeds.py [PATH/TO/boson-messages.json], by default the one in ../shared beside the
 clone. Needs a built `carrier` (`swift build --product carrier`; or set CARRIER=path)."""
@@ -50,7 +51,7 @@ def cbor(item):  # definite-length CBOR of ints, text, bytes, lists and dicts (R
     return head(5, len(item)) + b"".join(cbor(k) + cbor(v) for k, v in item.items())
 
 
-for folder in ("datagram", "http", "websocket", "json", "opendht", "runner"):
+for folder in ("datagram", "http", "websocket", "json", "opendht", "runner", "shadow"):
     shutil.rmtree(os.path.join(here, "seeds", folder), ignore_errors=True)
 
 # datagram
@@ -163,3 +164,25 @@ websocket("not-utf8", [frame(1, b"\xc3\x28")])
 websocket("close-one-byte", [frame(8, b"\x03")])
 websocket("continuation-alone", [frame(0, "x")])
 websocket("reserved-opcode", [frame(3, b""), frame(0xB, b"")])
+
+# shadow: [mode] then plaintexts, each [length: 2 bytes] bytes (mode bit 0 clear: sealed by the
+# harness, cut at mode >> 1 / 128), or raw bytes (bit 0 set)
+def plaintexts(*frames):
+    return b"".join(struct.pack(">H", len(f)) + f for f in frames)
+
+def control(message):
+    return b"\x01" + cbor(message)
+
+expose = {"op": "expose", "mappings": [{"name": "web", "protocol": "tcp", "allow": ["203.0.113.0/24", "2001:db8::/32"],
+                                         "deny": ["203.0.113.7"]}, {"name": "dns", "protocol": "udp"}]}
+write("shadow", "expose", b"\x00" + plaintexts(control(expose), control({"op": "ping"})))
+write("shadow", "exposed", b"\x40" + plaintexts(control({"op": "exposed", "mappings": [{"name": "web", "protocol": "tcp", "port": 40000}]})))
+write("shadow", "stream", b"\x20" + plaintexts(control({"op": "attach", "stream": 7}), b"\x02hello", b"\x02", b"\x03"))
+write("shadow", "open", b"\x00" + plaintexts(control({"op": "open", "stream": 3, "mapping": "web", "source": "198.18.0.3:5000"}),
+                                               control({"op": "refused", "reason": "no"}), control({"op": "pong"})))
+write("shadow", "datagrams", b"\x00" + plaintexts(control({"op": "udp", "mapping": "dns"}), b"\x04\x00\x00\x00\x01query",
+                                                    b"\x04\x00\x00"))
+write("shadow", "raw-control", b"\x01" + cbor(expose))
+write("shadow", "raw-length", b"\x01" + struct.pack(">I", 70000) + b"\x00" * 20)
+write("shadow", "ranges", b"\x01" + b"10.0.0.0/8, 2001:db8::/32,198.51.100.7,::ffff:1.2.3.4/120")
+write("shadow", "http-head", b"\x01" + b"GET / HTTP/1.1\r\nHost: web.aaaaqeayeaudaocajbifqydiob4ibceqt.shadow.localhost:39380\r\nAccept: */*\r\n\r\n")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make fuzz`: builds the libFuzzer harness (Sources/CarrierFuzz) and runs each target in turn:
-# datagram, http, websocket, json, opendht, runner (README.md says what each feeds).
+# datagram, http, websocket, json, opendht, runner, shadow (README.md says what each feeds).
 #
 #   run.sh                         every target, one after the other
 #   run.sh http json               those targets (or FUZZ_TARGET=http, or FUZZ_TARGET="http json")
@@ -16,11 +16,11 @@
 # script exit non-zero, after the other targets ran; see README.md for turning it into a test.
 set -euo pipefail
 
-all=(datagram http websocket json opendht runner)
+all=(datagram http websocket json opendht runner shadow)
 # The largest input per target: 1912 bytes = the largest datagram a node accepts (IPv4: 1400 + 512);
 # the others are room for a few requests, frames (4 of the 256-byte maximum the target allows) or a
-# bucket (a Carrier value holds 896 bytes).
-declare -A max_len=([datagram]=1912 [http]=4096 [websocket]=1024 [json]=4096 [opendht]=2048 [runner]=4096)
+# bucket (a Carrier value holds 896 bytes), or a few Shadow frames.
+declare -A max_len=([datagram]=1912 [http]=4096 [websocket]=1024 [json]=4096 [opendht]=2048 [runner]=4096 [shadow]=4096)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 targets=() options=() inputs=()

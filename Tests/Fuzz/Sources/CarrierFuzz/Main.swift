@@ -20,6 +20,7 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     "json": fuzzJSON,
     "opendht": fuzzOpenDHT,
     "runner": fuzzRunner,
+    "shadow": fuzzShadow,
 ]
 
 /// The target this process runs (set once, before the first input).
