@@ -1,4 +1,5 @@
 import CarrierShadow
+import NIOCore
 
 /// What one client and one public port may use (docs/shadow.md, "Limits"): from the plugin's
 /// config, the same for every client. A limit of 0 where noted means none.
@@ -31,4 +32,14 @@ struct ShadowLimits: Sendable {
     var attachSeconds: Int64 = 10
     /// A control connection silent this long is closed (clients ping every 15 s).
     var silenceSeconds: Int64 = 45
+
+    /// Whether `source` passes `deniedSources` and, given one, `mapping`'s own lists.
+    func admits(_ source: SocketAddress, to mapping: MappingRequest?) -> Bool {
+        !deniedSources.containsAddress(source) && (mapping?.admits(source) ?? true)
+    }
+
+    /// `idleSeconds` as a limit (nil: none).
+    var idle: TimeAmount? { idleSeconds > 0 ? .seconds(idleSeconds) : nil }
+    /// `streamSeconds` as a limit (nil: none).
+    var streamLifetime: TimeAmount? { streamSeconds > 0 ? .seconds(streamSeconds) : nil }
 }

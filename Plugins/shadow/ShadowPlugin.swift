@@ -58,10 +58,10 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         limits.mappingsPerClient = try integer("mappingsPerClient", default: limits.mappingsPerClient, 1...ControlMessage.maxMappings)
         limits.streamsPerClient = try integer("streamsPerClient", default: limits.streamsPerClient, 1...100_000)
         limits.streamsPerMapping = try integer("streamsPerMapping", default: limits.streamsPerMapping, 1...100_000)
-        limits.bytesPerSecondPerClient = try integer("bytesPerSecondPerClient", default: 0, 0...100_000_000_000)
-        limits.bytesPerSecondPerMapping = try integer("bytesPerSecondPerMapping", default: 0, 0...100_000_000_000)
+        limits.bytesPerSecondPerClient = try integer("bytesPerSecondPerClient", default: limits.bytesPerSecondPerClient, 0...100_000_000_000)
+        limits.bytesPerSecondPerMapping = try integer("bytesPerSecondPerMapping", default: limits.bytesPerSecondPerMapping, 0...100_000_000_000)
         limits.idleSeconds = Int64(try integer("idleSeconds", default: Int(limits.idleSeconds), 0...604_800))
-        limits.streamSeconds = Int64(try integer("streamSeconds", default: 0, 0...31_536_000))
+        limits.streamSeconds = Int64(try integer("streamSeconds", default: Int(limits.streamSeconds), 0...31_536_000))
         limits.connectionsPerSourcePerMinute = try integer("connectionsPerSourcePerMinute", default: limits.connectionsPerSourcePerMinute,
                                                            1...1_000_000)
         limits.sourcesPerDatagramMapping = try integer("sourcesPerUDPMapping", default: limits.sourcesPerDatagramMapping, 1...1_000_000)
@@ -128,7 +128,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, virtualHosts: virtualHosts, hooks: hooks)
         self.relay = relay
         if let virtualHosts {
-            httpListener = try PublicListener.bind(host: listenHost, port: virtualHosts.port, group: group) { channel in
+            let listening = PublicListener.bind(host: listenHost, port: virtualHosts.port, group: group) { channel in
                 guard relay.admitHTTPConnection(channel) else { return }
                 let router = HTTPHostRouter(count: count, finished: { relay.httpConnectionLeft() }) { host, channel, head in
                     relay.virtualHostConnection(channel, host: host, head: head)
@@ -139,7 +139,12 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
                     relay.httpConnectionLeft()
                     channel.close(promise: nil)
                 }
-            }.wait()
+            }
+            do {
+                httpListener = try listening.wait()
+            } catch {
+                throw PluginError("cannot listen on httpPort \(virtualHosts.port) at \(listenHost): \(error)")
+            }
         }
         guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }
         let tunnel = try TunnelServer.bind(host: listenHost, port: tunnelPort, node: node, relay: relay, signing: signing,

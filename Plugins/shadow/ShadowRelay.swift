@@ -75,6 +75,11 @@ final class ShadowRelay: Sendable {
             return usage
         }
 
+        /// Takes one of `key`'s new connections a minute (`key`: a port and a source address).
+        mutating func allowConnection(_ key: String) -> Bool {
+            connectionRates.allow(key, now: Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000))
+        }
+
         /// Forgets `client`'s usage once nothing of it is left.
         mutating func dropIdleUsage(_ client: Id) {
             if sessions[client] == nil, usage[client]?.streams ?? 0 == 0 { usage[client] = nil }
@@ -217,7 +222,7 @@ final class ShadowRelay: Sendable {
 
     private func datagramHandler(client: Id, mapping: MappingRequest, budgets: [ByteBudget]) -> PublicDatagramHandler {
         PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, budgets: budgets, hooks: .init(
-            admits: { [limits] source in !limits.deniedSources.containsAddress(source) && mapping.admits(source) },
+            admits: { [limits] source in limits.admits(source, to: mapping) },
             relayed: { [hooks] bytes in hooks.relayed(client, bytes, 0) },
             count: hooks.count))
     }
@@ -250,7 +255,7 @@ final class ShadowRelay: Sendable {
     @discardableResult
     private func publicConnection(_ channel: Channel, client: Id, mapping: GrantedMapping) -> Bool {
         let name = mapping.request.name
-        guard let address = channel.remoteAddress, !limits.deniedSources.containsAddress(address), mapping.request.admits(address) else {
+        guard let address = channel.remoteAddress, limits.admits(address, to: mapping.request) else {
             refuse(channel, .source)
             return false
         }
@@ -260,8 +265,7 @@ final class ShadowRelay: Sendable {
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
         let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget]), Refusal>? in
             guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
-            let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
-            guard state.connectionRates.allow("\(mapping.port) \(address.ipAddress ?? "")", now: now) else { return .failure(.rate) }
+            guard state.allowConnection("\(mapping.port) \(address.ipAddress ?? "")") else { return .failure(.rate) }
             guard usage.streams < limits.streamsPerClient, usage.mappingStreams[name, default: 0] < limits.streamsPerMapping else {
                 return .failure(.streams)
             }
@@ -289,9 +293,7 @@ final class ShadowRelay: Sendable {
             do {
                 let handlers = channel.pipeline.syncOperations
                 if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
-                try handlers.addHandler(StreamDeadlines(idle: limits.idleSeconds > 0 ? .seconds(limits.idleSeconds) : nil,
-                                                        total: limits.streamSeconds > 0 ? .seconds(limits.streamSeconds) : nil,
-                                                        expired: hooks.count))
+                try handlers.addHandler(StreamDeadlines(idle: limits.idle, total: limits.streamLifetime, expired: hooks.count))
                 try handlers.addHandler(plain)
             } catch {
                 channel.close(promise: nil)
@@ -309,13 +311,12 @@ final class ShadowRelay: Sendable {
     /// than `limits.unroutedHTTPConnections` heads are being read. A refused one is closed and
     /// counted. Each admitted one must be let go with `httpConnectionLeft()`.
     func admitHTTPConnection(_ channel: Channel) -> Bool {
-        guard let address = channel.remoteAddress, !limits.deniedSources.containsAddress(address) else {
+        guard let address = channel.remoteAddress, limits.admits(address, to: nil) else {
             refuse(channel, .source)
             return false
         }
         let refusal = state.withLock { state -> Refusal? in
-            let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
-            guard state.connectionRates.allow("http \(address.ipAddress ?? "")", now: now) else { return .rate }
+            guard state.allowConnection("http \(address.ipAddress ?? "")") else { return .rate }
             guard state.unroutedHeads < limits.unroutedHTTPConnections else { return .streams }
             state.unroutedHeads += 1
             return nil
