@@ -89,11 +89,28 @@ public final class ChildProcess: Sendable {
         return found
     }
 
-    /// Sends it `signal` (SIGSTOP pauses it, SIGCONT resumes it, SIGKILL ends it at once).
+    /// Sends it `signal` (SIGSTOP pauses it, SIGCONT resumes it, SIGKILL ends it at once). It
+    /// returns once the signal has taken effect: a SIGSTOP that is still on its way lets the
+    /// child answer one more datagram, which a test of silence would then count.
     public func send(signal: Int32) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
         if signal == SIGKILL { process.waitUntilExit() }
+        if signal == SIGSTOP {
+            for _ in 0..<200 where !isStopped { usleep(10_000) }
+        }
+    }
+
+    /// Whether every thread of it is stopped (Linux: state `T` in /proc/PID/task/TID/stat).
+    private var isStopped: Bool {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: tasks), !threads.isEmpty else { return true }
+        return threads.allSatisfy { thread in
+            guard let stat = try? String(contentsOfFile: "\(tasks)/\(thread)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return true }
+            let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+            return state == "T" || state == "t"
+        }
     }
 
     public func stop() {
