@@ -17,7 +17,7 @@ enum SupernodeMetrics {
         }
         metrics.mirror(gauge: "carrier_dht_contacts", contacts)
         let states = await supernode.plugins.status.map(\.state)
-        metrics.mirror(gauge: "carrier_plugins", [PluginHost.Status.State.running, .restarting, .failed, .disabled].map { state in
+        metrics.mirror(gauge: "carrier_plugins", PluginHost.Status.State.allCases.map { state in
             ([("state", state.rawValue)], Double(states.filter { $0 == state }.count))
         })
         metrics.mirror(gauge: "carrier_plugins_health", help: "The last periodic health check: 0 ok, 1 degraded, 2 failing.",

@@ -14,7 +14,8 @@ public actor PluginHost {
     /// Where one plugin stands, for operators (`carrier plugins list`, `/plugins`).
     public struct Status: Sendable, Equatable {
         /// `restarting`: a process-isolated plugin whose runner was lost and is being started again.
-        public enum State: String, Sendable { case running, restarting, failed, disabled }
+        /// `stopping`: being stopped, destroyed and its offers withdrawn.
+        public enum State: String, Sendable, CaseIterable { case running, restarting, stopping, failed, disabled }
         public let id: String
         public let manifest: String
         public let state: State
@@ -272,6 +273,10 @@ public actor PluginHost {
     private func stop(_ id: String) async {
         guard let instance = running.removeValue(forKey: id) else { return }
         order.removeAll { $0 == id }
+        if let status = statuses[id] {
+            statuses[id] = Status(id: id, manifest: status.manifest, state: .stopping, isolation: status.isolation, version: status.version,
+                                  error: status.error)
+        }
         do {
             try await instance.stopAndDestroy()
             statuses[id] = nil
