@@ -154,6 +154,25 @@ public struct CarrierHostAPI: @unchecked Sendable {
         }
     }
 
+    /// The name of the plan this plugin bills `client` (a 32-byte node id) by (ABI 1.5): the plan
+    /// the operator put the client on when this manifest has it, else the default plan; nil when
+    /// the manifest has no plans. Throws when the host is older than 1.5 or did not answer.
+    public func clientPlan(_ client: [UInt8]) throws -> String? {
+        guard client.count == 32 else { throw PluginError("a client id is 32 bytes, not \(client.count)") }
+        guard hostHas(\.client_plan), let call = api.pointee.client_plan else { throw PluginError("the host's ABI is older than 1.5: no client_plan") }
+        var id = carrier_id()
+        withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
+        var name = [CChar](repeating: 0, count: 128), length = 0
+        var status = call(handle, &id, &name, name.count, &length)
+        if status == CARRIER_ERR_INVALID_ARGUMENT, length >= name.count {
+            name = [CChar](repeating: 0, count: length + 1)
+            status = call(handle, &id, &name, name.count, &length)
+        }
+        if status == CARRIER_ERR_NOT_FOUND { return nil }
+        try check(status)
+        return String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Records that `client` used `amount` units of `meter`.
     public func reportUsage(client: [UInt8], meter: String, amount: UInt64) throws {
         guard client.count == 32 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }

@@ -53,10 +53,10 @@
  * Blocking. Every call returns without waiting for the network, except these, which wait for the
  * host when the plugin runs in its own process (`isolation = "process"`; the node's secret key never
  * leaves the host, so the runner cannot answer them itself): sign, seal, open, authorize,
- * authorize_usage, announce_service, withdraw_service and settlement_result, each one round trip
- * over a local socket, at most CARRIER_ROUND_TRIP_LIMIT_MS; then they fail (sign with
+ * authorize_usage, announce_service, withdraw_service, settlement_result and client_plan, each one
+ * round trip over a local socket, at most CARRIER_ROUND_TRIP_LIMIT_MS; then they fail (sign with
  * CARRIER_ERR_FAILED, seal and open with CARRIER_ERR_INVALID_ARGUMENT, authorize* with
- * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service with
+ * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service and client_plan with
  * CARRIER_ERR_TIMEOUT). In the host's process they do not block.
  */
 #ifndef CARRIER_PLUGIN_H
@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 4
+#define CARRIER_ABI_MINOR 5
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
@@ -468,6 +468,22 @@ typedef struct carrier_host_api_v1 {
                                         void *user_data, carrier_destroy_fn destroy, uint64_t *timer_out);
     carrier_status (*subscribe_events_owned)(carrier_host *host, carrier_event_callback callback, void *user_data,
                                              carrier_destroy_fn destroy);
+
+    /* --- Added in 1.5: a client's plan ------------------------------------------------------ */
+    /**
+     * The name of the plan this plugin bills `client` by, so that a plugin can hold each plan to
+     * limits of its own (Shadow's `[config.plans.NAME]`): the plan the operator put the client on
+     * (`carrier billing plan set`) when this plugin's manifest has a plan of that name, else the
+     * manifest's `default_plan`. Copied NUL-terminated into `output`, its length (without the NUL)
+     * into `length_out` (may be NULL). CARRIER_ERR_NOT_FOUND when the manifest has no plans (every
+     * client is served free; nothing written); CARRIER_ERR_INVALID_ARGUMENT for a NULL argument,
+     * or, with `*length_out` set, when the name needs more than `output_capacity` bytes (call
+     * again with a larger buffer); CARRIER_ERR_TIMEOUT when a runner's host did not answer. Any
+     * thread, any phase; in a runner, one round trip to the host (see Blocking). A plan assigned
+     * later is seen by the next call.
+     */
+    carrier_status (*client_plan)(carrier_host *host, const carrier_id *client, char *output, size_t output_capacity,
+                                  size_t *length_out);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */

@@ -11,11 +11,13 @@ import NIOPosix
 ///
 /// Config: `host` (listen address, default "0.0.0.0"), `port` (the tunnel port, default 39300; 0
 /// picks one), `publicPorts` (the range mappings get, default "40000-40999"), `reserveDays` (how
-/// long a port stays its client's after last use, default 7), and the limits of `ShadowLimits`
-/// under their own names: `mappingsPerClient` (8), `streamsPerClient` (256), `streamsPerMapping`
-/// (128), `bytesPerSecondPerClient` and `bytesPerSecondPerMapping` (0: none), `idleSeconds`
-/// (900), `streamSeconds` (0: none), `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping`
-/// (1024) and `denySources` (comma-separated CIDR ranges no public port admits); `httpPort` (a
+/// long a port stays its client's after last use, default 7), each client's limits of
+/// `ClientLimits` under their own names: `mappingsPerClient` (8), `streamsPerClient` (256),
+/// `streamsPerMapping` (128), `bytesPerSecondPerClient` and `bytesPerSecondPerMapping` (0: none),
+/// `idleSeconds` (900), `streamSeconds` (0: none), and any of them again in `[config.plans.NAME]`
+/// for the clients billed by plan NAME (`client_plan`, ABI 1.5); the public ports' own
+/// `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping` (1024) and `denySources`
+/// (comma-separated CIDR ranges no public port admits); `httpPort` (a
 /// shared HTTP port routing by `Host`, 0: none) and `httpDomain` (its names' domain, default
 /// `shadow.localhost`). It announces service
 /// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
@@ -45,23 +47,21 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
-        func integer(_ key: String, default value: Int, _ range: ClosedRange<Int>) throws -> Int {
-            let number = try host.configInt(key).map(Int.init) ?? value
+        func setting(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let number = try host.configInt(key).map(Int.init) else { return nil }
             guard range.contains(number) else { throw PluginError("config.\(key) \(number) is outside \(range.lowerBound)...\(range.upperBound)") }
             return number
         }
+        func integer(_ key: String, default value: Int, _ range: ClosedRange<Int>) throws -> Int { try setting(key, range) ?? value }
         listenHost = try host.configString("host") ?? "0.0.0.0"
         tunnelPort = try integer("port", default: 39300, 0...65535)
         publicPorts = try Self.portRange(try host.configString("publicPorts") ?? "40000-40999")
         reserveSeconds = Int64(try integer("reserveDays", default: 7, 0...3650)) * 86_400
         var limits = ShadowLimits()
-        limits.mappingsPerClient = try integer("mappingsPerClient", default: limits.mappingsPerClient, 1...ControlMessage.maxMappings)
-        limits.streamsPerClient = try integer("streamsPerClient", default: limits.streamsPerClient, 1...100_000)
-        limits.streamsPerMapping = try integer("streamsPerMapping", default: limits.streamsPerMapping, 1...100_000)
-        limits.bytesPerSecondPerClient = try integer("bytesPerSecondPerClient", default: limits.bytesPerSecondPerClient, 0...100_000_000_000)
-        limits.bytesPerSecondPerMapping = try integer("bytesPerSecondPerMapping", default: limits.bytesPerSecondPerMapping, 0...100_000_000_000)
-        limits.idleSeconds = Int64(try integer("idleSeconds", default: Int(limits.idleSeconds), 0...604_800))
-        limits.streamSeconds = Int64(try integer("streamSeconds", default: Int(limits.streamSeconds), 0...31_536_000))
+        limits.client = try limits.client.overridden(by: setting)
+        for plan in try Self.planNames(configJSON) {
+            limits.plans[plan] = try limits.client.overridden { key, range in try setting("plans.\(plan).\(key)", range) }
+        }
         limits.connectionsPerSourcePerMinute = try integer("connectionsPerSourcePerMinute", default: limits.connectionsPerSourcePerMinute,
                                                            1...1_000_000)
         limits.sourcesPerDatagramMapping = try integer("sourcesPerUDPMapping", default: limits.sourcesPerDatagramMapping, 1...1_000_000)
@@ -84,6 +84,24 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         }
         try host.defineMeter(Self.bytesMeter, unit: "byte")
         try host.defineMeter(Self.secondsMeter, unit: "second")
+    }
+
+    /// The plans of `[config.plans.NAME]`, each a table of `ClientLimits` keys only.
+    static func planNames(_ configJSON: String) throws -> [String] {
+        guard let config = try? JSONSerialization.jsonObject(with: Data(configJSON.utf8)) as? [String: Any] else {
+            throw PluginError("the config is not a JSON object")
+        }
+        guard let plans = config["plans"] else { return [] }
+        guard let tables = plans as? [String: Any] else { throw PluginError("config.plans must be a table of [config.plans.NAME] tables") }
+        let known = ClientLimits.keys.map(\.key)
+        for (name, table) in tables {
+            guard !name.isEmpty, !name.contains(".") else { throw PluginError("config.plans: \"\(name)\" is not a plan name (no dots)") }
+            guard let keys = (table as? [String: Any])?.keys else { throw PluginError("config.plans.\(name) must be a table of limits") }
+            if let unknown = keys.sorted().first(where: { !known.contains($0) }) {
+                throw PluginError("config.plans.\(name).\(unknown): unknown limit (a plan sets \(known.joined(separator: ", ")))")
+            }
+        }
+        return tables.keys.sorted()
     }
 
     /// "LOW-HIGH" (or one port) as a range of ports above 0.
@@ -116,6 +134,14 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         let host = self.host
         let count: @Sendable (String) -> Void = { name in host.counterAdd("shadow_" + name) }
         let hooks = ShadowRelay.Hooks(
+            plan: { client in
+                do {
+                    return try host.clientPlan(client.bytes)
+                } catch {
+                    count("plan_unknown")
+                    return nil
+                }
+            },
             mayServe: { client in
                 host.authorize(client: client.bytes, meter: Self.bytesMeter, estimate: 1) == .allowed
             },

@@ -10,6 +10,8 @@ import Synchronization
 final class ShadowRelay: Sendable {
     /// What the relay asks of the plugin around it: billing and counters.
     struct Hooks: Sendable {
+        /// The billing plan `client` is on (nil: no plans, or not known), for its limits.
+        var plan: @Sendable (Id) -> String?
         /// Whether `client` may be served now (its billing allows it).
         var mayServe: @Sendable (Id) -> Bool
         /// `client`'s traffic relayed `bytes` (both ways) over `seconds` (a stream's, once it ended;
@@ -30,6 +32,8 @@ final class ShadowRelay: Sendable {
     /// replaced session (a reconnect) still count and still spend the same budgets, so
     /// reconnecting gains nothing. Dropped once the client has no session and no stream.
     private struct Usage {
+        /// The limits of its plan, as of its latest `expose`.
+        var limits: ClientLimits
         var streams = 0
         /// Public connections open, by mapping name.
         var mappingStreams: [String: Int] = [:]
@@ -65,9 +69,15 @@ final class ShadowRelay: Sendable {
         /// Connections to the shared HTTP port whose head is still being read.
         var unroutedHeads = 0
 
-        /// `client`'s usage, with a budget for each of `mappings` (those it had are kept).
-        mutating func usage(of client: Id, mappings: [MappingRequest], limits: ShadowLimits) -> Usage {
-            var usage = self.usage[client] ?? Usage(clientBudget: ByteBudget(bytesPerSecond: limits.bytesPerSecondPerClient))
+        /// `client`'s usage under `limits`, with a budget for each of `mappings` (those it had are
+        /// kept while its limits stay the same; streams open keep spending the budgets they had).
+        mutating func usage(of client: Id, mappings: [MappingRequest], limits: ClientLimits) -> Usage {
+            var usage = self.usage[client] ?? Usage(limits: limits, clientBudget: ByteBudget(bytesPerSecond: limits.bytesPerSecondPerClient))
+            if usage.limits != limits {
+                usage.limits = limits
+                usage.clientBudget = ByteBudget(bytesPerSecond: limits.bytesPerSecondPerClient)
+                usage.mappingBudgets = [:]
+            }
             for mapping in mappings where usage.mappingBudgets[mapping.name] == nil {
                 usage.mappingBudgets[mapping.name] = ByteBudget(bytesPerSecond: limits.bytesPerSecondPerMapping)
             }
@@ -120,9 +130,11 @@ final class ShadowRelay: Sendable {
         guard !requests.isEmpty, Set(requests.map(\.name)).count == requests.count else {
             return loop.makeSucceededFuture(.refused("expose needs mappings with distinct names (a TCP and a UDP mapping need two)"))
         }
-        guard requests.count <= limits.mappingsPerClient else {
+        let plan = hooks.plan(client), clientLimits = limits.client(onPlan: plan)
+        guard requests.count <= clientLimits.mappingsPerClient else {
             hooks.count("refused_mappings")
-            return loop.makeSucceededFuture(.refused("at most \(limits.mappingsPerClient) mappings per client"))
+            let on = plan.map { " on plan \($0)" } ?? ""
+            return loop.makeSucceededFuture(.refused("at most \(clientLimits.mappingsPerClient) mappings per client\(on)"))
         }
         guard hooks.mayServe(client) else {
             hooks.count("refused_payment")
@@ -153,7 +165,7 @@ final class ShadowRelay: Sendable {
             let granted = zip(requests, ports).map { request, port in
                 GrantedMapping(request, port: port!, http: request.transport == .tcp ? self.virtualHosts?.url(request.name, client: client) : nil)
             }
-            let usage = self.state.withLock { $0.usage(of: client, mappings: requests, limits: self.limits) }
+            let usage = self.state.withLock { $0.usage(of: client, mappings: requests, limits: clientLimits) }
             let binding = granted.map { mapping in
                 switch mapping.request.transport {
                 case .tcp:
@@ -263,10 +275,10 @@ final class ShadowRelay: Sendable {
         let accepted = ContinuousClock.now
         let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
-        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget]), Refusal>? in
+        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget], ClientLimits), Refusal>? in
             guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
             guard state.allowConnection("\(mapping.port) \(address.ipAddress ?? "")") else { return .failure(.rate) }
-            guard usage.streams < limits.streamsPerClient, usage.mappingStreams[name, default: 0] < limits.streamsPerMapping else {
+            guard usage.streams < usage.limits.streamsPerClient, usage.mappingStreams[name, default: 0] < usage.limits.streamsPerMapping else {
                 return .failure(.streams)
             }
             usage.streams += 1
@@ -279,7 +291,7 @@ final class ShadowRelay: Sendable {
             }
             let budgets = usage.budgets(name)
             state.pending[stream] = Pending(client: client, channel: channel, plain: bound, budgets: budgets, timeout: timeout)
-            return .success((stream, session.control, budgets))
+            return .success((stream, session.control, budgets, usage.limits))
         }
         switch opened {
         case nil:
@@ -288,12 +300,12 @@ final class ShadowRelay: Sendable {
         case .failure(let refusal)?:
             refuse(channel, refusal)
             return false
-        case .success(let (stream, control, budgets))?:
+        case .success(let (stream, control, budgets, clientLimits))?:
             channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream) }
             do {
                 let handlers = channel.pipeline.syncOperations
                 if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
-                try handlers.addHandler(StreamDeadlines(idle: limits.idle, total: limits.streamLifetime, expired: hooks.count))
+                try handlers.addHandler(StreamDeadlines(idle: clientLimits.idle, total: clientLimits.streamLifetime, expired: hooks.count))
                 try handlers.addHandler(plain)
             } catch {
                 channel.close(promise: nil)

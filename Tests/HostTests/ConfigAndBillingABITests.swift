@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 
 /// ABI 1.4's `config_string`, `config_int`, `config_bool` (dotted keys into nested tables) and
-/// `authorize_usage` (programming errors apart from billing decisions), through the host-API table.
+/// `authorize_usage` (programming errors apart from billing decisions), and 1.5's `client_plan`,
+/// through the host-API table.
 @Suite(.serialized)
 struct ConfigAndBillingABITests {
     @Test func configKeysAreReadByTypeAndPath() async throws {
@@ -69,5 +70,44 @@ struct ConfigAndBillingABITests {
         // The 1.0 call keeps its answer for older plugins.
         #expect(api.authorize(host, &client, "bytes", 1, &message, message.count) == CARRIER_BILLING_PAYMENT_REQUIRED)
         await fixture.network.stop()
+    }
+
+    @Test func clientPlanNamesThePlanThisManifestBillsAClientBy() async throws {
+        let fixture = try await ABIFixture.make(id: "abi.plans", config: """
+            greeting = "hi"
+            [billing]
+            default_plan = "basic"
+            [billing.plans.basic]
+            period = "1d"
+            [billing.plans.basic.meters.requests]
+            free = 3
+            [billing.plans.professional_with_a_long_name]
+            period = "1d"
+            """)
+        let api = fixture.api, host = fixture.host
+        let client = KeyPair.random().publicKey, ledger = fixture.network.environment.billing.ledger
+        var id = CRecords.id(client)
+        var name = [CChar](repeating: 0, count: 64), length = 0
+        #expect(api.client_plan(host, &id, &name, name.count, &length) == CARRIER_OK)
+        #expect(CRecords.string(name) == "basic" && length == 5, "a client never assigned is on the default plan")
+
+        try ledger.setPlan(client, plan: "professional_with_a_long_name", at: 0)
+        try fixture.network.environment.billing.flush()
+        var small = [CChar](repeating: 0, count: 8)
+        #expect(api.client_plan(host, &id, &small, small.count, &length) == CARRIER_ERR_INVALID_ARGUMENT)
+        #expect(length == 29, "the length needed is reported")
+        #expect(api.client_plan(host, &id, &name, name.count, nil) == CARRIER_OK && CRecords.string(name) == "professional_with_a_long_name")
+
+        try ledger.setPlan(client, plan: "gold", at: 0)
+        try fixture.network.environment.billing.flush()
+        #expect(api.client_plan(host, &id, &name, name.count, &length) == CARRIER_OK)
+        #expect(CRecords.string(name) == "basic", "a plan this manifest does not have falls back to its default")
+        #expect(api.client_plan(host, nil, &name, name.count, &length) == CARRIER_ERR_INVALID_ARGUMENT)
+        #expect(api.client_plan(host, &id, nil, 0, &length) == CARRIER_ERR_INVALID_ARGUMENT)
+        await fixture.network.stop()
+
+        let free = try await ABIFixture.make(id: "abi.free")
+        #expect(free.api.client_plan(free.host, &id, &name, name.count, &length) == CARRIER_ERR_NOT_FOUND, "no plans: every client is free")
+        await free.network.stop()
     }
 }

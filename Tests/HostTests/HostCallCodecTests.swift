@@ -43,6 +43,8 @@ struct HostCallCodecTests {
             (.withdrawAllServices, .done),
             (.dhtStatus, .dhtStatus(RoutingTableCounts(goodIPv4: 4, dubiousIPv4: 1, goodIPv6: 2, dubiousIPv6: 0))),
             (.dhtStatus, .dhtStatus(nil)),
+            (.clientPlan(client: id), .plan("pro")),
+            (.clientPlan(client: id), .plan(nil)),
         ]
     }()
 
@@ -61,6 +63,7 @@ struct HostCallCodecTests {
         #expect(try HostReply(empty, answering: .findNode(target: id)) == .unanswered)
         #expect(try HostReply(empty, answering: .authorize(client: id, meter: "m", estimate: 1)) == .unanswered)
         #expect(try HostReply(empty, answering: .store(value: Value.immutable([1]), cas: nil)) == .unanswered)
+        #expect(try HostReply(empty, answering: .clientPlan(client: id)) == .unanswered, "not the same as a manifest without plans")
     }
 
     @Test func aRequestThatBreaksTheCallsRulesIsMalformed() {

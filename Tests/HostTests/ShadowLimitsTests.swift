@@ -210,4 +210,67 @@ struct ShadowLimitsTests {
             await echo.close()
         }
     }
+
+    /// Limits per billing plan: `[config.plans.pro]` over the top-level ones for clients the
+    /// operator put on `pro` (`client_plan`, through a plugin runner too); a client on a plan
+    /// without limits of its own gets the top-level ones.
+    @Test(arguments: PluginHostTests.isolations)
+    func eachBillingPlanHasTheLimitsItsManifestGivesIt(isolation: PluginManifest.Isolation) async throws {
+        let config = """
+            mappingsPerClient = 1
+            [config.plans.pro]
+            mappingsPerClient = 2
+            streamsPerMapping = 1
+            [billing]
+            default_plan = "basic"
+            [billing.plans.basic]
+            period = "30d"
+            [billing.plans.pro]
+            period = "30d"
+            [billing.plans.team]
+            period = "30d"
+            """
+        try await Supernode.with(isolation: isolation, config: config) { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let services = ["web", "api"].map { ShadowService(name: $0, targetHost: "127.0.0.1", targetPort: echo.port) }
+            let alice = KeyPair.random(), bob = KeyPair.random()
+            let billing = node.network.environment.billing
+            #expect(await ShadowClient(identity: alice, supernode: node.supernode, services: services, group: Self.group).run()
+                    == .refused("at most 1 mappings per client on plan basic"))
+
+            try billing.ledger.setPlan(bob.publicKey, plan: "team", at: 0)
+            try billing.ledger.setPlan(alice.publicKey, plan: "pro", at: 0)
+            try billing.flush()
+            #expect(await ShadowClient(identity: bob, supernode: node.supernode, services: services, group: Self.group).run()
+                    == .refused("at most 1 mappings per client on plan team"), "team has no limits of its own")
+            let client = ShadowClient(identity: alice, supernode: node.supernode, services: services, group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            #expect(endpoints.count == 2, "pro holds two mappings")
+
+            // Pro's cap of one connection per mapping: a second one at once is refused.
+            let port = Int(try #require(endpoints.first { $0.name == "web" }?.port))
+            let held = try RawTCPClient(port: port)
+            try held.send("x")
+            #expect(try await held.read(timeout: 5) { !$0.isEmpty }.bytes == Array("x".utf8))
+            #expect(try await !Self.served(port, from: "127.0.0.2"), "over pro's cap of 1")
+            #expect(node.counter("refused_streams") == 1)
+            held.close()
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+
+    @Test func aPlanWithAnUnknownLimitStopsThePluginFromStarting() async throws {
+        let network = try await HostNetwork.start()
+        let manifest = try HostNetwork.manifest(library: try CPlugins.shadow(), id: "org.carrier.shadow",
+                                                config: "port = 0\n[config.plans.pro]\nbandwidth = 5\n")
+        let host = PluginHost(environment: network.environment)
+        await host.apply([manifest])
+        let status = try #require(await host.status.first)
+        #expect(status.state == .failed)
+        #expect(status.error?.contains("config.plans.pro.bandwidth: unknown limit (a plan sets mappingsPerClient,") == true, "\(status)")
+        await host.stopAll()
+        await network.stop()
+    }
 }

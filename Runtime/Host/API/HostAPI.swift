@@ -74,6 +74,7 @@ enum HostAPI {
         installAuthorizeUsage(&api)
         installStoresWithId(&api)
         installOwnedUserData(&api)
+        installClientPlan(&api)
         api.announce_service = { host, type, endpoint in
             guard let context = PluginContext.from(host), let type, let endpoint else { return CARRIER_ERR_INVALID_ARGUMENT }
             return context.announceService(type: String(cString: type), endpoint: String(cString: endpoint))

@@ -27,6 +27,8 @@ enum HostReply: Sendable, Equatable {
     case written(WriteOutcome)
     /// The routing-table counts; nil if the host could not tell.
     case dhtStatus(RoutingTableCounts?)
+    /// A client's plan: its name, nil when the manifest has no plans.
+    case plan(String?)
     /// No answer came: the host is gone, did not answer in time, or refused the call unread (a
     /// runner over its in-flight limit). Each call then fails as its documentation says.
     case unanswered
@@ -51,6 +53,8 @@ enum HostReply: Sendable, Equatable {
         case .value(.unreachable), .peers(.unreachable): ["unreachable": .unsigned(1)]
         case .written(let outcome):
             ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked)), "conflicts": .unsigned(UInt64(outcome.conflicts))]
+        case .plan(let name?): ["plan": .text(name)]
+        case .plan(nil): ["noPlans": .unsigned(1)]
         case .dhtStatus(let status?):
             ["good4": .unsigned(UInt64(status.goodIPv4)), "dubious4": .unsigned(UInt64(status.dubiousIPv4)),
              "good6": .unsigned(UInt64(status.goodIPv6)), "dubious6": .unsigned(UInt64(status.dubiousIPv6))]
@@ -94,6 +98,8 @@ enum HostReply: Sendable, Equatable {
             self = .written(WriteOutcome(accepted: try count("accepted"), asked: try count("asked"),
                                          conflicts: present("conflicts") ? try count("conflicts") : 0))
         case .withdrawAllServices: self = .done
+        case .clientPlan:
+            if present("noPlans") { self = .plan(nil) } else { self = present("plan") ? .plan(try message.text("plan")) : .unanswered }
         case .dhtStatus:
             guard present("good4", "dubious4", "good6", "dubious6") else { self = .dhtStatus(nil); return }
             self = .dhtStatus(RoutingTableCounts(goodIPv4: try count("good4"), dubiousIPv4: try count("dubious4"), goodIPv6: try count("good6"),

@@ -26,6 +26,8 @@ enum HostRequest: Sendable, Equatable {
     case announce(peer: PeerInfo)
     case withdrawAllServices
     case dhtStatus
+    /// The plan the plugin bills `client` by (ABI 1.5).
+    case clientPlan(client: Id)
 
     /// How a call travels to the host from a runner.
     enum Delivery: Sendable { case oneWay, synchronous, asynchronous }
@@ -35,7 +37,7 @@ enum HostRequest: Sendable, Equatable {
     var delivery: Delivery {
         switch self {
         case .log, .counter, .gauge, .usage: .oneWay
-        case .sign, .seal, .open, .authorize, .settlementResult, .announceService, .withdrawService: .synchronous
+        case .sign, .seal, .open, .authorize, .settlementResult, .announceService, .withdrawService, .clientPlan: .synchronous
         case .findNode, .findValue, .findPeers, .store, .announce, .withdrawAllServices, .dhtStatus: .asynchronous
         }
     }
@@ -74,6 +76,7 @@ enum HostRequest: Sendable, Equatable {
         case .announce(let peer): ("announce", ["peers": RunnerMessage.encode(peers: [peer])])
         case .withdrawAllServices: ("withdraw_all", [:])
         case .dhtStatus: ("dht_status", [:])
+        case .clientPlan(let client): ("client_plan", ["client": .bytes(client.bytes)])
         }
     }
 
@@ -116,6 +119,7 @@ enum HostRequest: Sendable, Equatable {
             self = .announce(peer: peer)
         case "withdraw_all": self = .withdrawAllServices
         case "dht_status": self = .dhtStatus
+        case "client_plan": self = .clientPlan(client: try message.id("client"))
         default: throw MalformedRunnerMessage(description: "unknown op \"\(message.op)\"")
         }
         guard delivery == .oneWay || message.id != nil else { throw message.missing("id", "present on \(message.op)") }

@@ -47,6 +47,7 @@ struct LocalPluginServices: PluginServices {
         case .authorize(let client, let meter, let estimate):
             let (decision, reason) = environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
             return .now(.decision(decision, reason: reason))
+        case .clientPlan(let client): return .now(.plan(plan(of: client)))
         case .settlementResult(let batch, let paid, let message):
             return .now(.recorded(environment.settlement.record(batch: batch, paid: paid, message: message, backend: pluginId)))
         case .announceService(let type, let endpoint): return .now(announceService(type: type, endpoint: endpoint))
@@ -82,6 +83,17 @@ struct LocalPluginServices: PluginServices {
     }
 
     func events() -> AsyncStream<DHTEvent> { environment.dht.events() }
+
+    /// The plan `client` is billed by here; with the ledger unreadable, the default plan (logged),
+    /// as `report` counts from an empty account then.
+    private func plan(of client: Id) -> String? {
+        do {
+            return try environment.billing.plan(of: client, section: billing)
+        } catch {
+            logger.error("billing ledger unreadable; answering the default plan", metadata: ["error": "\(error)"])
+            return billing.defaultPlan
+        }
+    }
 
     private func seal(_ plaintext: [UInt8], to recipient: Id) -> [UInt8]? {
         guard let key = try? SharedKey(between: environment.identity, and: recipient) else { return nil }

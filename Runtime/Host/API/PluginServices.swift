@@ -114,6 +114,10 @@ extension PluginServices {
         return (decision, reason)
     }
 
+    /// The plan the plugin bills `client` by: `.plan(nil)` when its manifest has none,
+    /// `.unanswered` when the host could not be reached.
+    func clientPlan(_ client: Id) -> HostReply { serve(.clientPlan(client: client)).immediate }
+
     /// Records use of a defined meter.
     func reportUsage(client: Id, meter: String, amount: UInt64) { _ = serve(.usage(client: client, meter: meter, amount: amount)) }
 

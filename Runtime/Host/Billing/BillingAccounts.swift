@@ -135,6 +135,15 @@ public final class BillingAccounts: Sendable {
         return state.withLock { ($0.accounts[client]?.plan, $0.accounts[client]?.balance ?? 0) }
     }
 
+    /// The plan `section` bills `client` by (its assigned plan if the section has one of that
+    /// name, else the default plan); nil when the section has no plans. Reads the ledger only the
+    /// first time the client is seen.
+    public func plan(of client: Id, section: BillingSection) throws(StorageError) -> String? {
+        guard !section.plans.isEmpty else { return nil }
+        try load(Step<Void>.loadAccount, client: client)
+        return section.planName(assigned: state.withLock { $0.accounts[client]?.plan })
+    }
+
     /// What the hot path needs next: an answer, or something read from the ledger first.
     private enum Step<Answer> {
         case done(Answer)

@@ -16,8 +16,7 @@ public struct MeterTerms: Sendable, Equatable {
     /// client has none, or when the section has no plan of that name); nil when the meter is free
     /// and unlimited (no billing section, or no price for it in the plan).
     public static func resolve(_ section: BillingSection, plan assignedPlan: String?, meter: String) -> MeterTerms? {
-        guard let name = assignedPlan.flatMap({ section.plans[$0] != nil ? $0 : nil }) ?? section.defaultPlan,
-              let plan = section.plans[name], let price = plan.meters[meter] else { return nil }
+        guard let name = section.planName(assigned: assignedPlan), let plan = section.plans[name], let price = plan.meters[meter] else { return nil }
         return MeterTerms(plan: name, periodSeconds: Int64(plan.periodSeconds), freeUnits: Int64(price.freeUnits),
                           microPrice: Money.micro(price.pricePerUnit), limit: price.limit.map(Int64.init), currency: section.currency)
     }

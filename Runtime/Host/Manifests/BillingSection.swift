@@ -34,6 +34,12 @@ public struct BillingSection: Sendable, Equatable {
 
     public init() {}
 
+    /// The plan a client on `assigned` is billed by here: `assigned` when this section has a plan
+    /// of that name, else the default plan (nil without plans).
+    public func planName(assigned: String?) -> String? {
+        assigned.flatMap { plans[$0] != nil ? $0 : nil } ?? defaultPlan
+    }
+
     init(_ table: StrictTable) throws(ManifestError) {
         var table = table
         currency = try table.string("currency") ?? "credit"
