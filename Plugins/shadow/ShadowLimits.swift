@@ -13,8 +13,8 @@ struct ShadowLimits: Sendable {
     var connectionsPerSourcePerMinute = 600
     /// Sources no public port admits, whatever the mapping allows (the operator's denylist).
     var deniedSources: [SourceRange] = []
-    /// Connections to the shared HTTP port whose request head is still being read, at most.
-    var unroutedHTTPConnections = 1024
+    /// Connections to the shared HTTP and TLS ports whose first bytes are still being read, at most.
+    var unroutedSharedPortConnections = 1024
     /// Outside addresses one UDP mapping knows at once (each silent one is forgotten after 60 s).
     var sourcesPerDatagramMapping = 1024
     /// How long a public connection waits for the client's data connection.

@@ -18,8 +18,9 @@ import NIOPosix
 /// for the clients billed by plan NAME (`client_plan`, ABI 1.5); the public ports' own
 /// `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping` (1024) and `denySources`
 /// (comma-separated CIDR ranges no public port admits); `httpPort` (a
-/// shared HTTP port routing by `Host`, 0: none) and `httpDomain` (its names' domain, default
-/// `shadow.localhost`). It announces service
+/// shared HTTP port routing by `Host`, 0: none), `tlsPort` (a shared TLS port routing by the
+/// ClientHello's server name without terminating TLS, 0: none) and `httpDomain` (both ports'
+/// names' domain, default `shadow.localhost`). It announces service
 /// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
 /// `connection_seconds` per client.
 final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
@@ -43,7 +44,8 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
     private var signing: NIOThreadPool?
     private var relay: ShadowRelay?
     private var tunnel: Channel?
-    private var httpListener: Channel?
+    /// The shared HTTP and TLS ports' listeners.
+    private var sharedListeners: [Channel] = []
 
     init(host: CarrierHostAPI, configJSON: String) throws {
         self.host = host
@@ -71,17 +73,19 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             throw PluginError("config.denySources: \(error)")
         }
         self.limits = limits
-        let httpPort = try integer("httpPort", default: 0, 0...65535)
+        let httpPort = try integer("httpPort", default: 0, 0...65535), tlsPort = try integer("tlsPort", default: 0, 0...65535)
         let domain = try host.configString("httpDomain") ?? "shadow.localhost"
         guard VirtualHosts.isValidDomain(domain) else {
             throw PluginError("config.httpDomain \"\(domain)\" is not a lowercase DNS name such as shadow.example.net")
         }
-        virtualHosts = httpPort == 0 ? nil : VirtualHosts(domain: domain, port: httpPort)
-        if httpPort != 0 {
-            guard httpPort != tunnelPort, !publicPorts.contains(UInt16(httpPort)) else {
-                throw PluginError("config.httpPort \(httpPort) is the tunnel port or inside publicPorts: it needs a port of its own")
+        for (key, port) in [("httpPort", httpPort), ("tlsPort", tlsPort)] where port != 0 {
+            guard port != tunnelPort, !publicPorts.contains(UInt16(port)) else {
+                throw PluginError("config.\(key) \(port) is the tunnel port or inside publicPorts: it needs a port of its own")
             }
         }
+        guard httpPort == 0 || httpPort != tlsPort else { throw PluginError("config.httpPort and config.tlsPort are both \(httpPort): each needs a port of its own") }
+        virtualHosts = httpPort == 0 && tlsPort == 0 ? nil
+            : VirtualHosts(domain: domain, httpPort: httpPort == 0 ? nil : httpPort, tlsPort: tlsPort == 0 ? nil : tlsPort)
         try host.defineMeter(Self.bytesMeter, unit: "byte")
         try host.defineMeter(Self.secondsMeter, unit: "second")
     }
@@ -153,23 +157,24 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             count: count)
         let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, virtualHosts: virtualHosts, hooks: hooks)
         self.relay = relay
-        if let virtualHosts {
-            let listening = PublicListener.bind(host: listenHost, port: virtualHosts.port, group: group) { channel in
-                guard relay.admitHTTPConnection(channel) else { return }
-                let router = HTTPHostRouter(count: count, finished: { relay.httpConnectionLeft() }) { host, channel, head in
-                    relay.virtualHostConnection(channel, host: host, head: head)
+        for (key, port, reading) in [("httpPort", virtualHosts?.httpPort, SharedPortReading.http), ("tlsPort", virtualHosts?.tlsPort, .tls)] {
+            guard let port else { continue }
+            let listening = PublicListener.bind(host: listenHost, port: port, group: group) { channel in
+                guard relay.admitSharedPortConnection(channel, kind: reading.kind) else { return }
+                let router = SharedPortRouter(reading, count: count, finished: { relay.sharedPortConnectionLeft() }) { name, channel, head in
+                    relay.virtualHostConnection(channel, host: name, head: head)
                 }
                 do {
                     try channel.pipeline.syncOperations.addHandler(router)
                 } catch {
-                    relay.httpConnectionLeft()
+                    relay.sharedPortConnectionLeft()
                     channel.close(promise: nil)
                 }
             }
             do {
-                httpListener = try listening.wait()
+                sharedListeners.append(try listening.wait())
             } catch {
-                throw PluginError("cannot listen on httpPort \(virtualHosts.port) at \(listenHost): \(error)")
+                throw PluginError("cannot listen on \(key) \(port) at \(listenHost): \(error)")
             }
         }
         guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }
@@ -178,16 +183,19 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         self.tunnel = tunnel
         let port = tunnel.localAddress?.port ?? tunnelPort
         try host.announceService("shadow", endpoint: "tcp://{host}:\(port)")
-        let http = virtualHosts.map { ", HTTP virtual hosts *.*.\($0.domain) on port \($0.port)" } ?? ""
-        host.log(.info, "shadow: tunnel port \(port), public ports \(publicPorts.lowerBound)-\(publicPorts.upperBound)\(http)")
+        let shared = virtualHosts.map { names in
+            [names.httpPort.map { "HTTP port \($0)" }, names.tlsPort.map { "TLS port \($0)" }].compactMap { $0 }.joined(separator: " and ")
+                + " for virtual hosts *.*.\(names.domain)"
+        }
+        host.log(.info, "shadow: tunnel port \(port), public ports \(publicPorts.lowerBound)-\(publicPorts.upperBound)" + (shared.map { ", \($0)" } ?? ""))
     }
 
     func stop() {
         try? host.withdrawService("shadow")
         try? tunnel?.close().wait()
         tunnel = nil
-        try? httpListener?.close().wait()
-        httpListener = nil
+        for listener in sharedListeners { try? listener.close().wait() }
+        sharedListeners = []
         relay?.closeAll()
         relay = nil
         try? group?.syncShutdownGracefully()

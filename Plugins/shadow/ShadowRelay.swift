@@ -66,7 +66,7 @@ final class ShadowRelay: Sendable {
         var connectionRates: TokenBuckets<String>
         /// The virtual host names of the connected clients' TCP mappings.
         var hostNames: [String: (client: Id, mapping: GrantedMapping)] = [:]
-        /// Connections to the shared HTTP port whose head is still being read.
+        /// Connections to the shared ports whose first bytes are still being read.
         var unroutedHeads = 0
 
         /// `client`'s usage under `limits`, with a budget for each of `mappings` (those it had are
@@ -99,7 +99,7 @@ final class ShadowRelay: Sendable {
     let group: EventLoopGroup
     let listenHost: String
     let limits: ShadowLimits
-    /// The shared HTTP port's names; nil when the supernode has none.
+    /// The shared ports' names; nil when the supernode has neither.
     let virtualHosts: VirtualHosts?
     private let hooks: Hooks
     private let state: Mutex<State>
@@ -163,7 +163,10 @@ final class ShadowRelay: Sendable {
                 return loop.makeSucceededFuture(.refused("no free public port left on this supernode"))
             }
             let granted = zip(requests, ports).map { request, port in
-                GrantedMapping(request, port: port!, http: request.transport == .tcp ? self.virtualHosts?.url(request.name, client: client) : nil)
+                request.transport == .tcp
+                    ? GrantedMapping(request, port: port!, http: self.virtualHosts?.httpURL(request.name, client: client),
+                                     https: self.virtualHosts?.httpsURL(request.name, client: client))
+                    : GrantedMapping(request, port: port!)
             }
             let usage = self.state.withLock { $0.usage(of: client, mappings: requests, limits: clientLimits) }
             let binding = granted.map { mapping in
@@ -316,20 +319,21 @@ final class ShadowRelay: Sendable {
         }
     }
 
-    // MARK: The shared HTTP port
+    // MARK: The shared HTTP and TLS ports
 
-    /// Whether a new connection to the shared HTTP port may have its head read: its source is
-    /// not on the operator's denylist nor over its rate (the port's own, per source), and fewer
-    /// than `limits.unroutedHTTPConnections` heads are being read. A refused one is closed and
-    /// counted. Each admitted one must be let go with `httpConnectionLeft()`.
-    func admitHTTPConnection(_ channel: Channel) -> Bool {
+    /// Whether a new connection to the shared `kind` port ("http" or "tls") may have its first
+    /// bytes read: its source is not on the operator's denylist nor over its rate (the port's own,
+    /// per source), and fewer than `limits.unroutedSharedPortConnections` connections of both ports are
+    /// being read. A refused one is closed and counted. Each admitted one must be let go with
+    /// `sharedPortConnectionLeft()`.
+    func admitSharedPortConnection(_ channel: Channel, kind: String) -> Bool {
         guard let address = channel.remoteAddress, limits.admits(address, to: nil) else {
             refuse(channel, .source)
             return false
         }
         let refusal = state.withLock { state -> Refusal? in
-            guard state.allowConnection("http \(address.ipAddress ?? "")") else { return .rate }
-            guard state.unroutedHeads < limits.unroutedHTTPConnections else { return .streams }
+            guard state.allowConnection("\(kind) \(address.ipAddress ?? "")") else { return .rate }
+            guard state.unroutedHeads < limits.unroutedSharedPortConnections else { return .streams }
             state.unroutedHeads += 1
             return nil
         }
@@ -337,15 +341,15 @@ final class ShadowRelay: Sendable {
         return refusal == nil
     }
 
-    /// A connection admitted by `admitHTTPConnection` was routed, answered or closed.
-    func httpConnectionLeft() {
+    /// A connection admitted by `admitSharedPortConnection` was routed, answered or closed.
+    func sharedPortConnectionLeft() {
         state.withLock { $0.unroutedHeads -= 1 }
     }
 
-    /// A connection to the shared HTTP port whose request names `host` (on its event loop): it
+    /// A connection to a shared port whose first bytes name `host` (on its event loop): it
     /// becomes a public connection of the mapping with that virtual host, starting with `head`,
     /// the bytes read so far.
-    func virtualHostConnection(_ channel: Channel, host: String, head: ByteBuffer) -> HTTPHostRouter.Routed {
+    func virtualHostConnection(_ channel: Channel, host: String, head: ByteBuffer) -> SharedPortRouter.Routed {
         guard let (client, mapping) = state.withLock({ $0.hostNames[host] }) else { return .unknown }
         guard publicConnection(channel, client: client, mapping: mapping) else { return .refused }
         channel.pipeline.syncOperations.fireChannelRead(NIOAny(head))

@@ -171,10 +171,12 @@ struct ShadowExposer: Sendable {
                     var fields: [String: JSONOutput] = ["name": .string(endpoint.name), "endpoint": .string(endpoint.description),
                                                         "peer": .string(identity.publicKey.base58)]
                     if let http = endpoint.http { fields["http"] = .string(http) }
+                    if let https = endpoint.https { fields["https"] = .string(https) }
                     Console.line(JSONOutput.object(fields))
                 } else {
                     Console.line(endpoint.description)
                     if let http = endpoint.http { Console.line(http) }
+                    if let https = endpoint.https { Console.line(https) }
                 }
                 announcer.announce(endpoint: endpoint.description)
             }

@@ -186,3 +186,18 @@ write("shadow", "raw-control", b"\x01" + cbor(expose))
 write("shadow", "raw-length", b"\x01" + struct.pack(">I", 70000) + b"\x00" * 20)
 write("shadow", "ranges", b"\x01" + b"10.0.0.0/8, 2001:db8::/32,198.51.100.7,::ffff:1.2.3.4/120")
 write("shadow", "http-head", b"\x01" + b"GET / HTTP/1.1\r\nHost: web.aaaaqeayeaudaocajbifqydiob4ibceqt.shadow.localhost:39380\r\nAccept: */*\r\n\r\n")
+
+
+def client_hello(name):
+    """The first record a real TLS client (Python's OpenSSL) sends, naming `name`."""
+    import ssl
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+write("shadow", "client-hello", b"\x01" + client_hello("web.aaaaqeayeaudaocajbifqydiob4ibceqt.shadow.localhost"))

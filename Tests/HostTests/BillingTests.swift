@@ -122,7 +122,7 @@ struct BillingTests {
                     for round in 0..<5_000 {
                         let client = clients[(worker + round) % clients.count]
                         accounts.report(client: client, plugin: "p", section: section, meter: "requests", amount: 3)
-                        if round % 1_000 == 0 { try? accounts.flush() }
+                        if round % 1_000 == 0 { _ = try? accounts.flush() }
                     }
                 }
             }

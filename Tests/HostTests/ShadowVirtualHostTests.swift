@@ -1,4 +1,5 @@
 import CarrierCore
+import Foundation
 @testable import CarrierHost
 @testable import CarrierShadow
 import NIOCore
@@ -6,8 +7,9 @@ import NIOPosix
 import TestSupport
 import Testing
 
-/// Shadow's shared HTTP port (docs/shadow.md, "HTTP virtual hosts"): each client's TCP mapping is
-/// a host name under the supernode's domain, and a request reaches the mapping its `Host` names.
+/// Shadow's shared HTTP and TLS ports (docs/shadow.md, "Virtual hosts"): each client's TCP
+/// mapping is a host name under the supernode's domain, and a request reaches the mapping its
+/// `Host` names, a TLS connection the mapping its ClientHello's server name names.
 @Suite(.serialized)
 struct ShadowVirtualHostTests {
     typealias Supernode = ShadowRelayTests.Supernode
@@ -88,6 +90,56 @@ struct ShadowVirtualHostTests {
             running[1].cancel()
             _ = await running[1].value
             for server in servers { try? await server.close() }
+        }
+    }
+
+    static let tlsPeer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("tls_peer.py").path
+
+    /// What tls_peer.py's `ask` prints for a TLS connection to `port` naming `name`.
+    static func askTLS(_ port: Int, _ name: String, trusting ca: String, _ text: String) throws -> String {
+        try ChildProcess.output("/usr/bin/python3", [tlsPeer, "ask", "\(port)", name, ca, text]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func tlsConnectionsReachTheMappingTheirServerNameNamesUnterminated() async throws {
+        let probe = try await ServerBootstrap(group: Self.group).bind(host: "127.0.0.1", port: 0).get()
+        let tlsPort = try #require(probe.localAddress?.port)
+        try await probe.close()
+        try await Supernode.with(config: "tlsPort = \(tlsPort)\nhttpDomain = \"shadow.test\"\n") { node in
+            // The home service holds its own certificate for its name: the supernode never sees a key.
+            let identity = KeyPair.random()
+            let name = "web.\(VirtualHosts.label(identity.publicKey)).shadow.test"
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            _ = try ChildProcess.output("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                                            "-keyout", "\(folder)/key.pem", "-out", "\(folder)/cert.pem", "-days", "1",
+                                                            "-subj", "/CN=\(name)", "-addext", "subjectAltName=DNS:\(name)"])
+            let server = try ChildProcess.start("/usr/bin/python3", [Self.tlsPeer, "serve", "\(folder)/cert.pem", "\(folder)/key.pem"])
+            defer { server.stop() }
+            let listening = try await server.waitForLine { $0.hasPrefix("port ") }
+            let port = try #require(Int(listening.dropFirst(5)))
+
+            let service = ShadowService(name: "web", targetHost: "127.0.0.1", targetPort: port)
+            let client = ShadowClient(identity: identity, supernode: node.supernode, services: [service], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            #expect(endpoints.first?.https == "https://\(name):\(tlsPort)" && endpoints.first?.http == nil, "\(endpoints)")
+
+            // The client verifies the home service's certificate through the supernode, end to end.
+            #expect(try Self.askTLS(tlsPort, name, trusting: "\(folder)/cert.pem", "hello") == "tls: hello")
+            #expect(try Self.askTLS(tlsPort, name.uppercased(), trusting: "\(folder)/cert.pem", "again") == "tls: again")
+            #expect(node.counter("tls_routed") == 2)
+
+            // A name no client holds is refused with TLS's own alert; so is what is not TLS.
+            let unknown = try Self.askTLS(tlsPort, "web.nobody.shadow.test", trusting: "\(folder)/cert.pem", "x")
+            #expect(unknown == "alert: TLSV1_UNRECOGNIZED_NAME", "\(unknown)")
+            #expect(node.counter("tls_unknown_host") == 1)
+            let plain = try RawTCPClient(port: tlsPort)
+            try plain.send("GET / HTTP/1.1\r\nHost: \(name)\r\n\r\n")
+            #expect(try await plain.drain(timeout: 5).bytes == [21, 3, 3, 0, 2, 2, 50], "a decode_error alert")
+            plain.close()
+            #expect(node.counter("tls_malformed") == 1)
+            running.cancel()
+            _ = await running.value
         }
     }
 

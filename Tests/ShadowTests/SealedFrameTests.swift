@@ -95,6 +95,8 @@ struct SealedFrameTests {
                                     deny: [try SourceRange("203.0.113.7")])]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000)]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test:8080")]),
+            .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test",
+                                     https: "https://web.aaaa.shadow.test:8443")]),
             .refused("no"), .open(stream: 3, mapping: "web", source: "198.18.0.3:5000"), .attach(stream: 3),
             .udp(mapping: "dns-1"), .ping, .pong,
         ]
@@ -123,5 +125,8 @@ struct SealedFrameTests {
         let badURL = CBOR.map([.init("op", .text("exposed")), .init("mappings", .array([.map([
             .init("name", .text("web")), .init("protocol", .text("tcp")), .init("port", .unsigned(1)), .init("http", .text("ftp://x"))])]))])
         #expect(refusal(badURL)?.contains("must be an http:// URL") == true)
+        let plainHTTPS = CBOR.map([.init("op", .text("exposed")), .init("mappings", .array([.map([
+            .init("name", .text("web")), .init("protocol", .text("tcp")), .init("port", .unsigned(1)), .init("https", .text("http://x"))])]))])
+        #expect(refusal(plainHTTPS)?.contains("must be an https:// URL") == true)
     }
 }

@@ -51,7 +51,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         case .control(.exposed(let granted)) where !wasExposed:
             wasExposed = true
             exposed(granted.map { PublicEndpoint(name: $0.request.name, transport: $0.request.transport, host: supernodeHost, port: $0.port,
-                                           http: $0.http) },
+                                           http: $0.http, https: $0.https) },
                     context.channel)
         case .control(.refused(let reason)):
             ended.succeed(.refused(reason))

@@ -57,6 +57,8 @@ public struct PublicEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var port: UInt16
     /// The mapping's HTTP virtual host on the supernode's shared HTTP port, when it has one.
     public var http: String? = nil
+    /// Its name on the supernode's shared TLS port (as an https:// URL), when it has one.
+    public var https: String? = nil
 
     public var description: String {
         "\(transport.rawValue)://\(host.contains(":") ? "[\(host)]" : host):\(port)"

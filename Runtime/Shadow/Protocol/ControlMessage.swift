@@ -34,17 +34,20 @@ public struct MappingRequest: Sendable, Equatable, Hashable {
     }
 }
 
-/// A mapping granted: the request, its public port, and for a TCP mapping on a supernode with a
-/// shared HTTP port, the URL of its virtual host (`http://web.<client>.<domain>:8080`).
+/// A mapping granted: the request, its public port, and for a TCP mapping on a supernode with
+/// shared ports, the URLs of its virtual host (`http://web.<client>.<domain>:8080` on the HTTP
+/// port, `https://web.<client>.<domain>:8443` on the TLS port).
 public struct GrantedMapping: Sendable, Equatable {
     public var request: MappingRequest
     public var port: UInt16
     public var http: String?
+    public var https: String?
 
-    public init(_ request: MappingRequest, port: UInt16, http: String? = nil) {
+    public init(_ request: MappingRequest, port: UInt16, http: String? = nil, https: String? = nil) {
         self.request = request
         self.port = port
         self.http = http
+        self.https = https
     }
 }
 
@@ -92,7 +95,8 @@ public enum ControlMessage: Sendable, Equatable {
         case .exposed(let mappings):
             return map("exposed", [("mappings", .array(mappings.map { granted in
                 .map((request(granted.request) + [("port", .unsigned(UInt64(granted.port)))]
-                      + (granted.http.map { [("http", CBOR.text($0))] } ?? [])).map { CBOR.Entry($0.0, $0.1) })
+                      + (granted.http.map { [("http", CBOR.text($0))] } ?? [])
+                      + (granted.https.map { [("https", CBOR.text($0))] } ?? [])).map { CBOR.Entry($0.0, $0.1) })
             }))])
         case .refused(let reason): return map("refused", [("reason", .text(reason))])
         case .open(let stream, let mapping, let source):
@@ -126,9 +130,18 @@ public enum ControlMessage: Sendable, Equatable {
             guard case .unsigned(let value) = try take(key) else { throw Malformed(description: "\(op): `\(key)` must be an unsigned integer") }
             return value
         }
-        func mappings(granted: Bool) throws(Malformed) -> [(MappingRequest, UInt16?, String?)] {
+        /// A granted mapping's optional `key` URL: `key`:// and printable ASCII, at most 300 bytes.
+        func url(_ entry: inout [String: CBOR], _ key: String) throws(Malformed) -> String? {
+            switch entry.removeValue(forKey: key) {
+            case nil: return nil
+            case .text(let url)? where url.hasPrefix("\(key)://") && url.utf8.count <= 300 && url.utf8.allSatisfy({ (0x21...0x7e).contains($0) }):
+                return url
+            default: throw Malformed(description: "\(op): a mapping's `\(key)` must be an \(key):// URL (printable ASCII, at most 300 bytes)")
+            }
+        }
+        func mappings(granted: Bool) throws(Malformed) -> [(MappingRequest, UInt16?, String?, String?)] {
             guard case .array(let items) = try take("mappings") else { throw Malformed(description: "\(op): `mappings` must be an array") }
-            var result: [(MappingRequest, UInt16?, String?)] = []
+            var result: [(MappingRequest, UInt16?, String?, String?)] = []
             for item in items {
                 var entry = try Self.fields(of: item, "a mapping")
                 guard case .text(let name)? = entry.removeValue(forKey: "name"), MappingRequest.isValidName(name) else {
@@ -150,27 +163,23 @@ public enum ControlMessage: Sendable, Equatable {
                     return result
                 }
                 let allow = try ranges("allow"), deny = try ranges("deny")
-                var port: UInt16?, http: String?
+                var port: UInt16?, http: String?, https: String?
                 if granted {
                     guard case .unsigned(let number)? = entry.removeValue(forKey: "port"), let value = UInt16(exactly: number), value > 0 else {
                         throw Malformed(description: "\(op): a mapping's `port` must be 1 to 65535")
                     }
                     port = value
-                    switch entry.removeValue(forKey: "http") {
-                    case nil: break
-                    case .text(let url)? where url.hasPrefix("http://") && url.utf8.count <= 300 && url.utf8.allSatisfy({ (0x21...0x7e).contains($0) }):
-                        http = url
-                    default: throw Malformed(description: "\(op): a mapping's `http` must be an http:// URL (printable ASCII, at most 300 bytes)")
-                    }
+                    http = try url(&entry, "http")
+                    https = try url(&entry, "https")
                 }
                 guard entry.isEmpty else { throw Malformed(description: "\(op): a mapping has unknown fields \(entry.keys.sorted())") }
-                result.append((MappingRequest(name: name, transport: parsed, allow: allow, deny: deny), port, http))
+                result.append((MappingRequest(name: name, transport: parsed, allow: allow, deny: deny), port, http, https))
             }
             return result
         }
         switch op {
         case "expose": self = .expose(try mappings(granted: false).map(\.0))
-        case "exposed": self = .exposed(try mappings(granted: true).map { GrantedMapping($0.0, port: $0.1!, http: $0.2) })
+        case "exposed": self = .exposed(try mappings(granted: true).map { GrantedMapping($0.0, port: $0.1!, http: $0.2, https: $0.3) })
         case "refused": self = .refused(try text("reason"))
         case "open": self = .open(stream: try unsigned("stream"), mapping: try text("mapping"), source: try text("source"))
         case "attach": self = .attach(stream: try unsigned("stream"))

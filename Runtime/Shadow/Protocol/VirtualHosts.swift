@@ -1,7 +1,7 @@
 import CarrierCore
 
-/// The shared HTTP port's names (docs/shadow.md, "HTTP virtual hosts"): each TCP mapping of each
-/// client is `<mapping>.<client>.<domain>`, where `<client>` is the first 20 bytes of its node id
+/// The names of the shared HTTP and TLS ports (docs/shadow.md, "Virtual hosts"): each TCP
+/// mapping of each client is `<mapping>.<client>.<domain>`, where `<client>` is the first 20 bytes of its node id
 /// in lowercase base32 (32 letters and digits: a DNS label, case-insensitive as DNS is). The name
 /// follows from the node id alone, so it needs no registry, cannot be taken by another client,
 /// and stays the same across reconnects and supernode restarts.
@@ -9,12 +9,15 @@ public struct VirtualHosts: Sendable {
     /// The domain under which names are made (an operator's wildcard DNS record points at the
     /// supernode; `shadow.localhost` works without DNS on the supernode's own machine).
     public let domain: String
-    /// The shared HTTP port.
-    public let port: Int
+    /// The shared HTTP port, routed by `Host` (nil: none).
+    public let httpPort: Int?
+    /// The shared TLS port, routed by the ClientHello's server name (nil: none).
+    public let tlsPort: Int?
 
-    public init(domain: String, port: Int) {
+    public init(domain: String, httpPort: Int?, tlsPort: Int? = nil) {
         self.domain = domain
-        self.port = port
+        self.httpPort = httpPort
+        self.tlsPort = tlsPort
     }
 
     /// The host name of `client`'s mapping `mapping`.
@@ -22,9 +25,15 @@ public struct VirtualHosts: Sendable {
         "\(mapping).\(Self.label(client)).\(domain)"
     }
 
-    /// The URL an outside client uses.
-    public func url(_ mapping: String, client: Id) -> String {
-        "http://\(name(mapping, client: client))" + (port == 80 ? "" : ":\(port)")
+    /// The URL an outside client uses on the HTTP port; nil without one.
+    public func httpURL(_ mapping: String, client: Id) -> String? {
+        httpPort.map { "http://\(name(mapping, client: client))" + ($0 == 80 ? "" : ":\($0)") }
+    }
+
+    /// The URL an outside client uses on the TLS port (for an HTTPS service; any TLS service takes
+    /// the same host and port); nil without one.
+    public func httpsURL(_ mapping: String, client: Id) -> String? {
+        tlsPort.map { "https://\(name(mapping, client: client))" + ($0 == 443 ? "" : ":\($0)") }
     }
 
     /// Whether `domain` is a valid DNS name for `httpDomain`: labels of [a-z0-9-], not starting or

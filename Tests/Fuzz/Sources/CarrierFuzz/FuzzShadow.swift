@@ -6,13 +6,15 @@
 /// sealed under a fixed key in order (so the decoder is reached behind valid tags), then fed in
 /// two reads cut at `mode >> 1` / 128 of the way. Bit 0 set: `rest` goes in raw, as a stranger's
 /// bytes would (lengths, tags). `rest` is also read as one `ControlMessage`, as UTF-8 as
-/// comma-separated `SourceRange`s, and as an HTTP request head for the shared HTTP port
-/// (`HTTPHead`).
+/// comma-separated `SourceRange`s, as an HTTP request head for the shared HTTP port
+/// (`HTTPHead`), and as the first bytes on the shared TLS port (`TLSClientHello`).
 ///
 /// Invariants: the decoder either passes frames on or fails with a `FrameError`, never anything
 /// else; a frame re-written (`ShadowFrame.write`) reads back equal; a control message re-encodes
 /// and decodes equal; a source range printed parses back to itself; a head's end lies within it,
-/// and the host taken from a head is lowercase printable ASCII without spaces, at most 253 bytes.
+/// and the host taken from a head is lowercase printable ASCII without spaces, at most 253 bytes;
+/// a server name taken from a ClientHello is lowercase letters, digits, `-` and `.`, at most 253
+/// bytes, and the same with any bytes after its record.
 @testable import CarrierShadow
 import NIOCore
 import NIOEmbedded
@@ -44,6 +46,12 @@ func fuzzShadow(_ input: [UInt8]) {
                       "host \(host) is not lowercase printable ASCII")
         }
     }
+    let hello = TLSClientHello.parse(rest)
+    if case .serverName(let name) = hello {
+        invariant(!name.isEmpty && name.utf8.count <= 253 && name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d || $0 == 0x2e },
+                  "server name \(name) is not a lowercase host name")
+    }
+    if hello != .needMore { invariant(TLSClientHello.parse(rest + [22, 3, 3]) == hello, "bytes after the first record changed its reading") }
     if let ranges = try? [SourceRange](parsing: String(decoding: rest, as: UTF8.self)) {
         for range in ranges {
             invariant((try? SourceRange(range.description)) == range, "source range \(range) does not parse back from its text")
