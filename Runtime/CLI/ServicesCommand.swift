@@ -32,9 +32,17 @@ struct ServicesCommand: AsyncParsableCommand {
                     Console.line(JSONOutput.object([
                         "type": .string(type), "rejected": .number(Int64(rejected)),
                         "providers": .list(offers.map { offer in
-                            .map(["node": .string(offer.node.base58), "endpoint": .string(offer.endpoint),
-                                  "plugin": .string(offer.pluginId), "version": .string(offer.version),
-                                  "prices": offer.priceSummary.map { .string($0) } ?? .null])
+                            var fields: [String: JSONOutput] = ["node": .string(offer.node.base58), "endpoint": .string(offer.endpoint),
+                                                                "plugin": .string(offer.pluginId), "version": .string(offer.version),
+                                                                "prices": offer.priceSummary.map { .string($0) } ?? .null]
+                            if let prices = offer.prices {
+                                fields["currency"] = .string(prices.currency)
+                                fields["meters"] = .map(prices.meters.mapValues { price in
+                                    .map(["free": .number(Int64(clamping: price.freeUnits)), "micro_price": .number(Int64(clamping: price.microPrice)),
+                                          "period_seconds": .number(Int64(clamping: price.periodSeconds))])
+                                })
+                            }
+                            return .map(fields)
                         }),
                     ]))
                     return

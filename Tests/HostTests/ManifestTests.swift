@@ -1,3 +1,4 @@
+import CarrierCore
 import CarrierDHT
 import CarrierHost
 import Foundation
@@ -61,6 +62,8 @@ struct ManifestTests {
         let requests = try #require(plan.meters["requests"])
         #expect(requests.freeUnits == 1000 && requests.pricePerUnit == 0.5 && requests.limit == 2000)
         #expect(manifest.billing.priceSummary == "requests: 1000 free per 30d, then 0.5 credit each, limit 2000")
+        #expect(manifest.billing.servicePrices == ServiceRecord.Prices(currency: "credit", meters: [
+            "requests": ServiceRecord.MeterPrice(freeUnits: 1000, microPrice: 500_000, periodSeconds: 30 * 86_400)]))
     }
 
     @Test func theShippedManifestsAreValid() throws {
@@ -76,6 +79,7 @@ struct ManifestTests {
         #expect(manifest.enabled && manifest.isolation == .inProcess && manifest.sha256 == nil && manifest.abiMajor == 1)
         #expect(manifest.service == nil && manifest.configJSON.contains("{") && manifest.billing.plans.isEmpty)
         #expect(manifest.billing.priceSummary == "free")
+        #expect(manifest.billing.servicePrices == ServiceRecord.Prices(currency: "credit", meters: [:]), "free: no meter is priced")
     }
 
     @Test(arguments: [
@@ -93,6 +97,8 @@ struct ManifestTests {
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing.plans.p]\nperiod = \"monthly\"", "billing.plans.p.period", "such as \"30d\""),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nprice = -1",
          "billing.plans.p.meters.m.price", "non-negative"),
+        ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nprice = 0.0000001",
+         "billing.plans.p.meters.m.price", "finer than the ledger's smallest amount"),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nfree = 1\ncost = 2",
          "billing.plans.p.meters.m.cost", "unknown key"),
         ("id = \"x\"\nversion = 1.0\nlibrary = \"/l.so\"", "version", "expected a string, found floating-point number"),

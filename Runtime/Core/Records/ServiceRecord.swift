@@ -1,7 +1,9 @@
 /// A service offer as it travels on the DHT: a peer record whose peer id is the service type's
 /// well-known key (`ServiceRecord.peerKey(for:)`), hosted and signed by the offering supernode
 /// (`o`/`os`), with the endpoint in `e` and, in `ex`, a CBOR map: `t` service type, `p` plugin id,
-/// `v` plugin version, `$` a price summary (optional), `w` 1 once withdrawn.
+/// `v` plugin version, `$` a price summary (optional), `m` the default plan's prices for programs
+/// to compare (optional: a map of meter name to [free units, micro-units per unit, period
+/// seconds], empty when the service is free) with `c` their currency, `w` 1 once withdrawn.
 ///
 /// How discovery works: the peer id of type T is the Ed25519 public key whose seed is
 /// SHA-256("carrier/service/v1/" + T). Anyone can compute it, so FIND_PEER for it returns every
@@ -10,10 +12,41 @@
 /// offers the service. Each supernode uses a fingerprint derived from its id, so its record for a
 /// type replaces its previous one instead of adding another.
 public struct ServiceRecord: Sendable, Equatable {
+    /// What one meter costs on the offering supernode's default plan, in the ledger's money unit.
+    public struct MeterPrice: Sendable, Equatable {
+        /// Units free in each period.
+        public var freeUnits: UInt64
+        /// Micro-units of the currency (1,000,000 = 1) per unit beyond the free ones.
+        public var microPrice: UInt64
+        public var periodSeconds: UInt64
+
+        public init(freeUnits: UInt64, microPrice: UInt64, periodSeconds: UInt64) {
+            self.freeUnits = freeUnits
+            self.microPrice = microPrice
+            self.periodSeconds = periodSeconds
+        }
+    }
+
+    /// The prices of a record: by meter (empty: free), in `currency`.
+    public struct Prices: Sendable, Equatable {
+        public var currency: String
+        public var meters: [String: MeterPrice]
+
+        public init(currency: String, meters: [String: MeterPrice]) {
+            self.currency = currency
+            self.meters = meters
+        }
+
+        /// Most meters a record lists.
+        public static let maxMeters = 16
+    }
+
     public var type: String
     public var pluginId: String
     public var version: String
     public var priceSummary: String?
+    /// The default plan's prices; nil when the record does not say (an older supernode).
+    public var prices: Prices?
     public var withdrawn: Bool
     /// The hosting supernode and where it serves.
     public var node: Id
@@ -35,7 +68,7 @@ public struct ServiceRecord: Sendable, Equatable {
     public func peerInfo(host: KeyPair) -> PeerInfo {
         var writer = CBORWriter()
         let entries: [(String, CBOR)] = [("t", .text(type)), ("p", .text(pluginId)), ("v", .text(version))]
-            + (priceSummary.map { [("$", CBOR.text($0))] } ?? []) + (withdrawn ? [("w", CBOR.unsigned(1))] : [])
+            + (priceSummary.map { [("$", CBOR.text($0))] } ?? []) + (prices.map(Self.fields) ?? []) + (withdrawn ? [("w", CBOR.unsigned(1))] : [])
         writer.beginMap(count: entries.count)
         for (key, value) in entries {
             writer.textString(key)
@@ -60,16 +93,44 @@ public struct ServiceRecord: Sendable, Equatable {
         case .text(let text)?: summary = text
         default: return nil
         }
-        self.init(type: type, pluginId: plugin, version: version, priceSummary: summary, withdrawn: fields["w"] == .unsigned(1),
+        var prices: Prices?
+        if fields["m"] != nil || fields["c"] != nil {
+            guard let read = Self.prices(fields["m"], currency: fields["c"]) else { return nil }
+            prices = read
+        }
+        self.init(type: type, pluginId: plugin, version: version, priceSummary: summary, prices: prices, withdrawn: fields["w"] == .unsigned(1),
                   node: node, endpoint: peer.endpoint, sequenceNumber: peer.sequenceNumber)
     }
 
-    public init(type: String, pluginId: String, version: String, priceSummary: String?, withdrawn: Bool, node: Id, endpoint: String,
-                sequenceNumber: Int32) {
+    /// `m` and `c` of `prices`.
+    private static func fields(_ prices: Prices) -> [(String, CBOR)] {
+        let meters = prices.meters.sorted { $0.key < $1.key }.map { meter, price in
+            CBOR.Entry(meter, .array([.unsigned(price.freeUnits), .unsigned(price.microPrice), .unsigned(price.periodSeconds)]))
+        }
+        return [("m", .map(meters)), ("c", .text(prices.currency))]
+    }
+
+    /// The prices in `m` and `c`; nil unless both are there and well formed (at most
+    /// `Prices.maxMeters` meters, each three unsigned integers, a period above 0).
+    private static func prices(_ meters: CBOR?, currency: CBOR?) -> Prices? {
+        guard case .map(let entries)? = meters, entries.count <= Prices.maxMeters, case .text(let currency)? = currency else { return nil }
+        var read: [String: MeterPrice] = [:]
+        for entry in entries {
+            guard case .array(let numbers) = entry.value, numbers.count == 3, case .unsigned(let free) = numbers[0],
+                  case .unsigned(let price) = numbers[1], case .unsigned(let period) = numbers[2], period > 0,
+                  read[entry.key] == nil else { return nil }
+            read[entry.key] = MeterPrice(freeUnits: free, microPrice: price, periodSeconds: period)
+        }
+        return Prices(currency: currency, meters: read)
+    }
+
+    public init(type: String, pluginId: String, version: String, priceSummary: String?, prices: Prices? = nil, withdrawn: Bool, node: Id,
+                endpoint: String, sequenceNumber: Int32) {
         self.type = type
         self.pluginId = pluginId
         self.version = version
         self.priceSummary = priceSummary
+        self.prices = prices
         self.withdrawn = withdrawn
         self.node = node
         self.endpoint = endpoint

@@ -114,7 +114,7 @@ struct LocalPluginServices: PluginServices {
         }
         do throws(ServiceRegistry.AnnounceError) {
             _ = try environment.services.announce(type: type, endpointTemplate: endpoint, plugin: pluginId, version: version,
-                                                  priceSummary: billing.priceSummary, owner: owner)
+                                                  priceSummary: billing.priceSummary, prices: billing.servicePrices, owner: owner)
             return .announced(CARRIER_OK, reason: "")
         } catch {
             return .announced(error.status, reason: error.description)

@@ -1,3 +1,4 @@
+import CarrierCore
 /// A manifest's `[billing]` section: the plans an operator offers for a plugin's meters.
 ///
 /// ```toml
@@ -70,6 +71,11 @@ public struct BillingSection: Sendable, Equatable {
                 guard free >= 0 else { throw priceTable.error("free", "must not be negative") }
                 let price = try priceTable.number("price") ?? 0
                 guard price >= 0, price.isFinite else { throw priceTable.error("price", "must be a non-negative number") }
+                // The ledger counts money in micro-units: a finer price would bill nothing at all.
+                guard price == 0 || Money.micro(price) > 0 else {
+                    throw priceTable.error("price", "\(price) is finer than the ledger's smallest amount, 0.000001 per unit; "
+                                           + "price a larger unit, or make it 0 (free)")
+                }
                 let limit = try priceTable.integer("limit")
                 if let limit, limit < 0 { throw priceTable.error("limit", "must not be negative") }
                 try priceTable.rejectUnknownKeys()
@@ -79,6 +85,16 @@ public struct BillingSection: Sendable, Equatable {
         }
         try table.rejectUnknownKeys()
         return Plan(periodSeconds: period, meters: meters)
+    }
+
+    /// The default plan's prices for service records, as the ledger counts them (no meters: free).
+    public var servicePrices: ServiceRecord.Prices {
+        guard let name = defaultPlan, let plan = plans[name] else { return ServiceRecord.Prices(currency: currency, meters: [:]) }
+        let meters = plan.meters.sorted { $0.key < $1.key }.prefix(ServiceRecord.Prices.maxMeters).map { meter, price in
+            (meter, ServiceRecord.MeterPrice(freeUnits: UInt64(price.freeUnits), microPrice: UInt64(max(0, Money.micro(price.pricePerUnit))),
+                                             periodSeconds: UInt64(plan.periodSeconds)))
+        }
+        return ServiceRecord.Prices(currency: currency, meters: Dictionary(uniqueKeysWithValues: meters))
     }
 
     /// A one-line summary of the default plan for service records (at most 200 bytes), e.g.

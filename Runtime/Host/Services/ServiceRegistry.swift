@@ -67,15 +67,21 @@ public final class ServiceRegistry: Sendable {
     /// the closest nodes accepted the record.
     @discardableResult
     public func announce(type: String, endpointTemplate: String, plugin: String, version: String, priceSummary: String?,
-                         owner: UUID) throws(AnnounceError) -> Task<Int, Never> {
+                         prices: ServiceRecord.Prices? = nil, owner: UUID) throws(AnnounceError) -> Task<Int, Never> {
         let endpoint = endpointTemplate.replacingOccurrences(of: "{host}", with: publicHost)
             .replacingOccurrences(of: "{node_id}", with: identity.publicKey.base58)
         let record = try state.withLock { (state) throws(AnnounceError) -> ServiceRecord in
             if let other = state.offers.first(where: { $0.key.type == type && $0.key.plugin != plugin }) {
                 throw AnnounceError(description: "\(other.key.plugin) already offers \"\(type)\" on this supernode", status: CARRIER_ERR_REFUSED)
             }
-            var record = ServiceRecord(type: type, pluginId: plugin, version: version, priceSummary: priceSummary, withdrawn: false,
-                                       node: identity.publicKey, endpoint: endpoint, sequenceNumber: 0)
+            var record = ServiceRecord(type: type, pluginId: plugin, version: version, priceSummary: priceSummary, prices: prices,
+                                       withdrawn: false, node: identity.publicKey, endpoint: endpoint, sequenceNumber: 0)
+            if record.prices != nil, (try? record.peerInfo(host: identity).validate()) == nil {
+                // Many long meter names: the offer still goes out, with the summary alone.
+                record.prices = nil
+                logger.warning("the prices do not fit in the service record; announcing it with the price summary alone",
+                               metadata: ["type": "\(type)", "plugin": "\(plugin)"])
+            }
             do {
                 try record.peerInfo(host: identity).validate()
             } catch {
