@@ -61,6 +61,19 @@ final class PortAssignments {
         }
     }
 
+    /// The share of the range, per mille, that a new client could not get: ports held by a client
+    /// in `connected` or still reserved, counted per protocol, the fuller one's.
+    func load(connected: Set<Id>, now: Int64 = Int64(Date().timeIntervalSince1970)) throws(StorageError) -> Int {
+        var held: [String: Int] = [:]
+        for row in try database.query("SELECT client, protocol, last_used FROM assignment WHERE port BETWEEN ? AND ?",
+                                      [.integer(Int64(range.lowerBound)), .integer(Int64(range.upperBound))]) {
+            let lastUsed = try row.integer(2), owner = Id(bytes: try row.blob(0))
+            guard lastUsed >= now - reserveSeconds || owner.map(connected.contains) == true else { continue }
+            held[try row.text(1), default: 0] += 1
+        }
+        return min(1000, (held.values.max() ?? 0) * 1000 / range.count)
+    }
+
     /// Marks `client`'s mappings as used now (they are held while it stays connected).
     func touch(_ client: Id, now: Int64 = Int64(Date().timeIntervalSince1970)) throws(StorageError) {
         try database.query("UPDATE assignment SET last_used = ? WHERE client = ?", [.integer(now), .blob(client.bytes)])

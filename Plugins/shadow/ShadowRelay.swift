@@ -118,6 +118,15 @@ final class ShadowRelay: Sendable {
     /// Clients connected now.
     var clientCount: Int { state.withLock { $0.sessions.count } }
 
+    /// How full the public ports are, per mille: those held by connected clients or still
+    /// reserved for disconnected ones, of the range (the fuller protocol's); 1000 when the ports
+    /// cannot be read.
+    var load: Int {
+        state.withLock { state in
+            (try? state.ports.load(connected: Set(state.sessions.keys))) ?? 1000
+        }
+    }
+
     // MARK: Control connections
 
     /// Grants `client` its `requests` on the control connection `control`: the same public ports

@@ -3,7 +3,8 @@ import CarrierShadow
 import NIOCore
 
 /// A connection to the tunnel port after its handshake: its first frame makes it a client's
-/// control connection (`expose`) or a stream's data connection (`attach`). On a control
+/// control connection (`expose`), a stream's data connection (`attach`), a UDP mapping's datagram
+/// connection (`udp`), or a one-shot `query` answered with the supernode's load and closed. On a control
 /// connection it answers pings and closes on silence; a data connection hands over to a
 /// `SealedRelayHandler` paired with the waiting public connection.
 final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -72,6 +73,10 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
                 return context.close(promise: nil)
             }
             publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
+        case (.unknown, .control(.query)):
+            count("queries")
+            let channel = context.channel
+            channel.writeAndFlush(ShadowFrame.control(.status(load: relay.load))).whenComplete { _ in channel.close(promise: nil) }
         case (.unknown, .control(.udp(let mapping))):
             guard let port = relay.datagramPort(mapping, client: client) else { return context.close(promise: nil) }
             role = .datagrams(port)

@@ -20,8 +20,9 @@ struct ShadowCommand: AsyncParsableCommand {
             abstract: "Relay public connections (or datagrams) to a local TCP (or UDP) service until Ctrl-C.",
             discussion: """
                 Joins the DHT through --bootstrap with this node's key (--data-dir), finds the \
-                supernodes offering `shadow`, picks the one that answers fastest (or --supernode), \
-                and keeps TARGET exposed there: the public endpoint is printed on stdout (one line, \
+                supernodes offering `shadow`, asks up to 5 of them how full they are, and picks \
+                one with ports left, the cheapest by its service record's prices, then the fastest \
+                to answer weighed by its load (or --supernode), and keeps TARGET exposed there: the public endpoint is printed on stdout (one line, \
                 or JSON with --json) and announced as a peer record signed by this node, so others \
                 find it by this node's id. Connections and bytes are shown on stderr. It reconnects \
                 by itself after a network drop or a supernode restart (same endpoint), and moves to \
@@ -143,13 +144,16 @@ struct ShadowExposer: Sendable {
         var avoided = Set<Id>()
         while !Task.isCancelled {
             let candidates = await providers(avoiding: avoided)
-            guard let chosen = candidates.first else {
+            guard let best = candidates.first else {
                 if !avoided.isEmpty { avoided = [] }
                 Console.progress("no reachable shadow supernode found; looking again in 5 s")
                 try? await Task.sleep(for: .seconds(5))
                 continue
             }
-            Console.progress("exposing \(service.name) through \(chosen.id.base58) at \(chosen.host):\(chosen.port)")
+            let chosen = best.probe.supernode
+            Console.progress("exposing \(service.name) through \(chosen.id.base58) at \(chosen.host):\(chosen.port)"
+                             + " (answered in \(Self.milliseconds(best.probe.roundTrip)) ms, \(best.probe.load / 10) % of its ports held"
+                             + (best.price.map { ", \(Self.money($0)) per GB and hour" } ?? "") + ")")
             let client = ShadowClient(identity: identity, supernode: chosen, services: [service], group: group, giveUpAfter: 3)
             let announcer = PeerAnnouncer(identity: identity, node: node, name: service.name, transport: service.transport)
             let ended = await client.run { event in report(event, client: client, announcer: announcer) }
@@ -190,25 +194,38 @@ struct ShadowExposer: Sendable {
         }
     }
 
-    /// The `shadow` providers, fastest first (the time of a TCP connect to each, at most 5 tried;
-    /// those that do not answer within 2 s are left out).
-    private func providers(avoiding avoided: Set<Id>) async -> [ShadowSupernode] {
+    /// The `shadow` providers in the order to try them (`SupernodeRanking`), each asked how full
+    /// it is (`SupernodeProbe`, at most 5 at once; those that do not answer within 3 s are left out).
+    private func providers(avoiding avoided: Set<Id>) async -> [SupernodeRanking.Candidate] {
         let (offers, _) = await ServiceRegistry.find(type: "shadow", through: node)
-        let candidates = offers.compactMap { offer -> ShadowSupernode? in
+        let usable = offers.compactMap { offer -> (ShadowSupernode, SupernodeRanking.Price?)? in
             guard wanted == nil || offer.node == wanted, !avoided.contains(offer.node),
                   let (host, port) = Self.hostAndPort(offer.endpoint) else { return nil }
-            return ShadowSupernode(id: offer.node, host: host, port: port)
+            return (ShadowSupernode(id: offer.node, host: host, port: port), SupernodeRanking.price(of: offer.prices))
         }.prefix(5)
-        var timed: [(ShadowSupernode, Duration)] = []
-        for candidate in candidates {
-            let started = ContinuousClock.now
-            let connected = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
-                .connect(host: candidate.host, port: candidate.port).get()
-            guard let connected else { continue }
-            timed.append((candidate, ContinuousClock.now - started))
-            try? await connected.close()
+        let identity = self.identity
+        let answered = await withTaskGroup(of: SupernodeRanking.Candidate?.self) { group in
+            for (supernode, price) in usable {
+                group.addTask {
+                    guard let probe = try? await SupernodeProbe.probe(supernode, identity: identity, group: MultiThreadedEventLoopGroup.singleton)
+                    else { return nil }
+                    return SupernodeRanking.Candidate(probe: probe, price: price)
+                }
+            }
+            var answered: [SupernodeRanking.Candidate] = []
+            for await candidate in group { if let candidate { answered.append(candidate) } }
+            return answered
         }
-        return timed.sorted { $0.1 < $1.1 }.map(\.0)
+        return SupernodeRanking.ranked(answered)
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        String(format: "%.1f", Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15)
+    }
+
+    /// "0.5 credit": micro-units as a decimal.
+    static func money(_ price: SupernodeRanking.Price) -> String {
+        price.micro == .max ? "more than \(Int64.max / 1_000_000) \(price.currency)" : "\(Money.text(Int64(clamping: price.micro))) \(price.currency)"
     }
 
     /// `tcp://HOST:PORT` (HOST may be a bracketed IPv6 address).

@@ -94,6 +94,7 @@ struct SealedFrameTests {
             .expose([MappingRequest(name: "ssh", transport: .tcp, allow: [try SourceRange("203.0.113.0/24"), try SourceRange("2001:db8::/32")],
                                     deny: [try SourceRange("203.0.113.7")])]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000)]),
+            .query, .status(load: 0), .status(load: 1000),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test:8080")]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test",
                                      https: "https://web.aaaa.shadow.test:8443")]),
@@ -109,6 +110,7 @@ struct SealedFrameTests {
         #expect(refusal(.map([.init("op", .text("dance"))])) == #"unknown op "dance""#)
         #expect(refusal(.map([.init("op", .text("ping")), .init("x", .unsigned(1))])) == #"ping has unknown fields ["x"]"#)
         #expect(refusal(.map([.init("op", .text("attach"))])) == "attach needs `stream`")
+        #expect(refusal(.map([.init("op", .text("status")), .init("load", .unsigned(1001))])) == "status: `load` must be 0 to 1000 (per mille)")
         #expect(refusal(.map([.init("op", .text("attach")), .init("stream", .text("1"))])) == "attach: `stream` must be an unsigned integer")
         let badName = CBOR.map([.init("name", .text("Web!")), .init("protocol", .text("tcp"))])
         #expect(refusal(.map([.init("op", .text("expose")), .init("mappings", .array([badName]))]))?.contains("[a-z0-9-]") == true)

@@ -62,6 +62,10 @@ public enum ControlMessage: Sendable, Equatable {
     case udp(mapping: String)
     case ping
     case pong
+    /// A client choosing a supernode asks how full it is (the connection's first and only message).
+    case query
+    /// The answer to `query`: the share of the public ports held, in per mille (1000: full).
+    case status(load: Int)
 
     /// The most mappings one `expose` may ask for.
     public static let maxMappings = 64
@@ -105,6 +109,8 @@ public enum ControlMessage: Sendable, Equatable {
         case .udp(let mapping): return map("udp", [("mapping", .text(mapping))])
         case .ping: return map("ping")
         case .pong: return map("pong")
+        case .query: return map("query")
+        case .status(let load): return map("status", [("load", .unsigned(UInt64(load)))])
         }
     }
 
@@ -186,6 +192,11 @@ public enum ControlMessage: Sendable, Equatable {
         case "udp": self = .udp(mapping: try text("mapping"))
         case "ping": self = .ping
         case "pong": self = .pong
+        case "query": self = .query
+        case "status":
+            let load = try unsigned("load")
+            guard load <= 1000 else { throw Malformed(description: "status: `load` must be 0 to 1000 (per mille)") }
+            self = .status(load: Int(load))
         default: throw Malformed(description: "unknown op \"\(op)\"")
         }
         guard fields.isEmpty else { throw Malformed(description: "\(op) has unknown fields \(fields.keys.sorted())") }
