@@ -17,6 +17,8 @@ struct ShadowLimits: Sendable {
     var unroutedSharedPortConnections = 1024
     /// Outside addresses one UDP mapping knows at once (each silent one is forgotten after 60 s).
     var sourcesPerDatagramMapping = 1024
+    /// Spare data connections one client may keep ready for its next public connections.
+    var sparesPerClient = 8
     /// How long a public connection waits for the client's data connection.
     var attachSeconds: Int64 = 10
     /// A control connection silent this long is closed (clients ping every 15 s).

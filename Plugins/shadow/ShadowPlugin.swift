@@ -17,7 +17,8 @@ import NIOPosix
 /// `idleSeconds` (900), `streamSeconds` (0: none), and any of them again in `[config.plans.NAME]`
 /// for the clients billed by plan NAME (`client_plan`, ABI 1.5); the public ports' own
 /// `connectionsPerSourcePerMinute` (600), `sourcesPerUDPMapping` (1024) and `denySources`
-/// (comma-separated CIDR ranges no public port admits); `httpPort` (a
+/// (comma-separated CIDR ranges no public port admits); `sparesPerClient` (8: data connections a
+/// client may keep ready for its next public connections, 0: none); `httpPort` (a
 /// shared HTTP port routing by `Host`, 0: none), `tlsPort` (a shared TLS port routing by the
 /// ClientHello's server name without terminating TLS, 0: none) and `httpDomain` (both ports'
 /// names' domain, default `shadow.localhost`). It announces service
@@ -67,6 +68,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         limits.connectionsPerSourcePerMinute = try integer("connectionsPerSourcePerMinute", default: limits.connectionsPerSourcePerMinute,
                                                            1...1_000_000)
         limits.sourcesPerDatagramMapping = try integer("sourcesPerUDPMapping", default: limits.sourcesPerDatagramMapping, 1...1_000_000)
+        limits.sparesPerClient = try integer("sparesPerClient", default: limits.sparesPerClient, 0...64)
         do {
             limits.deniedSources = try [SourceRange](parsing: try host.configString("denySources") ?? "")
         } catch {

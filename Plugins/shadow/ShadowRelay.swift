@@ -47,6 +47,22 @@ final class ShadowRelay: Sendable {
         }
     }
 
+    /// A public connection handed to a spare data connection.
+    struct AdoptedStream: Sendable {
+        var id: UInt64
+        var mapping: String
+        var source: String
+        var publicChannel: Channel
+        var plain: NIOLoopBound<PlainRelayHandler>
+        var budgets: [ByteBudget]
+    }
+
+    /// A client's data connection kept ready; `adopt` (on its event loop) makes it a stream's.
+    private struct Spare {
+        var channel: Channel
+        var adopt: @Sendable (AdoptedStream) -> Void
+    }
+
     private struct Pending {
         var client: Id
         var channel: Channel
@@ -60,6 +76,8 @@ final class ShadowRelay: Sendable {
         var sessions: [Id: Session] = [:]
         var usage: [Id: Usage] = [:]
         var pending: [UInt64: Pending] = [:]
+        /// Each connected client's spare data connections, the newest last.
+        var spares: [Id: [Spare]] = [:]
         var nextStream: UInt64 = 0
         var ports: PortAssignments
         /// New public connections per (public port, source address).
@@ -149,10 +167,12 @@ final class ShadowRelay: Sendable {
             hooks.count("refused_payment")
             return loop.makeSucceededFuture(.refused("payment required: the client's plan does not allow more relaying"))
         }
-        let previous = state.withLock { state in
+        let (previous, staleSpares) = state.withLock { state in
             state.hostNames = state.hostNames.filter { $0.value.client != client }
-            return state.sessions.removeValue(forKey: client)
+            return (state.sessions.removeValue(forKey: client), state.spares.removeValue(forKey: client) ?? [])
         }
+        // The replaced session's spares may be dead connections (a network change): never adopted.
+        staleSpares.forEach { $0.channel.close(promise: nil) }
         let closed = previous.map { session in
             session.control.close(promise: nil)
             return EventLoopFuture.andAllComplete(session.listeners.map { $0.close() }, on: loop)
@@ -235,6 +255,9 @@ final class ShadowRelay: Sendable {
             for stream in waiting.keys { state.pending[stream] = nil }
             return (session, Array(waiting.values))
         }
+        // Its spares go with it (once the session is gone, none can be added).
+        let spares = state.withLock { session == nil ? [] : $0.spares.removeValue(forKey: client) ?? [] }
+        spares.forEach { $0.channel.close(promise: nil) }
         session?.listeners.forEach { $0.close(promise: nil) }
         for stream in waiting {
             stream.timeout.cancel()
@@ -259,6 +282,28 @@ final class ShadowRelay: Sendable {
             return nil
         }
         return port
+    }
+
+    // MARK: Spare data connections
+
+    /// Keeps `channel`, a data connection of connected `client` that said `spare`, for its next
+    /// public connection; false (refused and counted) when the client is not connected or has
+    /// `limits.sparesPerClient` already.
+    func addSpare(_ channel: Channel, client: Id, adopt: @escaping @Sendable (AdoptedStream) -> Void) -> Bool {
+        let added = state.withLock { state -> Bool in
+            guard state.sessions[client] != nil, state.spares[client, default: []].count < limits.sparesPerClient else { return false }
+            state.spares[client, default: []].append(Spare(channel: channel, adopt: adopt))
+            return true
+        }
+        guard added else {
+            hooks.count("refused_spares")
+            return false
+        }
+        hooks.count("spares_joined")
+        channel.closeFuture.whenComplete { _ in
+            self.state.withLock { state in state.spares[client]?.removeAll { $0.channel === channel } }
+        }
+        return true
     }
 
     // MARK: Streams
@@ -287,7 +332,7 @@ final class ShadowRelay: Sendable {
         let accepted = ContinuousClock.now
         let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
-        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget], ClientLimits), Refusal>? in
+        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget], ClientLimits, Spare?), Refusal>? in
             guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
             guard state.allowConnection("\(mapping.port) \(address.ipAddress ?? "")") else { return .failure(.rate) }
             guard usage.streams < usage.limits.streamsPerClient, usage.mappingStreams[name, default: 0] < usage.limits.streamsPerMapping else {
@@ -298,12 +343,15 @@ final class ShadowRelay: Sendable {
             state.usage[client] = usage
             state.nextStream += 1
             let stream = state.nextStream
+            let budgets = usage.budgets(name)
+            if let spare = state.spares[client]?.popLast() {
+                return .success((stream, session.control, budgets, usage.limits, spare))
+            }
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
                 self?.attachTimedOut(stream)
             }
-            let budgets = usage.budgets(name)
             state.pending[stream] = Pending(client: client, channel: channel, plain: bound, budgets: budgets, timeout: timeout)
-            return .success((stream, session.control, budgets, usage.limits))
+            return .success((stream, session.control, budgets, usage.limits, nil))
         }
         switch opened {
         case nil:
@@ -312,13 +360,19 @@ final class ShadowRelay: Sendable {
         case .failure(let refusal)?:
             refuse(channel, refusal)
             return false
-        case .success(let (stream, control, budgets, clientLimits))?:
+        case .success(let (stream, control, budgets, clientLimits, spare))?:
             channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream) }
             do {
                 let handlers = channel.pipeline.syncOperations
                 if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
                 try handlers.addHandler(StreamDeadlines(idle: clientLimits.idle, total: clientLimits.streamLifetime, expired: hooks.count))
                 try handlers.addHandler(plain)
+                if let spare {
+                    hooks.count("streams_spare")
+                    let adopted = AdoptedStream(id: stream, mapping: name, source: source, publicChannel: channel, plain: bound, budgets: budgets)
+                    try handlers.addHandler(WhenActive { spare.channel.eventLoop.execute { spare.adopt(adopted) } })
+                    return true
+                }
             } catch {
                 channel.close(promise: nil)
                 return false
@@ -421,10 +475,11 @@ final class ShadowRelay: Sendable {
 
     /// Closes every connection and listener (the plugin stops).
     func closeAll() {
-        let (sessions, pending) = state.withLock { state -> ([Session], [Pending]) in
-            defer { state.sessions = [:]; state.pending = [:] }
-            return (Array(state.sessions.values), Array(state.pending.values))
+        let (sessions, pending, spares) = state.withLock { state -> ([Session], [Pending], [Spare]) in
+            defer { state.sessions = [:]; state.pending = [:]; state.spares = [:] }
+            return (Array(state.sessions.values), Array(state.pending.values), state.spares.values.flatMap { $0 })
         }
+        spares.forEach { $0.channel.close(promise: nil) }
         for session in sessions {
             session.control.close(promise: nil)
             session.listeners.forEach { $0.close(promise: nil) }

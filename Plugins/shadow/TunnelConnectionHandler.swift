@@ -4,7 +4,8 @@ import NIOCore
 
 /// A connection to the tunnel port after its handshake: its first frame makes it a client's
 /// control connection (`expose`), a stream's data connection (`attach`), a UDP mapping's datagram
-/// connection (`udp`), or a one-shot `query` answered with the supernode's load and closed. On a control
+/// connection (`udp`), a spare data connection kept for the next public connection (`spare`,
+/// then `adopt`), or a one-shot `query` answered with the supernode's load and closed. On a control
 /// connection it answers pings and closes on silence; a data connection hands over to a
 /// `SealedRelayHandler` paired with the waiting public connection.
 final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -14,6 +15,7 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     private enum Role {
         case unknown
         case control
+        case spare
         case stream
         case datagrams(Channel)
     }
@@ -62,17 +64,14 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             }
         case (.unknown, .control(.attach(let stream))):
             guard let (publicChannel, plain, budgets) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
-            role = .stream
-            let relay = self.relay, dataChannel = context.channel
-            let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
-            do {
-                try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
-                if !budgets.isEmpty { try context.pipeline.syncOperations.addHandler(ReadThrottle(budgets: budgets), position: .first) }
-            } catch {
-                publicChannel.close(promise: nil)
-                return context.close(promise: nil)
-            }
-            publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
+            relayStream(to: publicChannel, plain: plain, budgets: budgets, client: client, context: context)
+        case (.unknown, .control(.spare)):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            guard relay.addSpare(context.channel, client: client, adopt: { stream in
+                let (handler, context) = bound.value
+                handler.adopt(stream, context: context)
+            }) else { return context.close(promise: nil) }
+            role = .spare
         case (.unknown, .control(.query)):
             count("queries")
             let channel = context.channel
@@ -91,6 +90,32 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             count("refused_protocol")
             context.close(promise: nil)
         }
+    }
+
+    /// Makes this connection the data connection of `publicChannel`'s stream.
+    private func relayStream(to publicChannel: Channel, plain: NIOLoopBound<PlainRelayHandler>, budgets: [ByteBudget], client: Id,
+                             context: ChannelHandlerContext) {
+        role = .stream
+        let relay = self.relay, dataChannel = context.channel
+        let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
+        do {
+            try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
+            if !budgets.isEmpty { try context.pipeline.syncOperations.addHandler(ReadThrottle(budgets: budgets), position: .first) }
+        } catch {
+            publicChannel.close(promise: nil)
+            return context.close(promise: nil)
+        }
+        publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
+    }
+
+    /// A spare taken for a public connection (on this connection's event loop): the client hears
+    /// `open` here, then the stream's bytes.
+    private func adopt(_ stream: ShadowRelay.AdoptedStream, context: ChannelHandlerContext) {
+        guard case .spare = role, let client, context.channel.isActive else { return stream.publicChannel.close(promise: nil) }
+        // The public connection went before it was relayed: so does this spare (it was taken).
+        guard stream.publicChannel.isActive else { return context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.control(.open(stream: stream.id, mapping: stream.mapping, source: stream.source))), promise: nil)
+        relayStream(to: stream.publicChannel, plain: stream.plain, budgets: stream.budgets, client: client, context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

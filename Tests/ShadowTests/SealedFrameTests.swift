@@ -94,7 +94,7 @@ struct SealedFrameTests {
             .expose([MappingRequest(name: "ssh", transport: .tcp, allow: [try SourceRange("203.0.113.0/24"), try SourceRange("2001:db8::/32")],
                                     deny: [try SourceRange("203.0.113.7")])]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000)]),
-            .query, .status(load: 0), .status(load: 1000),
+            .query, .status(load: 0), .status(load: 1000), .spare,
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test:8080")]),
             .exposed([GrantedMapping(MappingRequest(name: "web", transport: .tcp), port: 40000, http: "http://web.aaaa.shadow.test",
                                      https: "https://web.aaaa.shadow.test:8443")]),

@@ -44,17 +44,21 @@ public final class ShadowClient: Sendable {
     private let group: EventLoopGroup
     private let delays: ReconnectDelays
     private let giveUpAfter: Int?
+    private let spares: Int
     private let figures = Mutex(Statistics())
 
     /// `giveUpAfter`: failed tries in a row after which `run` returns `.unreachable` (nil: never).
+    /// `spares`: data connections kept ready while exposed, so that a public connection does not
+    /// wait for a new one's handshake (0: none; the supernode may keep fewer).
     public init(identity: KeyPair, supernode: ShadowSupernode, services: [ShadowService], group: EventLoopGroup,
-                delays: ReconnectDelays = ReconnectDelays(), giveUpAfter: Int? = nil) {
+                delays: ReconnectDelays = ReconnectDelays(), giveUpAfter: Int? = nil, spares: Int = 2) {
         self.identity = identity
         self.supernode = supernode
         self.services = services
         self.group = group
         self.delays = delays
         self.giveUpAfter = giveUpAfter
+        self.spares = spares
     }
 
     public var statistics: Statistics { figures.withLock { $0 } }
@@ -104,9 +108,10 @@ public final class ShadowClient: Sendable {
                                                            exposed: { [weak self] endpoints, control in
                                                                events(.exposed(endpoints))
                                                                self?.openDatagramConnections(control: control)
+                                                               self?.keepSpares(control: control, events: events)
                                                            },
                                                            open: { [weak self] stream, mapping, source in
-                                                               self?.openStream(stream, mapping: mapping, source: source, events: events)
+                                                               self?.openStream(stream, mapping: mapping, source: source, spare: nil, events: events)
                                                            })
                     try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server), control])
                 }
@@ -155,6 +160,32 @@ public final class ShadowClient: Sendable {
         }
     }
 
+    /// Dials `spares` spare data connections for the session of `control`, and another each time
+    /// one is taken for a stream. One the supernode closes unused (it keeps fewer) is not
+    /// replaced; all close with `control`.
+    private func keepSpares(control: Channel, events: @escaping @Sendable (Event) -> Void) {
+        for _ in 0..<spares { dialSpare(control: control, events: events) }
+    }
+
+    private func dialSpare(control: Channel, events: @escaping @Sendable (Event) -> Void) {
+        guard control.isActive else { return }
+        let loop = group.next()
+        dialAuthenticated(on: loop, halfClosable: true).whenSuccess { [weak self] channel in
+            guard control.isActive else { return channel.close(promise: nil) }
+            control.closeFuture.whenComplete { _ in channel.close(promise: nil) }
+            let spare = SpareConnectionHandler { stream, mapping, source in
+                self?.dialSpare(control: control, events: events)
+                self?.openStream(stream, mapping: mapping, source: source, spare: channel, events: events)
+            }
+            do {
+                try channel.pipeline.syncOperations.addHandler(spare)
+            } catch {
+                return channel.close(promise: nil)
+            }
+            channel.writeAndFlush(ShadowFrame.control(.spare), promise: nil)
+        }
+    }
+
     /// A new connection to the supernode on `loop` (a data or datagram connection), once its
     /// handshake is done. `halfClosable`: a stream's data connection ends one way at a time.
     private func dialAuthenticated(on loop: EventLoop, halfClosable: Bool) -> EventLoopFuture<Channel> {
@@ -174,11 +205,15 @@ public final class ShadowClient: Sendable {
             .flatMap { channel in authenticated.futureResult.map { channel } }
     }
 
-    /// A public connection arrived: connect to the local service and dial a data connection,
-    /// attach it to `stream`, and relay. Both connections of a stream share one event loop.
-    private func openStream(_ stream: UInt64, mapping: String, source: String, events: @escaping @Sendable (Event) -> Void) {
-        guard let service = services.first(where: { $0.name == mapping }) else { return }
-        let loop = group.next()
+    /// A public connection arrived: connect to the local service and relay it over `spare` (the
+    /// spare data connection the supernode announced it on), or else over a new data connection
+    /// attached to `stream`. Both connections of a stream share one event loop.
+    private func openStream(_ stream: UInt64, mapping: String, source: String, spare: Channel?, events: @escaping @Sendable (Event) -> Void) {
+        guard let service = services.first(where: { $0.name == mapping }) else {
+            spare?.close(promise: nil)
+            return
+        }
+        let loop = spare?.eventLoop ?? group.next()
         let local = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
             .channelOption(.allowRemoteHalfClosure, value: true)
@@ -191,7 +226,7 @@ public final class ShadowClient: Sendable {
                 }
             }
             .connect(host: service.targetHost, port: service.targetPort)
-        let data = dialAuthenticated(on: loop, halfClosable: true)
+        let data = spare.map { loop.makeSucceededFuture($0) } ?? dialAuthenticated(on: loop, halfClosable: true)
         figures.withLock { $0.openStreams += 1; $0.streams += 1 }
         events(.streamOpened(mapping: mapping, source: source))
         let finished: @Sendable () -> Void = {
@@ -201,10 +236,11 @@ public final class ShadowClient: Sendable {
         data.and(local).whenComplete { outcome in
             switch outcome {
             case .success((let dataChannel, let localChannel)):
-                dataChannel.writeAndFlush(ShadowFrame.control(.attach(stream: stream)), promise: nil)
+                if spare == nil { dataChannel.writeAndFlush(ShadowFrame.control(.attach(stream: stream)), promise: nil) }
                 do {
                     let sealed = SealedRelayHandler(partner: localChannel) { bytes in self.figures.withLock { $0.bytesFromPublic += bytes } }
                     try dataChannel.pipeline.syncOperations.addHandler(sealed)
+                    if spare != nil { try dataChannel.pipeline.syncOperations.handler(type: SpareConnectionHandler.self).release() }
                     try localChannel.pipeline.syncOperations.handler(type: PlainRelayHandler.self).attach(to: dataChannel)
                     localChannel.closeFuture.whenComplete { _ in finished() }
                 } catch {
@@ -213,9 +249,10 @@ public final class ShadowClient: Sendable {
                     finished()
                 }
             case .failure:
-                // The local service is down (or the supernode): attach and close, so the public
-                // connection is closed at once rather than after the attach limit.
+                // The local service is down (or the supernode): attach and close (a spare: close),
+                // so the public connection is closed at once rather than after the attach limit.
                 data.whenSuccess { channel in
+                    guard spare == nil else { return channel.close(promise: nil) }
                     channel.writeAndFlush(ShadowFrame.control(.attach(stream: stream))).whenComplete { _ in channel.close(promise: nil) }
                 }
                 local.whenSuccess { $0.close(promise: nil) }

@@ -60,6 +60,9 @@ public enum ControlMessage: Sendable, Equatable {
     case open(stream: UInt64, mapping: String, source: String)
     case attach(stream: UInt64)
     case udp(mapping: String)
+    /// The first frame of a spare data connection: kept ready by the supernode for the client's
+    /// next public connection, which it then announces with `open` on this connection.
+    case spare
     case ping
     case pong
     /// A client choosing a supernode asks how full it is (the connection's first and only message).
@@ -107,6 +110,7 @@ public enum ControlMessage: Sendable, Equatable {
             return map("open", [("stream", .unsigned(stream)), ("mapping", .text(mapping)), ("source", .text(source))])
         case .attach(let stream): return map("attach", [("stream", .unsigned(stream))])
         case .udp(let mapping): return map("udp", [("mapping", .text(mapping))])
+        case .spare: return map("spare")
         case .ping: return map("ping")
         case .pong: return map("pong")
         case .query: return map("query")
@@ -190,6 +194,7 @@ public enum ControlMessage: Sendable, Equatable {
         case "open": self = .open(stream: try unsigned("stream"), mapping: try text("mapping"), source: try text("source"))
         case "attach": self = .attach(stream: try unsigned("stream"))
         case "udp": self = .udp(mapping: try text("mapping"))
+        case "spare": self = .spare
         case "ping": self = .ping
         case "pong": self = .pong
         case "query": self = .query

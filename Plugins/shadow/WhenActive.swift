@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Runs `action` once its channel is active, at once if it is already, then leaves the pipeline;
+/// or, if the channel closes first, runs it then (`action` checks `isActive`). A public connection
+/// handed to a spare data connection starts relaying only once active: the accepted channel may
+/// not be registered yet when its stream is set up, and a `read` asked for before that is lost,
+/// leaving the connection unread. Runs on its channel's event loop.
+final class WhenActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private var action: (() -> Void)?
+
+    init(_ action: @escaping () -> Void) {
+        self.action = action
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { run(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        run(context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let action {
+            self.action = nil
+            action()
+        }
+        context.fireChannelInactive()
+    }
+
+    private func run(context: ChannelHandlerContext) {
+        guard let action else { return }
+        self.action = nil
+        action()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}

@@ -1,0 +1,68 @@
+import CarrierCore
+@testable import CarrierHost
+import CarrierShadow
+import TestSupport
+import Testing
+
+/// Spare data connections (docs/shadow.md, "Streams"): a client keeps a few authenticated data
+/// connections ready, and a public connection is relayed over one at once, without waiting for
+/// a new connection's handshake.
+@Suite(.serialized)
+struct ShadowSpareTests {
+    typealias Supernode = ShadowRelayTests.Supernode
+    static let group = ShadowRelayTests.group
+
+    /// Whether one new public connection to `port` echoes `text`.
+    private static func echoes(_ port: Int, _ text: String) async throws -> Bool {
+        let connection = try RawTCPClient(port: port)
+        defer { connection.close() }
+        try connection.send(text)
+        return try await connection.read(timeout: 5) { $0.count >= text.utf8.count }.bytes == Array(text.utf8)
+    }
+
+    @Test func aPublicConnectionTakesASpareAndTheClientReplacesIt() async throws {
+        try await Supernode.with { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let port = Int(try #require(endpoints.first?.port))
+            #expect(await eventually { node.counter("spares_joined") == 2 })
+
+            #expect(try await Self.echoes(port, "first"))
+            #expect(node.counter("streams_spare") == 1)
+            #expect(await eventually { node.counter("spares_joined") == 3 }, "the one taken is replaced")
+            for round in 0..<5 {
+                #expect(await eventually { node.counter("spares_joined") == Double(3 + round) })
+                #expect(try await Self.echoes(port, "round \(round)"))
+            }
+            #expect(node.counter("streams_spare") == 6 && node.counter("streams_unattached") == 0)
+            #expect(client.statistics.streams == 6)
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+
+    @Test func aSupernodeKeepsNoMoreSparesThanItsLimitAndTheClientDoesNotInsist() async throws {
+        try await Supernode.with(config: "sparesPerClient = 1\n") { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group,
+                                      spares: 3)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            #expect(await eventually { node.counter("spares_joined") == 1 && node.counter("refused_spares") == 2 })
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(node.counter("spares_joined") == 1 && node.counter("refused_spares") == 2, "no spare refused is dialed again")
+
+            // Without a spare at hand, a connection is opened on the control connection as before.
+            let port = Int(try #require(endpoints.first?.port))
+            #expect(try await Self.echoes(port, "one"))
+            #expect(try await Self.echoes(port, "two"))
+            #expect(node.counter("streams_spare") >= 1 && client.statistics.streams == 2)
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
+}
