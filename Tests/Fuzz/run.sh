@@ -38,6 +38,8 @@ cd "$here"
 
 build=(swift build -c "${FUZZ_CONFIG:-release}" -Xswiftc "-sanitize=${FUZZ_SANITIZE:-fuzzer,address}" -Xswiftc -parse-as-library
        -Xswiftc -enable-testing)
+# SwiftPM's saved build plan misses files added to the root package since it was made: plan again.
+find .build -maxdepth 3 -name description.json -delete 2>/dev/null || true
 echo "==> ${build[*]}"
 "${build[@]}"
 fuzzer="$("${build[@]}" --show-bin-path)/CarrierFuzz"
