@@ -108,6 +108,16 @@ final class ShadowRelay: Sendable {
             connectionRates.allow(key, now: Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000))
         }
 
+        /// One of `client`'s spares, preferring one on `loop` (the public connection's: the two
+        /// sides of the stream then relay without crossing threads); nil when it has none.
+        mutating func takeSpare(of client: Id, on loop: EventLoop) -> Spare? {
+            guard var waiting = spares[client], !waiting.isEmpty else { return nil }
+            let index = waiting.lastIndex { $0.channel.eventLoop === loop } ?? waiting.count - 1
+            let spare = waiting.remove(at: index)
+            spares[client] = waiting
+            return spare
+        }
+
         /// Forgets `client`'s usage once nothing of it is left.
         mutating func dropIdleUsage(_ client: Id) {
             if sessions[client] == nil, usage[client]?.streams ?? 0 == 0 { usage[client] = nil }
@@ -344,7 +354,7 @@ final class ShadowRelay: Sendable {
             state.nextStream += 1
             let stream = state.nextStream
             let budgets = usage.budgets(name)
-            if let spare = state.spares[client]?.popLast() {
+            if let spare = state.takeSpare(of: client, on: channel.eventLoop) {
                 return .success((stream, session.control, budgets, usage.limits, spare))
             }
             let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in

@@ -21,6 +21,8 @@ enum ShadowBenchmark {
         let iperfNote: String?
         let roundTrip: (tunnel: (p50: Double, p99: Double), direct: (p50: Double, p99: Double))
         let firstByte: (tunnel: (p50: Double, p99: Double), direct: (p50: Double, p99: Double))
+        /// The same through a client that keeps no spare data connections (each stream dials one).
+        let firstByteWithoutSpares: (p50: Double, p99: Double)
         let cipher: String
         /// One row per offered rate, then one at no rate (as fast as h2load goes); empty when skipped.
         let http: [HTTPRow]
@@ -156,6 +158,14 @@ enum ShadowBenchmark {
         }
         let tunnelTrip = try await roundTrips(port: Int(echoPort)), directTrip = try await roundTrips(port: echo.port)
         let tunnelFirst = try await firstBytes(port: Int(echoPort)), directFirst = try await firstBytes(port: echo.port)
+        let bare = ShadowClient(identity: KeyPair.random(), supernode: supernode,
+                                services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: group, spares: 0)
+        let bareExposed = Exposed()
+        let bareRunning = Task { await bare.run { if case .exposed(let endpoints) = $0 { bareExposed.set(endpoints) } } }
+        guard let barePort = try await bareExposed.wait()?.first?.port else { throw BenchmarkSkipped(reason: "the client without spares was not exposed") }
+        let withoutSpares = try await firstBytes(port: Int(barePort))
+        bareRunning.cancel()
+        _ = await bareRunning.value
 
         var http: [HTTPRow] = [], httpSkipped: BenchmarkSkipped?
         do {
@@ -171,7 +181,7 @@ enum ShadowBenchmark {
         await echo.close()
         await web.close()
         return Figures(tunnelBitsPerSecond: tunnelBits, directBitsPerSecond: directBits, iperfNote: note,
-                       roundTrip: (tunnelTrip, directTrip), firstByte: (tunnelFirst, directFirst),
+                       roundTrip: (tunnelTrip, directTrip), firstByte: (tunnelFirst, directFirst), firstByteWithoutSpares: withoutSpares,
                        cipher: ShadowCipher.localOffer & ShadowCipher.aes256GCM.rawValue != 0 ? "AES-256-GCM" : "ChaCha20-Poly1305",
                        http: http, httpSkipped: httpSkipped, memory: memory, memorySkipped: memorySkipped)
     }

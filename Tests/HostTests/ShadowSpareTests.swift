@@ -65,4 +65,30 @@ struct ShadowSpareTests {
             await echo.close()
         }
     }
+
+    @Test func aBurstThatFindsNoSpareReadyGrowsThemUpToEight() async throws {
+        try await Supernode.with { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group,
+                                      spares: 1)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
+            let port = Int(try #require(endpoints.first?.port))
+            #expect(await eventually { node.counter("spares_joined") == 1 })
+            let burst = try (0..<10).map { _ in try RawTCPClient(port: port) }
+            for (index, connection) in burst.enumerated() {
+                try connection.send("c\(index)")
+                #expect(try await connection.read(timeout: 5) { $0.count >= 2 }.bytes.count >= 2)
+            }
+            // Each spare taken is replaced, and each connection opened without one adds one.
+            let viaSpares = node.counter("streams_spare")
+            #expect(viaSpares >= 1 && viaSpares < 10)
+            #expect(await eventually { node.counter("spares_joined") - viaSpares == min(8, 1 + (10 - viaSpares)) },
+                    "\(node.counter("spares_joined")) joined, \(viaSpares) taken")
+            burst.forEach { $0.close() }
+            running.cancel()
+            _ = await running.value
+            await echo.close()
+        }
+    }
 }

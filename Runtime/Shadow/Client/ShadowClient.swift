@@ -46,10 +46,16 @@ public final class ShadowClient: Sendable {
     private let giveUpAfter: Int?
     private let spares: Int
     private let figures = Mutex(Statistics())
+    /// The current session's control connection, its spares waiting or being dialed, and whether
+    /// it may add more (not once the supernode closed one unused: it keeps no more).
+    private let spareSession = Mutex<(control: Channel, waiting: Int, mayGrow: Bool)?>(nil)
+    /// The most spares a session grows to when public connections find none ready.
+    static let maxSpares = 8
 
     /// `giveUpAfter`: failed tries in a row after which `run` returns `.unreachable` (nil: never).
     /// `spares`: data connections kept ready while exposed, so that a public connection does not
-    /// wait for a new one's handshake (0: none; the supernode may keep fewer).
+    /// wait for a new one's handshake (0: none; the supernode may keep fewer). Each public
+    /// connection that finds none ready adds one, up to `maxSpares`.
     public init(identity: KeyPair, supernode: ShadowSupernode, services: [ShadowService], group: EventLoopGroup,
                 delays: ReconnectDelays = ReconnectDelays(), giveUpAfter: Int? = nil, spares: Int = 2) {
         self.identity = identity
@@ -112,6 +118,7 @@ public final class ShadowClient: Sendable {
                                                            },
                                                            open: { [weak self] stream, mapping, source in
                                                                self?.openStream(stream, mapping: mapping, source: source, spare: nil, events: events)
+                                                               self?.addSpareWhenShort(events: events)
                                                            })
                     try channel.pipeline.syncOperations.addHandlers([ClientHandshakeHandler(identity: identity, server: server), control])
                 }
@@ -164,16 +171,51 @@ public final class ShadowClient: Sendable {
     /// one is taken for a stream. One the supernode closes unused (it keeps fewer) is not
     /// replaced; all close with `control`.
     private func keepSpares(control: Channel, events: @escaping @Sendable (Event) -> Void) {
+        guard spares > 0 else { return }
+        spareSession.withLock { $0 = (control, 0, true) }
         for _ in 0..<spares { dialSpare(control: control, events: events) }
+    }
+
+    /// A public connection found no spare ready: one more, unless the session has `maxSpares`.
+    private func addSpareWhenShort(events: @escaping @Sendable (Event) -> Void) {
+        guard let control = spareSession.withLock({ session in
+            session.flatMap { $0.mayGrow && $0.waiting < Self.maxSpares ? $0.control : nil }
+        }) else { return }
+        dialSpare(control: control, events: events)
+    }
+
+    /// Counts one spare of `control`'s session more (`change` 1) or less (-1); `refused`: the
+    /// supernode closed it unused, so the session adds no more.
+    private func countSpare(_ change: Int, of control: Channel, refused: Bool = false) {
+        spareSession.withLock { session in
+            guard session?.control === control else { return }
+            session!.waiting += change
+            if refused { session!.mayGrow = false }
+        }
     }
 
     private func dialSpare(control: Channel, events: @escaping @Sendable (Event) -> Void) {
         guard control.isActive else { return }
+        countSpare(1, of: control)
         let loop = group.next()
-        dialAuthenticated(on: loop, halfClosable: true).whenSuccess { [weak self] channel in
-            guard control.isActive else { return channel.close(promise: nil) }
+        dialAuthenticated(on: loop, halfClosable: true).whenComplete { [weak self] outcome in
+            guard case .success(let channel) = outcome else {
+                self?.countSpare(-1, of: control)
+                return
+            }
+            guard control.isActive else {
+                self?.countSpare(-1, of: control)
+                return channel.close(promise: nil)
+            }
             control.closeFuture.whenComplete { _ in channel.close(promise: nil) }
+            // A spare leaves the count once taken (its replacement joins it) or closed unused.
+            let taken = NIOLoopBound(Box(false), eventLoop: channel.eventLoop)
+            channel.closeFuture.whenComplete { _ in
+                if !taken.value.value { self?.countSpare(-1, of: control, refused: control.isActive) }
+            }
             let spare = SpareConnectionHandler { stream, mapping, source in
+                taken.value.value = true
+                self?.countSpare(-1, of: control)
                 self?.dialSpare(control: control, events: events)
                 self?.openStream(stream, mapping: mapping, source: source, spare: channel, events: events)
             }
@@ -283,4 +325,10 @@ private final class AuthenticationWaiter: ChannelInboundHandler {
         promise.fail(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
+}
+
+/// A value a closure on one event loop changes for another closure on the same loop.
+private final class Box<Value> {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
