@@ -86,6 +86,8 @@ final class ShadowRelay: Sendable {
         var hostNames: [String: (client: Id, mapping: GrantedMapping)] = [:]
         /// Connections to the shared ports whose first bytes are still being read.
         var unroutedHeads = 0
+        /// The last `load` read, and when.
+        var load: (value: Int, at: NIODeadline)?
 
         /// `client`'s usage under `limits`, with a budget for each of `mappings` (those it had are
         /// kept while its limits stay the same; streams open keep spending the budgets they had).
@@ -149,9 +151,14 @@ final class ShadowRelay: Sendable {
     /// How full the public ports are, per mille: those held by connected clients or still
     /// reserved for disconnected ones, of the range (the fuller protocol's); 1000 when the ports
     /// cannot be read.
+    /// Read from the database at most once a second (anyone may ask, and the lock is everyone's).
     var load: Int {
         state.withLock { state in
-            (try? state.ports.load(connected: Set(state.sessions.keys))) ?? 1000
+            let now = NIODeadline.now()
+            if let (value, at) = state.load, now - at < .seconds(1) { return value }
+            let value = (try? state.ports.load(connected: Set(state.sessions.keys))) ?? 1000
+            state.load = (value, now)
+            return value
         }
     }
 
@@ -255,18 +262,17 @@ final class ShadowRelay: Sendable {
     /// The control connection of `client` closed: its listeners close, its waiting public
     /// connections too (their streams cannot be attached any more).
     func controlClosed(_ control: Channel, client: Id) {
-        let (session, waiting) = state.withLock { state -> (Session?, [Pending]) in
-            guard let session = state.sessions[client], session.control === control else { return (nil, []) }
+        let (session, waiting, spares) = state.withLock { state -> (Session?, [Pending], [Spare]) in
+            guard let session = state.sessions[client], session.control === control else { return (nil, [], []) }
             state.sessions[client] = nil
             state.hostNames = state.hostNames.filter { $0.value.client != client }
             state.dropIdleUsage(client)
             try? state.ports.touch(client)
             let waiting = state.pending.filter { $0.value.client == client }
             for stream in waiting.keys { state.pending[stream] = nil }
-            return (session, Array(waiting.values))
+            // Its spares go with it (once the session is gone, none can be added).
+            return (session, Array(waiting.values), state.spares.removeValue(forKey: client) ?? [])
         }
-        // Its spares go with it (once the session is gone, none can be added).
-        let spares = state.withLock { session == nil ? [] : $0.spares.removeValue(forKey: client) ?? [] }
         spares.forEach { $0.channel.close(promise: nil) }
         session?.listeners.forEach { $0.close(promise: nil) }
         for stream in waiting {
@@ -314,6 +320,24 @@ final class ShadowRelay: Sendable {
             self.state.withLock { state in state.spares[client]?.removeAll { $0.channel === channel } }
         }
         return true
+    }
+
+    /// A public connection whose spare was gone when it came to be relayed: it waits for a data
+    /// connection asked for on the control connection, as without spares (closed when the client
+    /// is gone).
+    func openOnControl(_ stream: AdoptedStream, client: Id) {
+        hooks.count("spares_lost")
+        let control = state.withLock { state -> Channel? in
+            guard let session = state.sessions[client], stream.publicChannel.isActive else { return nil }
+            let timeout = stream.publicChannel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
+                self?.attachTimedOut(stream.id)
+            }
+            state.pending[stream.id] = Pending(client: client, channel: stream.publicChannel, plain: stream.plain, budgets: stream.budgets,
+                                               timeout: timeout)
+            return session.control
+        }
+        guard let control else { return stream.publicChannel.close(promise: nil) }
+        control.writeAndFlush(ShadowFrame.control(.open(stream: stream.id, mapping: stream.mapping, source: stream.source)), promise: nil)
     }
 
     // MARK: Streams
@@ -384,6 +408,8 @@ final class ShadowRelay: Sendable {
                     return true
                 }
             } catch {
+                // A spare taken for it goes too (it is in no list any more); the client replaces it.
+                spare?.channel.close(promise: nil)
                 channel.close(promise: nil)
                 return false
             }

@@ -54,7 +54,9 @@ struct SharedPortReading: Sendable {
         switch TLSClientHello.parse(bytes) {
         case .needMore: .needMore
         case .serverName(let name): .name(name)
-        case .noServerName, .malformed: .malformed
+        // Whole, but naming nothing: no mapping holds it (`unrecognized_name`).
+        case .noServerName: .name("")
+        case .malformed: .malformed
         }
     }, refusal: { refusal in
         switch refusal {

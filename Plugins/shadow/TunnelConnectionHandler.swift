@@ -18,6 +18,8 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         case spare
         case stream
         case datagrams(Channel)
+        /// Answered a `query`, closing: nothing more is served.
+        case answered
     }
 
     private let relay: ShadowRelay
@@ -70,12 +72,25 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             guard relay.addSpare(context.channel, client: client, adopt: { stream in
                 let (handler, context) = bound.value
                 handler.adopt(stream, context: context)
-            }) else { return context.close(promise: nil) }
+            }) else {
+                // Said so, so that the client does not dial it again.
+                let channel = context.channel
+                channel.writeAndFlush(ShadowFrame.control(.refused("at most \(relay.limits.sparesPerClient) spares"))).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+                return
+            }
             role = .spare
+            startSilenceCheck(context: context)
+        case (.spare, .control(.ping)):
+            context.writeAndFlush(wrapOutboundOut(.control(.pong)), promise: nil)
         case (.unknown, .control(.query)):
+            role = .answered
             count("queries")
             let channel = context.channel
             channel.writeAndFlush(ShadowFrame.control(.status(load: relay.load))).whenComplete { _ in channel.close(promise: nil) }
+        case (.answered, _):
+            break
         case (.unknown, .control(.udp(let mapping))):
             guard let port = relay.datagramPort(mapping, client: client) else { return context.close(promise: nil) }
             role = .datagrams(port)
@@ -109,11 +124,14 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     /// A spare taken for a public connection (on this connection's event loop): the client hears
-    /// `open` here, then the stream's bytes.
+    /// `open` here, then the stream's bytes. A spare that went meanwhile hands the stream to the
+    /// control connection's `open`, as without spares.
     private func adopt(_ stream: ShadowRelay.AdoptedStream, context: ChannelHandlerContext) {
-        guard case .spare = role, let client, context.channel.isActive else { return stream.publicChannel.close(promise: nil) }
-        // The public connection went before it was relayed: so does this spare (it was taken).
+        guard let client else { return stream.publicChannel.close(promise: nil) }
+        guard case .spare = role, context.channel.isActive else { return relay.openOnControl(stream, client: client) }
+        // The public connection went before it was relayed: this spare closes (the client replaces it).
         guard stream.publicChannel.isActive else { return context.close(promise: nil) }
+        silenceCheck?.cancel()
         context.writeAndFlush(wrapOutboundOut(.control(.open(stream: stream.id, mapping: stream.mapping, source: stream.source))), promise: nil)
         relayStream(to: stream.publicChannel, plain: stream.plain, budgets: stream.budgets, client: client, context: context)
     }

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Runs `action` once its channel is active, at once if it is already, then leaves the pipeline;
-/// or, if the channel closes first, runs it then (`action` checks `isActive`). A public connection
+/// or, if the channel closes or leaves first, runs it then (`action` checks `isActive`). A public connection
 /// handed to a spare data connection starts relaying only once active: the accepted channel may
 /// not be registered yet when its stream is set up, and a `read` asked for before that is lost,
 /// leaving the connection unread. Runs on its channel's event loop.
@@ -24,11 +24,19 @@ final class WhenActive: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let action {
-            self.action = nil
-            action()
-        }
+        runIfPending()
         context.fireChannelInactive()
+    }
+
+    /// A channel torn down without ever becoming active still runs it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        runIfPending()
+    }
+
+    private func runIfPending() {
+        guard let action else { return }
+        self.action = nil
+        action()
     }
 
     private func run(context: ChannelHandlerContext) {

@@ -20,7 +20,7 @@ struct ShadowCommand: AsyncParsableCommand {
             abstract: "Relay public connections (or datagrams) to a local TCP (or UDP) service until Ctrl-C.",
             discussion: """
                 Joins the DHT through --bootstrap with this node's key (--data-dir), finds the \
-                supernodes offering `shadow`, asks up to 5 of them how full they are, and picks \
+                supernodes offering `shadow`, asks each (up to 8) how full it is, and picks \
                 one with ports left, the cheapest by its service record's prices, then the fastest \
                 to answer weighed by its load (or --supernode), and keeps TARGET exposed there: the public endpoint is printed on stdout (one line, \
                 or JSON with --json) and announced as a peer record signed by this node, so others \
@@ -194,15 +194,16 @@ struct ShadowExposer: Sendable {
         }
     }
 
-    /// The `shadow` providers in the order to try them (`SupernodeRanking`), each asked how full
-    /// it is (`SupernodeProbe`, at most 5 at once; those that do not answer within 3 s are left out).
+    /// The `shadow` providers in the order to try them (`SupernodeRanking`), each of those found
+    /// (up to 8) asked how full it is, all at once (`SupernodeProbe`; those that do not answer
+    /// within 3 s are left out).
     private func providers(avoiding avoided: Set<Id>) async -> [SupernodeRanking.Candidate] {
         let (offers, _) = await ServiceRegistry.find(type: "shadow", through: node)
         let usable = offers.compactMap { offer -> (ShadowSupernode, SupernodeRanking.Price?)? in
             guard wanted == nil || offer.node == wanted, !avoided.contains(offer.node),
                   let (host, port) = Self.hostAndPort(offer.endpoint) else { return nil }
             return (ShadowSupernode(id: offer.node, host: host, port: port), SupernodeRanking.price(of: offer.prices))
-        }.prefix(5)
+        }
         let identity = self.identity
         let answered = await withTaskGroup(of: SupernodeRanking.Candidate?.self) { group in
             for (supernode, price) in usable {

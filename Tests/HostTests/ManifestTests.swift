@@ -99,6 +99,8 @@ struct ManifestTests {
          "billing.plans.p.meters.m.price", "non-negative"),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nprice = 0.0000001",
          "billing.plans.p.meters.m.price", "finer than the ledger's smallest amount"),
+        ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nprice = 0.0000015",
+         "billing.plans.p.meters.m.price", "0.000002 is the nearest"),
         ("id = \"x\"\nversion = \"1\"\nlibrary = \"/l.so\"\n[billing]\ndefault_plan = \"p\"\n[billing.plans.p]\nperiod = \"1d\"\n[billing.plans.p.meters.m]\nfree = 1\ncost = 2",
          "billing.plans.p.meters.m.cost", "unknown key"),
         ("id = \"x\"\nversion = 1.0\nlibrary = \"/l.so\"", "version", "expected a string, found floating-point number"),

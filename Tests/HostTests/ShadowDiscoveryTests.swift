@@ -21,10 +21,10 @@ struct ShadowDiscoveryTests {
             let services = ["a", "b", "c"].map { ShadowService(name: $0, targetHost: "127.0.0.1", targetPort: echo.port) }
             let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode, services: services, group: Self.group)
             let (_, _, running) = try await ShadowRelayTests.expose(client)
-            let probe = try await SupernodeProbe.probe(node.supernode, identity: me, group: Self.group)
-            #expect(probe.load == 150, "3 of 20 ports held")
-            #expect(probe.roundTrip < .seconds(3))
-            #expect(node.counter("queries") == 2)
+            // The supernode reads its load at most once a second.
+            #expect(await eventually { (try? await SupernodeProbe.probe(node.supernode, identity: me, group: Self.group))?.load == 150 },
+                    "3 of 20 ports held")
+            #expect(node.counter("queries") >= 2)
 
             // An impostor at the same address cannot answer for another id: the handshake fails.
             var impostor = node.supernode
@@ -46,7 +46,8 @@ struct ShadowDiscoveryTests {
                 for node in [dear, cheap] {
                     let record = try #require(node.network.environment.services.announced.first { $0.type == "shadow" })
                     #expect(record.prices?.meters["bytes_relayed"] != nil, "\(record)")
-                    let probe = try await SupernodeProbe.probe(node.supernode, identity: KeyPair.random(), group: Self.group)
+                    var probe = try await SupernodeProbe.probe(node.supernode, identity: KeyPair.random(), group: Self.group)
+                    probe.roundTrip = .milliseconds(1)  // the same for both: the prices decide
                     candidates.append(SupernodeRanking.Candidate(probe: probe, price: SupernodeRanking.price(of: record.prices)))
                 }
                 #expect(candidates.map { $0.price?.micro } == [2_000_000_000, 1_000_000_000])

@@ -143,15 +143,20 @@ struct ShadowLimitsTests {
             let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
             let ports = try ["a", "b"].map { name in Int(try #require(endpoints.first { $0.name == name }).port) }
             // Both directions count, and a full budget lets its burst (a quarter second's worth)
-            // through at once: `size` bytes echoed take (2 * size - burst) / rate.
+            // through at once: `size` bytes echoed take (2 * size - burst) / rate. Each connection
+            // may also pass two buffers (64 KiB each) unmetered by time: its first read (SwiftNIO
+            // reads once as reading turns on; a spare data connection has a read armed already)
+            // and a last one whose debt is never waited for.
             let size = 2_000_000
+            func allowance(connections: Int) -> Double { Double(connections * 2 * 65_536) }
 
             // One stream on one mapping: the mapping's rate binds.
             // The cap holds within 10 % (never faster); slower than it only by the relay's own
             // pace (loose, as the machine may be loaded).
             let one = try await Self.timedEcho(ports[0], size: size)
             let expectedOne = (2 * Double(size) - mappingRate / 4) / mappingRate
-            #expect(one >= expectedOne * 0.9 && one <= expectedOne * 1.5, "one mapping: \(one) s, expected \(expectedOne) s")
+            let fastestOne = (2 * Double(size) - mappingRate / 4 - allowance(connections: 2)) / mappingRate
+            #expect(one >= fastestOne * 0.9 && one <= expectedOne * 1.5, "one mapping: \(one) s, expected \(expectedOne) s")
 
             // Both mappings at once: the client's rate binds (each mapping alone would allow more).
             // If the two do not share it evenly, the one left last runs at its mapping's rate,
@@ -162,7 +167,8 @@ struct ShadowLimitsTests {
             async let second = Self.timedEcho(ports[1], size: size)
             let both = max(try await first, try await second)
             let expectedBoth = (4 * Double(size) - clientRate / 4) / clientRate
-            #expect(both >= expectedBoth * 0.9 && both <= expectedBoth * 1.5, "two mappings: \(both) s, expected \(expectedBoth) s")
+            let fastestBoth = (4 * Double(size) - clientRate / 4 - allowance(connections: 4)) / clientRate
+            #expect(both >= fastestBoth * 0.9 && both <= expectedBoth * 1.5, "two mappings: \(both) s, expected \(expectedBoth) s")
             print("ShadowLimitsTests: one mapping \(one) s (expected \(expectedOne)), two \(both) s (expected \(expectedBoth))")
             running.cancel()
             _ = await running.value

@@ -91,4 +91,32 @@ struct ShadowSpareTests {
             await echo.close()
         }
     }
+
+    @Test func aStreamOverASpareOutlivesItsControlConnection() async throws {
+        try await Supernode.with { node in
+            let echo = try await TCPEchoServer(group: Self.group)
+            let identity = KeyPair.random()
+            let services = [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)]
+            let first = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group)
+            let (endpoints, _, running) = try await ShadowRelayTests.expose(first)
+            #expect(await eventually { node.counter("spares_joined") == 2 })
+            let held = try RawTCPClient(port: Int(try #require(endpoints.first?.port)))
+            try held.send("x")
+            #expect(try await held.read(timeout: 5) { !$0.isEmpty }.bytes == Array("x".utf8))
+            #expect(node.counter("streams_spare") == 1)
+
+            // The same node connects again (as after a network change): the supernode closes the
+            // first control connection. The stream lives on, as one attached the other way does.
+            let second = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group)
+            let (_, _, again) = try await ShadowRelayTests.expose(second)
+            try held.send("y")
+            #expect(try await held.read(timeout: 5) { !$0.isEmpty }.bytes == Array("y".utf8))
+            held.close()
+            running.cancel()
+            again.cancel()
+            _ = await running.value
+            _ = await again.value
+            await echo.close()
+        }
+    }
 }

@@ -23,15 +23,23 @@ struct SupernodeRankingTests {
     }
 
     @Test func theCheapestComeFirstWithinTenPercent() {
-        let ranked = Self.order([Self.candidate(1, milliseconds: 1, load: 0, price: 2_000_000), Self.candidate(2, milliseconds: 9, load: 0, price: 1_000_000),
+        let ranked = Self.order([Self.candidate(1, milliseconds: 3, load: 0, price: 2_000_000), Self.candidate(2, milliseconds: 8, load: 0, price: 1_000_000),
                                  Self.candidate(3, milliseconds: 5, load: 0, price: 1_090_000)])
         #expect(ranked == ["127.0.0.3", "127.0.0.2", "127.0.0.1"], "3 is within 10 % of 2 and faster; 1 is dearer")
-        #expect(Self.order([Self.candidate(1, milliseconds: 1, load: 0, price: nil), Self.candidate(2, milliseconds: 9, load: 0, price: 5)])
+        #expect(Self.order([Self.candidate(1, milliseconds: 2, load: 0, price: nil), Self.candidate(2, milliseconds: 5, load: 0, price: 5)])
                 == ["127.0.0.2", "127.0.0.1"], "no price counts as dearer")
-        #expect(Self.order([Self.candidate(1, milliseconds: 1, load: 0, price: 1, currency: "sat"), Self.candidate(2, milliseconds: 9, load: 0, price: 5)])
-                == ["127.0.0.1", "127.0.0.2"], "the lowest figure sets the currency; the other cannot be compared")
+        #expect(Self.order([Self.candidate(1, milliseconds: 2, load: 0, price: 1, currency: "sat"), Self.candidate(2, milliseconds: 3, load: 0, price: 5),
+                            Self.candidate(3, milliseconds: 4, load: 0, price: 5)])
+                == ["127.0.0.2", "127.0.0.3", "127.0.0.1"], "compared in the currency most use; another cannot be compared")
         #expect(Self.order([Self.candidate(1, milliseconds: 9, load: 0, price: nil), Self.candidate(2, milliseconds: 1, load: 0, price: nil)])
                 == ["127.0.0.2", "127.0.0.1"], "without any prices, speed decides")
+    }
+
+    @Test func aDistantSupernodeDoesNotComeFirstByItsPriceAlone() {
+        #expect(Self.order([Self.candidate(1, milliseconds: 40, load: 0, price: 0), Self.candidate(2, milliseconds: 10, load: 0, price: 9_000_000)])
+                == ["127.0.0.2", "127.0.0.1"], "4 times slower: speed decides")
+        #expect(Self.order([Self.candidate(1, milliseconds: 25, load: 0, price: 0), Self.candidate(2, milliseconds: 10, load: 0, price: 9_000_000)])
+                == ["127.0.0.1", "127.0.0.2"], "within 3 times: the free one")
     }
 
     @Test func aFullSupernodeIsTriedLastWhateverItCosts() {

@@ -46,7 +46,7 @@ struct TLSClientHelloTests {
         let good = Self.hello([(0, Self.serverName(["a.b"]))])
         var cases: [(String, [UInt8])] = [
             ("plain HTTP", Array("GET / HTTP/1.1\r\n\r\n".utf8)),
-            ("an SSLv2-style record version", Self.hello(nil, recordVersion: 0)),
+            ("a record of SSL 3.0, not TLS", Self.hello(nil, recordVersion: 0)),
             ("a session id over 32 bytes", Self.hello(nil, sessionId: 33)),
             ("two server_name extensions", Self.hello([(0, Self.serverName(["a.b"])), (0, Self.serverName(["c.d"]))])),
             ("two host names", Self.hello([(0, Self.serverName(["a.b", "c.d"]))])),

@@ -39,6 +39,13 @@ public struct ServiceRecord: Sendable, Equatable {
 
         /// Most meters a record lists.
         public static let maxMeters = 16
+
+        /// 1 to 16 of [A-Za-z0-9_-]: what a currency's name may be, so that it prints safely.
+        public static func isValidCurrency(_ name: String) -> Bool {
+            (1...16).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || byte == 0x5f || byte == 0x2d
+            }
+        }
     }
 
     public var type: String
@@ -111,9 +118,11 @@ public struct ServiceRecord: Sendable, Equatable {
     }
 
     /// The prices in `m` and `c`; nil unless both are there and well formed (at most
-    /// `Prices.maxMeters` meters, each three unsigned integers, a period above 0).
+    /// `Prices.maxMeters` meters, each three unsigned integers, a period above 0; a currency
+    /// `Prices.isValidCurrency` accepts).
     private static func prices(_ meters: CBOR?, currency: CBOR?) -> Prices? {
-        guard case .map(let entries)? = meters, entries.count <= Prices.maxMeters, case .text(let currency)? = currency else { return nil }
+        guard case .map(let entries)? = meters, entries.count <= Prices.maxMeters, case .text(let currency)? = currency,
+              Prices.isValidCurrency(currency) else { return nil }
         var read: [String: MeterPrice] = [:]
         for entry in entries {
             guard case .array(let numbers) = entry.value, numbers.count == 3, case .unsigned(let free) = numbers[0],

@@ -44,6 +44,9 @@ public struct BillingSection: Sendable, Equatable {
     init(_ table: StrictTable) throws(ManifestError) {
         var table = table
         currency = try table.string("currency") ?? "credit"
+        guard ServiceRecord.Prices.isValidCurrency(currency) else {
+            throw table.error("currency", "\"\(currency)\" is not a currency name (1 to 16 of letters, digits, _ and -)")
+        }
         defaultPlan = try table.string("default_plan")
         if var plansTable = try table.table("plans") {
             for name in plansTable.keys {
@@ -71,10 +74,12 @@ public struct BillingSection: Sendable, Equatable {
                 guard free >= 0 else { throw priceTable.error("free", "must not be negative") }
                 let price = try priceTable.number("price") ?? 0
                 guard price >= 0, price.isFinite else { throw priceTable.error("price", "must be a non-negative number") }
-                // The ledger counts money in micro-units: a finer price would bill nothing at all.
-                guard price == 0 || Money.micro(price) > 0 else {
-                    throw priceTable.error("price", "\(price) is finer than the ledger's smallest amount, 0.000001 per unit; "
-                                           + "price a larger unit, or make it 0 (free)")
+                // The ledger counts money in whole micro-units: a finer price would be billed rounded
+                // (one below half a micro-unit not at all).
+                let micro = price * Double(Money.microPerUnit)
+                guard abs(micro - micro.rounded()) < 1e-6 else {
+                    throw priceTable.error("price", "\(price) is finer than the ledger's smallest amount, 0.000001: use a whole number "
+                                           + "of millionths (\(Money.text(Money.micro(price))) is the nearest), or price a larger unit")
                 }
                 let limit = try priceTable.integer("limit")
                 if let limit, limit < 0 { throw priceTable.error("limit", "must not be negative") }
@@ -87,10 +92,13 @@ public struct BillingSection: Sendable, Equatable {
         return Plan(periodSeconds: period, meters: meters)
     }
 
-    /// The default plan's prices for service records, as the ledger counts them (no meters: free).
-    public var servicePrices: ServiceRecord.Prices {
+    /// The default plan's prices for service records, as the ledger counts them (no meters: free);
+    /// nil when there are more meters than a record lists.
+    public var servicePrices: ServiceRecord.Prices? {
         guard let name = defaultPlan, let plan = plans[name] else { return ServiceRecord.Prices(currency: currency, meters: [:]) }
-        let meters = plan.meters.sorted { $0.key < $1.key }.prefix(ServiceRecord.Prices.maxMeters).map { meter, price in
+        // All of them or none: a meter left out would read as free.
+        guard plan.meters.count <= ServiceRecord.Prices.maxMeters else { return nil }
+        let meters = plan.meters.sorted { $0.key < $1.key }.map { meter, price in
             (meter, ServiceRecord.MeterPrice(freeUnits: UInt64(price.freeUnits), microPrice: UInt64(max(0, Money.micro(price.pricePerUnit))),
                                              periodSeconds: UInt64(plan.periodSeconds)))
         }

@@ -168,8 +168,9 @@ public final class ShadowClient: Sendable {
     }
 
     /// Dials `spares` spare data connections for the session of `control`, and another each time
-    /// one is taken for a stream. One the supernode closes unused (it keeps fewer) is not
-    /// replaced; all close with `control`.
+    /// one is taken for a stream. One that closes unused is dialed again a second later, unless
+    /// the supernode refused it (it keeps no more). Those still waiting close with `control`;
+    /// those taken are streams, which outlive it.
     private func keepSpares(control: Channel, events: @escaping @Sendable (Event) -> Void) {
         guard spares > 0 else { return }
         spareSession.withLock { $0 = (control, 0, true) }
@@ -178,14 +179,17 @@ public final class ShadowClient: Sendable {
 
     /// A public connection found no spare ready: one more, unless the session has `maxSpares`.
     private func addSpareWhenShort(events: @escaping @Sendable (Event) -> Void) {
-        guard let control = spareSession.withLock({ session in
-            session.flatMap { $0.mayGrow && $0.waiting < Self.maxSpares ? $0.control : nil }
+        // Counted at once, under the same lock as the check: a burst cannot overshoot.
+        guard let control = spareSession.withLock({ session -> Channel? in
+            guard let current = session, current.mayGrow, current.waiting < Self.maxSpares else { return nil }
+            session!.waiting += 1
+            return current.control
         }) else { return }
-        dialSpare(control: control, events: events)
+        dialSpare(control: control, events: events, counted: true)
     }
 
     /// Counts one spare of `control`'s session more (`change` 1) or less (-1); `refused`: the
-    /// supernode closed it unused, so the session adds no more.
+    /// supernode refused it, so the session adds no more.
     private func countSpare(_ change: Int, of control: Channel, refused: Bool = false) {
         spareSession.withLock { session in
             guard session?.control === control else { return }
@@ -194,9 +198,12 @@ public final class ShadowClient: Sendable {
         }
     }
 
-    private func dialSpare(control: Channel, events: @escaping @Sendable (Event) -> Void) {
-        guard control.isActive else { return }
-        countSpare(1, of: control)
+    private func dialSpare(control: Channel, events: @escaping @Sendable (Event) -> Void, counted: Bool = false) {
+        guard control.isActive else {
+            if counted { countSpare(-1, of: control) }
+            return
+        }
+        if !counted { countSpare(1, of: control) }
         let loop = group.next()
         dialAuthenticated(on: loop, halfClosable: true).whenComplete { [weak self] outcome in
             guard case .success(let channel) = outcome else {
@@ -207,17 +214,21 @@ public final class ShadowClient: Sendable {
                 self?.countSpare(-1, of: control)
                 return channel.close(promise: nil)
             }
-            control.closeFuture.whenComplete { _ in channel.close(promise: nil) }
-            // A spare leaves the count once taken (its replacement joins it) or closed unused.
-            let taken = NIOLoopBound(Box(false), eventLoop: channel.eventLoop)
-            channel.closeFuture.whenComplete { _ in
-                if !taken.value.value { self?.countSpare(-1, of: control, refused: control.isActive) }
-            }
             let spare = SpareConnectionHandler { stream, mapping, source in
-                taken.value.value = true
                 self?.countSpare(-1, of: control)
                 self?.dialSpare(control: control, events: events)
                 self?.openStream(stream, mapping: mapping, source: source, spare: channel, events: events)
+            }
+            let bound = NIOLoopBound(spare, eventLoop: channel.eventLoop)
+            control.closeFuture.whenComplete { _ in
+                channel.eventLoop.execute { if !bound.value.isOpen { channel.close(promise: nil) } }
+            }
+            channel.closeFuture.whenComplete { _ in
+                let handler = bound.value
+                guard !handler.isOpen else { return }
+                self?.countSpare(-1, of: control, refused: handler.wasRefused)
+                guard control.isActive, !handler.wasRefused else { return }
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { self?.dialSpare(control: control, events: events) }
             }
             do {
                 try channel.pipeline.syncOperations.addHandler(spare)
@@ -327,8 +338,3 @@ private final class AuthenticationWaiter: ChannelInboundHandler {
     }
 }
 
-/// A value a closure on one event loop changes for another closure on the same loop.
-private final class Box<Value> {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}

@@ -5,9 +5,11 @@ import CarrierCore
 ///
 /// 1. those with public ports left before full ones (a full one is still tried last: it keeps a
 ///    returning client's ports);
-/// 2. the cheapest before the others: a price within 10 % of the lowest counts as the lowest; a
-///    price in another currency than the lowest's, or none, counts as dearer;
-/// 3. the shortest round trip, lengthened by load: `roundTrip × (1 + 2 × load)`, so a supernode
+/// 2. among those near the best score (at most 3 times it), the cheapest before the others: a
+///    price within 10 % of the lowest counts as the lowest; prices are compared in the currency
+///    most candidates use, and one in another currency, or none, counts as dearer. A distant
+///    supernode cannot come first by its price alone;
+/// 3. the score: the round trip lengthened by load, `roundTrip × (1 + 2 × load)`, so a supernode
 ///    half full must answer twice as fast as an empty one to come first.
 ///
 /// ```swift
@@ -52,20 +54,27 @@ public enum SupernodeRanking {
 
     /// `candidates` in the order to try them.
     public static func ranked(_ candidates: [Candidate]) -> [Candidate] {
-        let cheapest = candidates.compactMap(\.price).min { $0.micro < $1.micro }
-        func cheap(_ candidate: Candidate) -> Bool {
-            guard let cheapest, let price = candidate.price else { return cheapest == nil }
-            return price.currency == cheapest.currency && Double(price.micro) <= Double(cheapest.micro) * 1.1
-        }
         func score(_ candidate: Candidate) -> Double {
             let seconds = Double(candidate.probe.roundTrip.components.seconds) + Double(candidate.probe.roundTrip.components.attoseconds) / 1e18
             return seconds * (1 + 2 * Double(candidate.probe.load) / 1000)
         }
+        func full(_ candidate: Candidate) -> Bool { candidate.probe.load >= 1000 }
+        let open = candidates.filter { !full($0) }
+        let best = open.map(score).min() ?? 0
+        let near = open.filter { score($0) <= best * 3 }
+        // The currency most near candidates price in (ties: the first by name).
+        let currencies = Dictionary(grouping: near.compactMap { $0.price?.currency }, by: { $0 })
+        let currency = currencies.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
+        let cheapest = near.compactMap(\.price).filter { $0.currency == currency }.map(\.micro).min()
+        func cheap(_ candidate: Candidate) -> Bool {
+            guard !full(candidate), score(candidate) <= best * 3 else { return false }
+            guard let cheapest else { return true }
+            guard let price = candidate.price, price.currency == currency else { return false }
+            return Double(price.micro) <= Double(cheapest) * 1.1
+        }
         return candidates.sorted { first, second in
-            let full = (first.probe.load >= 1000, second.probe.load >= 1000)
-            if full.0 != full.1 { return !full.0 }
-            let cheapness = (cheap(first), cheap(second))
-            if cheapness.0 != cheapness.1 { return cheapness.0 }
+            if full(first) != full(second) { return !full(first) }
+            if cheap(first) != cheap(second) { return cheap(first) }
             return score(first) < score(second)
         }
     }

@@ -22,15 +22,17 @@ public enum TLSClientHello {
 
     /// The outcome of the first bytes of a connection.
     public static func parse(_ bytes: some Collection<UInt8>) -> Outcome {
-        let bytes = Array(bytes.prefix(recordHeader + maxRecord))
-        guard let first = bytes.first else { return .needMore }
+        // The header alone first: a record still arriving is not copied again on every read.
+        let header = Array(bytes.prefix(recordHeader))
+        guard let first = header.first else { return .needMore }
         // A handshake record (22) of TLS 1.x (3.1 to 3.4; ClientHellos say 3.1 for the record).
         guard first == 22 else { return .malformed }
-        guard bytes.count >= recordHeader else { return .needMore }
-        guard bytes[1] == 3, (1...4).contains(bytes[2]) else { return .malformed }
-        let length = Int(bytes[3]) << 8 | Int(bytes[4])
+        guard header.count == recordHeader else { return .needMore }
+        guard header[1] == 3, (1...4).contains(header[2]) else { return .malformed }
+        let length = Int(header[3]) << 8 | Int(header[4])
         guard length >= 4, length <= maxRecord else { return .malformed }
         guard bytes.count >= recordHeader + length else { return .needMore }
+        let bytes = Array(bytes.prefix(recordHeader + length))
         var reader = Reader(bytes[recordHeader..<(recordHeader + length)])
         return (try? clientHello(&reader)) ?? .malformed
     }
