@@ -25,7 +25,7 @@ import NIOPosix
 /// `shadow` at `tcp://{host}:PORT` and bills meters `bytes_relayed` (bytes, both ways) and
 /// `connection_seconds` per client.
 final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
-    // @unchecked: `tunnel`, `relay`, `group` and `signing` are set in start and cleared in stop,
+    // @unchecked: `tunnel`, `relay`, `group` and `hostCalls` are set in start and cleared in stop,
     // both on the host's executor.
     static let id = "org.carrier.shadow"
     static let version = "0.1.0"
@@ -42,7 +42,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
     private let limits: ShadowLimits
     private let virtualHosts: VirtualHosts?
     private var group: MultiThreadedEventLoopGroup?
-    private var signing: NIOThreadPool?
+    private var hostCalls: NIOThreadPool?
     private var relay: ShadowRelay?
     private var tunnel: Channel?
     /// The shared HTTP and TLS ports' listeners.
@@ -134,9 +134,9 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         let ports = try PortAssignments(path: storage + "/shadow.sqlite", range: publicPorts, reserveSeconds: reserveSeconds)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         self.group = group
-        let signing = NIOThreadPool(numberOfThreads: 2)
-        signing.start()
-        self.signing = signing
+        let hostCalls = NIOThreadPool(numberOfThreads: 2)
+        hostCalls.start()
+        self.hostCalls = hostCalls
         let host = self.host
         let count: @Sendable (String) -> Void = { name in host.counterAdd("shadow_" + name) }
         let hooks = ShadowRelay.Hooks(
@@ -157,7 +157,8 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
                 host.counterAdd("shadow_bytes_relayed", Double(bytes))
             },
             count: count)
-        let relay = ShadowRelay(ports: ports, group: group, listenHost: listenHost, limits: limits, virtualHosts: virtualHosts, hooks: hooks)
+        let relay = ShadowRelay(ports: ports, group: group, hostCalls: hostCalls, listenHost: listenHost, limits: limits,
+                                virtualHosts: virtualHosts, hooks: hooks)
         self.relay = relay
         for (key, port, reading) in [("httpPort", virtualHosts?.httpPort, SharedPortReading.http), ("tlsPort", virtualHosts?.tlsPort, .tls)] {
             guard let port else { continue }
@@ -180,7 +181,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             }
         }
         guard let node = Id(bytes: host.nodeId) else { throw PluginError("the host's node id is not 32 bytes") }
-        let tunnel = try TunnelServer.bind(host: listenHost, port: tunnelPort, node: node, relay: relay, signing: signing,
+        let tunnel = try TunnelServer.bind(host: listenHost, port: tunnelPort, node: node, relay: relay, signing: hostCalls,
                                            sign: { try host.sign($0) }, count: count).wait()
         self.tunnel = tunnel
         let port = tunnel.localAddress?.port ?? tunnelPort
@@ -202,8 +203,8 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         relay = nil
         try? group?.syncShutdownGracefully()
         group = nil
-        try? signing?.syncShutdownGracefully()
-        signing = nil
+        try? hostCalls?.syncShutdownGracefully()
+        hostCalls = nil
     }
 
     func health() -> (PluginHealth, String) {

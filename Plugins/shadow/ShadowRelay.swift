@@ -127,6 +127,8 @@ final class ShadowRelay: Sendable {
     }
 
     let group: EventLoopGroup
+    /// Threads for host calls that may block (a round trip to the host under process isolation).
+    let hostCalls: NIOThreadPool
     let listenHost: String
     let limits: ShadowLimits
     /// The shared ports' names; nil when the supernode has neither.
@@ -134,8 +136,9 @@ final class ShadowRelay: Sendable {
     private let hooks: Hooks
     private let state: Mutex<State>
 
-    init(ports: sending PortAssignments, group: EventLoopGroup, listenHost: String, limits: ShadowLimits, virtualHosts: VirtualHosts?,
-         hooks: Hooks) {
+    init(ports: sending PortAssignments, group: EventLoopGroup, hostCalls: NIOThreadPool, listenHost: String, limits: ShadowLimits,
+         virtualHosts: VirtualHosts?, hooks: Hooks) {
+        self.hostCalls = hostCalls
         self.virtualHosts = virtualHosts
         let perMinute = Double(limits.connectionsPerSourcePerMinute)
         state = Mutex(State(ports: ports, connectionRates: TokenBuckets(rate: perMinute / 60, burst: max(1, perMinute / 4))))
@@ -174,16 +177,30 @@ final class ShadowRelay: Sendable {
         guard !requests.isEmpty, Set(requests.map(\.name)).count == requests.count else {
             return loop.makeSucceededFuture(.refused("expose needs mappings with distinct names (a TCP and a UDP mapping need two)"))
         }
-        let plan = hooks.plan(client), clientLimits = limits.client(onPlan: plan)
-        guard requests.count <= clientLimits.mappingsPerClient else {
-            hooks.count("refused_mappings")
-            let on = plan.map { " on plan \($0)" } ?? ""
-            return loop.makeSucceededFuture(.refused("at most \(clientLimits.mappingsPerClient) mappings per client\(on)"))
+        // The plan and the billing decision are host calls, a round trip each under process
+        // isolation: asked on `hostCalls`' threads, never on the event loop.
+        let hooks = self.hooks
+        return hostCalls.runIfActive(eventLoop: loop) { (hooks.plan(client), hooks.mayServe(client)) }.flatMap { plan, allowed in
+            let clientLimits = self.limits.client(onPlan: plan)
+            guard requests.count <= clientLimits.mappingsPerClient else {
+                hooks.count("refused_mappings")
+                let on = plan.map { " on plan \($0)" } ?? ""
+                return loop.makeSucceededFuture(.refused("at most \(clientLimits.mappingsPerClient) mappings per client\(on)"))
+            }
+            guard allowed else {
+                hooks.count("refused_payment")
+                return loop.makeSucceededFuture(.refused("payment required: the client's plan does not allow more relaying"))
+            }
+            return self.grant(requests, for: client, limits: clientLimits, control: control)
+        }.flatMapErrorThrowing { error in
+            .refused("the supernode is stopping: \(error)")
         }
-        guard hooks.mayServe(client) else {
-            hooks.count("refused_payment")
-            return loop.makeSucceededFuture(.refused("payment required: the client's plan does not allow more relaying"))
-        }
+    }
+
+    /// `expose` once the client may have `requests` under `clientLimits`.
+    private func grant(_ requests: [MappingRequest], for client: Id, limits clientLimits: ClientLimits,
+                       control: Channel) -> EventLoopFuture<ControlMessage> {
+        let loop = control.eventLoop
         let (previous, staleSpares) = state.withLock { state in
             state.hostNames = state.hostNames.filter { $0.value.client != client }
             return (state.sessions.removeValue(forKey: client), state.spares.removeValue(forKey: client) ?? [])

@@ -48,11 +48,14 @@ struct ShadowCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The supernode to use (its node id), or auto.", valueName: "ID|auto")) var supernode = "auto"
         @Option(help: ArgumentHelp("Admit only sources in this range (repeatable).", valueName: "CIDR")) var allow: [String] = []
         @Option(help: ArgumentHelp("Refuse sources in this range (repeatable).", valueName: "CIDR")) var deny: [String] = []
+        @Option(help: ArgumentHelp("Data connections to keep ready, so a new public connection skips a handshake (0-8).",
+                                   valueName: "N")) var spares = 0
         @OptionGroup var client: DHTCommand.ClientOptions
 
         func run() async throws {
             try await reportingFailures {
                 guard MappingRequest.isValidName(name) else { throw CommandFailure("--name \(name): 1 to 32 of [a-z0-9-]") }
+                guard (0...ShadowClient.maxSpares).contains(spares) else { throw CommandFailure("--spares \(spares): 0 to \(ShadowClient.maxSpares)") }
                 guard var service = ShadowService(name: name, target: target, transport: udp ? .udp : .tcp),
                       !(udp && target.hasPrefix("tcp://")) else { throw CommandFailure("\(target) is not tcp://HOST:PORT or udp://HOST:PORT") }
                 for (option, texts) in [("--allow", allow), ("--deny", deny)] {
@@ -67,7 +70,7 @@ struct ShadowCommand: AsyncParsableCommand {
                 guard !client.network.bootstrapNodes.isEmpty else { throw CommandFailure("--bootstrap is required: a node to join through (ID@HOST:PORT)") }
                 StopSignal.install()
                 let node = try await client.network.startNode(identity: identity, dataDirectory: client.dataDirectory.path, defaultPort: 0)
-                let exposer = ShadowExposer(identity: identity, node: node, service: service, wanted: wanted, json: client.json)
+                let exposer = ShadowExposer(identity: identity, node: node, service: service, wanted: wanted, spares: spares, json: client.json)
                 let running = Task { await exposer.run() }
                 _ = await StopSignal.wait()
                 running.cancel()
@@ -137,6 +140,8 @@ struct ShadowExposer: Sendable {
     let node: DHTNode
     let service: ShadowService
     let wanted: Id?
+    /// Spare data connections to keep (`ShadowClient`'s `spares`).
+    let spares: Int
     let json: Bool
 
     func run() async {
@@ -154,7 +159,7 @@ struct ShadowExposer: Sendable {
             Console.progress("exposing \(service.name) through \(chosen.id.base58) at \(chosen.host):\(chosen.port)"
                              + " (answered in \(Self.milliseconds(best.probe.roundTrip)) ms, \(best.probe.load / 10) % of its ports held"
                              + (best.price.map { ", \(Self.money($0)) per GB and hour" } ?? "") + ")")
-            let client = ShadowClient(identity: identity, supernode: chosen, services: [service], group: group, giveUpAfter: 3)
+            let client = ShadowClient(identity: identity, supernode: chosen, services: [service], group: group, giveUpAfter: 3, spares: spares)
             let announcer = PeerAnnouncer(identity: identity, node: node, name: service.name, transport: service.transport)
             let ended = await client.run { event in report(event, client: client, announcer: announcer) }
             announcer.stop()

@@ -124,7 +124,7 @@ enum ShadowBenchmark {
             ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port),
             ShadowService(name: "iperf", targetHost: "127.0.0.1", targetPort: iperfPort),
             ShadowService(name: "web", targetHost: "127.0.0.1", targetPort: web.port),
-        ], group: group)
+        ], group: group, spares: 2)
         let exposed = Exposed()
         let running = Task { await client.run { if case .exposed(let endpoints) = $0 { exposed.set(endpoints) } } }
         defer { running.cancel(); iperfServer?.stop() }
@@ -269,7 +269,7 @@ enum ShadowBenchmark {
 
         let idle = (0..<idleClients).map { _ in
             ShadowClient(identity: KeyPair.random(), supernode: supernode,
-                         services: [ShadowService(name: "idle", targetHost: "127.0.0.1", targetPort: echo.port)], group: group)
+                         services: [ShadowService(name: "idle", targetHost: "127.0.0.1", targetPort: echo.port)], group: group, spares: 2)
         }
         let exposed = idle.map { _ in Exposed() }
         let sessions = zip(idle, exposed).map { client, seen in

@@ -315,8 +315,8 @@ if selected("shadow") {
         }
         row("1 KiB round trip, p50", shadow.roundTrip.tunnel.p50, shadow.roundTrip.direct.p50)
         row("1 KiB round trip, p99", shadow.roundTrip.tunnel.p99, shadow.roundTrip.direct.p99)
-        row("new connection to first byte, p50", shadow.firstByte.tunnel.p50, shadow.firstByte.direct.p50)
-        row("new connection to first byte, p99", shadow.firstByte.tunnel.p99, shadow.firstByte.direct.p99)
+        row("new connection to first byte, 2 spares, p50", shadow.firstByte.tunnel.p50, shadow.firstByte.direct.p50)
+        row("new connection to first byte, 2 spares, p99", shadow.firstByte.tunnel.p99, shadow.firstByte.direct.p99)
         row("  the same without spares, p50", shadow.firstByteWithoutSpares.p50, shadow.firstByte.direct.p50)
         row("  the same without spares, p99", shadow.firstByteWithoutSpares.p99, shadow.firstByte.direct.p99)
         for http in shadow.http {

@@ -24,7 +24,8 @@ struct ShadowSpareTests {
         try await Supernode.with { node in
             let echo = try await TCPEchoServer(group: Self.group)
             let client = ShadowClient(identity: KeyPair.random(), supernode: node.supernode,
-                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group)
+                                      services: [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)], group: Self.group,
+                                      spares: 2)
             let (endpoints, _, running) = try await ShadowRelayTests.expose(client)
             let port = Int(try #require(endpoints.first?.port))
             #expect(await eventually { node.counter("spares_joined") == 2 })
@@ -97,7 +98,7 @@ struct ShadowSpareTests {
             let echo = try await TCPEchoServer(group: Self.group)
             let identity = KeyPair.random()
             let services = [ShadowService(name: "echo", targetHost: "127.0.0.1", targetPort: echo.port)]
-            let first = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group)
+            let first = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group, spares: 2)
             let (endpoints, _, running) = try await ShadowRelayTests.expose(first)
             #expect(await eventually { node.counter("spares_joined") == 2 })
             let held = try RawTCPClient(port: Int(try #require(endpoints.first?.port)))
@@ -107,7 +108,7 @@ struct ShadowSpareTests {
 
             // The same node connects again (as after a network change): the supernode closes the
             // first control connection. The stream lives on, as one attached the other way does.
-            let second = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group)
+            let second = ShadowClient(identity: identity, supernode: node.supernode, services: services, group: Self.group, spares: 2)
             let (_, _, again) = try await ShadowRelayTests.expose(second)
             try held.send("y")
             #expect(try await held.read(timeout: 5) { !$0.isEmpty }.bytes == Array("y".utf8))
