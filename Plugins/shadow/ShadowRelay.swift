@@ -47,28 +47,32 @@ final class ShadowRelay: Sendable {
         }
     }
 
-    /// A public connection handed to a spare data connection.
-    struct AdoptedStream: Sendable {
+    /// A public connection admitted as a stream: what its data connection needs to relay it.
+    struct PublicStream: Sendable {
         var id: UInt64
         var mapping: String
+        /// The outside address, `ip:port`, as `open` tells the client.
         var source: String
         var publicChannel: Channel
+        /// The public connection's relay handler, keeping what arrives until the stream is attached.
         var plain: NIOLoopBound<PlainRelayHandler>
+        /// The budgets the data connection's reads spend.
         var budgets: [ByteBudget]
+
+        /// The `open` that asks the client to relay it.
+        var open: ShadowFrame { .control(.open(stream: id, mapping: mapping, source: source)) }
     }
 
     /// A client's data connection kept ready; `adopt` (on its event loop) makes it a stream's.
     private struct Spare {
         var channel: Channel
-        var adopt: @Sendable (AdoptedStream) -> Void
+        var adopt: @Sendable (PublicStream) -> Void
     }
 
+    /// A stream waiting for the client's data connection (`attach`) until `timeout`.
     private struct Pending {
         var client: Id
-        var channel: Channel
-        /// The public connection's relay handler, keeping what arrives until the stream is attached.
-        var plain: NIOLoopBound<PlainRelayHandler>
-        var budgets: [ByteBudget]
+        var stream: PublicStream
         var timeout: Scheduled<Void>
     }
 
@@ -294,7 +298,7 @@ final class ShadowRelay: Sendable {
         session?.listeners.forEach { $0.close(promise: nil) }
         for stream in waiting {
             stream.timeout.cancel()
-            stream.channel.close(promise: nil)
+            stream.stream.publicChannel.close(promise: nil)
         }
     }
 
@@ -322,7 +326,7 @@ final class ShadowRelay: Sendable {
     /// Keeps `channel`, a data connection of connected `client` that said `spare`, for its next
     /// public connection; false (refused and counted) when the client is not connected or has
     /// `limits.sparesPerClient` already.
-    func addSpare(_ channel: Channel, client: Id, adopt: @escaping @Sendable (AdoptedStream) -> Void) -> Bool {
+    func addSpare(_ channel: Channel, client: Id, adopt: @escaping @Sendable (PublicStream) -> Void) -> Bool {
         let added = state.withLock { state -> Bool in
             guard state.sessions[client] != nil, state.spares[client, default: []].count < limits.sparesPerClient else { return false }
             state.spares[client, default: []].append(Spare(channel: channel, adopt: adopt))
@@ -342,19 +346,23 @@ final class ShadowRelay: Sendable {
     /// A public connection whose spare was gone when it came to be relayed: it waits for a data
     /// connection asked for on the control connection, as without spares (closed when the client
     /// is gone).
-    func openOnControl(_ stream: AdoptedStream, client: Id) {
+    func openOnControl(_ stream: PublicStream, client: Id) {
         hooks.count("spares_lost")
         let control = state.withLock { state -> Channel? in
             guard let session = state.sessions[client], stream.publicChannel.isActive else { return nil }
-            let timeout = stream.publicChannel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
-                self?.attachTimedOut(stream.id)
-            }
-            state.pending[stream.id] = Pending(client: client, channel: stream.publicChannel, plain: stream.plain, budgets: stream.budgets,
-                                               timeout: timeout)
+            awaitDataConnection(stream, client: client, in: &state)
             return session.control
         }
         guard let control else { return stream.publicChannel.close(promise: nil) }
-        control.writeAndFlush(ShadowFrame.control(.open(stream: stream.id, mapping: stream.mapping, source: stream.source)), promise: nil)
+        control.writeAndFlush(stream.open, promise: nil)
+    }
+
+    /// Registers `stream` as waiting for `client`'s data connection, closed after `attachSeconds`.
+    private func awaitDataConnection(_ stream: PublicStream, client: Id, in state: inout State) {
+        let timeout = stream.publicChannel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
+            self?.attachTimedOut(stream.id)
+        }
+        state.pending[stream.id] = Pending(client: client, stream: stream, timeout: timeout)
     }
 
     // MARK: Streams
@@ -383,7 +391,7 @@ final class ShadowRelay: Sendable {
         let accepted = ContinuousClock.now
         let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
-        let opened = state.withLock { state -> Result<(UInt64, Channel, [ByteBudget], ClientLimits, Spare?), Refusal>? in
+        let opened = state.withLock { state -> Result<(PublicStream, Channel, ClientLimits, Spare?), Refusal>? in
             guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
             guard state.allowConnection("\(mapping.port) \(address.ipAddress ?? "")") else { return .failure(.rate) }
             guard usage.streams < usage.limits.streamsPerClient, usage.mappingStreams[name, default: 0] < usage.limits.streamsPerMapping else {
@@ -393,16 +401,11 @@ final class ShadowRelay: Sendable {
             usage.mappingStreams[name, default: 0] += 1
             state.usage[client] = usage
             state.nextStream += 1
-            let stream = state.nextStream
-            let budgets = usage.budgets(name)
-            if let spare = state.takeSpare(of: client, on: channel.eventLoop) {
-                return .success((stream, session.control, budgets, usage.limits, spare))
-            }
-            let timeout = channel.eventLoop.scheduleTask(in: .seconds(limits.attachSeconds)) { [weak self] () -> Void in
-                self?.attachTimedOut(stream)
-            }
-            state.pending[stream] = Pending(client: client, channel: channel, plain: bound, budgets: budgets, timeout: timeout)
-            return .success((stream, session.control, budgets, usage.limits, nil))
+            let stream = PublicStream(id: state.nextStream, mapping: name, source: source, publicChannel: channel, plain: bound,
+                                      budgets: usage.budgets(name))
+            let spare = state.takeSpare(of: client, on: channel.eventLoop)
+            if spare == nil { awaitDataConnection(stream, client: client, in: &state) }
+            return .success((stream, session.control, usage.limits, spare))
         }
         switch opened {
         case nil:
@@ -411,17 +414,16 @@ final class ShadowRelay: Sendable {
         case .failure(let refusal)?:
             refuse(channel, refusal)
             return false
-        case .success(let (stream, control, budgets, clientLimits, spare))?:
-            channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream) }
+        case .success(let (stream, control, clientLimits, spare))?:
+            channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream.id) }
             do {
                 let handlers = channel.pipeline.syncOperations
-                if !budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: budgets)) }
+                if !stream.budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: stream.budgets)) }
                 try handlers.addHandler(StreamDeadlines(idle: clientLimits.idle, total: clientLimits.streamLifetime, expired: hooks.count))
                 try handlers.addHandler(plain)
                 if let spare {
                     hooks.count("streams_spare")
-                    let adopted = AdoptedStream(id: stream, mapping: name, source: source, publicChannel: channel, plain: bound, budgets: budgets)
-                    try handlers.addHandler(WhenActive { spare.channel.eventLoop.execute { spare.adopt(adopted) } })
+                    try handlers.addHandler(WhenActive { spare.channel.eventLoop.execute { spare.adopt(stream) } })
                     return true
                 }
             } catch {
@@ -430,7 +432,7 @@ final class ShadowRelay: Sendable {
                 channel.close(promise: nil)
                 return false
             }
-            control.writeAndFlush(ShadowFrame.control(.open(stream: stream, mapping: name, source: source)), promise: Optional<EventLoopPromise<Void>>.none)
+            control.writeAndFlush(stream.open, promise: nil)
             return true
         }
     }
@@ -480,7 +482,7 @@ final class ShadowRelay: Sendable {
     private func attachTimedOut(_ stream: UInt64) {
         guard let pending = state.withLock({ $0.pending.removeValue(forKey: stream) }) else { return }
         hooks.count("streams_unattached")
-        pending.channel.close(promise: nil)
+        pending.stream.publicChannel.close(promise: nil)
     }
 
     /// A public connection closed, attached or not (one that closes while it waits is no
@@ -498,10 +500,10 @@ final class ShadowRelay: Sendable {
         waiting?.timeout.cancel()
     }
 
-    /// The public connection waiting for `client`'s stream `stream`, its relay handler, and the
-    /// budgets the data connection's reads spend; nil when there is none (timed out, or another
-    /// client's stream: a stream belongs to the node id that authenticated its data connection).
-    func attach(_ stream: UInt64, client: Id) -> (channel: Channel, plain: NIOLoopBound<PlainRelayHandler>, budgets: [ByteBudget])? {
+    /// The stream `stream` of `client`, waiting for its data connection; nil when there is none
+    /// (timed out, or another client's stream: a stream belongs to the node id that authenticated
+    /// its data connection).
+    func attach(_ stream: UInt64, client: Id) -> PublicStream? {
         let pending = state.withLock { state -> Pending? in
             guard let pending = state.pending[stream], pending.client == client else { return nil }
             state.pending[stream] = nil
@@ -512,7 +514,7 @@ final class ShadowRelay: Sendable {
             return nil
         }
         pending.timeout.cancel()
-        return (pending.channel, pending.plain, pending.budgets)
+        return pending.stream
     }
 
     /// Reports what one side of a stream relayed: `bytes`, and, from the public side, the
@@ -539,7 +541,7 @@ final class ShadowRelay: Sendable {
         }
         for stream in pending {
             stream.timeout.cancel()
-            stream.channel.close(promise: nil)
+            stream.stream.publicChannel.close(promise: nil)
         }
     }
 }

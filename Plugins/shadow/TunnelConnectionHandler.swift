@@ -65,8 +65,8 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
                 }
             }
         case (.unknown, .control(.attach(let stream))):
-            guard let (publicChannel, plain, budgets) = relay.attach(stream, client: client) else { return context.close(promise: nil) }
-            relayStream(to: publicChannel, plain: plain, budgets: budgets, client: client, context: context)
+            guard let stream = relay.attach(stream, client: client) else { return context.close(promise: nil) }
+            relayStream(stream, client: client, context: context)
         case (.unknown, .control(.spare)):
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             guard relay.addSpare(context.channel, client: client, adopt: { stream in
@@ -107,11 +107,10 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    /// Makes this connection the data connection of `publicChannel`'s stream.
-    private func relayStream(to publicChannel: Channel, plain: NIOLoopBound<PlainRelayHandler>, budgets: [ByteBudget], client: Id,
-                             context: ChannelHandlerContext) {
+    /// Makes this connection the data connection of `stream`.
+    private func relayStream(_ stream: ShadowRelay.PublicStream, client: Id, context: ChannelHandlerContext) {
         role = .stream
-        let relay = self.relay, dataChannel = context.channel
+        let relay = self.relay, dataChannel = context.channel, publicChannel = stream.publicChannel, budgets = stream.budgets
         let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
         do {
             try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
@@ -120,20 +119,20 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             publicChannel.close(promise: nil)
             return context.close(promise: nil)
         }
-        publicChannel.eventLoop.execute { plain.value.attach(to: dataChannel) }
+        publicChannel.eventLoop.execute { stream.plain.value.attach(to: dataChannel) }
     }
 
     /// A spare taken for a public connection (on this connection's event loop): the client hears
     /// `open` here, then the stream's bytes. A spare that went meanwhile hands the stream to the
     /// control connection's `open`, as without spares.
-    private func adopt(_ stream: ShadowRelay.AdoptedStream, context: ChannelHandlerContext) {
+    private func adopt(_ stream: ShadowRelay.PublicStream, context: ChannelHandlerContext) {
         guard let client else { return stream.publicChannel.close(promise: nil) }
         guard case .spare = role, context.channel.isActive else { return relay.openOnControl(stream, client: client) }
         // The public connection went before it was relayed: this spare closes (the client replaces it).
         guard stream.publicChannel.isActive else { return context.close(promise: nil) }
         silenceCheck?.cancel()
-        context.writeAndFlush(wrapOutboundOut(.control(.open(stream: stream.id, mapping: stream.mapping, source: stream.source))), promise: nil)
-        relayStream(to: stream.publicChannel, plain: stream.plain, budgets: stream.budgets, client: client, context: context)
+        context.writeAndFlush(wrapOutboundOut(stream.open), promise: nil)
+        relayStream(stream, client: client, context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -226,7 +226,7 @@ struct ShadowExposer: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> String {
-        String(format: "%.1f", Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15)
+        String(format: "%.1f", duration.seconds * 1000)
     }
 
     /// "0.5 credit": micro-units as a decimal.

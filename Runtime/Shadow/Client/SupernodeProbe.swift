@@ -34,7 +34,7 @@ public struct SupernodeProbe: Sendable, Equatable {
         let loop = group.next()
         let answered = loop.makePromise(of: Int.self)
         let started = ContinuousClock.now
-        let limit = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let limit = TimeAmount(timeout)
         let deadline = loop.scheduleTask(in: limit) { answered.fail(Failure(description: "no answer within \(timeout)")) }
         let connecting = ClientBootstrap(group: loop)
             .connectTimeout(limit)

@@ -55,8 +55,7 @@ public enum SupernodeRanking {
     /// `candidates` in the order to try them.
     public static func ranked(_ candidates: [Candidate]) -> [Candidate] {
         func score(_ candidate: Candidate) -> Double {
-            let seconds = Double(candidate.probe.roundTrip.components.seconds) + Double(candidate.probe.roundTrip.components.attoseconds) / 1e18
-            return seconds * (1 + 2 * Double(candidate.probe.load) / 1000)
+            candidate.probe.roundTrip.seconds * (1 + 2 * Double(candidate.probe.load) / 1000)
         }
         func full(_ candidate: Candidate) -> Bool { candidate.probe.load >= 1000 }
         let open = candidates.filter { !full($0) }
