@@ -53,6 +53,9 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // Linux's socket diagnostics (sock_diag) headers: the host reads the kernel's byte counts of
+        // the TCP sockets plugins hand it (Runtime/Host/Metering).
+        .systemLibrary(name: "CLinuxDiag", path: "Runtime/CLinuxDiag"),
         // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo, the SQLite wrapper.
         .target(name: "CarrierCore", dependencies: ["CSodium", "CSQLite"], path: "Runtime/Core"),
         // The DHT: UDP transport, sealed datagram envelope, routing tables, lookups, write tokens,
@@ -106,7 +109,7 @@ let package = Package(
         .target(
             name: "CarrierHost",
             dependencies: [
-                "CarrierCore", "CarrierDHT", "CarrierPluginABI",
+                "CarrierCore", "CarrierDHT", "CarrierPluginABI", "CLinuxDiag",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -32,6 +32,10 @@ _Static_assert(offsetof(carrier_host_api_v1, store) == 264, "carrier_host_api_v1
 _Static_assert(offsetof(carrier_host_api_v1, post_owned) == 280, "carrier_host_api_v1.post_owned moved (added in 1.4)");
 _Static_assert(offsetof(carrier_host_api_v1, subscribe_events_owned) == 296, "carrier_host_api_v1.subscribe_events_owned moved (added in 1.4)");
 _Static_assert(offsetof(carrier_host_api_v1, client_plan) == 304, "carrier_host_api_v1.client_plan moved (added in 1.5)");
+_Static_assert(offsetof(carrier_host_api_v1, count_tcp_socket) == 312, "carrier_host_api_v1.count_tcp_socket moved (added in 1.6)");
+_Static_assert(offsetof(carrier_tcp_socket, local_port) == 12 && offsetof(carrier_tcp_socket, local_address) == 16
+                   && offsetof(carrier_tcp_socket, remote_address) == 32 && sizeof(carrier_tcp_socket) == 48,
+               "carrier_tcp_socket changed (added in 1.6)");
 _Static_assert(sizeof(carrier_dht_status) == 16, "carrier_dht_status changed size");
 _Static_assert(offsetof(carrier_value, data_length) == 48, "carrier_value.data_length moved");
 _Static_assert(offsetof(carrier_value, id) == 56, "carrier_value.id moved");

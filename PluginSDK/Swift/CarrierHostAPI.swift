@@ -173,6 +173,26 @@ public struct CarrierHostAPI: @unchecked Sendable {
         return String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Has the host bill `client` under `meter` for `socket`'s bytes, both ways, by the kernel's
+    /// own count from its first byte until it is destroyed (ABI 1.6), instead of the plugin's
+    /// report. True when the host counts it; false when it cannot (the socket is gone already, the
+    /// host cannot ask its kernel, did not answer, or is older than 1.6): bill those bytes with
+    /// `reportUsage` then. A socket counted already answers true. Throws for a meter never defined
+    /// or an invalid socket.
+    public func countTCPSocket(_ socket: TCPSocketName, client: [UInt8], meter: String) throws -> Bool {
+        guard client.count == 32 else { throw PluginError("a client id is 32 bytes, not \(client.count)") }
+        guard hostHas(\.count_tcp_socket), let call = api.pointee.count_tcp_socket else { return false }
+        var id = carrier_id()
+        withUnsafeMutableBytes(of: &id.bytes) { $0.copyBytes(from: client.prefix(32)) }
+        var named = socket.carrier
+        let status = call(handle, &id, meter, &named)
+        switch status {
+        case CARRIER_OK, CARRIER_ERR_CONFLICT: return true
+        case CARRIER_ERR_NOT_FOUND, CARRIER_ERR_UNSUPPORTED, CARRIER_ERR_TIMEOUT: return false
+        default: throw Failure(status: Int32(bitPattern: status.rawValue))
+        }
+    }
+
     /// Records that `client` used `amount` units of `meter`.
     public func reportUsage(client: [UInt8], meter: String, amount: UInt64) throws {
         guard client.count == 32 else { throw Failure(status: Int32(CARRIER_ERR_INVALID_ARGUMENT.rawValue)) }

@@ -1,6 +1,6 @@
 /*
  * carrier_plugin.h: the contract between a Carrier supernode (the host) and its plugins.
- * ABI version 1.4. This header is the whole contract: a plugin needs nothing else from Carrier.
+ * ABI version 1.6. This header is the whole contract: a plugin needs nothing else from Carrier.
  *
  * A plugin is a shared library exporting ONE symbol, `carrier_plugin_entry_v1` (the major version
  * is in the name, so a library built for another major simply fails to resolve). The host calls it
@@ -34,7 +34,8 @@
  *   log, config_*, storage_directory, node_id,
  *     sign, verify, seal, open, counter_add,
  *     gauge_set, authorize*, report_usage,
- *     withdraw_service, settlement_result      works        works            works
+ *     count_tcp_socket, withdraw_service,
+ *     settlement_result, client_plan           works        works            works
  *   define_meter                               works        UNSUPPORTED      UNSUPPORTED
  *   post, post_owned, announce_service         works        works            SHUTTING_DOWN
  *   find_*, store*, announce_peer, dht_status,
@@ -53,11 +54,13 @@
  * Blocking. Every call returns without waiting for the network, except these, which wait for the
  * host when the plugin runs in its own process (`isolation = "process"`; the node's secret key never
  * leaves the host, so the runner cannot answer them itself): sign, seal, open, authorize,
- * authorize_usage, announce_service, withdraw_service, settlement_result and client_plan, each one
+ * authorize_usage, announce_service, withdraw_service, settlement_result, client_plan and
+ * count_tcp_socket, each one
  * round trip over a local socket, at most CARRIER_ROUND_TRIP_LIMIT_MS; then they fail (sign with
  * CARRIER_ERR_FAILED, seal and open with CARRIER_ERR_INVALID_ARGUMENT, authorize* with
- * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service and client_plan with
- * CARRIER_ERR_TIMEOUT). In the host's process they do not block.
+ * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service, client_plan and
+ * count_tcp_socket with CARRIER_ERR_TIMEOUT). In the host's process they do not block, but for
+ * count_tcp_socket's one question to the kernel (a local netlink round trip, not the network).
  */
 #ifndef CARRIER_PLUGIN_H
 #define CARRIER_PLUGIN_H
@@ -70,7 +73,7 @@ extern "C" {
 #endif
 
 #define CARRIER_ABI_MAJOR 1
-#define CARRIER_ABI_MINOR 5
+#define CARRIER_ABI_MINOR 6
 /** The version in a table's `abi_version`: major in the high 16 bits, minor in the low 16. */
 #define CARRIER_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define CARRIER_ABI_VERSION_CURRENT CARRIER_ABI_VERSION(CARRIER_ABI_MAJOR, CARRIER_ABI_MINOR)
@@ -204,6 +207,21 @@ typedef struct carrier_dht_status {
     uint32_t good_ipv6;
     uint32_t dubious_ipv6;
 } carrier_dht_status;
+
+/**
+ * (1.6) A connected TCP socket as the kernel names it, for `count_tcp_socket`: its cookie and its
+ * two ends, as the plugin reads them off its own socket (getsockopt SO_COOKIE, getsockname,
+ * getpeername). Addresses in network byte order, ports in host byte order.
+ */
+typedef struct carrier_tcp_socket {
+    uint64_t cookie;            /* SO_COOKIE (Linux 4.18): the kernel's id of the socket */
+    uint8_t family;             /* 4 (IPv4, the address in the first 4 bytes) or 6 */
+    uint8_t reserved[3];        /* 0 */
+    uint16_t local_port;
+    uint16_t remote_port;
+    uint8_t local_address[16];
+    uint8_t remote_address[16];
+} carrier_tcp_socket;
 
 /** The answer of `authorize`. */
 typedef enum carrier_billing_decision {
@@ -484,6 +502,30 @@ typedef struct carrier_host_api_v1 {
      */
     carrier_status (*client_plan)(carrier_host *host, const carrier_id *client, char *output, size_t output_capacity,
                                   size_t *length_out);
+
+    /* --- Added in 1.6: bytes the host counts itself ----------------------------------------- */
+    /**
+     * Bills `client` for the bytes of one connected TCP socket of the plugin under `meter`, by
+     * the kernel's own count rather than the plugin's: the bytes the socket received plus those it
+     * sent (each once: retransmissions are not counted), from its first byte until it is
+     * destroyed. The host reads the counts from the kernel (Linux sock_diag) when the socket is
+     * destroyed, and every few seconds while it lives, so long connections are billed as they go.
+     * Bill such bytes by this call INSTEAD of `report_usage`, not as well. The kernel counts a
+     * FIN received while the socket is open as one byte. The plugin still says whose socket it
+     * is: the host checks the socket exists, not whom it serves.
+     *
+     * CARRIER_OK: counted. CARRIER_ERR_NOT_FOUND: the kernel has no TCP socket of that cookie and
+     * those ends open (it closed already: bill it with `report_usage`). CARRIER_ERR_CONFLICT:
+     * counted already (the host bills it). CARRIER_ERR_UNSUPPORTED: this host cannot ask its kernel (not Linux, or sock_diag
+     * refused; the host logs why): bill with `report_usage`. CARRIER_ERR_INVALID_ARGUMENT: a NULL
+     * argument, a family other than 4 or 6, nonzero `reserved` bytes, or a meter never declared
+     * with `define_meter`. CARRIER_ERR_TIMEOUT: a runner's host did not answer in time; the host
+     * then does not count it either (it counts only what it answers for 2 s before the round-trip
+     * limit), so bill it with `report_usage`. Any thread, any phase; one question to the kernel,
+     * and in a runner one round trip to the host (see Blocking).
+     */
+    carrier_status (*count_tcp_socket)(carrier_host *host, const carrier_id *client, const char *meter,
+                                       const carrier_tcp_socket *socket);
 } carrier_host_api_v1;
 
 /* ------------------------------------------------------------------------------------------ */

@@ -154,7 +154,17 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
             relayed: { client, bytes, seconds in
                 if bytes > 0 { try? host.reportUsage(client: client.bytes, meter: Self.bytesMeter, amount: UInt64(bytes)) }
                 if seconds > 0 { try? host.reportUsage(client: client.bytes, meter: Self.secondsMeter, amount: UInt64(seconds)) }
-                host.counterAdd("shadow_bytes_relayed", Double(bytes))
+                host.counterAdd("shadow_bytes_reported", Double(bytes))
+            },
+            countSocket: { client, socket in
+                do {
+                    let counted = try host.countTCPSocket(socket, client: client.bytes, meter: Self.bytesMeter)
+                    count(counted ? "sockets_host_counted" : "sockets_plugin_counted")
+                    return counted
+                } catch {
+                    count("sockets_plugin_counted")
+                    return false
+                }
             },
             count: count)
         let relay = ShadowRelay(ports: ports, group: group, hostCalls: hostCalls, listenHost: listenHost, limits: limits,

@@ -1,4 +1,5 @@
 import CarrierCore
+import CarrierPluginSDK
 import CarrierShadow
 import NIOCore
 import NIOPosix
@@ -15,8 +16,11 @@ final class ShadowRelay: Sendable {
         /// Whether `client` may be served now (its billing allows it).
         var mayServe: @Sendable (Id) -> Bool
         /// `client`'s traffic relayed `bytes` (both ways) over `seconds` (a stream's, once it ended;
-        /// a UDP mapping's bytes every 10 s, with no seconds).
+        /// a UDP mapping's bytes every 10 s, with no seconds): the bytes the host does not count.
         var relayed: @Sendable (_ client: Id, _ bytes: Int, _ seconds: Int) -> Void
+        /// Whether the host counts the bytes of this public TCP socket of `client` itself (ABI
+        /// 1.6); a host call, asked on `hostCalls`' threads.
+        var countSocket: @Sendable (_ client: Id, _ socket: TCPSocketName) -> Bool
         /// Count one event (`carrier_plugin_shadow_<name>`).
         var count: @Sendable (String) -> Void
     }
@@ -58,6 +62,8 @@ final class ShadowRelay: Sendable {
         var plain: NIOLoopBound<PlainRelayHandler>
         /// The budgets the data connection's reads spend.
         var budgets: [ByteBudget]
+        /// Who bills its bytes; both sides tell it what they read.
+        var billing: StreamBilling
 
         /// The `open` that asks the client to relay it.
         var open: ShadowFrame { .control(.open(stream: id, mapping: mapping, source: source)) }
@@ -388,8 +394,9 @@ final class ShadowRelay: Sendable {
             return false
         }
         let source = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
-        let accepted = ContinuousClock.now
-        let plain = PlainRelayHandler { [weak self] bytes in self?.streamEnded(client: client, bytes: bytes, opened: accepted) }
+        let accepted = ContinuousClock.now, hooks = self.hooks
+        let billing = StreamBilling { bytes, seconds in hooks.relayed(client, bytes, seconds) }
+        let plain = PlainRelayHandler { bytes in billing.ended(bytes: bytes, seconds: Self.wholeSeconds(since: accepted)) }
         let bound = NIOLoopBound(plain, eventLoop: channel.eventLoop)
         let opened = state.withLock { state -> Result<(PublicStream, Channel, ClientLimits, Spare?), Refusal>? in
             guard let session = state.sessions[client], var usage = state.usage[client] else { return nil }
@@ -402,7 +409,7 @@ final class ShadowRelay: Sendable {
             state.usage[client] = usage
             state.nextStream += 1
             let stream = PublicStream(id: state.nextStream, mapping: name, source: source, publicChannel: channel, plain: bound,
-                                      budgets: usage.budgets(name))
+                                      budgets: usage.budgets(name), billing: billing)
             let spare = state.takeSpare(of: client, on: channel.eventLoop)
             if spare == nil { awaitDataConnection(stream, client: client, in: &state) }
             return .success((stream, session.control, usage.limits, spare))
@@ -416,6 +423,7 @@ final class ShadowRelay: Sendable {
             return false
         case .success(let (stream, control, clientLimits, spare))?:
             channel.closeFuture.whenComplete { _ in self.streamClosed(client, mapping: name, stream: stream.id) }
+            billing.ask(channel, hostCalls: hostCalls) { hooks.countSocket(client, $0) }
             do {
                 let handlers = channel.pipeline.syncOperations
                 if !stream.budgets.isEmpty { try handlers.addHandler(ReadThrottle(budgets: stream.budgets)) }
@@ -517,15 +525,10 @@ final class ShadowRelay: Sendable {
         return pending.stream
     }
 
-    /// Reports what one side of a stream relayed: `bytes`, and, from the public side, the
-    /// connection's duration since `opened` (in whole seconds, rounded up).
-    func streamEnded(client: Id, bytes: Int, opened: ContinuousClock.Instant?) {
-        var seconds = 0
-        if let opened {
-            let elapsed = ContinuousClock.now - opened
-            seconds = Int(elapsed.components.seconds) + (elapsed.components.attoseconds > 0 ? 1 : 0)
-        }
-        hooks.relayed(client, bytes, seconds)
+    /// Whole seconds since `instant`, rounded up.
+    private static func wholeSeconds(since instant: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - instant
+        return Int(elapsed.components.seconds) + (elapsed.components.attoseconds > 0 ? 1 : 0)
     }
 
     /// Closes every connection and listener (the plugin stops).

@@ -110,8 +110,8 @@ final class TunnelConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     /// Makes this connection the data connection of `stream`.
     private func relayStream(_ stream: ShadowRelay.PublicStream, client: Id, context: ChannelHandlerContext) {
         role = .stream
-        let relay = self.relay, dataChannel = context.channel, publicChannel = stream.publicChannel, budgets = stream.budgets
-        let sealed = SealedRelayHandler(partner: publicChannel) { bytes in relay.streamEnded(client: client, bytes: bytes, opened: nil) }
+        let dataChannel = context.channel, publicChannel = stream.publicChannel, budgets = stream.budgets, billing = stream.billing
+        let sealed = SealedRelayHandler(partner: publicChannel) { bytes in billing.ended(bytes: bytes) }
         do {
             try context.pipeline.syncOperations.addHandler(sealed, position: .after(self))
             if !budgets.isEmpty { try context.pipeline.syncOperations.addHandler(ReadThrottle(budgets: budgets), position: .first) }

@@ -97,12 +97,14 @@ public actor Supernode {
         await plugins.apply(manifests.plugins)
     }
 
-    /// Stops the plugins (reverse start order), flushes billing, then stops the node.
+    /// Stops the plugins (reverse start order), bills the bytes of the sockets they closed, flushes
+    /// billing, then stops the node.
     public func stop() async {
         await admin?.close()
         receipts?.cancel()
         await receipts?.value
         await plugins.stopAll()
+        await plugins.environment.sockets.stop()
         await plugins.environment.billing.stop()
         await node.stop()
     }

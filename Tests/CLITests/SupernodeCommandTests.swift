@@ -31,7 +31,7 @@ struct SupernodeCommandTests {
         let hello = try await CPlugins.helloC()
         let good = try await CarrierBinary.run(["plugins", "check", hello])
         #expect(good.status == 0 && good.standardOutput.contains("id: org.carrier.examples.hello-c"), "\(good.standardError)")
-        #expect(good.standardOutput.contains("abi: 1.5") && good.standardOutput.contains("capabilities: service"))
+        #expect(good.standardOutput.contains("abi: 1.6") && good.standardOutput.contains("capabilities: service"))
         let crash = try await CarrierBinary.run(["plugins", "check", try await CPlugins.conformance("crash_in_entry")])
         #expect(crash.status == 1 && crash.standardError.contains("crashed the checker"), "\(crash.standardError)")
         let major = try await CarrierBinary.run(["plugins", "check", try await CPlugins.conformance("wrong_major")])

@@ -14,6 +14,8 @@ struct HostCallCodecTests {
         let value = Value.signed(by: owner, sequenceNumber: 3, data: Array("three".utf8))
         let peer = PeerInfo.create(owner: peerKey, fingerprint: 7, endpoint: "tcp://127.0.0.1:9000")
         let node = NodeInfo(id: id, address: IPAddress(bytes: [127, 0, 0, 1])!, port: 39001)
+        let socket = KernelSocket(cookie: 1 << 40, family: .ipv6, local: .init(address: Array(repeating: 1, count: 16), port: 40_000),
+                                  remote: .init(address: Array(repeating: 2, count: 16), port: 51_234))!
         return [
             (.log(level: 4, text: "a warning"), .done),
             (.counter(name: "connections", delta: 1.5), .accepted(true)),
@@ -45,6 +47,8 @@ struct HostCallCodecTests {
             (.dhtStatus, .dhtStatus(nil)),
             (.clientPlan(client: id), .plan("pro")),
             (.clientPlan(client: id), .plan(nil)),
+            (.countSocket(client: id, meter: "bytes_relayed", socket: socket, before: 1 << 50), .counted(CARRIER_OK)),
+            (.countSocket(client: id, meter: "bytes_relayed", socket: socket, before: 7), .counted(CARRIER_ERR_NOT_FOUND)),
         ]
     }()
 
@@ -66,6 +70,14 @@ struct HostCallCodecTests {
         #expect(try HostReply(empty, answering: .clientPlan(client: id)) == .unanswered, "not the same as a manifest without plans")
     }
 
+    /// A `count_socket` message with these fields.
+    static func countSocket(family: UInt64, address: Int, port: UInt64 = 40_000) -> RunnerMessage {
+        RunnerMessage("count_socket", id: 1, ["client": .bytes(Array(repeating: 1, count: 32)), "meter": .text("bytes"), "cookie": .unsigned(9),
+                                               "family": .unsigned(family), "local": .bytes(Array(repeating: 1, count: address)),
+                                               "localPort": .unsigned(port), "remote": .bytes(Array(repeating: 2, count: address)),
+                                               "remotePort": .unsigned(50_000), "before": .unsigned(1)])
+    }
+
     @Test func aRequestThatBreaksTheCallsRulesIsMalformed() {
         let cases: [(RunnerMessage, String)] = [
             (RunnerMessage("find_peers", id: 1, ["target": .bytes(Array(repeating: 1, count: 32)), "count": .unsigned(9)]), "`count` must be 1 to 8"),
@@ -73,6 +85,9 @@ struct HostCallCodecTests {
             (RunnerMessage("find_node", ["target": .bytes(Array(repeating: 1, count: 32))]), "`id` must be present on find_node"),
             (RunnerMessage("store", id: 1, ["value": RunnerMessage.encode(value: Value.immutable([1])), "cas": .unsigned(1 << 40)]), "`cas` must be 0 to"),
             (RunnerMessage("teleport", id: 1), "unknown op \"teleport\""),
+            (Self.countSocket(family: 5, address: 4), "`family` must be 4 or 6"),
+            (Self.countSocket(family: 6, address: 4), "`local` must be an address of 16 bytes"),
+            (Self.countSocket(family: 4, address: 4, port: 70_000), "`localPort` must be a port"),
         ]
         for (message, reason) in cases {
             #expect { try HostRequest(message) } throws: { "\($0)".contains(reason) }

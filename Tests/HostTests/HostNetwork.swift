@@ -38,6 +38,7 @@ struct HostNetwork {
     }
 
     func stop() async {
+        await environment.sockets.stop()
         await client.stop()
         await host.stop()
     }

@@ -112,12 +112,19 @@ struct ShadowRelayTests {
         #expect(await eventually { client.statistics.openStreams == 0 && client.statistics.bytesToPublic == relayed }, "\(client.statistics)")
         #expect(client.statistics.streams == 200 && client.statistics.bytesFromPublic == relayed)
 
-        // The supernode billed the client for every byte, both ways, and for connection time.
+        // The supernode billed the client for every byte, both ways, by the host's own count of
+        // each public socket (the kernel's, not the plugin's): each connection's FIN, sent while
+        // it is open, counts one byte more.
+        #expect(await eventually { node.counter("sockets_host_counted") == 200 }, "\(node.counter("sockets_host_counted"))")
+        #expect(node.counter("sockets_plugin_counted") == 0)
+        var billed: Int64 = 0
         #expect(await eventually(within: .seconds(10)) {
             _ = try? node.network.environment.billing.flush()
             let totals = try? node.network.environment.billing.ledger.totals(client: identity.publicKey)
-            return totals?.usage.first { $0.meter == "bytes_relayed" }?.units == Int64(2 * relayed)
-        }, "billing totals equal the bytes relayed (\(2 * relayed))")
+            billed = totals?.usage.first { $0.meter == "bytes_relayed" }?.units ?? 0
+            return billed == Int64(2 * relayed + 200)
+        }, "billing totals equal the bytes relayed (\(2 * relayed), and 200 FINs): \(billed)")
+        #expect(await eventually { node.network.environment.sockets.totals.counting == 0 }, "\(node.network.environment.sockets.totals)")
         running.cancel()
         #expect(await running.value == .cancelled)
         await echo.close()

@@ -35,6 +35,7 @@ struct SupernodeMetricsTests {
                      "carrier_dht_contacts{family=\"ipv4\"} 0.0", "carrier_billing_flushes_total{outcome=\"failed\"} 0",
                      "carrier_plugin_connections{plugin=\"org.example\"} 2.0", "carrier_plugin_queue{plugin=\"org.example\"} 7.0",
                      "carrier_billing_usage_total{plugin=\"org.example\",meter=\"writes\"} 3.0", "carrier_billing_credited_micro_total 0.0",
+                     "carrier_counted_sockets 0.0", "carrier_counted_sockets_total{outcome=\"lost\"} 0", "carrier_counted_bytes_total 0",
                      "# TYPE carrier_plugin_connections counter", "# TYPE carrier_plugin_queue gauge"] {
             #expect(first.contains(line + "\n"), "\(line)")
         }

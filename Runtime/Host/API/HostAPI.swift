@@ -75,6 +75,7 @@ enum HostAPI {
         installStoresWithId(&api)
         installOwnedUserData(&api)
         installClientPlan(&api)
+        installCountTCPSocket(&api)
         api.announce_service = { host, type, endpoint in
             guard let context = PluginContext.from(host), let type, let endpoint else { return CARRIER_ERR_INVALID_ARGUMENT }
             return context.announceService(type: String(cString: type), endpoint: String(cString: endpoint))

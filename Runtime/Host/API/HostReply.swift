@@ -29,6 +29,8 @@ enum HostReply: Sendable, Equatable {
     case dhtStatus(RoutingTableCounts?)
     /// A client's plan: its name, nil when the manifest has no plans.
     case plan(String?)
+    /// A socket handed to the host to count: CARRIER_OK, or why not.
+    case counted(carrier_status)
     /// No answer came: the host is gone, did not answer in time, or refused the call unread (a
     /// runner over its in-flight limit). Each call then fails as its documentation says.
     case unanswered
@@ -55,6 +57,7 @@ enum HostReply: Sendable, Equatable {
             ["accepted": .unsigned(UInt64(outcome.accepted)), "asked": .unsigned(UInt64(outcome.asked)), "conflicts": .unsigned(UInt64(outcome.conflicts))]
         case .plan(let name?): ["plan": .text(name)]
         case .plan(nil): ["noPlans": .unsigned(1)]
+        case .counted(let status): ["status": .unsigned(UInt64(status.rawValue))]
         case .dhtStatus(let status?):
             ["good4": .unsigned(UInt64(status.goodIPv4)), "dubious4": .unsigned(UInt64(status.dubiousIPv4)),
              "good6": .unsigned(UInt64(status.goodIPv6)), "dubious6": .unsigned(UInt64(status.dubiousIPv6))]
@@ -100,6 +103,7 @@ enum HostReply: Sendable, Equatable {
         case .withdrawAllServices: self = .done
         case .clientPlan:
             if present("noPlans") { self = .plan(nil) } else { self = present("plan") ? .plan(try message.text("plan")) : .unanswered }
+        case .countSocket: self = present("status") ? .counted(try status("status")) : .unanswered
         case .dhtStatus:
             guard present("good4", "dubious4", "good6", "dubious6") else { self = .dhtStatus(nil); return }
             self = .dhtStatus(RoutingTableCounts(goodIPv4: try count("good4"), dubiousIPv4: try count("dubious4"), goodIPv6: try count("good6"),

@@ -28,6 +28,10 @@ enum HostRequest: Sendable, Equatable {
     case dhtStatus
     /// The plan the plugin bills `client` by (ABI 1.5).
     case clientPlan(client: Id)
+    /// Bill `client` under `meter` for a TCP socket's bytes by the kernel's count (ABI 1.6), if
+    /// the kernel answers before `before` (`SocketMeter.monotonicNanoseconds`): after it, a
+    /// runner's call has timed out and its plugin bills the bytes itself.
+    case countSocket(client: Id, meter: String, socket: KernelSocket, before: UInt64)
 
     /// How a call travels to the host from a runner.
     enum Delivery: Sendable { case oneWay, synchronous, asynchronous }
@@ -37,7 +41,7 @@ enum HostRequest: Sendable, Equatable {
     var delivery: Delivery {
         switch self {
         case .log, .counter, .gauge, .usage: .oneWay
-        case .sign, .seal, .open, .authorize, .settlementResult, .announceService, .withdrawService, .clientPlan: .synchronous
+        case .sign, .seal, .open, .authorize, .settlementResult, .announceService, .withdrawService, .clientPlan, .countSocket: .synchronous
         case .findNode, .findValue, .findPeers, .store, .announce, .withdrawAllServices, .dhtStatus: .asynchronous
         }
     }
@@ -77,6 +81,11 @@ enum HostRequest: Sendable, Equatable {
         case .withdrawAllServices: ("withdraw_all", [:])
         case .dhtStatus: ("dht_status", [:])
         case .clientPlan(let client): ("client_plan", ["client": .bytes(client.bytes)])
+        case .countSocket(let client, let meter, let socket, let before):
+            ("count_socket", ["client": .bytes(client.bytes), "meter": .text(meter), "cookie": .unsigned(socket.cookie), "before": .unsigned(before),
+                              "family": .unsigned(UInt64(socket.family.rawValue)), "local": .bytes(socket.local.address),
+                              "localPort": .unsigned(UInt64(socket.local.port)), "remote": .bytes(socket.remote.address),
+                              "remotePort": .unsigned(UInt64(socket.remote.port))])
         }
     }
 
@@ -120,9 +129,30 @@ enum HostRequest: Sendable, Equatable {
         case "withdraw_all": self = .withdrawAllServices
         case "dht_status": self = .dhtStatus
         case "client_plan": self = .clientPlan(client: try message.id("client"))
+        case "count_socket":
+            self = .countSocket(client: try message.id("client"), meter: try Self.metricName(message, "meter"), socket: try Self.socket(message),
+                                before: try message.unsigned("before"))
         default: throw MalformedRunnerMessage(description: "unknown op \"\(message.op)\"")
         }
         guard delivery == .oneWay || message.id != nil else { throw message.missing("id", "present on \(message.op)") }
+    }
+
+    /// The TCP socket of a `count_socket`: a family of 4 or 6, addresses of its length, 16-bit ports.
+    private static func socket(_ message: RunnerMessage) throws(MalformedRunnerMessage) -> KernelSocket {
+        guard let family = UInt8(exactly: try message.unsigned("family")).flatMap(KernelSocket.Family.init(rawValue:)) else {
+            throw message.missing("family", "4 or 6")
+        }
+        func port(_ key: String) throws(MalformedRunnerMessage) -> UInt16 {
+            guard let port = UInt16(exactly: try message.unsigned(key)) else { throw message.missing(key, "a port") }
+            return port
+        }
+        let local = KernelSocket.End(address: try message.bytes("local"), port: try port("localPort"))
+        let remote = KernelSocket.End(address: try message.bytes("remote"), port: try port("remotePort"))
+        guard local.address.count == family.addressLength else { throw message.missing("local", "an address of \(family.addressLength) bytes") }
+        guard let socket = KernelSocket(cookie: try message.unsigned("cookie"), family: family, local: local, remote: remote) else {
+            throw message.missing("remote", "an address of \(family.addressLength) bytes")
+        }
+        return socket
     }
 
     /// A sequence number field, when present: 0 to Int32.max.

@@ -48,6 +48,9 @@ struct LocalPluginServices: PluginServices {
             let (decision, reason) = environment.billing.authorize(client: client, plugin: pluginId, section: billing, meter: meter, estimate: estimate)
             return .now(.decision(decision, reason: reason))
         case .clientPlan(let client): return .now(.plan(plan(of: client)))
+        case .countSocket(let client, let meter, let socket, let before):
+            let outcome = environment.sockets.count(socket, plugin: pluginId, client: client, meter: meter, section: billing, before: before)
+            return .now(.counted(outcome.status))
         case .settlementResult(let batch, let paid, let message):
             return .now(.recorded(environment.settlement.record(batch: batch, paid: paid, message: message, backend: pluginId)))
         case .announceService(let type, let endpoint): return .now(announceService(type: type, endpoint: endpoint))

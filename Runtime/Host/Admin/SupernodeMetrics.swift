@@ -4,7 +4,7 @@ import CarrierDHT
 /// registry (`PluginMetrics`), then the registry's Prometheus text: the DHT node's counters
 /// (`carrier_dht_*`), its routing table sizes, the plugins' states and health, what the plugins
 /// count (`carrier_plugin_*`, billing usage), and the billing ledger's totals and flushes
-/// (`carrier_billing_*`). Every name is written out here, not derived from a property's name.
+/// (`carrier_billing_*`), and the sockets the host counts the bytes of (`carrier_counted_*`). Every name is written out here, not derived from a property's name.
 enum SupernodeMetrics {
     static func text(of supernode: Supernode) async -> String {
         let metrics = supernode.metrics, node = supernode.node
@@ -22,6 +22,13 @@ enum SupernodeMetrics {
         })
         metrics.mirror(gauge: "carrier_plugins_health", help: "The last periodic health check: 0 ok, 1 degraded, 2 failing.",
                        await supernode.plugins.healthReports.map { ([("plugin", $0.key)], Double($0.value.health.rawValue)) })
+        let sockets = supernode.plugins.environment.sockets.totals
+        metrics.mirror(gauge: "carrier_counted_sockets", help: "TCP sockets whose bytes the host counts now (ABI 1.6 count_tcp_socket).",
+                       [([], Double(sockets.counting))])
+        for (outcome, count) in [("counted", sockets.counted), ("refused", sockets.refused), ("ended", sockets.ended), ("lost", sockets.lost)] {
+            metrics.mirror(counter: "carrier_counted_sockets_total", labels: [("outcome", outcome)], count)
+        }
+        metrics.mirror(counter: "carrier_counted_bytes_total", Int(clamping: sockets.bytes))
         let billing = supernode.plugins.environment.billing
         let flushes = billing.flushCounts
         metrics.mirror(counter: "carrier_billing_flushes_total", labels: [("outcome", "committed")], flushes.done)

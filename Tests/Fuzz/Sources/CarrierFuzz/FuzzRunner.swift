@@ -72,5 +72,7 @@ private let sampleRequests: [HostRequest] = {
     return [.counter(name: "c", delta: 1), .sign(data: []), .seal(plaintext: [], recipient: id), .open(sealed: [], sender: id),
             .authorize(client: id, meter: "m", estimate: 1), .settlementResult(batch: 1, paid: true, message: ""),
             .announceService(type: "t", endpoint: "e"), .findNode(target: id), .findValue(id: id, cas: nil),
-            .findPeers(id: id, count: 1), .store(value: Value.immutable([1]), cas: nil), .dhtStatus]
+            .findPeers(id: id, count: 1), .store(value: Value.immutable([1]), cas: nil), .dhtStatus, .clientPlan(client: id),
+            .countSocket(client: id, meter: "m", socket: KernelSocket(cookie: 1, family: .ipv4, local: .init(address: [127, 0, 0, 1], port: 1),
+                                                                      remote: .init(address: [127, 0, 0, 1], port: 2))!, before: 1)]
 }()
