@@ -8,8 +8,9 @@ DEBIAN_PKGS  := libsodium-dev libsqlite3-dev pkg-config gcc
 # iproute2, nftables, conntrack, procps (sysctl), and python3 for the peers its tests run.
 TEST_PKGS    := dhtnode chromium iproute2 nftables conntrack procps python3
 # The benchmark's comparison peers: OpenDHT's Python binding (driven by Debian's /usr/bin/python3)
-# and dhtnode --proxyserver, loaded with wrk; iperf3 and h2load (nghttp2-client) through a Shadow tunnel.
-BENCH_PKGS   := python3-opendht dhtnode wrk iperf3 nghttp2-client
+# and dhtnode --proxyserver, loaded with wrk; iperf3 and h2load (nghttp2-client) through a Shadow tunnel,
+# and socat, a relay that only copies, as the ceiling a relay reaches here.
+BENCH_PKGS   := python3-opendht dhtnode wrk iperf3 nghttp2-client socat
 # `make fuzz-http` runs Schemathesis (from PyPI, pinned in Tests/FuzzHTTP/run.sh) in a venv of
 # Debian's python3 under .build/fuzz-http-venv.
 FUZZ_HTTP_PKGS := python3 python3-venv

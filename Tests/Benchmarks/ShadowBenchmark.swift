@@ -18,6 +18,9 @@ enum ShadowBenchmark {
     struct Figures {
         let tunnelBitsPerSecond: Double?
         let directBitsPerSecond: Double?
+        /// The same through two `socat` processes that only copy (no crypto, 256 KiB buffers): the
+        /// tunnel's three loopback hops and two relaying processes, as a ceiling for any relay here.
+        let copyRelayBitsPerSecond: Double?
         let iperfNote: String?
         let roundTrip: (tunnel: (p50: Double, p99: Double), direct: (p50: Double, p99: Double))
         let firstByte: (tunnel: (p50: Double, p99: Double), direct: (p50: Double, p99: Double))
@@ -90,7 +93,7 @@ enum ShadowBenchmark {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let (node, environment) = try await HostBenchmark.supernode(in: scratch)
         // Public ports low...low+99 (3 mappings of the main client and one per idle client), then
-        // the tunnel port and iperf3's.
+        // the tunnel port, iperf3's, and the two socat relays'.
         let low = Int.random(in: 20_000...30_000)
         let tunnelPort = low + 100, iperfPort = low + 101
         let manifest = try PluginManifest.parse("""
@@ -147,12 +150,13 @@ enum ShadowBenchmark {
             memorySkipped = skipped
         }
 
-        var tunnelBits: Double?, directBits: Double?, note: String?
+        var tunnelBits: Double?, directBits: Double?, copyRelayBits: Double?, note: String?
         if iperfServer != nil {
             try await Task.sleep(for: .milliseconds(300))
             let duration = max(2, Int(seconds))
             tunnelBits = try await iperf(port: Int(iperfPublic), seconds: duration)
             directBits = try await iperf(port: iperfPort, seconds: duration)
+            copyRelayBits = try await copyRelay(to: iperfPort, through: [low + 102, low + 103], seconds: duration)
         } else {
             note = "iperf3 not installed (make bench installs it)"
         }
@@ -180,7 +184,7 @@ enum ShadowBenchmark {
         }
         await echo.close()
         await web.close()
-        return Figures(tunnelBitsPerSecond: tunnelBits, directBitsPerSecond: directBits, iperfNote: note,
+        return Figures(tunnelBitsPerSecond: tunnelBits, directBitsPerSecond: directBits, copyRelayBitsPerSecond: copyRelayBits, iperfNote: note,
                        roundTrip: (tunnelTrip, directTrip), firstByte: (tunnelFirst, directFirst), firstByteWithoutSpares: withoutSpares,
                        cipher: ShadowCipher.localOffer & ShadowCipher.aes256GCM.rawValue != 0 ? "AES-256-GCM" : "ChaCha20-Poly1305",
                        http: http, httpSkipped: httpSkipped, memory: memory, memorySkipped: memorySkipped)
@@ -192,6 +196,21 @@ enum ShadowBenchmark {
         guard let json = try? JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any],
               let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any] else { return nil }
         return received["bits_per_second"] as? Double
+    }
+
+    /// iperf3 through `socat` relays on `ports` chained to 127.0.0.1:`port`; nil without socat.
+    private static func copyRelay(to port: Int, through ports: [Int], seconds: Int) async throws -> Double? {
+        let socat = "/usr/bin/socat"
+        guard FileManager.default.isExecutableFile(atPath: socat) else { return nil }
+        var relays: [ChildProcess] = []
+        defer { relays.forEach { $0.stop() } }
+        for (index, listen) in ports.enumerated() {
+            let next = index + 1 < ports.count ? ports[index + 1] : port
+            relays.append(try ChildProcess.start(socat, ["-b", "262144", "TCP-LISTEN:\(listen),bind=127.0.0.1,fork,reuseaddr",
+                                                         "TCP:127.0.0.1:\(next)"]))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        return try await iperf(port: ports[0], seconds: seconds)
     }
 
     /// p50 and p99 (ms) of 2,000 round trips of 1 KiB over one connection.

@@ -306,6 +306,10 @@ if selected("shadow") {
         if let tunnel = shadow.tunnelBitsPerSecond, let direct = shadow.directBitsPerSecond {
             print(pad("iperf3 throughput (\(shadow.cipher))", 44) + pad(megabits(tunnel), 14, right: true) + pad(megabits(direct), 14, right: true)
                   + pad(String(format: "%.2fx", tunnel / direct), 15, right: true))
+            if let relay = shadow.copyRelayBitsPerSecond {
+                print(pad("  two socat relays that only copy", 44) + pad(megabits(relay), 14, right: true) + pad(megabits(direct), 14, right: true)
+                      + pad(String(format: "%.2fx", relay / direct), 15, right: true))
+            }
         } else {
             print(pad("iperf3 throughput", 44) + "  " + (shadow.iperfNote ?? "not measured"))
         }
