@@ -78,7 +78,8 @@ struct ProcessIsolationTests {
         #expect(await host.status.first?.state == .running)
         #expect(network.environment.services.announced.map(\.type) == ["crashy"])
 
-        // 300 ms after start the plugin writes through NULL: its runner dies, its offer is withdrawn.
+        // 1 s after start the plugin writes through NULL (time enough, on a loaded machine, to read
+        // the runner's pid first): its runner dies, its offer is withdrawn.
         // From the moment it is dead, its health and status say so, with the loss counted (never
         // "running" on a dead runner, nor "lost 0 times; last: unknown"). Health is read first: a
         // runner dead then is dead when the status is read.
@@ -101,7 +102,7 @@ struct ProcessIsolationTests {
         #expect(await network.client.ping(try #require(await network.host.nodeInfo)))
 
         // 300 ms later a new runner starts the plugin again, which announces again. The status is
-        // read the moment the new runner serves: 300 ms later this plugin crashes again, so a status
+        // read the moment the new runner serves: 1 s later this plugin crashes again, so a status
         // read after further waits could already count a second loss.
         var serving: PluginHost.Status?
         #expect(await eventually {

@@ -1,4 +1,4 @@
-/* Conformance: starts, announces its service, then crashes on the host's executor 300 ms later
+/* Conformance: starts, announces its service, then crashes on the host's executor 1 s later
    (a timer that writes through NULL). Under isolation = "process" the host sees the runner die,
    withdraws the service, restarts the runner, and the plugin runs (and announces) again. */
 #include <stddef.h>
@@ -22,7 +22,7 @@ static carrier_status start(carrier_plugin_instance *self, char *error, size_t c
     uint64_t timer;
     carrier_status status = api->announce_service(the_host, "crashy", "tcp://{host}:9");
     if (status != CARRIER_OK) return status;
-    return api->timer_start(the_host, 300, 0, crash, NULL, &timer);
+    return api->timer_start(the_host, 1000, 0, crash, NULL, &timer);
 }
 static void stop(carrier_plugin_instance *self) { (void)self; }
 static void destroy(carrier_plugin_instance *self) { (void)self; }
