@@ -59,8 +59,10 @@
  * round trip over a local socket, at most CARRIER_ROUND_TRIP_LIMIT_MS; then they fail (sign with
  * CARRIER_ERR_FAILED, seal and open with CARRIER_ERR_INVALID_ARGUMENT, authorize* with
  * PAYMENT_REQUIRED and the reason "the host did not answer", announce_service, client_plan and
- * count_tcp_socket with CARRIER_ERR_TIMEOUT). In the host's process they do not block, but for
- * count_tcp_socket's one question to the kernel (a local netlink round trip, not the network).
+ * count_tcp_socket with CARRIER_ERR_TIMEOUT). In the host's process none waits for the network,
+ * but some wait for the host's disk or kernel: settlement_result commits to the billing ledger
+ * (SQLite), the billing calls (authorize*, client_plan, report_usage) read it the first time they
+ * meet a client, and count_tcp_socket asks the kernel once (a local netlink round trip).
  */
 #ifndef CARRIER_PLUGIN_H
 #define CARRIER_PLUGIN_H

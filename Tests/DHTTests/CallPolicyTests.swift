@@ -85,9 +85,12 @@ struct CallPolicyTests {
         for _ in 0..<5 { answered.append(await node.ping(peer.contact)) }
         #expect(answered == [true, true, true, false, false])
         #expect(await node.statistics.outboundThrottled == 2)
-        // Another destination still gets its own budget.
+        // Another destination still gets its own budget (a burst of 3: a ping lost on a loaded
+        // machine, with one attempt each, may be sent again).
         let other = try await ScriptedPeer(ignoring: 0)
-        #expect(await node.ping(other.contact))
+        var answeredOther = false
+        for _ in 0..<3 where !answeredOther { answeredOther = await node.ping(other.contact) }
+        #expect(answeredOther, "3 pings to another destination went unanswered")
         await node.stop()
         #expect(await peer.stop() == 3)
         _ = await other.stop()
