@@ -6,7 +6,8 @@ import Foundation
 /// plugin's storage directory) so that a client that comes back, after a reconnect, a network
 /// change or a supernode restart, gets the same public endpoint. A port stays its client's for
 /// `reserveSeconds` after its last use, then goes to whoever needs one.
-/// Not thread-safe: `ShadowRelay` calls it under its lock.
+/// Not thread-safe: `ShadowRelay` keeps it under a lock of its own, and writes on its host-call
+/// threads (a commit waits for the disk).
 final class PortAssignments {
     private let database: SQLiteDatabase
     let range: ClosedRange<UInt16>

@@ -6,8 +6,9 @@ import NIOPosix
 import Synchronization
 
 /// The supernode's Shadow state: each connected client's control connection and public
-/// listeners, and the public connections waiting for their data connection. Thread-safe (one
-/// lock); the channels it holds run on their own event loops.
+/// listeners, and the public connections waiting for their data connection. Thread-safe: one lock
+/// for its state, another for the port database, whose writes run on `hostCalls`' threads; the
+/// channels it holds run on their own event loops.
 final class ShadowRelay: Sendable {
     /// What the relay asks of the plugin around it: billing and counters.
     struct Hooks: Sendable {
@@ -89,7 +90,6 @@ final class ShadowRelay: Sendable {
         /// Each connected client's spare data connections, the newest last.
         var spares: [Id: [Spare]] = [:]
         var nextStream: UInt64 = 0
-        var ports: PortAssignments
         /// New public connections per (public port, source address).
         var connectionRates: TokenBuckets<String>
         /// The virtual host names of the connected clients' TCP mappings.
@@ -145,13 +145,18 @@ final class ShadowRelay: Sendable {
     let virtualHosts: VirtualHosts?
     private let hooks: Hooks
     private let state: Mutex<State>
+    /// The port database (SQLite, durable writes): a lock of its own, taken on `hostCalls`'
+    /// threads for writes, so that no event loop waits for its disk, and no connection waits
+    /// behind `state` while it commits.
+    private let ports: Mutex<PortAssignments>
 
     init(ports: sending PortAssignments, group: EventLoopGroup, hostCalls: NIOThreadPool, listenHost: String, limits: ShadowLimits,
          virtualHosts: VirtualHosts?, hooks: Hooks) {
         self.hostCalls = hostCalls
         self.virtualHosts = virtualHosts
         let perMinute = Double(limits.connectionsPerSourcePerMinute)
-        state = Mutex(State(ports: ports, connectionRates: TokenBuckets(rate: perMinute / 60, burst: max(1, perMinute / 4))))
+        state = Mutex(State(connectionRates: TokenBuckets(rate: perMinute / 60, burst: max(1, perMinute / 4))))
+        self.ports = Mutex(ports)
         self.group = group
         self.listenHost = listenHost
         self.limits = limits
@@ -164,15 +169,15 @@ final class ShadowRelay: Sendable {
     /// How full the public ports are, per mille: those held by connected clients or still
     /// reserved for disconnected ones, of the range (the fuller protocol's); 1000 when the ports
     /// cannot be read.
-    /// Read from the database at most once a second (anyone may ask, and the lock is everyone's).
+    /// Read from the database (a read, no commit) at most once a second: anyone may ask.
     var load: Int {
-        state.withLock { state in
-            let now = NIODeadline.now()
-            if let (value, at) = state.load, now - at < .seconds(1) { return value }
-            let value = (try? state.ports.load(connected: Set(state.sessions.keys))) ?? 1000
-            state.load = (value, now)
-            return value
-        }
+        let now = NIODeadline.now()
+        let (cached, connected) = state.withLock { state in (state.load.flatMap { now - $0.at < .seconds(1) ? $0.value : nil },
+                                                            Set(state.sessions.keys)) }
+        if let cached { return cached }
+        let value = ports.withLock { (try? $0.load(connected: connected)) ?? 1000 }
+        state.withLock { $0.load = (value, now) }
+        return value
     }
 
     // MARK: Control connections
@@ -221,15 +226,24 @@ final class ShadowRelay: Sendable {
             session.control.close(promise: nil)
             return EventLoopFuture.andAllComplete(session.listeners.map { $0.close() }, on: loop)
         } ?? loop.makeSucceededVoidFuture()
-        return closed.flatMap { () -> EventLoopFuture<ControlMessage> in
-            let ports: [UInt16?]
-            do {
-                ports = try self.state.withLock { state in
-                    let connected = Set(state.sessions.keys)
-                    return try requests.map { try state.ports.port(for: client, $0, connected: connected) }
+        // The ports are chosen and recorded (a durable write) on `hostCalls`' threads.
+        let assigned = closed.flatMap { () -> EventLoopFuture<Result<[UInt16?], StorageError>> in
+            let connected = self.state.withLock { Set($0.sessions.keys) }
+            return self.hostCalls.runIfActive(eventLoop: loop) {
+                self.ports.withLock { ports in
+                    Result { () throws(StorageError) in
+                        var assigned: [UInt16?] = []
+                        for request in requests { assigned.append(try ports.port(for: client, request, connected: connected)) }
+                        return assigned
+                    }
                 }
-            } catch {
-                return loop.makeSucceededFuture(.refused("the supernode cannot record the mapping: \(error)"))
+            }
+        }
+        return assigned.flatMap { (assignment: Result<[UInt16?], StorageError>) -> EventLoopFuture<ControlMessage> in
+            let ports: [UInt16?]
+            switch assignment {
+            case .success(let assigned): ports = assigned
+            case .failure(let error): return loop.makeSucceededFuture(.refused("the supernode cannot record the mapping: \(error)"))
             }
             guard ports.allSatisfy({ $0 != nil }) else {
                 self.hooks.count("refused_ports")
@@ -294,7 +308,6 @@ final class ShadowRelay: Sendable {
             state.sessions[client] = nil
             state.hostNames = state.hostNames.filter { $0.value.client != client }
             state.dropIdleUsage(client)
-            try? state.ports.touch(client)
             let waiting = state.pending.filter { $0.value.client == client }
             for stream in waiting.keys { state.pending[stream] = nil }
             // Its spares go with it (once the session is gone, none can be added).
@@ -306,6 +319,10 @@ final class ShadowRelay: Sendable {
             stream.timeout.cancel()
             stream.stream.publicChannel.close(promise: nil)
         }
+        // Its reservation runs from now: recorded on `hostCalls`' threads (inline once they are gone, at stop).
+        guard session != nil else { return }
+        let touch: @Sendable () -> Void = { [self] in ports.withLock { _ = try? $0.touch(client) } }
+        hostCalls.runIfActive(eventLoop: control.eventLoop, touch).whenFailure { _ in touch() }
     }
 
     // MARK: UDP mappings
