@@ -169,13 +169,13 @@ final class ShadowRelay: Sendable {
     /// How full the public ports are, per mille: those held by connected clients or still
     /// reserved for disconnected ones, of the range (the fuller protocol's); 1000 when the ports
     /// cannot be read.
-    /// Read from the database (a read, no commit) at most once a second: anyone may ask.
+    /// Read from the database (a read, no commit) at most once a second: anyone may ask, on an
+    /// event loop. While a commit holds the database, the last value read answers instead.
     var load: Int {
         let now = NIODeadline.now()
-        let (cached, connected) = state.withLock { state in (state.load.flatMap { now - $0.at < .seconds(1) ? $0.value : nil },
-                                                            Set(state.sessions.keys)) }
-        if let cached { return cached }
-        let value = ports.withLock { (try? $0.load(connected: connected)) ?? 1000 }
+        let (last, connected) = state.withLock { ($0.load, Set($0.sessions.keys)) }
+        if let last, now - last.at < .seconds(1) { return last.value }
+        guard let value = ports.withLockIfAvailable({ (try? $0.load(connected: connected)) ?? 1000 }) else { return last?.value ?? 1000 }
         state.withLock { $0.load = (value, now) }
         return value
     }
