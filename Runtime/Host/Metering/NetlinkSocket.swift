@@ -1,4 +1,5 @@
 import CLinuxDiag
+import CarrierCore
 import Glibc
 
 /// A `NETLINK_SOCK_DIAG` socket: requests and their answers, or, bound to the destroy groups, a
@@ -7,16 +8,19 @@ import Glibc
 /// its one thread); it is Sendable only to be handed to the thread that owns it from then on.
 final class NetlinkSocket: @unchecked Sendable {
     private let descriptor: Int32
-    /// The datagram buffer, larger than any datagram of the kernel's (a notice is under 400 bytes).
-    private var buffer = [UInt8](repeating: 0, count: 65_536)
+    /// The datagram buffer, larger than any datagram this socket is sent: one socket's description
+    /// is under 400 bytes, a burst of notices may come in one read.
+    private var buffer: [UInt8]
     private var sequence: UInt32 = 0
 
     /// The multicast groups of TCP socket destruction, IPv4 and IPv6.
     static let destroyGroups = UInt32(1 << (SKNLGRP_INET_TCP_DESTROY.rawValue - 1) | 1 << (SKNLGRP_INET6_TCP_DESTROY.rawValue - 1))
 
     /// A socket for requests (`groups` 0) or for the notices of `groups`, with a receive buffer of
-    /// `receiveBuffer` bytes for a burst of notices.
-    init(groups: UInt32 = 0, receiveBuffer: Int32 = 0) throws(SockDiagError) {
+    /// `receiveBuffer` bytes for a burst of notices, reading datagrams of up to `datagramCapacity`
+    /// bytes (a lookup's answer is one socket's description: a socket per lookup needs little).
+    init(groups: UInt32 = 0, receiveBuffer: Int32 = 0, datagramCapacity: Int = 4_096) throws(SockDiagError) {
+        buffer = [UInt8](repeating: 0, count: datagramCapacity)
         descriptor = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_SOCK_DIAG)
         guard descriptor >= 0 else { throw SockDiagError("cannot open a sock_diag socket: \(Self.lastError)") }
         if receiveBuffer > 0 {
@@ -32,14 +36,15 @@ final class NetlinkSocket: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
         }
+        // A throw from here on still runs `deinit` (every property is set), which closes the socket.
         guard bound == 0 else {
-            let error = Self.lastError
-            close(descriptor)
-            throw SockDiagError("cannot bind a sock_diag socket\(groups == 0 ? "" : " to the TCP destroy notices"): \(error)")
+            throw SockDiagError("cannot bind a sock_diag socket\(groups == 0 ? "" : " to the TCP destroy notices"): \(Self.lastError)")
         }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
 
     /// The bytes of notices the kernel keeps for this socket (what it granted of `receiveBuffer`).
     var receiveBufferSize: Int {
@@ -66,7 +71,7 @@ final class NetlinkSocket: @unchecked Sendable {
     func receive(timeout: Duration) throws(SockDiagError) -> [UInt8]? {
         var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         // Never negative: poll(2) waits forever for a negative timeout.
-        let milliseconds = max(0, Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let milliseconds = max(0, Int32(clamping: timeout.milliseconds))
         let polled = poll(&ready, 1, milliseconds)
         if polled == 0 { return nil }
         guard polled > 0 else {

@@ -136,7 +136,7 @@ public final class SocketMeter: Sendable {
             if let failure = lifecycle.failure, ContinuousClock.now - failure.at < .seconds(60) { return failure.reason }
             do throws(SockDiagError) {
                 // Subscribed before the first lookup, so that no destroy after it is missed.
-                let notices = try NetlinkSocket(groups: NetlinkSocket.destroyGroups, receiveBuffer: Self.noticeBuffer)
+                let notices = try NetlinkSocket(groups: NetlinkSocket.destroyGroups, receiveBuffer: Self.noticeBuffer, datagramCapacity: 65_536)
                 let poller = try NetlinkSocket()
                 if notices.receiveBufferSize < Int(Self.noticeBuffer) {
                     logger.notice("socket notices get a smaller buffer than asked (raise net.core.rmem_max, or run as root)",
