@@ -29,11 +29,12 @@ final class ByteBudget: Sendable {
         }
     }
 
-    /// Whether the budget is overdrawn now (a datagram then is dropped rather than delayed).
-    func isInDebt(now: NIODeadline = .now()) -> Bool {
+    /// Whether the budget holds `bytes` now, above half its burst when `aboveHalf` (at most a
+    /// full burst is asked for, so any datagram passes a full budget). `holds(0)`: not in debt.
+    func holds(_ bytes: Int, aboveHalf: Bool, now: NIODeadline = .now()) -> Bool {
         state.withLock { state in
             refill(&state, now: now)
-            return state.tokens < 0
+            return state.tokens >= min(Double(bytes) + (aboveHalf ? burst / 2 : 0), burst)
         }
     }
 
@@ -56,11 +57,12 @@ extension Array where Element == ByteBudget {
         return reduce(.zero) { longest, budget in Swift.max(longest, budget.spend(bytes, now: now)) }
     }
 
-    /// A datagram of `bytes`: spent from every budget when none is overdrawn; false (nothing
-    /// spent) when one is.
-    func admitDatagram(_ bytes: Int) -> Bool {
+    /// A datagram of `bytes`: spent from every budget when none is in debt and, for one from
+    /// outside, each still holds it above half its burst; false, nothing spent, otherwise. A
+    /// datagram never waits: it passes or is dropped.
+    func admitDatagram(_ bytes: Int, fromOutside: Bool) -> Bool {
         let now = NIODeadline.now()
-        guard !contains(where: { $0.isInDebt(now: now) }) else { return false }
+        guard allSatisfy({ $0.holds(fromOutside ? bytes : 0, aboveHalf: fromOutside, now: now) }) else { return false }
         for budget in self { _ = budget.spend(bytes, now: now) }
         return true
     }

@@ -77,7 +77,11 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
         guard hooks.admits(envelope.remoteAddress) else { return hooks.count("udp_refused_source") }
         guard let tunnel, tunnel.isActive, tunnel.isWritable else { return hooks.count("udp_dropped") }
         guard let source = source(for: envelope.remoteAddress, now: .now()) else { return hooks.count("udp_refused_sources") }
-        guard budgets.admitDatagram(envelope.data.readableBytes) else { return hooks.count("udp_over_bandwidth") }
+        // Half of each burst is kept for the client's answers, so a flood of queries cannot
+        // starve the answers to the queries already relayed (docs/shadow.md, "Byte rates").
+        guard budgets.admitDatagram(envelope.data.readableBytes, fromOutside: true) else {
+            return hooks.count("udp_over_bandwidth")
+        }
         unreported += envelope.data.readableBytes
         tunnel.write(ShadowFrame.datagram(source: source, payload: envelope.data), promise: nil)
     }
@@ -93,7 +97,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
             promise?.succeed()
             return
         }
-        guard budgets.admitDatagram(datagram.payload.readableBytes) else {
+        guard budgets.admitDatagram(datagram.payload.readableBytes, fromOutside: false) else {
             hooks.count("udp_over_bandwidth")
             promise?.succeed()
             return
@@ -142,12 +146,17 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
 
 /// A mapping's public UDP port.
 enum PublicDatagramPort {
-    static func bind(host: String, port: Int, group: EventLoopGroup, handler: @escaping @Sendable () -> PublicDatagramHandler) -> EventLoopFuture<Channel> {
+    static func bind(host: String, port: Int, group: EventLoopGroup, tracking open: OpenChannels,
+                     handler: @escaping @Sendable () -> PublicDatagramHandler) -> EventLoopFuture<Channel> {
         DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
             }
             .bind(host: host, port: port)
+            .map { port in
+                open.track(port)
+                return port
+            }
     }
 }

@@ -4,7 +4,8 @@ import NIOPosix
 /// A mapping's public TCP port. Its connections are not read until their stream is attached
 /// (`autoRead` off), and may half-close (each direction of a stream ends on its own).
 enum PublicListener {
-    static func bind(host: String, port: Int, group: EventLoopGroup, accepted: @escaping @Sendable (Channel) -> Void) -> EventLoopFuture<Channel> {
+    static func bind(host: String, port: Int, group: EventLoopGroup, tracking open: OpenChannels,
+                     accepted: @escaping @Sendable (Channel) -> Void) -> EventLoopFuture<Channel> {
         ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -12,9 +13,14 @@ enum PublicListener {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                open.track(channel)
                 accepted(channel)
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: host, port: port)
+            .map { listener in
+                open.track(listener)
+                return listener
+            }
     }
 }

@@ -172,7 +172,7 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         self.relay = relay
         for (key, port, reading) in [("httpPort", virtualHosts?.httpPort, SharedPortReading.http), ("tlsPort", virtualHosts?.tlsPort, .tls)] {
             guard let port else { continue }
-            let listening = PublicListener.bind(host: listenHost, port: port, group: group) { channel in
+            let listening = PublicListener.bind(host: listenHost, port: port, group: group, tracking: relay.openChannels) { channel in
                 guard relay.admitSharedPortConnection(channel, kind: reading.kind) else { return }
                 let router = SharedPortRouter(reading, count: count, finished: { relay.sharedPortConnectionLeft() }) { name, channel, head in
                     relay.virtualHostConnection(channel, host: name, head: head)
@@ -210,11 +210,14 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         for listener in sharedListeners { try? listener.close().wait() }
         sharedListeners = []
         relay?.closeAll()
+        // Every connection closes, and its relay partner with it, while all the loops still run.
+        for closed in relay?.openChannels.closeAll() ?? [] { try? closed.wait() }
         relay = nil
-        try? group?.syncShutdownGracefully()
-        group = nil
+        // The host-call threads finish their work first: it answers on the loops.
         try? hostCalls?.syncShutdownGracefully()
         hostCalls = nil
+        try? group?.syncShutdownGracefully()
+        group = nil
     }
 
     func health() -> (PluginHealth, String) {

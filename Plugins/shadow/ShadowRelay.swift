@@ -137,6 +137,8 @@ final class ShadowRelay: Sendable {
     }
 
     let group: EventLoopGroup
+    /// Every channel open on `group`, closed and waited for before the group shuts down.
+    let openChannels = OpenChannels()
     /// Threads for host calls that may block (a round trip to the host under process isolation).
     let hostCalls: NIOThreadPool
     let listenHost: String
@@ -259,11 +261,12 @@ final class ShadowRelay: Sendable {
             let binding = granted.map { mapping in
                 switch mapping.request.transport {
                 case .tcp:
-                    PublicListener.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) { channel in
+                    PublicListener.bind(host: self.listenHost, port: Int(mapping.port), group: self.group, tracking: self.openChannels) { channel in
                         self.publicConnection(channel, client: client, mapping: mapping)
                     }
                 case .udp:
-                    PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group) {
+                    PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group,
+                                            tracking: self.openChannels) {
                         self.datagramHandler(client: client, mapping: mapping.request,
                                              budgets: usage.budgets(mapping.request.name))
                     }

@@ -14,7 +14,8 @@ enum TunnelServer {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                relay.openChannels.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ServerHandshakeHandler(server: node, signing: signing, sign: sign),
                         TunnelConnectionHandler(relay: relay, count: count),
@@ -22,5 +23,9 @@ enum TunnelServer {
                 }
             }
             .bind(host: host, port: port)
+            .map { listener in
+                relay.openChannels.track(listener)
+                return listener
+            }
     }
 }

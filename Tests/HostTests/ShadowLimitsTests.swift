@@ -105,15 +105,17 @@ struct ShadowLimitsTests {
             try await Task.sleep(for: .seconds(1))  // the budget refills
             let before = asker.received.count
             // 300 queries of 1,000 bytes at once, 2,007 bytes each with its answer: far over the
-            // burst. Some are answered, the rest dropped and counted, and what got through stays
-            // within the burst and the rate over the time it took.
+            // burst. About 32 are answered (queries may spend only half the burst; the other half
+            // is kept for their answers), the rest dropped and counted, and what got through
+            // stays within the burst and the rate over the time it took.
             let started = ContinuousClock.now
             for _ in 0..<300 { asker.send(Array(repeating: 0x61, count: 1_000)) }
             try await Task.sleep(for: .milliseconds(500))
             let elapsed = ContinuousClock.now - started
             let answered = asker.received.count - before
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            #expect(answered > 0 && answered < 300, "\(answered) answered")
+            print("ShadowLimitsTests: \(answered) of 300 UDP queries answered in \(seconds) s")
+            #expect(answered >= 16 && answered < 300, "\(answered) answered")
             #expect(node.counter("udp_over_bandwidth") > 0)
             #expect(Double(answered * 2_007) <= (burst + rate * seconds) * 1.1 + 2_007, "\(answered) answered in \(seconds) s")
             await asker.close()

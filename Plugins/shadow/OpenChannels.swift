@@ -1,0 +1,39 @@
+import NIOCore
+import Synchronization
+
+/// Every channel the plugin opened on its event loops (listeners, tunnel connections, public
+/// connections) that is still open, so `stop` closes them all and waits for them before it shuts
+/// the loops down. Without it, the loops' own shutdown closes a relay's one side on a loop that is
+/// stopping while its partner's loop has stopped already, and NIO refuses the partner's close.
+/// Thread-safe: channels are tracked from any loop.
+final class OpenChannels: Sendable {
+    private struct State {
+        var open: [ObjectIdentifier: Channel] = [:]
+        /// Set by `closeAll`: a channel tracked after it is closed at once.
+        var closing = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Keeps `channel` until it closes (called as it is opened, on its event loop or any other).
+    func track(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        let closing = state.withLock { state in
+            if !state.closing { state.open[id] = channel }
+            return state.closing
+        }
+        if closing { return channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in self.state.withLock { _ = $0.open.removeValue(forKey: id) } }
+    }
+
+    /// Closes every open channel, and any tracked from now on; the futures complete as each has
+    /// closed, a relay's partner included (it is tracked too).
+    func closeAll() -> [EventLoopFuture<Void>] {
+        let channels = state.withLock { state in
+            state.closing = true
+            return Array(state.open.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
+        return channels.map(\.closeFuture)
+    }
+}
