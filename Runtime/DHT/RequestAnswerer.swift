@@ -22,10 +22,45 @@ public struct RequestAnswerer: Sendable {
         self.allowLocal = allowLocal
     }
 
-    /// The answer to `request` from `sender` (who reached us over `family`), or nil when the protocol
-    /// says not to answer. `now` is the token clock, `wallClock` the storage clock, both in ms.
+    /// How a request is answered.
+    public enum Outcome: Sendable, Equatable {
+        /// With this answer, now.
+        case reply(Message.Body)
+        /// A write with a valid token: `whenDurable` gets the answer once it is on disk (or refused).
+        case afterWrite
+        /// Not at all: the protocol says not to answer.
+        case none
+    }
+
+    /// How to answer `request` from `sender`, who reached us over `family`. A write (STORE_VALUE,
+    /// ANNOUNCE_PEER) is answered through `whenDurable`, on the storage's writer thread; every
+    /// other answer is returned. `now` is the token clock, `wallClock` the storage clock, both in ms.
     public func answer(_ request: Message.Body, from sender: NodeInfo, family: AddressFamily,
-                       ipv4: RoutingTable?, ipv6: RoutingTable?, now: Int64, wallClock: Int64) -> Message.Body? {
+                       ipv4: RoutingTable?, ipv6: RoutingTable?, now: Int64, wallClock: Int64,
+                       whenDurable: @escaping @Sendable (Message.Body) -> Void) -> Outcome {
+        switch request {
+        case .storeValueRequest(let store):
+            return write(request, token: store.token, target: store.value.id, from: sender, now: now,
+                         success: .storeValueResponse, whenDurable: whenDurable) { done in
+                storage.putValue(store.value, cas: store.cas, now: wallClock, completion: done)
+            }
+        case .announcePeerRequest(let announce):
+            // The reference ignores announcements from addresses that are not global unicast.
+            guard allowLocal || sender.address.isGlobalUnicast else { return .none }
+            return write(request, token: announce.token, target: announce.peer.peerId, from: sender, now: now,
+                         success: .announcePeerResponse, whenDurable: whenDurable) { done in
+                storage.putPeer(announce.peer, cas: announce.cas, now: wallClock, completion: done)
+            }
+        default:
+            return read(request, from: sender, family: family, ipv4: ipv4, ipv6: ipv6, now: now, wallClock: wallClock)
+                .map(Outcome.reply) ?? .none
+        }
+    }
+
+    /// The answer to a PING or a FIND_*; nil for anything else (responses and errors are not
+    /// requests, and writes are answered by `answer`).
+    private func read(_ request: Message.Body, from sender: NodeInfo, family: AddressFamily,
+                      ipv4: RoutingTable?, ipv6: RoutingTable?, now: Int64, wallClock: Int64) -> Message.Body? {
         func nodes(for target: Id, want: LookupWant) -> NodeLists {
             // Both families in one answer must fit one datagram: 11 (IPv4 socket) or 9 (IPv6) each.
             let both = want.contains(.ipv4) && want.contains(.ipv6)
@@ -49,7 +84,7 @@ public struct RequestAnswerer: Sendable {
                     return .findValueResponse(FindValueResponse(value: value))
                 }
             } catch {
-                return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
+                return Self.errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
             }
             return .findValueResponse(FindValueResponse(nodes: nodes(for: query.target, want: query.want)))
         case .findPeerRequest(let query):
@@ -61,39 +96,32 @@ public struct RequestAnswerer: Sendable {
                 guard peers.isEmpty else { return .findPeerResponse(FindPeerResponse(nodes: NodeLists(), peers: peers)) }
                 return .findPeerResponse(FindPeerResponse(nodes: nodes(for: query.target, want: query.want), peers: []))
             } catch {
-                return errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
-            }
-        case .storeValueRequest(let store):
-            return write(request, token: store.token, target: store.value.id, from: sender, now: now, success: .storeValueResponse) {
-                () throws(ProtocolError) in try storage.putValue(store.value, cas: store.cas, now: wallClock)
-            }
-        case .announcePeerRequest(let announce):
-            // The reference ignores announcements from addresses that are not global unicast.
-            guard allowLocal || sender.address.isGlobalUnicast else { return nil }
-            return write(request, token: announce.token, target: announce.peer.peerId, from: sender, now: now, success: .announcePeerResponse) {
-                () throws(ProtocolError) in try storage.putPeer(announce.peer, cas: announce.cas, now: wallClock)
+                return Self.errorReply(request, ProtocolError(.ioError, "storage: \(error)"))
             }
         default:
-            return nil  // responses and errors are not requests
+            return nil
         }
     }
 
-    /// A STORE_VALUE or ANNOUNCE_PEER: the token first (400), then the storage rules.
+    /// A STORE_VALUE or ANNOUNCE_PEER: the token first (400, answered now), then the storage
+    /// rules, answered through `whenDurable` once the write is durable or refused.
     private func write(_ request: Message.Body, token: Int32, target: Id, from sender: NodeInfo, now: Int64, success: Message.Body,
-                       _ store: () throws(ProtocolError) -> Void) -> Message.Body {
+                       whenDurable: @escaping @Sendable (Message.Body) -> Void,
+                       _ store: (@escaping @Sendable (Result<Bool, ProtocolError>) -> Void) -> Void) -> Outcome {
         guard tokens.verify(token, for: sender.id, address: sender.address, port: sender.port, target: target, now: now) else {
-            return errorReply(request, ProtocolError(.invalidToken, "invalid or expired token"))
+            return .reply(Self.errorReply(request, ProtocolError(.invalidToken, "invalid or expired token")))
         }
-        do {
-            try store()
-            return success
-        } catch {
-            return errorReply(request, error)
+        store { result in
+            switch result {
+            case .success: whenDurable(success)
+            case .failure(let error): whenDurable(Self.errorReply(request, error))
+            }
         }
+        return .afterWrite
     }
 
     /// An error reply to `request`: it names the request's method.
-    private func errorReply(_ request: Message.Body, _ failure: ProtocolError) -> Message.Body {
+    private static func errorReply(_ request: Message.Body, _ failure: ProtocolError) -> Message.Body {
         .error(method: request.method, ErrorBody(failure))
     }
 

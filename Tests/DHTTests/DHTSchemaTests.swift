@@ -8,10 +8,10 @@ import Testing
 struct DHTSchemaTests {
     let path = NSTemporaryDirectory() + "carrier-dht-schema-\(UUID().uuidString).sqlite"
 
-    @Test func anUnversionedStoreIsStampedWithItsValuesKept() throws {
+    @Test func anUnversionedStoreIsStampedWithItsValuesKept() async throws {
         let owner = KeyPair.random()
         let value = Value.signed(by: owner, sequenceNumber: 3, data: Array("kept".utf8))
-        try DHTStorage(path: path).putValue(value, now: 0)
+        try await DHTStorage(path: path).putValue(value, now: 0)
         try SQLiteDatabase(path: path).execute("PRAGMA user_version = 0")
         let storage = try DHTStorage(path: path)
         #expect(try SQLiteSchema.userVersion(SQLiteDatabase(path: path)) == 1)

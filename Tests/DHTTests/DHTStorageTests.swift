@@ -9,8 +9,8 @@ struct DHTStorageTests {
     let owner = KeyPair.random()
     let path = NSTemporaryDirectory() + "carrier-storage-\(UUID().uuidString).sqlite"
 
-    private func code(_ body: () throws -> Void) -> ErrorCode? {
-        do { try body() } catch let error as ProtocolError { return error.code } catch { return nil }
+    private func code(_ body: () async throws -> Void) async -> ErrorCode? {
+        do { try await body() } catch let error as ProtocolError { return error.code } catch { return nil }
         return nil
     }
 
@@ -19,13 +19,13 @@ struct DHTStorageTests {
         var events: AsyncStream<DHTEvent>? = storage.changes.subscribe()
         let v1 = Value.signed(by: owner, sequenceNumber: 1, data: Array("one".utf8))
         let v2 = Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8))
-        #expect(try storage.putValue(v1, now: 1000))
-        #expect(try storage.putValue(v1, now: 1100) == false, "a refresh is not a change")
-        #expect(try storage.putValue(v2, now: 1200))
-        #expect(code { try storage.putValue(v1, cas: 0, now: 1300) } == .casFail)
+        #expect(try await storage.putValue(v1, now: 1000))
+        #expect(try await storage.putValue(v1, now: 1100) == false, "a refresh is not a change")
+        #expect(try await storage.putValue(v2, now: 1200))
+        #expect(await code { try await storage.putValue(v1, cas: 0, now: 1300) } == .casFail)
         let peer = PeerInfo.create(owner: owner, endpoint: "tcp://192.0.2.1:80")
-        #expect(try storage.putPeer(peer, now: 1000))
-        #expect(try storage.putPeer(peer, now: 1100) == false)
+        #expect(try await storage.putPeer(peer, now: 1000))
+        #expect(try await storage.putPeer(peer, now: 1100) == false)
         var received: [DHTEvent] = []
         for await event in events! {
             received.append(event)
@@ -37,103 +37,103 @@ struct DHTStorageTests {
         #expect(storage.changes.subscriberCount == 0, "a stream let go of unsubscribes")
     }
 
-    @Test func immutableAndSignedValuesFollowTheSeqRules() throws {
+    @Test func immutableAndSignedValuesFollowTheSeqRules() async throws {
         let storage = try DHTStorage(path: path)
         let immutable = Value.immutable(Array("hello".utf8))
-        try storage.putValue(immutable, now: 1000)
+        try await storage.putValue(immutable, now: 1000)
         #expect(try storage.value(immutable.id, now: 2000) == immutable)
 
         let v3 = Value.signed(by: owner, sequenceNumber: 3, data: Array("three".utf8))
-        try storage.putValue(v3, now: 1000)
-        #expect(code { try storage.putValue(Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8)), now: 1100) } == .sequenceNotMonotonic,
+        try await storage.putValue(v3, now: 1000)
+        #expect(await code { try await storage.putValue(Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8)), now: 1100) } == .sequenceNotMonotonic,
                 "a lower seq is refused, not answered as taken")
-        #expect(code { try storage.putValue(Value.signed(by: owner, sequenceNumber: 3, data: Array("other".utf8)), now: 1100) } == .sequenceNotMonotonic,
+        #expect(await code { try await storage.putValue(Value.signed(by: owner, sequenceNumber: 3, data: Array("other".utf8)), now: 1100) } == .sequenceNotMonotonic,
                 "other content at the stored seq is refused")
-        #expect(try storage.putValue(v3, now: 1150) == false, "the same value again refreshes it")
+        #expect(try await storage.putValue(v3, now: 1150) == false, "the same value again refreshes it")
         #expect(try storage.value(owner.publicKey, now: 1200) == v3, "nothing refused replaced it")
         let v5 = Value.signed(by: owner, sequenceNumber: 5, data: Array("five".utf8))
-        try storage.putValue(v5, now: 1300)
+        try await storage.putValue(v5, now: 1300)
         #expect(try storage.value(owner.publicKey, now: 1400) == v5)
         #expect(try storage.value(owner.publicKey, cas: 6, now: 1400) == nil, "FIND_VALUE with cas 6 gets nodes, not seq 5")
         #expect(try storage.value(owner.publicKey, cas: 5, now: 1400) == v5)
     }
 
-    @Test func protocolErrorsCarryTheirCodes() throws {
+    @Test func protocolErrorsCarryTheirCodes() async throws {
         let storage = try DHTStorage(path: path)
-        try storage.putValue(Value.signed(by: owner, sequenceNumber: 4, data: [1]), now: 0)
-        #expect(code { try storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 3, now: 1) } == .casFail)
-        try storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 4, now: 1)
+        try await storage.putValue(Value.signed(by: owner, sequenceNumber: 4, data: [1]), now: 0)
+        #expect(await code { try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 3, now: 1) } == .casFail)
+        try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 4, now: 1)
         var forged = Value.signed(by: owner, sequenceNumber: 10, data: [3])
         forged.data = [4]
-        #expect(code { try storage.putValue(forged, now: 2) } == .invalidValue)
+        #expect(await code { try await storage.putValue(forged, now: 2) } == .invalidValue)
         #expect(try storage.value(owner.publicKey, now: 3)?.data == [2], "nothing refused changed what is stored")
         // 303 (ImmutableSubstitutionFail) needs a valid signed value whose owner key equals the
         // SHA-256 of a stored immutable value: a hash preimage, so it cannot be built in a test.
     }
 
-    @Test func peerRecordsAreOrderedAndCASChecked() throws {
+    @Test func peerRecordsAreOrderedAndCASChecked() async throws {
         let storage = try DHTStorage(path: path)
         let node = KeyPair.random()
         let a = PeerInfo.create(owner: owner, node: node, fingerprint: 1, sequenceNumber: 1, endpoint: "tcp://192.0.2.1:1")
         let b = PeerInfo.create(owner: owner, fingerprint: 2, sequenceNumber: 3, endpoint: "tcp://192.0.2.2:2")
         let c = PeerInfo.create(owner: owner, fingerprint: 3, sequenceNumber: 1, endpoint: "tcp://192.0.2.3:3")
-        try storage.putPeer(a, now: 100)
-        try storage.putPeer(b, now: 100)
-        try storage.putPeer(c, now: 200)
+        try await storage.putPeer(a, now: 100)
+        try await storage.putPeer(b, now: 100)
+        try await storage.putPeer(c, now: 200)
         #expect(try storage.peers(owner.publicKey, limit: 8, now: 300).map(\.fingerprint) == [2, 3, 1], "seq desc, then newest")
         #expect(try storage.peers(owner.publicKey, cas: 2, limit: 8, now: 300).map(\.fingerprint) == [2])
         #expect(try storage.peers(owner.publicKey, limit: 1, now: 300).count == 1)
-        #expect(code { try storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 2, sequenceNumber: 4, endpoint: "x://y"), cas: 2, now: 400) } == .casFail)
+        #expect(await code { try await storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 2, sequenceNumber: 4, endpoint: "x://y"), cas: 2, now: 400) } == .casFail)
         var forged = a
         forged.endpoint = "tcp://198.51.100.1:1"
-        #expect(code { try storage.putPeer(forged, now: 400) } == .invalidPeer)
+        #expect(await code { try await storage.putPeer(forged, now: 400) } == .invalidPeer)
         #expect(try storage.peers(owner.publicKey, limit: 8, now: 400).first { $0.fingerprint == 1 } == a)
     }
 
-    @Test func itemsExpireTwoHoursAfterTheirLastStoreUnlessPersistent() throws {
+    @Test func itemsExpireTwoHoursAfterTheirLastStoreUnlessPersistent() async throws {
         let storage = try DHTStorage(path: path)
         let theirs = Value.immutable([1])
         let ours = Value.signed(by: owner, sequenceNumber: 0, data: [2])
-        try storage.putValue(theirs, now: 0)
-        try storage.putValue(ours, persistent: true, now: 0)
-        try storage.putValue(theirs, now: 60 * 60_000)  // refreshed after an hour
+        try await storage.putValue(theirs, now: 0)
+        try await storage.putValue(ours, persistent: true, now: 0)
+        try await storage.putValue(theirs, now: 60 * 60_000)  // refreshed after an hour
         #expect(try storage.value(theirs.id, now: 2 * 60 * 60_000 + 1) != nil)
         #expect(try storage.value(theirs.id, now: 3 * 60 * 60_000 + 1) == nil, "2 h after the last store")
-        #expect(try storage.purgeExpired(now: 3 * 60 * 60_000 + 1) == 1)
+        #expect(try await storage.purgeExpired(now: 3 * 60 * 60_000 + 1) == 1)
         #expect(try storage.value(ours.id, now: 10 * 60 * 60_000) == ours, "our own values stay")
         #expect(try storage.valuesToRepublish(now: 110 * 60_000, olderThan: 110 * 60_000) == [ours])
-        try storage.markValueAnnounced(ours.id, now: 110 * 60_000)
+        try await storage.markValueAnnounced(ours.id, now: 110 * 60_000)
         #expect(try storage.valuesToRepublish(now: 111 * 60_000, olderThan: 110 * 60_000).isEmpty)
     }
 
-    @Test func limitsRefuseWithGenericError() throws {
+    @Test func limitsRefuseWithGenericError() async throws {
         var limits = DHTStorage.Limits()
         limits.maxValues = 2
         limits.maxRecordsPerPeer = 1
         let storage = try DHTStorage(path: path, limits: limits)
-        try storage.putValue(.immutable([1]), now: 0)
-        try storage.putValue(.immutable([2]), now: 0)
-        #expect(code { try storage.putValue(.immutable([3]), now: 0) } == .genericError)
-        try storage.putValue(.immutable([2]), now: 1)  // refreshing a stored value is always allowed
-        try storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 1, endpoint: "x://a"), now: 0)
-        #expect(code { try storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 2, endpoint: "x://b"), now: 0) } == .genericError)
+        try await storage.putValue(.immutable([1]), now: 0)
+        try await storage.putValue(.immutable([2]), now: 0)
+        #expect(await code { try await storage.putValue(.immutable([3]), now: 0) } == .genericError)
+        try await storage.putValue(.immutable([2]), now: 1)  // refreshing a stored value is always allowed
+        try await storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 1, endpoint: "x://a"), now: 0)
+        #expect(await code { try await storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 2, endpoint: "x://b"), now: 0) } == .genericError)
         #expect(try storage.counts() == (values: 2, peers: 1))
     }
 
-    @Test func storedItemsSurviveAReopen() throws {
+    @Test func storedItemsSurviveAReopen() async throws {
         let value = Value.signed(by: owner, sequenceNumber: 1, data: Array("durable".utf8))
         let peer = PeerInfo.create(owner: owner, endpoint: "https://example.com/x", extra: [0xA0])
         do {
             let storage = try DHTStorage(path: path)
-            try storage.putValue(value, now: 0)
-            try storage.putPeer(peer, now: 0)
+            try await storage.putValue(value, now: 0)
+            try await storage.putPeer(peer, now: 0)
         }
         let reopened = try DHTStorage(path: path)
         #expect(try reopened.value(owner.publicKey, now: 1) == value)
         #expect(try reopened.peers(owner.publicKey, limit: 8, now: 1) == [peer])
     }
 
-    @Test func aFileThatIsNotADatabaseIsRefused() throws {
+    @Test func aFileThatIsNotADatabaseIsRefused() async throws {
         try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: path))
         #expect(throws: StorageError.self) { try DHTStorage(path: path) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x42, count: 4096), "left untouched")

@@ -34,9 +34,15 @@ extension DHTNode {
     }
 
     private func answer(_ request: Message, from sender: NodeInfo, family: AddressFamily) {
-        if let answer = handler.answer(request.body, from: sender, family: family, ipv4: tables[.ipv4], ipv6: tables[.ipv6],
-                                       now: monotonic, wallClock: wallClock) {
-            reply(to: sender, family: family, txid: request.txid, answer)
+        // A write is answered once durable, from the storage's writer thread: back on the actor.
+        let txid = request.txid
+        let whenDurable: @Sendable (Message.Body) -> Void = { [weak self] answer in
+            guard let self else { return }
+            Task { await self.reply(to: sender, family: family, txid: txid, answer) }
+        }
+        if case .reply(let answer) = handler.answer(request.body, from: sender, family: family, ipv4: tables[.ipv4], ipv6: tables[.ipv6],
+                                                    now: monotonic, wallClock: wallClock, whenDurable: whenDurable) {
+            reply(to: sender, family: family, txid: txid, answer)
         }
         guard configuration.allowLocal || sender.address.isGlobalUnicast else { return }
         if tables[family]?.recordRequest(from: sender, now: monotonic) == true {

@@ -4,6 +4,11 @@ import Synchronization
 /// The values and peer records a node stores for the DHT, in one SQLite file (WAL, every write
 /// fsynced before it is acknowledged).
 ///
+/// Writes go to a `GroupCommitWriter`: its own thread and connection, the writes that arrive
+/// during one fsync committed together by the next, each answered once durable. So no caller
+/// waits on the disk: the DHT answers a STORE_VALUE when its completion comes. Reads use a second
+/// connection and see every committed write (WAL readers never wait for the writer).
+///
 /// The rules are the protocol's (BOSON-WIRE.md §4, §7, §9): an item lives 2 hours after its last
 /// store; a mutable value's content is replaced only by a strictly greater `seq`, and the same
 /// value again refreshes it; `cas` fails (301) when the stored `seq` is greater than it; a value
@@ -32,7 +37,9 @@ public final class DHTStorage: Sendable {
     public let limits: Limits
     /// Every change of stored content, once durable: values stored or updated, peer records announced.
     public let changes = EventBroadcaster<DHTEvent>()
+    /// The reading connection.
     private let database: Mutex<SQLiteDatabase>
+    private let writer: GroupCommitWriter
 
     /// Opens (creating when missing) the storage file at `path`; one of a newer version or of an
     /// unknown layout is refused (`DHTSchema`).
@@ -41,62 +48,84 @@ public final class DHTStorage: Sendable {
         try DHTSchema.schema.open(database)
         self.limits = limits
         self.database = Mutex(database)
+        writer = try GroupCommitWriter(path: path)
     }
+
+    /// Transactions committed by the writer, and the writes they held (one fsync each group).
+    public var commits: (groups: Int, writes: Int) { (writer.groupsCommitted, writer.writesDone) }
 
     // MARK: Values
 
-    /// Stores `value` (a STORE_VALUE, or our own `persistent` publication). Returns once durable:
-    /// true if the content changed (a new value or a greater `seq`), which is also sent to `changes`;
-    /// false if it only refreshed the stored one.
+    /// Stores `value` (a STORE_VALUE, or our own `persistent` publication). `completion` (on the
+    /// writer thread) gets, once the write is durable, true if the content changed (a new value or
+    /// a greater `seq`, also sent to `changes`), false if it only refreshed the stored one; or the
+    /// protocol error that refused it. An invalid value is refused at once, on the caller's thread.
+    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64,
+                         completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
+        do { try value.validate() } catch { return completion(.failure(error)) }
+        let limits = self.limits, changes = self.changes
+        writer.submit({ database throws(ProtocolError) in
+            try Self.storeValue(value, cas: cas, persistent: persistent, now: now, limits: limits, in: database)
+        }, completion: { result in
+            let outcome = Self.protocolResult(result)
+            if case .success(true) = outcome { changes.send(.valueUpdated(value)) }
+            completion(outcome)
+        })
+    }
+
+    /// `putValue`, awaited: whether the content changed, once durable.
     @discardableResult
-    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) -> Bool {
-        try value.validate()
-        let changed = try withDatabase { (database) throws(ProtocolError) -> Bool in
-            let id = value.id
-            let existing = try storageCall { () throws(StorageError) in
-                try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
-            }
-            if let existing {
-                let (storedMutable, storedSequence, storedSignature) = try storageCall { () throws(StorageError) in
-                    (try existing.integer(0) != 0, Int32(truncatingIfNeeded: try existing.integer(1)), try existing.optionalBlob(2))
-                }
-                guard storedMutable == (value.publicKey != nil) else {
-                    throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(storedMutable ? "mutable" : "immutable")")
-                }
-                if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
-                if value.publicKey != nil {
-                    if storedSequence > value.sequenceNumber {
-                        throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
-                    }
-                    if storedSequence == value.sequenceNumber, storedSignature != value.signature {
-                        throw ProtocolError(.sequenceNotMonotonic, "another value is stored with seq \(storedSequence): write a greater one")
-                    }
-                }
-                return try storageCall { () throws(StorageError) -> Bool in
-                    if value.sequenceNumber > storedSequence {
-                        try database.query("""
-                            UPDATE dht_values SET public_key = ?, recipient = ?, nonce = ?, seq = ?, signature = ?, data = ?,
-                            updated = ?, persistent = max(persistent, ?) WHERE id = ?
-                            """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
-                        return true
-                    }
-                    try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
-                                       [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
-                    return false
-                }
-            }
-            let count = try storageCall { () throws(StorageError) in try database.query("SELECT count(*) FROM dht_values")[0].integer(0) }
-            guard count < limits.maxValues else { throw ProtocolError(.genericError, "value storage is full (\(limits.maxValues) values)") }
-            try storageCall { () throws(StorageError) in
-                try database.query("""
-                    INSERT INTO dht_values (public_key, recipient, nonce, seq, signature, data, id, persistent, created, updated, announced)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-                    """, Self.valueColumns(value) + [.blob(id.bytes), .integer(persistent ? 1 : 0), .integer(now), .integer(now)])
-            }
-            return true
+    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
+        try await withCheckedContinuation { continuation in
+            putValue(value, cas: cas, persistent: persistent, now: now) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    /// The write of `putValue`, in the writer's transaction.
+    private static func storeValue(_ value: Value, cas: Int32?, persistent: Bool, now: Int64, limits: Limits,
+                                   in database: SQLiteDatabase) throws(ProtocolError) -> Bool {
+        let id = value.id
+        let existing = try storageCall { () throws(StorageError) in
+            try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
         }
-        if changed { changes.send(.valueUpdated(value)) }
-        return changed
+        if let existing {
+            let (storedMutable, storedSequence, storedSignature) = try storageCall { () throws(StorageError) in
+                (try existing.integer(0) != 0, Int32(truncatingIfNeeded: try existing.integer(1)), try existing.optionalBlob(2))
+            }
+            guard storedMutable == (value.publicKey != nil) else {
+                throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(storedMutable ? "mutable" : "immutable")")
+            }
+            if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+            if value.publicKey != nil {
+                if storedSequence > value.sequenceNumber {
+                    throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
+                }
+                if storedSequence == value.sequenceNumber, storedSignature != value.signature {
+                    throw ProtocolError(.sequenceNotMonotonic, "another value is stored with seq \(storedSequence): write a greater one")
+                }
+            }
+            return try storageCall { () throws(StorageError) -> Bool in
+                if value.sequenceNumber > storedSequence {
+                    try database.query("""
+                        UPDATE dht_values SET public_key = ?, recipient = ?, nonce = ?, seq = ?, signature = ?, data = ?,
+                        updated = ?, persistent = max(persistent, ?) WHERE id = ?
+                        """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                    return true
+                }
+                try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
+                                   [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                return false
+            }
+        }
+        let count = try storageCall { () throws(StorageError) in try database.query("SELECT count(*) FROM dht_values")[0].integer(0) }
+        guard count < limits.maxValues else { throw ProtocolError(.genericError, "value storage is full (\(limits.maxValues) values)") }
+        try storageCall { () throws(StorageError) in
+            try database.query("""
+                INSERT INTO dht_values (public_key, recipient, nonce, seq, signature, data, id, persistent, created, updated, announced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                """, Self.valueColumns(value) + [.blob(id.bytes), .integer(persistent ? 1 : 0), .integer(now), .integer(now)])
+        }
+        return true
     }
 
     /// The live value with `id`; for a mutable value only if its `seq` ≥ `cas` (when given).
@@ -114,50 +143,68 @@ public final class DHTStorage: Sendable {
 
     // MARK: Peers
 
-    /// Stores a peer record (an ANNOUNCE_PEER, or our own `persistent` announcement). Returns once
-    /// durable: true if the record is new or has a greater `seq` (also sent to `changes`).
+    /// Stores a peer record (an ANNOUNCE_PEER, or our own `persistent` announcement).
+    /// `completion` (on the writer thread) gets, once durable, true if the record is new or has a
+    /// greater `seq` (also sent to `changes`); or the protocol error that refused it.
+    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64,
+                        completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
+        do { try peer.validate() } catch { return completion(.failure(error)) }
+        let limits = self.limits, changes = self.changes
+        writer.submit({ database throws(ProtocolError) in
+            try Self.storePeer(peer, cas: cas, persistent: persistent, now: now, limits: limits, in: database)
+        }, completion: { result in
+            let outcome = Self.protocolResult(result)
+            if case .success(true) = outcome { changes.send(.peerAnnounced(peer)) }
+            completion(outcome)
+        })
+    }
+
+    /// `putPeer`, awaited: whether the record is new or newer, once durable.
     @discardableResult
-    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) throws(ProtocolError) -> Bool {
-        try peer.validate()
-        let changed = try withDatabase { (database) throws(ProtocolError) -> Bool in
-            let key: [SQLiteValue] = [.blob(peer.peerId.bytes), .integer(peer.fingerprint)]
-            let existing = try storageCall { () throws(StorageError) in
-                try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
-            }
-            if let existing {
-                let storedSequence = try storageCall { () throws(StorageError) in Int32(truncatingIfNeeded: try existing.integer(0)) }
-                if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
-                return try storageCall { () throws(StorageError) -> Bool in
-                    if peer.sequenceNumber > storedSequence {
-                        try database.query("""
-                            UPDATE dht_peers SET node_id = ?, node_signature = ?, seq = ?, endpoint = ?, extra = ?, signature = ?,
-                            updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?
-                            """, Self.peerColumns(peer) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
-                        return true
-                    }
-                    try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
-                                       [.integer(now), .integer(persistent ? 1 : 0)] + key)
-                    return false
-                }
-            }
-            let (total, forPeer) = try storageCall { () throws(StorageError) in
-                let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
-                return (try row.integer(0), try row.integer(1))
-            }
-            guard total < limits.maxPeers else { throw ProtocolError(.genericError, "peer storage is full (\(limits.maxPeers) records)") }
-            guard forPeer < limits.maxRecordsPerPeer else {
-                throw ProtocolError(.genericError, "\(peer.peerId) already has \(limits.maxRecordsPerPeer) records")
-            }
-            try storageCall { () throws(StorageError) in
-                try database.query("""
-                    INSERT INTO dht_peers (node_id, node_signature, seq, endpoint, extra, signature, id, fingerprint, persistent, created, updated, announced)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-                    """, Self.peerColumns(peer) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
-            }
-            return true
+    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
+        try await withCheckedContinuation { continuation in
+            putPeer(peer, cas: cas, persistent: persistent, now: now) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    /// The write of `putPeer`, in the writer's transaction.
+    private static func storePeer(_ peer: PeerInfo, cas: Int32?, persistent: Bool, now: Int64, limits: Limits,
+                                  in database: SQLiteDatabase) throws(ProtocolError) -> Bool {
+        let key: [SQLiteValue] = [.blob(peer.peerId.bytes), .integer(peer.fingerprint)]
+        let existing = try storageCall { () throws(StorageError) in
+            try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
         }
-        if changed { changes.send(.peerAnnounced(peer)) }
-        return changed
+        if let existing {
+            let storedSequence = try storageCall { () throws(StorageError) in Int32(truncatingIfNeeded: try existing.integer(0)) }
+            if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+            return try storageCall { () throws(StorageError) -> Bool in
+                if peer.sequenceNumber > storedSequence {
+                    try database.query("""
+                        UPDATE dht_peers SET node_id = ?, node_signature = ?, seq = ?, endpoint = ?, extra = ?, signature = ?,
+                        updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?
+                        """, Self.peerColumns(peer) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                    return true
+                }
+                try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
+                                   [.integer(now), .integer(persistent ? 1 : 0)] + key)
+                return false
+            }
+        }
+        let (total, forPeer) = try storageCall { () throws(StorageError) in
+            let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
+            return (try row.integer(0), try row.integer(1))
+        }
+        guard total < limits.maxPeers else { throw ProtocolError(.genericError, "peer storage is full (\(limits.maxPeers) records)") }
+        guard forPeer < limits.maxRecordsPerPeer else {
+            throw ProtocolError(.genericError, "\(peer.peerId) already has \(limits.maxRecordsPerPeer) records")
+        }
+        try storageCall { () throws(StorageError) in
+            try database.query("""
+                INSERT INTO dht_peers (node_id, node_signature, seq, endpoint, extra, signature, id, fingerprint, persistent, created, updated, announced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                """, Self.peerColumns(peer) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
+        }
+        return true
     }
 
     /// Up to `limit` live records for `peerId` with `seq` ≥ `cas` (when given): highest `seq` first,
@@ -175,16 +222,15 @@ public final class DHTStorage: Sendable {
 
     // MARK: Expiry and republishing
 
-    /// Deletes items stored for others that were not refreshed in the last 2 hours; returns how many.
+    /// Deletes items stored for others that were not refreshed in the last 2 hours; returns how
+    /// many, once durable.
     @discardableResult
-    public func purgeExpired(now: Int64) throws(StorageError) -> Int {
-        try database.withLock { (database) throws(StorageError) in
-            try database.transaction { () throws(StorageError) in
-                let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
-                let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
-                let peers = try database.query("DELETE FROM dht_peers WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
-                return values + peers
-            }
+    public func purgeExpired(now: Int64) async throws(StorageError) -> Int {
+        try await write { database throws(StorageError) in
+            let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
+            let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+            let peers = try database.query("DELETE FROM dht_peers WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+            return values + peers
         }
     }
 
@@ -210,15 +256,15 @@ public final class DHTStorage: Sendable {
     }
 
     /// Records that our value `id` was just announced to the network.
-    public func markValueAnnounced(_ id: Id, now: Int64) throws(StorageError) {
-        _ = try database.withLock { (database) throws(StorageError) in
+    public func markValueAnnounced(_ id: Id, now: Int64) async throws(StorageError) {
+        _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_values SET announced = ? WHERE id = ?", [.integer(now), .blob(id.bytes)])
         }
     }
 
     /// Records that our peer record (`peerId`, `fingerprint`) was just announced.
-    public func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) throws(StorageError) {
-        _ = try database.withLock { (database) throws(StorageError) in
+    public func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) async throws(StorageError) {
+        _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_peers SET announced = ? WHERE id = ? AND fingerprint = ?",
                                [.integer(now), .blob(peerId.bytes), .integer(fingerprint)])
         }
@@ -226,8 +272,8 @@ public final class DHTStorage: Sendable {
 
     /// Stops republishing our peer record (`peerId`, `fingerprint`) if it still has
     /// `sequenceNumber` (a newer record stays): it then expires like any other.
-    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) throws(StorageError) {
-        _ = try database.withLock { (database) throws(StorageError) in
+    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) async throws(StorageError) {
+        _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_peers SET persistent = 0 WHERE id = ? AND fingerprint = ? AND seq = ?",
                                [.blob(peerId.bytes), .integer(fingerprint), .integer(Int64(sequenceNumber))])
         }
@@ -245,27 +291,24 @@ public final class DHTStorage: Sendable {
 
     /// Runs a write under the lock in one transaction; a storage failure becomes error 1 (IOError),
     /// which is what the reference sends when its storage fails.
-    private func withDatabase<T: Sendable>(_ body: (SQLiteDatabase) throws(ProtocolError) -> T) throws(ProtocolError) -> T {
-        let outcome = database.withLock { database -> Result<T, ProtocolError> in
-            do {
-                try database.execute("BEGIN IMMEDIATE")
-            } catch {
-                return .failure(ProtocolError(.ioError, "storage: \(error)"))
-            }
-            do throws(ProtocolError) {
-                let result = try body(database)
-                try storageCall { () throws(StorageError) in try database.execute("COMMIT") }
-                return .success(result)
-            } catch {
-                try? database.execute("ROLLBACK")
-                return .failure(error)
-            }
+    /// A maintenance write through the writer, awaited until durable.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(StorageError) -> T) async throws(StorageError) -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError("\(writer.path): \(error)")
         }
-        return try outcome.get()
+    }
+
+    /// A write's result as the protocol answers it: its own refusal, or 204 for a storage failure.
+    private static func protocolResult(_ result: Result<Bool, any Error>) -> Result<Bool, ProtocolError> {
+        result.mapError { error in error as? ProtocolError ?? ProtocolError(.ioError, "storage: \(error)") }
     }
 
     @discardableResult
-    private func storageCall<T>(_ body: () throws(StorageError) -> T) throws(ProtocolError) -> T {
+    private static func storageCall<T>(_ body: () throws(StorageError) -> T) throws(ProtocolError) -> T {
         do { return try body() } catch { throw ProtocolError(.ioError, "storage: \(error)") }
     }
 

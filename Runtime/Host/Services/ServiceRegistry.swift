@@ -107,7 +107,7 @@ public final class ServiceRegistry: Sendable {
             state.withdrawing[owner, default: []].append(Task {
                 // Stored like an offer (so our own storage answers with it too), then left to expire.
                 _ = await publish(withdrawn)
-                try? dht.storage.forgetPersistentPeer(ServiceRecord.peerKey(for: type).publicKey,
+                try? await dht.storage.forgetPersistentPeer(ServiceRecord.peerKey(for: type).publicKey,
                                                      fingerprint: ServiceRecord.fingerprint(of: identity.publicKey),
                                                      sequenceNumber: withdrawn.sequenceNumber)
             })

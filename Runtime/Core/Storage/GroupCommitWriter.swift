@@ -1,0 +1,163 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Writes to one SQLite file on a thread of its own, with group commit: the writes that arrive
+/// while a commit is being made durable wait, and the next transaction takes them all, so one
+/// fsync serves many writes and no caller waits on the disk. Each write runs in a savepoint of its
+/// own, so one that throws is undone alone and the others of its group stay in. A completion is
+/// called once the group's COMMIT has returned (the write is on disk), with the write's result, or
+/// with the commit's error when the group could not be committed.
+///
+/// Thread contract: `submit` and `write` from any thread. A write's body runs on the writer
+/// thread with the writer's connection (it must not keep it); completions run there too, in the
+/// order the writes were submitted, and must not block. Reads go through another connection: in
+/// WAL mode they see every committed group and never wait for a commit.
+///
+/// ```swift
+/// let writer = try GroupCommitWriter(path: path)
+/// let rows = try await writer.write { database in try database.query("DELETE FROM t WHERE x < ?", [.integer(9)]) }
+/// ```
+public final class GroupCommitWriter: Sendable {
+    /// Most writes one transaction takes; the rest wait for the next.
+    public static let maxGroup = 512
+
+    /// One submitted write: `run` executes it in its savepoint and says whether it succeeded, and
+    /// what to call once the group's fate is known; `abandon` fails a write that never ran.
+    private struct Job: Sendable {
+        let run: @Sendable (SQLiteDatabase) -> (succeeded: Bool, finish: @Sendable ((any Error)?) -> Void)
+        let abandon: @Sendable (any Error) -> Void
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var closing = false
+    }
+
+    /// What the writer thread shares with the submitters (the thread holds it, not `self`, so
+    /// dropping the last reference to the writer ends the thread once the queue is empty).
+    private final class Shared: Sendable {
+        let queue = Mutex(Queue())
+        let wake = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        /// Groups committed and writes they held, for metrics and tests.
+        let groups = Atomic<Int>(0)
+        let writes = Atomic<Int>(0)
+    }
+
+    /// Moves the connection onto the writer thread, its only user from then on.
+    private struct Connection: @unchecked Sendable {
+        let database: SQLiteDatabase
+    }
+
+    private let shared = Shared()
+    public let path: String
+
+    /// Opens a connection of its own to `path` (which must exist with its schema) and starts the
+    /// writer thread.
+    public init(path: String) throws(StorageError) {
+        let connection = Connection(database: try SQLiteDatabase(path: path))
+        self.path = path
+        let shared = self.shared
+        let thread = Thread { Self.serve(connection.database, shared) }
+        thread.name = "carrier-sqlite-writer"
+        thread.start()
+    }
+
+    deinit {
+        shared.queue.withLock { $0.closing = true }
+        shared.wake.signal()
+    }
+
+    /// Groups committed since the writer started.
+    public var groupsCommitted: Int { shared.groups.load(ordering: .relaxed) }
+    /// Writes committed (or refused by their own body) since the writer started.
+    public var writesDone: Int { shared.writes.load(ordering: .relaxed) }
+
+    /// Queues `body`; `completion` gets its result once its group is durable (or the error that
+    /// kept the group from committing, or `StorageError` when the writer is closed).
+    public func submit<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
+                                    completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        let job = Job(run: { database in
+            do {
+                let value = try body(database)
+                return (true, { failure in completion(failure.map { .failure($0) } ?? .success(value)) })
+            } catch {
+                return (false, { _ in completion(.failure(error)) })
+            }
+        }, abandon: { completion(.failure($0)) })
+        let accepted = shared.queue.withLock { queue in
+            guard !queue.closing else { return false }
+            queue.jobs.append(job)
+            return true
+        }
+        guard accepted else { return completion(.failure(StorageError("\(path): the writer is closed"))) }
+        shared.wake.signal()
+    }
+
+    /// `body`'s result once it is durable.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(body) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Refuses new writes, waits until the queued ones are durable, and closes the connection.
+    public func close() {
+        let first = shared.queue.withLock { queue in
+            defer { queue.closing = true }
+            return !queue.closing
+        }
+        guard first else { return }
+        shared.wake.signal()
+        shared.finished.wait()
+    }
+
+    /// The writer thread: waits for writes, commits them in groups, until closed and drained.
+    private static func serve(_ database: SQLiteDatabase, _ shared: Shared) {
+        while true {
+            shared.wake.wait()
+            while true {
+                let (group, closing) = shared.queue.withLock { queue in
+                    let taken = Array(queue.jobs.prefix(maxGroup))
+                    queue.jobs.removeFirst(taken.count)
+                    return (taken, queue.closing)
+                }
+                if group.isEmpty {
+                    guard closing else { break }
+                    shared.finished.signal()
+                    return
+                }
+                commit(group, in: database, shared)
+            }
+        }
+    }
+
+    /// Runs `group` in one transaction and calls each completion once the commit returned.
+    private static func commit(_ group: [Job], in database: SQLiteDatabase, _ shared: Shared) {
+        var finishes: [@Sendable ((any Error)?) -> Void] = []
+        finishes.reserveCapacity(group.count)
+        var failure: (any Error)?
+        do {
+            try database.execute("BEGIN IMMEDIATE")
+            for job in group {
+                try database.execute("SAVEPOINT write")
+                let outcome = job.run(database)
+                if !outcome.succeeded { try database.execute("ROLLBACK TO write") }
+                try database.execute("RELEASE write")
+                finishes.append(outcome.finish)
+            }
+            try database.execute("COMMIT")
+            shared.groups.add(1, ordering: .relaxed)
+            shared.writes.add(group.count, ordering: .relaxed)
+        } catch {
+            try? database.execute("ROLLBACK")
+            failure = error
+        }
+        for finish in finishes { finish(failure) }
+        // Writes the failure kept from running (or from finishing their savepoint) fail with it.
+        if let failure {
+            for job in group.dropFirst(finishes.count) { job.abandon(failure) }
+        }
+    }
+}
