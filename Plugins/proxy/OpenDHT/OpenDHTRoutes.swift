@@ -73,10 +73,13 @@ struct OpenDHTRoutes: Sendable {
             answer.retryAfter = 1
             return answer
         } catch .conflict(let reason) {
+            host.log(.info, "OpenDHT put at \(key.valueId) refused (409): \(reason)")
             return Self.error(.conflict, reason)
         } catch .unreachable(let reason) {
+            host.log(.warning, "OpenDHT put at \(key.valueId) failed (503): \(reason)")
             return Self.error(.serviceUnavailable, "Put failed: \(reason)")
         } catch {
+            host.log(.warning, "OpenDHT put at \(key.valueId) failed (502): \(error)")
             return Self.error(.badGateway, "Put failed: \(error)")
         }
     }
