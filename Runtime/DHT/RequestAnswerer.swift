@@ -26,14 +26,15 @@ public struct RequestAnswerer: Sendable {
     public enum Outcome: Sendable, Equatable {
         /// With this answer, now.
         case reply(Message.Body)
-        /// A write with a valid token: `whenDurable` gets the answer once it is on disk (or refused).
+        /// A write with a valid token: `whenDurable` gets the answer (see `answer`).
         case afterWrite
         /// Not at all: the protocol says not to answer.
         case none
     }
 
     /// How to answer `request` from `sender`, who reached us over `family`. A write (STORE_VALUE,
-    /// ANNOUNCE_PEER) is answered through `whenDurable`, on the storage's writer thread; every
+    /// ANNOUNCE_PEER) is answered through `whenDurable`, on the storage's writer thread once it
+    /// is durable (or at once, on this thread, when it is invalid or the storage is busy); every
     /// other answer is returned. `now` is the token clock, `wallClock` the storage clock, both in ms.
     public func answer(_ request: Message.Body, from sender: NodeInfo, family: AddressFamily,
                        ipv4: RoutingTable?, ipv6: RoutingTable?, now: Int64, wallClock: Int64,

@@ -17,34 +17,47 @@ struct GroupCommitWriterTests {
         try SQLiteDatabase(path: path).query("SELECT count(*) FROM items")[0].integer(0)
     }
 
-    @Test func writesArrivingTogetherShareCommitsAndAreReadableWhenAcknowledged() async throws {
+    /// Holds the writer thread in a write until `release` is signalled; returns once it is held
+    /// (so what is submitted next waits in the queue, and makes one group).
+    private static func hold(_ writer: GroupCommitWriter, until release: DispatchSemaphore) async throws {
+        final class Flag: Sendable { let raised = Atomic<Bool>(false) }
+        let held = Flag()
+        writer.submit({ _ in
+            held.raised.store(true, ordering: .relaxed)
+            release.wait()
+        }, completion: { _ in })
+        while !held.raised.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    @Test func writesWaitingTogetherShareOneCommitAndAreReadableWhenAcknowledged() async throws {
         try makeTable()
         let writer = try GroupCommitWriter(path: path)
         let path = self.path
+        let release = DispatchSemaphore(value: 0)
+        try await Self.hold(writer, until: release)
         // Each completion reads the file through a connection of its own: the write is there.
         final class Count: Sendable { let value = Atomic<Int>(0) }
         let unreadable = Count()
-        await withTaskGroup(of: Void.self) { group in
-            for n in 0..<300 {
-                group.addTask {
-                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                        writer.submit({ database in
-                            try database.query("INSERT INTO items (n) VALUES (?)", [.integer(Int64(n))])
-                        }, completion: { result in
-                            let rows = try? SQLiteDatabase(path: path).query("SELECT n FROM items WHERE n = ?", [.integer(Int64(n))])
-                            if (try? result.get()) == nil || rows?.count != 1 { unreadable.value.add(1, ordering: .relaxed) }
-                            done.resume()
-                        })
-                    }
-                }
-            }
+        let done = AsyncStream.makeStream(of: Void.self)
+        for n in 0..<300 {
+            writer.submit({ database in
+                try database.query("INSERT INTO items (n) VALUES (?)", [.integer(Int64(n))])
+            }, completion: { result in
+                let rows = try? SQLiteDatabase(path: path).query("SELECT n FROM items WHERE n = ?", [.integer(Int64(n))])
+                if (try? result.get()) == nil || rows?.count != 1 { unreadable.value.add(1, ordering: .relaxed) }
+                done.continuation.yield()
+            })
+        }
+        release.signal()
+        var finished = 0
+        for await _ in done.stream {
+            finished += 1
+            if finished == 300 { break }
         }
         #expect(unreadable.value.load(ordering: .relaxed) == 0, "every acknowledged write is on disk")
         #expect(try storedCount() == 300)
-        #expect(writer.writesDone == 300)
-        // 300 writes submitted at once, each commit an fsync: they cannot have taken 300 commits.
-        #expect(writer.groupsCommitted < 300, "\(writer.groupsCommitted) commits for 300 writes")
-        print("GroupCommitWriterTests: 300 concurrent writes in \(writer.groupsCommitted) commits")
+        #expect(writer.writesDone == 301)
+        #expect(writer.groupsCommitted == 2, "the held write, then the 300 that waited, in one commit")
     }
 
     @Test func aWriteThatThrowsIsUndoneAloneAndTheOthersOfItsGroupStay() async throws {
@@ -54,6 +67,9 @@ struct GroupCommitWriterTests {
         final class Outcomes: Sendable { let byWrite = Mutex<[Int: Bool]>([:]) }
         let outcomes = Outcomes()
         let done = AsyncStream.makeStream(of: Void.self)
+        // The writer thread is held until the three are queued: they then make one group.
+        let gate = DispatchSemaphore(value: 0)
+        try await Self.hold(writer, until: gate)
         for n in 0..<3 {
             writer.submit({ database in
                 try database.query("INSERT INTO items (n) VALUES (?)", [.integer(Int64(10 + n))])
@@ -63,14 +79,34 @@ struct GroupCommitWriterTests {
                 done.continuation.yield()
             })
         }
+        gate.signal()
         var finished = 0
         for await _ in done.stream {
             finished += 1
             if finished == 3 { break }
         }
         #expect(outcomes.byWrite.withLock { $0 } == [0: true, 1: false, 2: true])
+        #expect(writer.groupsCommitted == 2, "the held write, then the three together")
         let rows = try SQLiteDatabase(path: path).query("SELECT n FROM items ORDER BY n").map { try $0.integer(0) }
         #expect(rows == [10, 12])
+    }
+
+    @Test func writesBeyondTheQueueBoundAreRefusedAtOnce() async throws {
+        try makeTable()
+        let writer = try GroupCommitWriter(path: path)
+        let gate = DispatchSemaphore(value: 0)
+        try await Self.hold(writer, until: gate)
+        for n in 0..<GroupCommitWriter.maxQueued {
+            writer.submit({ database in try database.query("INSERT INTO items (n) VALUES (?)", [.integer(Int64(n))]) }, completion: { _ in })
+        }
+        let refused = await withCheckedContinuation { continuation in
+            writer.submit({ _ in }, completion: { continuation.resume(returning: $0) })
+        }
+        gate.signal()
+        guard case .failure(let error) = refused else { Issue.record("a write beyond the bound was queued"); return }
+        #expect(error is GroupCommitWriter.Busy, "\(error)")
+        writer.close()
+        #expect(try storedCount() == Int64(GroupCommitWriter.maxQueued), "every queued write is durable")
     }
 
     @Test func closingWaitsForQueuedWritesAndRefusesLaterOnes() async throws {

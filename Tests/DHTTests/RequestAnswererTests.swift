@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 /// The server side of every request: answers, tokens, storage rules and error codes.
+@Suite(.timeLimit(.minutes(1)))  // a write whose answer never comes fails rather than hangs
 struct RequestAnswererTests {
     let storage: DHTStorage
     let handler: RequestAnswerer

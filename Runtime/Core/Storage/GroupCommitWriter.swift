@@ -6,13 +6,19 @@ import Synchronization
 /// while a commit is being made durable wait, and the next transaction takes them all, so one
 /// fsync serves many writes and no caller waits on the disk. Each write runs in a savepoint of its
 /// own, so one that throws is undone alone and the others of its group stay in. A completion is
-/// called once the group's COMMIT has returned (the write is on disk), with the write's result, or
-/// with the commit's error when the group could not be committed.
+/// called once the group's COMMIT has returned (the write is on disk), with the write's result; a
+/// write its own body refused keeps its error, and when the group cannot be committed the others
+/// get the commit's error.
 ///
-/// Thread contract: `submit` and `write` from any thread. A write's body runs on the writer
-/// thread with the writer's connection (it must not keep it); completions run there too, in the
-/// order the writes were submitted, and must not block. Reads go through another connection: in
-/// WAL mode they see every committed group and never wait for a commit.
+/// At most `maxQueued` writes wait; beyond that a write is refused at once with `Busy`, so a
+/// slow disk pushes back on whoever writes rather than growing memory.
+///
+/// Thread contract: `submit`, `write` and `close` from any thread but the writer's own. A
+/// write's body runs on the writer thread with the writer's connection (it must not keep it, nor
+/// open a savepoint named `carrier_group_write`); completions run there too, in the order the
+/// writes were submitted, and must not block. Only a write refused before it was queued (`Busy`,
+/// or the writer closed) is completed on the caller's thread, at once. Reads go through another
+/// connection: in WAL mode they see every committed group and never wait for a commit.
 ///
 /// ```swift
 /// let writer = try GroupCommitWriter(path: path)
@@ -21,6 +27,13 @@ import Synchronization
 public final class GroupCommitWriter: Sendable {
     /// Most writes one transaction takes; the rest wait for the next.
     public static let maxGroup = 512
+    /// Most writes waiting at once.
+    public static let maxQueued = 8192
+
+    /// A write refused because `maxQueued` writes are waiting already.
+    public struct Busy: Error, CustomStringConvertible {
+        public var description: String { "storage busy: \(GroupCommitWriter.maxQueued) writes are waiting for the disk" }
+    }
 
     /// One submitted write: `run` executes it in its savepoint and says whether it succeeded, and
     /// what to call once the group's fate is known; `abandon` fails a write that never ran.
@@ -38,6 +51,8 @@ public final class GroupCommitWriter: Sendable {
     /// dropping the last reference to the writer ends the thread once the queue is empty).
     private final class Shared: Sendable {
         let queue = Mutex(Queue())
+        /// The writer thread, so `close` can refuse to run on it.
+        let thread = Mutex<ObjectIdentifier?>(nil)
         let wake = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         /// Groups committed and writes they held, for metrics and tests.
@@ -45,9 +60,15 @@ public final class GroupCommitWriter: Sendable {
         let writes = Atomic<Int>(0)
     }
 
-    /// Moves the connection onto the writer thread, its only user from then on.
-    private struct Connection: @unchecked Sendable {
-        let database: SQLiteDatabase
+    /// The writer thread's connection, moved onto it: its only user from then on. Reopened when
+    /// a failed group leaves it inside a transaction; let go before `finished` is signalled.
+    private final class Connection: @unchecked Sendable {
+        let path: String
+        var database: SQLiteDatabase?
+        init(path: String) throws(StorageError) {
+            self.path = path
+            database = try SQLiteDatabase(path: path)
+        }
     }
 
     private let shared = Shared()
@@ -56,11 +77,12 @@ public final class GroupCommitWriter: Sendable {
     /// Opens a connection of its own to `path` (which must exist with its schema) and starts the
     /// writer thread.
     public init(path: String) throws(StorageError) {
-        let connection = Connection(database: try SQLiteDatabase(path: path))
+        let connection = try Connection(path: path)
         self.path = path
         let shared = self.shared
-        let thread = Thread { Self.serve(connection.database, shared) }
+        let thread = Thread { Self.serve(connection, shared) }
         thread.name = "carrier-sqlite-writer"
+        shared.thread.withLock { $0 = ObjectIdentifier(thread) }
         thread.start()
     }
 
@@ -86,12 +108,13 @@ public final class GroupCommitWriter: Sendable {
                 return (false, { _ in completion(.failure(error)) })
             }
         }, abandon: { completion(.failure($0)) })
-        let accepted = shared.queue.withLock { queue in
-            guard !queue.closing else { return false }
+        let refusal = shared.queue.withLock { queue -> (any Error)? in
+            guard !queue.closing else { return StorageError("\(path): the writer is closed") }
+            guard queue.jobs.count < Self.maxQueued else { return Busy() }
             queue.jobs.append(job)
-            return true
+            return nil
         }
-        guard accepted else { return completion(.failure(StorageError("\(path): the writer is closed"))) }
+        if let refusal { return completion(.failure(refusal)) }
         shared.wake.signal()
     }
 
@@ -102,19 +125,19 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Refuses new writes, waits until the queued ones are durable, and closes the connection.
+    /// Refuses new writes, waits until the queued ones are durable and the connection is closed.
+    /// Every caller waits, however many call it; never call it from a completion.
     public func close() {
-        let first = shared.queue.withLock { queue in
-            defer { queue.closing = true }
-            return !queue.closing
-        }
-        guard first else { return }
+        precondition(shared.thread.withLock { $0 } != ObjectIdentifier(Thread.current),
+                     "GroupCommitWriter.close() called on its own writer thread")
+        shared.queue.withLock { $0.closing = true }
         shared.wake.signal()
         shared.finished.wait()
+        shared.finished.signal()  // for the next caller
     }
 
     /// The writer thread: waits for writes, commits them in groups, until closed and drained.
-    private static func serve(_ database: SQLiteDatabase, _ shared: Shared) {
+    private static func serve(_ connection: Connection, _ shared: Shared) {
         while true {
             shared.wake.wait()
             while true {
@@ -125,33 +148,38 @@ public final class GroupCommitWriter: Sendable {
                 }
                 if group.isEmpty {
                     guard closing else { break }
+                    connection.database = nil
                     shared.finished.signal()
                     return
                 }
-                commit(group, in: database, shared)
+                commit(group, in: connection, shared)
             }
         }
     }
 
     /// Runs `group` in one transaction and calls each completion once the commit returned.
-    private static func commit(_ group: [Job], in database: SQLiteDatabase, _ shared: Shared) {
+    private static func commit(_ group: [Job], in connection: Connection, _ shared: Shared) {
         var finishes: [@Sendable ((any Error)?) -> Void] = []
         finishes.reserveCapacity(group.count)
         var failure: (any Error)?
         do {
+            if connection.database == nil { connection.database = try SQLiteDatabase(path: connection.path) }
+            guard let database = connection.database else { throw StorageError("\(connection.path): no connection") }
             try database.execute("BEGIN IMMEDIATE")
             for job in group {
-                try database.execute("SAVEPOINT write")
+                try database.execute("SAVEPOINT carrier_group_write")
                 let outcome = job.run(database)
-                if !outcome.succeeded { try database.execute("ROLLBACK TO write") }
-                try database.execute("RELEASE write")
+                if !outcome.succeeded { try database.execute("ROLLBACK TO carrier_group_write") }
+                try database.execute("RELEASE carrier_group_write")
                 finishes.append(outcome.finish)
             }
             try database.execute("COMMIT")
             shared.groups.add(1, ordering: .relaxed)
             shared.writes.add(group.count, ordering: .relaxed)
         } catch {
-            try? database.execute("ROLLBACK")
+            try? connection.database?.execute("ROLLBACK")
+            // A connection still inside a transaction would refuse every later BEGIN: reopen it.
+            if connection.database?.isInTransaction == true { connection.database = nil }
             failure = error
         }
         for finish in finishes { finish(failure) }

@@ -75,6 +75,9 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Whether a transaction is open on this connection (SQLite is not in autocommit mode).
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
 
     /// SQLITE_TRANSIENT: SQLite copies bound buffers before the call returns.

@@ -289,8 +289,6 @@ public final class DHTStorage: Sendable {
 
     // MARK: Rows
 
-    /// Runs a write under the lock in one transaction; a storage failure becomes error 1 (IOError),
-    /// which is what the reference sends when its storage fails.
     /// A maintenance write through the writer, awaited until durable.
     private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(StorageError) -> T) async throws(StorageError) -> T {
         do {
@@ -302,11 +300,18 @@ public final class DHTStorage: Sendable {
         }
     }
 
-    /// A write's result as the protocol answers it: its own refusal, or 204 for a storage failure.
+    /// A write's result as the protocol answers it: its own refusal; 201 (GenericError) when too
+    /// many writes wait for the disk; otherwise error 1 (IOError), what the reference sends when
+    /// its storage fails.
     private static func protocolResult(_ result: Result<Bool, any Error>) -> Result<Bool, ProtocolError> {
-        result.mapError { error in error as? ProtocolError ?? ProtocolError(.ioError, "storage: \(error)") }
+        result.mapError { error in
+            if let refusal = error as? ProtocolError { return refusal }
+            if error is GroupCommitWriter.Busy { return ProtocolError(.genericError, "\(error)") }
+            return ProtocolError(.ioError, "storage: \(error)")
+        }
     }
 
+    /// Runs a read or write inside a write's body; a storage failure becomes error 1 (IOError).
     @discardableResult
     private static func storageCall<T>(_ body: () throws(StorageError) -> T) throws(ProtocolError) -> T {
         do { return try body() } catch { throw ProtocolError(.ioError, "storage: \(error)") }
