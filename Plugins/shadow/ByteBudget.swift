@@ -57,13 +57,33 @@ extension Array where Element == ByteBudget {
         return reduce(.zero) { longest, budget in Swift.max(longest, budget.spend(bytes, now: now)) }
     }
 
-    /// A datagram of `bytes`: spent from every budget when none is in debt and, for one from
-    /// outside, each still holds it above half its burst; false, nothing spent, otherwise. A
-    /// datagram never waits: it passes or is dropped.
-    func admitDatagram(_ bytes: Int, fromOutside: Bool) -> Bool {
+}
+
+/// The budgets a UDP mapping's datagrams spend: the client's (shared with its other mappings,
+/// TCP streams included) and the mapping's own (its datagrams alone: a mapping has one transport).
+/// A datagram never waits: it passes, spent from both, or is dropped with nothing spent.
+struct DatagramBudgets: Sendable {
+    var client: ByteBudget?
+    var mapping: ByteBudget?
+
+    /// A datagram from outside passes when the client's budget is not in debt and the mapping's
+    /// still holds it above half its burst: that half is kept for the answers, so a flood of
+    /// queries cannot starve the answers to the queries already relayed. (Only the mapping's own
+    /// budget keeps a reserve: on the client's, a busy TCP stream would keep it from ever passing.)
+    func admitFromOutside(_ bytes: Int) -> Bool {
+        admit(bytes) { budget, now in budget.holds(budget === mapping ? bytes : 0, aboveHalf: budget === mapping, now: now) }
+    }
+
+    /// An answer (client to outside) passes when neither budget is in debt.
+    func admitAnswer(_ bytes: Int) -> Bool {
+        admit(bytes) { budget, now in budget.holds(0, aboveHalf: false, now: now) }
+    }
+
+    private func admit(_ bytes: Int, when passes: (ByteBudget, NIODeadline) -> Bool) -> Bool {
         let now = NIODeadline.now()
-        guard allSatisfy({ $0.holds(fromOutside ? bytes : 0, aboveHalf: fromOutside, now: now) }) else { return false }
-        for budget in self { _ = budget.spend(bytes, now: now) }
+        let budgets = [client, mapping].compactMap { $0 }
+        guard budgets.allSatisfy({ passes($0, now) }) else { return false }
+        for budget in budgets { _ = budget.spend(bytes, now: now) }
         return true
     }
 }

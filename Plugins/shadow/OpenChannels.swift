@@ -9,21 +9,28 @@ import Synchronization
 final class OpenChannels: Sendable {
     private struct State {
         var open: [ObjectIdentifier: Channel] = [:]
-        /// Set by `closeAll`: a channel tracked after it is closed at once.
+        /// Set by `closeAll`: a channel tracked after it is closed at once, and kept in `late`.
         var closing = false
+        var late: [Channel] = []
     }
 
     private let state = Mutex(State())
 
     /// Keeps `channel` until it closes (called as it is opened, on its event loop or any other).
-    func track(_ channel: Channel) {
+    /// false when the plugin is stopping: the channel is closed at once and must not be used.
+    @discardableResult
+    func track(_ channel: Channel) -> Bool {
         let id = ObjectIdentifier(channel)
         let closing = state.withLock { state in
-            if !state.closing { state.open[id] = channel }
+            if state.closing { state.late.append(channel) } else { state.open[id] = channel }
             return state.closing
         }
-        if closing { return channel.close(promise: nil) }
+        if closing {
+            channel.close(promise: nil)
+            return false
+        }
         channel.closeFuture.whenComplete { _ in self.state.withLock { _ = $0.open.removeValue(forKey: id) } }
+        return true
     }
 
     /// Closes every open channel, and any tracked from now on; the futures complete as each has
@@ -35,5 +42,11 @@ final class OpenChannels: Sendable {
         }
         for channel in channels { channel.close(promise: nil) }
         return channels.map(\.closeFuture)
+    }
+
+    /// The close of every channel tracked after `closeAll` (an accept or a bind that completed
+    /// while the others closed), to wait for once nothing can open more.
+    func closedLate() -> [EventLoopFuture<Void>] {
+        state.withLock { $0.late.map(\.closeFuture) }
     }
 }

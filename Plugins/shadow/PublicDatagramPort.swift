@@ -35,7 +35,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     static let reportInterval = TimeAmount.seconds(10)
 
     private let maxSources: Int
-    private let budgets: [ByteBudget]
+    private let budgets: DatagramBudgets
     private let hooks: Hooks
     private var tunnel: Channel?
     private var addresses: [UInt32: SocketAddress] = [:]
@@ -45,7 +45,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
     private var unreported = 0
     private var housekeeping: RepeatedTask?
 
-    init(maxSources: Int, budgets: [ByteBudget], hooks: Hooks) {
+    init(maxSources: Int, budgets: DatagramBudgets, hooks: Hooks) {
         self.maxSources = maxSources
         self.budgets = budgets
         self.hooks = hooks
@@ -77,9 +77,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
         guard hooks.admits(envelope.remoteAddress) else { return hooks.count("udp_refused_source") }
         guard let tunnel, tunnel.isActive, tunnel.isWritable else { return hooks.count("udp_dropped") }
         guard let source = source(for: envelope.remoteAddress, now: .now()) else { return hooks.count("udp_refused_sources") }
-        // Half of each burst is kept for the client's answers, so a flood of queries cannot
-        // starve the answers to the queries already relayed (docs/shadow.md, "Byte rates").
-        guard budgets.admitDatagram(envelope.data.readableBytes, fromOutside: true) else {
+        guard budgets.admitFromOutside(envelope.data.readableBytes) else {
             return hooks.count("udp_over_bandwidth")
         }
         unreported += envelope.data.readableBytes
@@ -97,7 +95,7 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
             promise?.succeed()
             return
         }
-        guard budgets.admitDatagram(datagram.payload.readableBytes, fromOutside: false) else {
+        guard budgets.admitAnswer(datagram.payload.readableBytes) else {
             hooks.count("udp_over_bandwidth")
             promise?.succeed()
             return

@@ -13,8 +13,7 @@ enum PublicListener {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                open.track(channel)
-                accepted(channel)
+                if open.track(channel) { accepted(channel) }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: host, port: port)

@@ -212,10 +212,12 @@ final class ShadowPlugin: CarrierPlugin, @unchecked Sendable {
         relay?.closeAll()
         // Every connection closes, and its relay partner with it, while all the loops still run.
         for closed in relay?.openChannels.closeAll() ?? [] { try? closed.wait() }
-        relay = nil
         // The host-call threads finish their work first: it answers on the loops.
         try? hostCalls?.syncShutdownGracefully()
         hostCalls = nil
+        // What opened meanwhile (an accept, a mapping's bind) was closed as it came: wait for it.
+        for closed in relay?.openChannels.closedLate() ?? [] { try? closed.wait() }
+        relay = nil
         try? group?.syncShutdownGracefully()
         group = nil
     }

@@ -267,8 +267,8 @@ final class ShadowRelay: Sendable {
                 case .udp:
                     PublicDatagramPort.bind(host: self.listenHost, port: Int(mapping.port), group: self.group,
                                             tracking: self.openChannels) {
-                        self.datagramHandler(client: client, mapping: mapping.request,
-                                             budgets: usage.budgets(mapping.request.name))
+                        self.datagramHandler(client: client, mapping: mapping.request, clientBudget: usage.clientBudget,
+                                             mappingBudget: usage.mappingBudgets[mapping.request.name])
                     }
                 }
             }
@@ -330,8 +330,10 @@ final class ShadowRelay: Sendable {
 
     // MARK: UDP mappings
 
-    private func datagramHandler(client: Id, mapping: MappingRequest, budgets: [ByteBudget]) -> PublicDatagramHandler {
-        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, budgets: budgets, hooks: .init(
+    private func datagramHandler(client: Id, mapping: MappingRequest, clientBudget: ByteBudget?,
+                                 mappingBudget: ByteBudget?) -> PublicDatagramHandler {
+        PublicDatagramHandler(maxSources: limits.sourcesPerDatagramMapping, budgets: DatagramBudgets(client: clientBudget, mapping: mappingBudget),
+                              hooks: .init(
             admits: { [limits] source in limits.admits(source, to: mapping) },
             relayed: { [hooks] bytes in hooks.relayed(client, bytes, 0) },
             count: hooks.count))

@@ -14,7 +14,7 @@ enum TunnelServer {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                relay.openChannels.track(channel)
+                guard relay.openChannels.track(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ServerHandshakeHandler(server: node, signing: signing, sign: sign),
