@@ -20,7 +20,7 @@ struct TestnetCommand: AsyncParsableCommand {
 
     @Option(help: "How many nodes.") var nodes = 20
     @Option(help: "Port of the first node; the others follow (0 picks free ports).") var basePort: UInt16 = 39001
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the nodes keep their state (a folder per node).", valueName: "DIR"))
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Where the nodes keep their state: a folder per node for its identity and routing table, and one dht.sqlite that all share, each node's items under its id.", valueName: "DIR"))
     var dataDirectory = "./.carrier/testnet"
 
     func validate() throws {
@@ -88,11 +88,16 @@ struct TestnetCommand: AsyncParsableCommand {
     /// so they are dropped and every node starts afresh.
     private func startNodes() async throws -> [DHTNode] {
         var running: [DHTNode] = []
+        // One store file for all nodes (each keeps its items under its id): their writes share
+        // commits, and the process keeps one writer thread instead of one per node.
+        try DataDirectory.create(dataDirectory)
+        let store = try DHTStore(path: dataDirectory + "/dht.sqlite")
         for index in 0..<nodes {
             let port = basePort == 0 ? 0 : basePort &+ UInt16(index)
             var configuration = DHTNode.Configuration(listen: Endpoint(address: IPAddress("127.0.0.1")!, port: port),
                                                       dataDirectory: dataDirectory + "/node-\(index)")
             configuration.allowLocal = true
+            configuration.store = store
             do {
                 let identity = try IdentityFile.loadOrCreate(dataDirectory: configuration.dataDirectory).keyPair
                 if basePort == 0 { try? FileManager.default.removeItem(atPath: configuration.dataDirectory + "/dht4.cache") }

@@ -2,8 +2,8 @@ import CarrierCore
 import CarrierDHT
 import Foundation
 
-/// Carrier nodes on 127.0.0.1: put and get latency, get success, how often FIND_NODE ends on the
-/// true K closest, and resident memory per node. Measured `settleSeconds` after the start, like the
+/// Carrier nodes on 127.0.0.1, sharing one store file: put and get latency, get success, how often
+/// FIND_NODE ends on the true K closest, and resident memory per node. Measured `settleSeconds` after the start, like the
 /// OpenDHT side (`OpenDHTComparison`).
 enum LoopbackNetworkBenchmark {
     struct Figures {
@@ -19,9 +19,14 @@ enum LoopbackNetworkBenchmark {
         let directory = NSTemporaryDirectory() + "carrier-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let residentBefore = Measurement.residentKiB() ?? 0
+        // One store file for the whole testnet, as `carrier testnet` runs it: the 16 stores of
+        // a put share the writer's commits instead of queuing 16 disk flushes.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try DHTStore(path: "\(directory)/dht.sqlite")
         for index in 0..<count {
             var configuration = DHTNode.Configuration(listen: Endpoint("127.0.0.1:0")!, dataDirectory: "\(directory)/\(index)")
             configuration.allowLocal = true
+            configuration.store = store
             let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
             try await node.start()
             nodes.append(node)

@@ -7,6 +7,8 @@ import Testing
 /// republishing, limits, and survival across a reopen.
 struct DHTStorageTests {
     let owner = KeyPair.random()
+    /// The node whose storage this is.
+    let node = Id.random()
     let path = NSTemporaryDirectory() + "carrier-storage-\(UUID().uuidString).sqlite"
 
     private func code(_ body: () async throws -> Void) async -> ErrorCode? {
@@ -15,7 +17,7 @@ struct DHTStorageTests {
     }
 
     @Test func onlyChangesOfContentAreAnnouncedAsEvents() async throws {
-        let storage = try DHTStorage(path: path)
+        let storage = try DHTStorage(path: path, owner: node)
         var events: AsyncStream<DHTEvent>? = storage.changes.subscribe()
         let v1 = Value.signed(by: owner, sequenceNumber: 1, data: Array("one".utf8))
         let v2 = Value.signed(by: owner, sequenceNumber: 2, data: Array("two".utf8))
@@ -38,7 +40,7 @@ struct DHTStorageTests {
     }
 
     @Test func immutableAndSignedValuesFollowTheSeqRules() async throws {
-        let storage = try DHTStorage(path: path)
+        let storage = try DHTStorage(path: path, owner: node)
         let immutable = Value.immutable(Array("hello".utf8))
         try await storage.putValue(immutable, now: 1000)
         #expect(try storage.value(immutable.id, now: 2000) == immutable)
@@ -59,7 +61,7 @@ struct DHTStorageTests {
     }
 
     @Test func protocolErrorsCarryTheirCodes() async throws {
-        let storage = try DHTStorage(path: path)
+        let storage = try DHTStorage(path: path, owner: node)
         try await storage.putValue(Value.signed(by: owner, sequenceNumber: 4, data: [1]), now: 0)
         #expect(await code { try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 3, now: 1) } == .casFail)
         try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 4, now: 1)
@@ -72,7 +74,7 @@ struct DHTStorageTests {
     }
 
     @Test func peerRecordsAreOrderedAndCASChecked() async throws {
-        let storage = try DHTStorage(path: path)
+        let storage = try DHTStorage(path: path, owner: node)
         let node = KeyPair.random()
         let a = PeerInfo.create(owner: owner, node: node, fingerprint: 1, sequenceNumber: 1, endpoint: "tcp://192.0.2.1:1")
         let b = PeerInfo.create(owner: owner, fingerprint: 2, sequenceNumber: 3, endpoint: "tcp://192.0.2.2:2")
@@ -91,7 +93,7 @@ struct DHTStorageTests {
     }
 
     @Test func itemsExpireTwoHoursAfterTheirLastStoreUnlessPersistent() async throws {
-        let storage = try DHTStorage(path: path)
+        let storage = try DHTStorage(path: path, owner: node)
         let theirs = Value.immutable([1])
         let ours = Value.signed(by: owner, sequenceNumber: 0, data: [2])
         try await storage.putValue(theirs, now: 0)
@@ -110,7 +112,7 @@ struct DHTStorageTests {
         var limits = DHTStorage.Limits()
         limits.maxValues = 2
         limits.maxRecordsPerPeer = 1
-        let storage = try DHTStorage(path: path, limits: limits)
+        let storage = try DHTStorage(path: path, owner: node, limits: limits)
         try await storage.putValue(.immutable([1]), now: 0)
         try await storage.putValue(.immutable([2]), now: 0)
         #expect(await code { try await storage.putValue(.immutable([3]), now: 0) } == .genericError)
@@ -124,18 +126,44 @@ struct DHTStorageTests {
         let value = Value.signed(by: owner, sequenceNumber: 1, data: Array("durable".utf8))
         let peer = PeerInfo.create(owner: owner, endpoint: "https://example.com/x", extra: [0xA0])
         do {
-            let storage = try DHTStorage(path: path)
+            let storage = try DHTStorage(path: path, owner: node)
             try await storage.putValue(value, now: 0)
             try await storage.putPeer(peer, now: 0)
         }
-        let reopened = try DHTStorage(path: path)
+        let reopened = try DHTStorage(path: path, owner: node)
         #expect(try reopened.value(owner.publicKey, now: 1) == value)
         #expect(try reopened.peers(owner.publicKey, limit: 8, now: 1) == [peer])
     }
 
+    @Test func nodesSharingAStoreKeepTheirItemsApartAndShareCommits() async throws {
+        let store = try DHTStore(path: path)
+        let first = try DHTStorage(store: store, owner: .random()), second = try DHTStorage(store: store, owner: .random())
+        let value = Value.signed(by: owner, sequenceNumber: 2, data: Array("first's".utf8))
+        try await first.putValue(value, now: 0)
+        #expect(try first.value(owner.publicKey, now: 1) == value)
+        #expect(try second.value(owner.publicKey, now: 1) == nil, "another node's items are not its own")
+        // The same id at a lower seq is refused by the first, taken by the second: their rules
+        // read their own items only.
+        let older = Value.signed(by: owner, sequenceNumber: 1, data: Array("second's".utf8))
+        #expect(await code { try await first.putValue(older, now: 2) } == .sequenceNotMonotonic)
+        try await second.putValue(older, now: 2)
+        #expect(try second.value(owner.publicKey, now: 3) == older && first.value(owner.publicKey, now: 3) == value)
+        #expect(try first.counts() == (values: 1, peers: 0) && second.counts() == (values: 1, peers: 0))
+        #expect(try await second.purgeExpired(now: 3 * 60 * 60_000) == 1 && first.counts().values == 1, "a purge is per node")
+        // 32 nodes' stores at once go through the one writer in fewer commits than writes.
+        let nodes = try (0..<32).map { _ in try DHTStorage(store: store, owner: .random()) }
+        let before = store.commits
+        await withTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { _ = try? await node.putValue(.immutable([1, 2, 3]), now: 10) } }
+        }
+        #expect(try nodes.allSatisfy { try $0.counts().values == 1 })
+        #expect(store.commits.writes - before.writes == 32)
+        print("DHTStorageTests: 32 nodes' stores in \(store.commits.groups - before.groups) commits")
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefused() async throws {
         try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: path))
-        #expect(throws: StorageError.self) { try DHTStorage(path: path) }
+        #expect(throws: StorageError.self) { try DHTStorage(path: path, owner: node) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(repeating: 0x42, count: 4096), "left untouched")
     }
 }

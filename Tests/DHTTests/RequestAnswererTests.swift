@@ -14,7 +14,7 @@ struct RequestAnswererTests {
     let globalSender = NodeInfo(id: KeyPair.random().publicKey, address: IPAddress("8.8.4.4")!, port: 40000)
 
     init() throws {
-        storage = try DHTStorage(path: NSTemporaryDirectory() + "carrier-handler-\(UUID().uuidString).sqlite")
+        storage = try DHTStorage(path: NSTemporaryDirectory() + "carrier-handler-\(UUID().uuidString).sqlite", owner: .random())
         handler = RequestAnswerer(storage: storage, allowLocal: false)
         localHandler = RequestAnswerer(tokens: handler.tokens, storage: storage, allowLocal: true)
         table = RoutingTable(localId: .random(), now: 0)

@@ -18,6 +18,9 @@ public actor DHTNode {
         public var listen: [Endpoint]
         /// Where storage lives (`dht.sqlite` inside it).
         public var dataDirectory: String
+        /// A store file shared with other nodes of this process (a testnet), each keeping its
+        /// items under its own id; nil (the default): `dataDirectory/dht.sqlite`, the node's own.
+        public var store: DHTStore?
         /// Accept loopback and private addresses (local testnets).
         public var allowLocal = false
         public var k = 16
@@ -121,7 +124,8 @@ public actor DHTNode {
         } catch {
             throw StorageError(error.description)
         }
-        self.storage = try DHTStorage(path: configuration.dataDirectory + "/dht.sqlite")
+        self.storage = try configuration.store.map { store throws(StorageError) in try DHTStorage(store: store, owner: identity.publicKey) }
+            ?? DHTStorage(path: configuration.dataDirectory + "/dht.sqlite", owner: identity.publicKey)
         self.handler = RequestAnswerer(storage: storage, allowLocal: configuration.allowLocal)
         for family in families {
             tables[family] = RoutingTable(localId: identity.publicKey, bucketSize: configuration.k,

@@ -1,13 +1,14 @@
 import CarrierCore
 import Synchronization
 
-/// The values and peer records a node stores for the DHT, in one SQLite file (WAL, every write
-/// fsynced before it is acknowledged).
+/// The values and peer records a node stores for the DHT, in a `DHTStore` file of its own or one
+/// it shares with the other nodes of its process, under its node id (WAL, every write fsynced
+/// before it is acknowledged).
 ///
-/// Writes go to a `GroupCommitWriter`: its own thread and connection, the writes that arrive
-/// during one fsync committed together by the next, each answered once durable. So no caller
-/// waits on the disk: the DHT answers a STORE_VALUE when its completion comes. Reads use a second
-/// connection and see every committed write (WAL readers never wait for the writer).
+/// Writes go to the store's `GroupCommitWriter`: its own thread and connection, the writes that
+/// arrive during one fsync committed together by the next, each answered once durable. So no
+/// caller waits on the disk: the DHT answers a STORE_VALUE when its completion comes. Reads use a
+/// second connection and see every committed write (WAL readers never wait for the writer).
 ///
 /// The rules are the protocol's (BOSON-WIRE.md §4, §7, §9): an item lives 2 hours after its last
 /// store; a mutable value's content is replaced only by a strictly greater `seq`, and the same
@@ -37,22 +38,30 @@ public final class DHTStorage: Sendable {
     public let limits: Limits
     /// Every change of stored content, once durable: values stored or updated, peer records announced.
     public let changes = EventBroadcaster<DHTEvent>()
-    /// The reading connection.
-    private let database: Mutex<SQLiteDatabase>
-    private let writer: GroupCommitWriter
+    public let store: DHTStore
+    /// The node whose items these are (the `owner` of their rows).
+    public let owner: Id
+    private var writer: GroupCommitWriter { store.writer }
 
-    /// Opens (creating when missing) the storage file at `path`; one of a newer version or of an
-    /// unknown layout is refused (`DHTSchema`).
-    public init(path: String, limits: Limits = Limits()) throws(StorageError) {
-        let database = try SQLiteDatabase(path: path)
-        try DHTSchema.schema.open(database)
+    /// `owner`'s items in `store`. Items migrated from a store of schema version 1 (one node's,
+    /// with no owner) are claimed by the first node that opens it.
+    public init(store: DHTStore, owner: Id, limits: Limits = Limits()) throws(StorageError) {
+        self.store = store
+        self.owner = owner
         self.limits = limits
-        self.database = Mutex(database)
-        writer = try GroupCommitWriter(path: path)
+        try store.reader.withLock { (database) throws(StorageError) in
+            try database.transaction { () throws(StorageError) in
+                for table in ["dht_values", "dht_peers"] {
+                    try database.query("UPDATE \(table) SET owner = ? WHERE owner = X''", [.blob(owner.bytes)])
+                }
+            }
+        }
     }
 
-    /// Transactions committed by the writer, and the writes they held (one fsync each group).
-    public var commits: (groups: Int, writes: Int) { (writer.groupsCommitted, writer.writesDone) }
+    /// `owner`'s items in a store file of their own at `path` (created when missing).
+    public convenience init(path: String, owner: Id, limits: Limits = Limits()) throws(StorageError) {
+        try self.init(store: try DHTStore(path: path), owner: owner, limits: limits)
+    }
 
     // MARK: Values
 
@@ -63,9 +72,9 @@ public final class DHTStorage: Sendable {
     public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64,
                          completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
         do { try value.validate() } catch { return completion(.failure(error)) }
-        let limits = self.limits, changes = self.changes
+        let limits = self.limits, changes = self.changes, owner = self.owner
         writer.submit({ database throws(ProtocolError) in
-            try Self.storeValue(value, cas: cas, persistent: persistent, now: now, limits: limits, in: database)
+            try Self.storeValue(value, cas: cas, persistent: persistent, now: now, limits: limits, owner: owner, in: database)
         }, completion: { result in
             let outcome = Self.protocolResult(result)
             if case .success(true) = outcome { changes.send(.valueUpdated(value)) }
@@ -82,11 +91,12 @@ public final class DHTStorage: Sendable {
     }
 
     /// The write of `putValue`, in the writer's transaction.
-    private static func storeValue(_ value: Value, cas: Int32?, persistent: Bool, now: Int64, limits: Limits,
+    private static func storeValue(_ value: Value, cas: Int32?, persistent: Bool, now: Int64, limits: Limits, owner: Id,
                                    in database: SQLiteDatabase) throws(ProtocolError) -> Bool {
         let id = value.id
+        let key: [SQLiteValue] = [.blob(owner.bytes), .blob(id.bytes)]
         let existing = try storageCall { () throws(StorageError) in
-            try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE id = ?", [.blob(id.bytes)]).first
+            try database.query("SELECT public_key IS NOT NULL, seq, signature FROM dht_values WHERE owner = ? AND id = ?", key).first
         }
         if let existing {
             let (storedMutable, storedSequence, storedSignature) = try storageCall { () throws(StorageError) in
@@ -108,33 +118,35 @@ public final class DHTStorage: Sendable {
                 if value.sequenceNumber > storedSequence {
                     try database.query("""
                         UPDATE dht_values SET public_key = ?, recipient = ?, nonce = ?, seq = ?, signature = ?, data = ?,
-                        updated = ?, persistent = max(persistent, ?) WHERE id = ?
-                        """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                        updated = ?, persistent = max(persistent, ?) WHERE owner = ? AND id = ?
+                        """, Self.valueColumns(value) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
                     return true
                 }
-                try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE id = ?",
-                                   [.integer(now), .integer(persistent ? 1 : 0), .blob(id.bytes)])
+                try database.query("UPDATE dht_values SET updated = ?, persistent = max(persistent, ?) WHERE owner = ? AND id = ?",
+                                   [.integer(now), .integer(persistent ? 1 : 0)] + key)
                 return false
             }
         }
-        let count = try storageCall { () throws(StorageError) in try database.query("SELECT count(*) FROM dht_values")[0].integer(0) }
+        let count = try storageCall { () throws(StorageError) in
+            try database.query("SELECT count(*) FROM dht_values WHERE owner = ?", [.blob(owner.bytes)])[0].integer(0)
+        }
         guard count < limits.maxValues else { throw ProtocolError(.genericError, "value storage is full (\(limits.maxValues) values)") }
         try storageCall { () throws(StorageError) in
             try database.query("""
-                INSERT INTO dht_values (public_key, recipient, nonce, seq, signature, data, id, persistent, created, updated, announced)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-                """, Self.valueColumns(value) + [.blob(id.bytes), .integer(persistent ? 1 : 0), .integer(now), .integer(now)])
+                INSERT INTO dht_values (public_key, recipient, nonce, seq, signature, data, owner, id, persistent, created, updated, announced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                """, Self.valueColumns(value) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
         }
         return true
     }
 
     /// The live value with `id`; for a mutable value only if its `seq` ≥ `cas` (when given).
     public func value(_ id: Id, cas: Int32? = nil, now: Int64) throws(StorageError) -> Value? {
-        let rows = try database.withLock { (database) throws(StorageError) in
+        let rows = try store.reader.withLock { (database) throws(StorageError) in
             try database.query("""
                 SELECT public_key, recipient, nonce, seq, signature, data FROM dht_values
-                WHERE id = ? AND (persistent = 1 OR updated > ?)
-                """, [.blob(id.bytes), .integer(now - Self.maxAge)])
+                WHERE owner = ? AND id = ? AND (persistent = 1 OR updated > ?)
+                """, [.blob(owner.bytes), .blob(id.bytes), .integer(now - Self.maxAge)])
         }
         guard let row = rows.first, let value = Self.value(from: row) else { return nil }
         if let cas, value.publicKey != nil, value.sequenceNumber < cas { return nil }
@@ -149,9 +161,9 @@ public final class DHTStorage: Sendable {
     public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64,
                         completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
         do { try peer.validate() } catch { return completion(.failure(error)) }
-        let limits = self.limits, changes = self.changes
+        let limits = self.limits, changes = self.changes, owner = self.owner
         writer.submit({ database throws(ProtocolError) in
-            try Self.storePeer(peer, cas: cas, persistent: persistent, now: now, limits: limits, in: database)
+            try Self.storePeer(peer, cas: cas, persistent: persistent, now: now, limits: limits, owner: owner, in: database)
         }, completion: { result in
             let outcome = Self.protocolResult(result)
             if case .success(true) = outcome { changes.send(.peerAnnounced(peer)) }
@@ -168,11 +180,11 @@ public final class DHTStorage: Sendable {
     }
 
     /// The write of `putPeer`, in the writer's transaction.
-    private static func storePeer(_ peer: PeerInfo, cas: Int32?, persistent: Bool, now: Int64, limits: Limits,
+    private static func storePeer(_ peer: PeerInfo, cas: Int32?, persistent: Bool, now: Int64, limits: Limits, owner: Id,
                                   in database: SQLiteDatabase) throws(ProtocolError) -> Bool {
-        let key: [SQLiteValue] = [.blob(peer.peerId.bytes), .integer(peer.fingerprint)]
+        let key: [SQLiteValue] = [.blob(owner.bytes), .blob(peer.peerId.bytes), .integer(peer.fingerprint)]
         let existing = try storageCall { () throws(StorageError) in
-            try database.query("SELECT seq FROM dht_peers WHERE id = ? AND fingerprint = ?", key).first
+            try database.query("SELECT seq FROM dht_peers WHERE owner = ? AND id = ? AND fingerprint = ?", key).first
         }
         if let existing {
             let storedSequence = try storageCall { () throws(StorageError) in Int32(truncatingIfNeeded: try existing.integer(0)) }
@@ -181,17 +193,18 @@ public final class DHTStorage: Sendable {
                 if peer.sequenceNumber > storedSequence {
                     try database.query("""
                         UPDATE dht_peers SET node_id = ?, node_signature = ?, seq = ?, endpoint = ?, extra = ?, signature = ?,
-                        updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?
+                        updated = ?, persistent = max(persistent, ?) WHERE owner = ? AND id = ? AND fingerprint = ?
                         """, Self.peerColumns(peer) + [.integer(now), .integer(persistent ? 1 : 0)] + key)
                     return true
                 }
-                try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE id = ? AND fingerprint = ?",
+                try database.query("UPDATE dht_peers SET updated = ?, persistent = max(persistent, ?) WHERE owner = ? AND id = ? AND fingerprint = ?",
                                    [.integer(now), .integer(persistent ? 1 : 0)] + key)
                 return false
             }
         }
         let (total, forPeer) = try storageCall { () throws(StorageError) in
-            let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers", [.blob(peer.peerId.bytes)])[0]
+            let row = try database.query("SELECT count(*), count(CASE WHEN id = ? THEN 1 END) FROM dht_peers WHERE owner = ?",
+                                         [.blob(peer.peerId.bytes), .blob(owner.bytes)])[0]
             return (try row.integer(0), try row.integer(1))
         }
         guard total < limits.maxPeers else { throw ProtocolError(.genericError, "peer storage is full (\(limits.maxPeers) records)") }
@@ -200,8 +213,8 @@ public final class DHTStorage: Sendable {
         }
         try storageCall { () throws(StorageError) in
             try database.query("""
-                INSERT INTO dht_peers (node_id, node_signature, seq, endpoint, extra, signature, id, fingerprint, persistent, created, updated, announced)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                INSERT INTO dht_peers (node_id, node_signature, seq, endpoint, extra, signature, owner, id, fingerprint, persistent, created, updated, announced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                 """, Self.peerColumns(peer) + key + [.integer(persistent ? 1 : 0), .integer(now), .integer(now)])
         }
         return true
@@ -210,12 +223,12 @@ public final class DHTStorage: Sendable {
     /// Up to `limit` live records for `peerId` with `seq` ≥ `cas` (when given): highest `seq` first,
     /// then most recently updated, then by fingerprint, as the reference orders them.
     public func peers(_ peerId: Id, cas: Int32? = nil, limit: Int, now: Int64) throws(StorageError) -> [PeerInfo] {
-        let rows = try database.withLock { (database) throws(StorageError) in
+        let rows = try store.reader.withLock { (database) throws(StorageError) in
             try database.query("""
                 SELECT id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature FROM dht_peers
-                WHERE id = ? AND seq >= ? AND (persistent = 1 OR updated > ?)
+                WHERE owner = ? AND id = ? AND seq >= ? AND (persistent = 1 OR updated > ?)
                 ORDER BY seq DESC, updated DESC, fingerprint LIMIT ?
-                """, [.blob(peerId.bytes), .integer(Int64(cas ?? 0)), .integer(now - Self.maxAge), .integer(Int64(limit))])
+                """, [.blob(owner.bytes), .blob(peerId.bytes), .integer(Int64(cas ?? 0)), .integer(now - Self.maxAge), .integer(Int64(limit))])
         }
         return rows.compactMap(Self.peer(from:))
     }
@@ -226,63 +239,68 @@ public final class DHTStorage: Sendable {
     /// many, once durable.
     @discardableResult
     public func purgeExpired(now: Int64) async throws(StorageError) -> Int {
-        try await write { database throws(StorageError) in
-            let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
-            let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
-            let peers = try database.query("DELETE FROM dht_peers WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+        let owner = self.owner
+        return try await write { database throws(StorageError) in
+            let cutoff: [SQLiteValue] = [.blob(owner.bytes), .integer(now - Self.maxAge)]
+            let values = try database.query("DELETE FROM dht_values WHERE owner = ? AND persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+            let peers = try database.query("DELETE FROM dht_peers WHERE owner = ? AND persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
             return values + peers
         }
     }
 
     /// Our own values last announced before `olderThan` (ms ago), for the republish task.
     public func valuesToRepublish(now: Int64, olderThan age: Int64) throws(StorageError) -> [Value] {
-        let rows = try database.withLock { (database) throws(StorageError) in
+        let rows = try store.reader.withLock { (database) throws(StorageError) in
             try database.query("""
-                SELECT public_key, recipient, nonce, seq, signature, data FROM dht_values WHERE persistent = 1 AND announced <= ?
-                """, [.integer(now - age)])
+                SELECT public_key, recipient, nonce, seq, signature, data FROM dht_values WHERE owner = ? AND persistent = 1 AND announced <= ?
+                """, [.blob(owner.bytes), .integer(now - age)])
         }
         return rows.compactMap(Self.value(from:))
     }
 
     /// Our own peer records last announced before `olderThan` (ms ago).
     public func peersToRepublish(now: Int64, olderThan age: Int64) throws(StorageError) -> [PeerInfo] {
-        let rows = try database.withLock { (database) throws(StorageError) in
+        let rows = try store.reader.withLock { (database) throws(StorageError) in
             try database.query("""
                 SELECT id, node_id, node_signature, seq, fingerprint, endpoint, extra, signature FROM dht_peers
-                WHERE persistent = 1 AND announced <= ?
-                """, [.integer(now - age)])
+                WHERE owner = ? AND persistent = 1 AND announced <= ?
+                """, [.blob(owner.bytes), .integer(now - age)])
         }
         return rows.compactMap(Self.peer(from:))
     }
 
     /// Records that our value `id` was just announced to the network.
     public func markValueAnnounced(_ id: Id, now: Int64) async throws(StorageError) {
+        let owner = self.owner
         _ = try await write { database throws(StorageError) in
-            try database.query("UPDATE dht_values SET announced = ? WHERE id = ?", [.integer(now), .blob(id.bytes)])
+            try database.query("UPDATE dht_values SET announced = ? WHERE owner = ? AND id = ?", [.integer(now), .blob(owner.bytes), .blob(id.bytes)])
         }
     }
 
     /// Records that our peer record (`peerId`, `fingerprint`) was just announced.
     public func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) async throws(StorageError) {
+        let owner = self.owner
         _ = try await write { database throws(StorageError) in
-            try database.query("UPDATE dht_peers SET announced = ? WHERE id = ? AND fingerprint = ?",
-                               [.integer(now), .blob(peerId.bytes), .integer(fingerprint)])
+            try database.query("UPDATE dht_peers SET announced = ? WHERE owner = ? AND id = ? AND fingerprint = ?",
+                               [.integer(now), .blob(owner.bytes), .blob(peerId.bytes), .integer(fingerprint)])
         }
     }
 
     /// Stops republishing our peer record (`peerId`, `fingerprint`) if it still has
     /// `sequenceNumber` (a newer record stays): it then expires like any other.
     public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) async throws(StorageError) {
+        let owner = self.owner
         _ = try await write { database throws(StorageError) in
-            try database.query("UPDATE dht_peers SET persistent = 0 WHERE id = ? AND fingerprint = ? AND seq = ?",
-                               [.blob(peerId.bytes), .integer(fingerprint), .integer(Int64(sequenceNumber))])
+            try database.query("UPDATE dht_peers SET persistent = 0 WHERE owner = ? AND id = ? AND fingerprint = ? AND seq = ?",
+                               [.blob(owner.bytes), .blob(peerId.bytes), .integer(fingerprint), .integer(Int64(sequenceNumber))])
         }
     }
 
     /// How many values and peer records are stored (live or not yet purged).
     public func counts() throws(StorageError) -> (values: Int, peers: Int) {
-        try database.withLock { (database) throws(StorageError) in
-            let row = try database.query("SELECT (SELECT count(*) FROM dht_values), (SELECT count(*) FROM dht_peers)")[0]
+        try store.reader.withLock { (database) throws(StorageError) in
+            let row = try database.query("SELECT (SELECT count(*) FROM dht_values WHERE owner = ?1), (SELECT count(*) FROM dht_peers WHERE owner = ?1)",
+                                         [.blob(owner.bytes)])[0]
             return (Int(try row.integer(0)), Int(try row.integer(1)))
         }
     }
