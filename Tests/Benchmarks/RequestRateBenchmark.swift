@@ -67,7 +67,8 @@ enum RequestRateBenchmark {
     /// The whole measurement.
     struct Report: Sendable {
         let serverCore: Int, generatorCore: Int
-        /// The POSIX echo, the `UDPTransport` echo (the limit), PING and FIND_NODE.
+        /// The POSIX echo, the `UDPTransport` echo (the limit), PING, FIND_NODE, and PING while
+        /// another client stores values.
         let rows: [Figures]
         var limit: Figures { rows[1] }
         /// Entries in the node's routing table (each found by a FIND_NODE for its own id).
@@ -76,6 +77,10 @@ enum RequestRateBenchmark {
         let nodesPerAnswer: Int
         /// Datagram sizes, in bytes.
         let ping: (request: Int, answer: Int), findNode: (request: Int, answer: Int)
+        /// The STORE_VALUE requests sent during the last row, and those answered as stored.
+        let stores: (sent: Int, answered: Int)
+        /// The PING rate while values were stored, relative to the PING rate alone.
+        var pingWhileStoring: Double { rows[4].requestsPerSecond / rows[2].requestsPerSecond }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -122,9 +127,19 @@ enum RequestRateBenchmark {
             return response.nodes.ipv4.count == probe.nodes.ipv4.count
         }
 
-        return Report(serverCore: plan.serverCore, generatorCore: plan.generatorCore, rows: [posixEcho, echo, ping, findNode],
+        // PING again while another client stores values: writes must not stall reads.
+        let flood = try StoreFlood(port: server.port, node: node)
+        flood.start(onCore: plan.generatorCore)
+        let pingWhileStoring = await measure("PING, \(StoreFlood.rate) STORE_VALUE/s alongside", clients: clients, pools: pingPools,
+                                             answerLength: pingAnswer, plan) {
+            decode($1, by: clients[$0])?.body == .pingResponse
+        }
+        let stores = flood.stop()
+
+        return Report(serverCore: plan.serverCore, generatorCore: plan.generatorCore, rows: [posixEcho, echo, ping, findNode, pingWhileStoring],
                       routingEntries: routingEntries, nodesPerAnswer: probe.nodes.ipv4.count,
-                      ping: (pingPools[0][0].count, pingAnswer), findNode: (findNodePools[0][0].count, probe.datagramSize))
+                      ping: (pingPools[0][0].count, pingAnswer), findNode: (findNodePools[0][0].count, probe.datagramSize),
+                      stores: stores)
     }
 
     /// An echo fed the bytes of PING requests (sealed to an identity nobody listens as), each answer
@@ -192,7 +207,7 @@ enum RequestRateBenchmark {
 
     /// Makes `client` an entry of the node's routing table as the protocol does: it sends a PING,
     /// and answers the PING the node sends back to a contact it does not know.
-    private static func introduce(_ client: Client, to node: Id) throws {
+    static func introduce(_ client: Client, to node: Id) throws {
         var answered = false, pinged = false
         try client.send(Message(txid: firstTxid, body: .pingRequest), to: node)
         while !(answered && pinged) {
@@ -216,7 +231,7 @@ enum RequestRateBenchmark {
     }
 
     /// Sends one request and returns the answer, decoded and as received.
-    private static func exchange(_ body: Message.Body, from client: Client, to node: Id) throws -> (message: Message, datagram: [UInt8]) {
+    static func exchange(_ body: Message.Body, from client: Client, to node: Id) throws -> (message: Message, datagram: [UInt8]) {
         try client.send(Message(txid: firstTxid, body: body), to: node)
         guard let datagram = client.receive(), let message = decode(datagram, by: client) else {
             throw Failure("no answer to \(body)")
@@ -225,7 +240,7 @@ enum RequestRateBenchmark {
     }
 
     /// `datagram` opened by `client` and decoded, or nil.
-    private static func decode(_ datagram: [UInt8], by client: Client) -> Message? {
+    static func decode(_ datagram: [UInt8], by client: Client) -> Message? {
         guard let opened = try? client.envelope.open(datagram, family: .ipv4) else { return nil }
         return try? Message.decode(cbor: opened.message)
     }
@@ -256,6 +271,10 @@ enum RequestRateBenchmark {
             // On loopback the limit is per endpoint: it would hold each client to 32 requests a second.
             configuration.inboundRate = 1e9
             configuration.inboundBurst = 1e9
+            // Nor may the limit for contacts (2,048 a second each) hold back the clients, which
+            // are contacts once introduced.
+            configuration.contactInboundRate = 1e9
+            configuration.contactInboundBurst = 1e9
             let node = try DHTNode(identity: KeyPair.random(), configuration: configuration)
             try await node.start()
             guard let contact = await node.nodeInfo else { throw Failure("the node did not bind") }
@@ -347,7 +366,7 @@ enum RequestRateBenchmark {
     }
 
     /// Runs `body` on a new thread pinned to `core`.
-    private static func onThread<T: Sendable>(pinnedTo core: Int, _ body: @escaping @Sendable () -> T) async -> T {
+    static func onThread<T: Sendable>(pinnedTo core: Int, _ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             Thread {
                 var set = cpu_set_t()

@@ -205,6 +205,8 @@ if selected("request rate") {
           + "in flight. PING: \(report.ping.request) B in, \(report.ping.answer) B out. FIND_NODE: \(report.findNode.request) B in, "
           + "\(report.findNode.answer) B out")
     print("with \(report.nodesPerAnswer) IPv4 contacts, from a routing table of \(report.routingEntries) entries.")
+    print(String(format: "PING while another client stores: %.2fx the PING rate alone (issue #15's goal: at least 0.8x); ", report.pingWhileStoring)
+          + "\(report.stores.answered) of \(report.stores.sent) STORE_VALUE answered as stored, each durable before its answer.")
 }
 #endif
 

@@ -124,7 +124,7 @@ public actor DHTNode {
         } catch {
             throw StorageError(error.description)
         }
-        self.storage = try configuration.store.map { store throws(StorageError) in try DHTStorage(store: store, owner: identity.publicKey) }
+        self.storage = try configuration.store.map { DHTStorage(store: $0, owner: identity.publicKey) }
             ?? DHTStorage(path: configuration.dataDirectory + "/dht.sqlite", owner: identity.publicKey)
         self.handler = RequestAnswerer(storage: storage, allowLocal: configuration.allowLocal)
         for family in families {

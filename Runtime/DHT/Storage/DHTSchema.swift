@@ -31,10 +31,10 @@ enum DHTSchema {
 
     private static let layout = """
         CREATE TABLE dht_values (owner BLOB NOT NULL, id BLOB NOT NULL, \(columns), PRIMARY KEY (owner, id));
-        CREATE INDEX dht_values_updated ON dht_values(owner, updated);
+        CREATE INDEX dht_values_updated ON dht_values(updated);
         CREATE TABLE dht_peers (owner BLOB NOT NULL, id BLOB NOT NULL, fingerprint INTEGER NOT NULL, \(peerColumns),
                                 PRIMARY KEY (owner, id, fingerprint));
-        CREATE INDEX dht_peers_updated ON dht_peers(owner, updated);
+        CREATE INDEX dht_peers_updated ON dht_peers(updated);
         """
 
     private static let valueNames = "id, public_key, recipient, nonce, seq, signature, data, persistent, created, updated, announced"

@@ -43,12 +43,17 @@ public final class DHTStorage: Sendable {
     public let owner: Id
     private var writer: GroupCommitWriter { store.writer }
 
-    /// `owner`'s items in `store`. Items migrated from a store of schema version 1 (one node's,
-    /// with no owner) are claimed by the first node that opens it.
-    public init(store: DHTStore, owner: Id, limits: Limits = Limits()) throws(StorageError) {
+    /// `owner`'s items in `store`, which other nodes may share.
+    public init(store: DHTStore, owner: Id, limits: Limits = Limits()) {
         self.store = store
         self.owner = owner
         self.limits = limits
+    }
+
+    /// `owner`'s items in a store file of their own at `path` (created when missing). Items
+    /// migrated from a store of schema version 1 (one node's, with no owner) become `owner`'s.
+    public convenience init(path: String, owner: Id, limits: Limits = Limits()) throws(StorageError) {
+        let store = try DHTStore(path: path)
         try store.reader.withLock { (database) throws(StorageError) in
             try database.transaction { () throws(StorageError) in
                 for table in ["dht_values", "dht_peers"] {
@@ -56,11 +61,7 @@ public final class DHTStorage: Sendable {
                 }
             }
         }
-    }
-
-    /// `owner`'s items in a store file of their own at `path` (created when missing).
-    public convenience init(path: String, owner: Id, limits: Limits = Limits()) throws(StorageError) {
-        try self.init(store: try DHTStore(path: path), owner: owner, limits: limits)
+        self.init(store: store, owner: owner, limits: limits)
     }
 
     // MARK: Values
@@ -235,15 +236,15 @@ public final class DHTStorage: Sendable {
 
     // MARK: Expiry and republishing
 
-    /// Deletes items stored for others that were not refreshed in the last 2 hours; returns how
-    /// many, once durable.
+    /// Deletes items stored for others that were not refreshed in the last 2 hours, in the whole
+    /// store (whichever node stored them: one that left a shared store leaves none behind);
+    /// returns how many, once durable.
     @discardableResult
     public func purgeExpired(now: Int64) async throws(StorageError) -> Int {
-        let owner = self.owner
-        return try await write { database throws(StorageError) in
-            let cutoff: [SQLiteValue] = [.blob(owner.bytes), .integer(now - Self.maxAge)]
-            let values = try database.query("DELETE FROM dht_values WHERE owner = ? AND persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
-            let peers = try database.query("DELETE FROM dht_peers WHERE owner = ? AND persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+        try await write { database throws(StorageError) in
+            let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
+            let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
+            let peers = try database.query("DELETE FROM dht_peers WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
             return values + peers
         }
     }

@@ -4,8 +4,8 @@ import Synchronization
 /// One DHT store file: a reading connection and a group-commit writer (`GroupCommitWriter`). A
 /// node opens its own (`dataDirectory/dht.sqlite`); the nodes of one process (a testnet, a
 /// benchmark) may share one, each keeping its items under its own id (`DHTStorage`), so their
-/// writes share commits and one fsync: the 16 stores of one put land on one disk flush instead of
-/// 16 in turn. Thread-safe.
+/// writes share commits and their fsyncs: the 16 stores of one put take a group commit or two
+/// instead of 16 disk flushes in turn. Thread-safe.
 ///
 /// ```swift
 /// let store = try DHTStore(path: directory + "/dht.sqlite")

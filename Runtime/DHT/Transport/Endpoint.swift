@@ -1,5 +1,10 @@
 import CarrierCore
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An IP address and UDP port.
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
@@ -45,8 +50,20 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, port: port)
     }
 
+    /// To a socket address, from the bytes (no text round trip: this runs for every datagram sent).
     var socketAddress: SocketAddress {
-        get throws { try SocketAddress(ipAddress: address.description, port: Int(port)) }
+        if address.isIPv4 {
+            var v4 = sockaddr_in()
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: address.bytes) }
+            return SocketAddress(v4, host: "")
+        }
+        var v6 = sockaddr_in6()
+        v6.sin6_family = sa_family_t(AF_INET6)
+        v6.sin6_port = port.bigEndian
+        withUnsafeMutableBytes(of: &v6.sin6_addr) { $0.copyBytes(from: address.bytes) }
+        return SocketAddress(v6, host: "")
     }
 
     public var family: AddressFamily { address.isIPv4 ? .ipv4 : .ipv6 }

@@ -73,8 +73,8 @@ public final class UDPTransport: Sendable {
 
     /// Sends `bytes` to `endpoint`; a send failure (unreachable network, full buffer) drops it, as UDP does.
     public func send(_ bytes: [UInt8], to endpoint: Endpoint) {
-        guard let address = try? endpoint.socketAddress else { return }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.socketAddress, data: channel.allocator.buffer(bytes: bytes)),
+                              promise: nil)
     }
 
     /// Closes the socket; `receive` returns once the queued datagrams are handled.
