@@ -64,7 +64,10 @@ struct DHTStorageTests {
         let storage = try DHTStorage(path: path, owner: node)
         try await storage.putValue(Value.signed(by: owner, sequenceNumber: 4, data: [1]), now: 0)
         #expect(await code { try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 3, now: 1) } == .casFail)
-        try await storage.putValue(Value.signed(by: owner, sequenceNumber: 9, data: [2]), cas: 4, now: 1)
+        let nine = Value.signed(by: owner, sequenceNumber: 9, data: [2])
+        try await storage.putValue(nine, cas: 4, now: 1)
+        #expect(try await storage.putValue(nine, cas: 4, now: 1) == false,
+                "the same value again with its cas (a retry whose first answer was lost) is a refresh, not 301")
         var forged = Value.signed(by: owner, sequenceNumber: 10, data: [3])
         forged.data = [4]
         #expect(await code { try await storage.putValue(forged, now: 2) } == .invalidValue)

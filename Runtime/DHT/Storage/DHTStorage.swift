@@ -16,7 +16,9 @@ import Synchronization
 /// cannot change between mutable and immutable (303); invalid values and records are refused with
 /// 401/402. Where the reference silently keeps the stored value and answers success to a lower
 /// `seq`, or to other content at the same `seq`, Carrier refuses with 302 (SequenceNotMonotonic), so
-/// the writer learns its write was not taken (docs/decisions.md). Carrier adds per-node limits (the
+/// the writer learns its write was not taken (docs/decisions.md). The very value stored, sent again
+/// with the `cas` it first met, is a refresh, not a 301: a retried conditional store must not fail
+/// because its first attempt succeeded. Carrier adds per-node limits (the
 /// reference has none), refused with 201. Items the node
 /// publishes itself are `persistent`: never purged, and listed for republishing. Times are wall-clock
 /// milliseconds (they must survive a restart). Thread-safe.
@@ -106,7 +108,12 @@ public final class DHTStorage: Sendable {
             guard storedMutable == (value.publicKey != nil) else {
                 throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(storedMutable ? "mutable" : "immutable")")
             }
-            if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+            // The very value stored, sent again (a retry whose first answer was late or lost), is
+            // a refresh: its `cas` was met when it was first stored.
+            let isResent = storedSequence == value.sequenceNumber && storedSignature == value.signature
+            if let cas, storedSequence > cas, !isResent {
+                throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)")
+            }
             if value.publicKey != nil {
                 if storedSequence > value.sequenceNumber {
                     throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
