@@ -75,14 +75,10 @@ public final class DHTStorage: Sendable {
     public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64,
                          completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
         do { try value.validate() } catch { return completion(.failure(error)) }
-        let limits = self.limits, changes = self.changes, owner = self.owner
-        writer.submit({ database throws(ProtocolError) in
+        let limits = self.limits, owner = self.owner
+        submit(announcing: .valueUpdated(value), completion: completion) { database throws(ProtocolError) in
             try Self.storeValue(value, cas: cas, persistent: persistent, now: now, limits: limits, owner: owner, in: database)
-        }, completion: { result in
-            let outcome = Self.protocolResult(result)
-            if case .success(true) = outcome { changes.send(.valueUpdated(value)) }
-            completion(outcome)
-        })
+        }
     }
 
     /// `putValue`, awaited: whether the content changed, once durable.
@@ -169,14 +165,10 @@ public final class DHTStorage: Sendable {
     public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64,
                         completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void) {
         do { try peer.validate() } catch { return completion(.failure(error)) }
-        let limits = self.limits, changes = self.changes, owner = self.owner
-        writer.submit({ database throws(ProtocolError) in
+        let limits = self.limits, owner = self.owner
+        submit(announcing: .peerAnnounced(peer), completion: completion) { database throws(ProtocolError) in
             try Self.storePeer(peer, cas: cas, persistent: persistent, now: now, limits: limits, owner: owner, in: database)
-        }, completion: { result in
-            let outcome = Self.protocolResult(result)
-            if case .success(true) = outcome { changes.send(.peerAnnounced(peer)) }
-            completion(outcome)
-        })
+        }
     }
 
     /// `putPeer`, awaited: whether the record is new or newer, once durable.
@@ -314,6 +306,18 @@ public final class DHTStorage: Sendable {
     }
 
     // MARK: Rows
+
+    /// A protocol write through the writer: `completion` gets its result once durable, and
+    /// `event` goes to `changes` when it changed the stored content.
+    private func submit(announcing event: DHTEvent, completion: @escaping @Sendable (Result<Bool, ProtocolError>) -> Void,
+                        _ body: @escaping @Sendable (SQLiteDatabase) throws(ProtocolError) -> Bool) {
+        let changes = self.changes
+        writer.submit(body) { result in
+            let outcome = Self.protocolResult(result)
+            if case .success(true) = outcome { changes.send(event) }
+            completion(outcome)
+        }
+    }
 
     /// A maintenance write through the writer, awaited until durable.
     private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(StorageError) -> T) async throws(StorageError) -> T {
