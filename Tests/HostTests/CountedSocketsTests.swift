@@ -36,9 +36,19 @@ struct CountedSocketsTests {
         let claimed = sockets.claim(Self.socket(7, .ipv6), owner: Self.owner)
         let early = sockets.destroyed(7, counters: Self.counters(100, 23))
         #expect(claimed && early.isEmpty)
-        let answer = sockets.looked(up: 7, found: nil)
+        let answer = sockets.looked(up: 7, found: Self.counters(90, 20))
         #expect(answer.counting && answer.charges == [CountedSockets.Charge(owner: Self.owner, bytes: 123)])
-        #expect(sockets.count == 0)
+        #expect(sockets.count == 0 && sockets.totals.ended == 1)
+    }
+
+    @Test func aSocketTheLookupDidNotFindIsNotCountedEvenWithItsNoticeIn() {
+        var sockets = CountedSockets()
+        _ = sockets.claim(Self.socket(8), owner: Self.owner)
+        // Closed before it was handed over; its notice, sent from the kernel's work queue, came late.
+        let late = sockets.destroyed(8, counters: Self.counters(100, 23))
+        let answer = sockets.looked(up: 8, found: nil)
+        #expect(late.isEmpty && !answer.counting && answer.charges.isEmpty)
+        #expect(sockets.count == 0 && sockets.totals == .init(counted: 0, refused: 1, ended: 0, lost: 0, bytes: 0))
     }
 
     @Test func aSocketTheKernelDoesNotKnowOrAnsweredTooLateForIsForgotten() {
@@ -59,11 +69,12 @@ struct CountedSocketsTests {
         var sockets = CountedSockets()
         _ = sockets.claim(Self.socket(5), owner: Self.owner)
         _ = sockets.looked(up: 5, found: Self.counters(1, 1))
+        #expect(!sockets.awaitsNotices)
         let firstMiss = sockets.polled(5, found: nil)
-        #expect(firstMiss.isEmpty && sockets.count == 1)
+        #expect(firstMiss.isEmpty && sockets.count == 1 && sockets.awaitsNotices)
         // Seen again: the miss is forgiven.
         let seen = sockets.polled(5, found: Self.counters(4, 1))
-        #expect(seen.map(\.bytes) == [3])
+        #expect(seen.map(\.bytes) == [3] && !sockets.awaitsNotices)
         let missed = sockets.polled(5, found: nil)
         #expect(missed.isEmpty && sockets.count == 1)
         let missedTwice = sockets.polled(5, found: nil)

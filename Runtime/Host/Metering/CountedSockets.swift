@@ -4,8 +4,8 @@ import CarrierCore
 /// a pure state machine that `SocketMeter` feeds with what the kernel says (the answer to a
 /// lookup, a poll, a destroy notice) and that answers with the charges to record.
 ///
-/// A socket is claimed before the kernel is asked about it, so that a destroy notice arriving
-/// while the lookup runs is kept, not lost. Each charge is the growth of the kernel's count since
+/// A socket is claimed before the kernel is asked about it, so that the destroy notice of a
+/// socket the lookup found, arriving before its answer is taken in, is kept, not lost. Each charge is the growth of the kernel's count since
 /// the last one, so a byte is billed once whichever report comes first. A counted socket the
 /// kernel no longer has at two polls in a row with no destroy notice (the kernel drops notices when
 /// the host reads them too slowly) is settled at what it had counted and reported as lost.
@@ -65,24 +65,33 @@ struct CountedSockets {
         totals.refused += 1
     }
 
+    /// Whether a confirmed socket the kernel no longer had at the last poll still waits for its
+    /// destroy notice (which the kernel sends from a work queue, a little after the socket goes).
+    var awaitsNotices: Bool { entries.values.contains { $0.confirmed && $0.missedPolls > 0 } }
+
     /// The sockets confirmed and still counted, to poll.
     var confirmed: [KernelSocket] { entries.values.filter(\.confirmed).map(\.socket) }
 
     /// The kernel's answer to the lookup of claimed socket `cookie`: its counters, or nil when it
     /// has no such socket. Returns whether the socket is counted, and what to bill now (its bytes
-    /// so far; all of them when it was destroyed meanwhile).
+    /// so far; all of them when it was destroyed after the lookup found it).
+    ///
+    /// A socket the lookup did not find is not counted, even when its destroy notice came
+    /// meanwhile: the kernel sends notices from a work queue, so the notice of a socket closed
+    /// before it was handed over can arrive after the claim. The caller is told `.notFound` and
+    /// bills it itself, as the ABI says, and the host bills nothing of it.
     mutating func looked(up cookie: UInt64, found counters: TCPCounters?) -> (counting: Bool, charges: [Charge]) {
         guard var entry = entries[cookie], !entry.confirmed else { return (false, []) }
+        guard let counters else {
+            entries[cookie] = nil
+            totals.refused += 1
+            return (false, [])
+        }
         if let final = entry.final {
             entries[cookie] = nil
             totals.counted += 1
             totals.ended += 1
             return (true, charge(&entry, final).map { [$0] } ?? [])
-        }
-        guard let counters else {
-            entries[cookie] = nil
-            totals.refused += 1
-            return (false, [])
         }
         entry.confirmed = true
         totals.counted += 1

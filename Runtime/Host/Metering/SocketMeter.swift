@@ -106,7 +106,8 @@ public final class SocketMeter: Sendable {
     }
 
     /// Stops counting, after a last reading: the notices queued (at most half a second of them),
-    /// then one more question for each socket still counted. Sockets handed over later are not
+    /// then one more question for each socket still counted, then up to a second more for the
+    /// notices of the sockets that question found gone. Sockets handed over later are not
     /// counted (`count` answers `.unsupported`).
     public func stop() async {
         let started = lifecycle.withLock { lifecycle -> Bool in
@@ -187,10 +188,16 @@ public final class SocketMeter: Sendable {
             }
         }
         // The last reading: what the sockets closed at the plugins' stop left in the queue, then
-        // the sockets still counted, then what the kernel queued meanwhile.
+        // the sockets still counted, then what the kernel queued meanwhile, waiting up to a second
+        // more for the notices of sockets the poll found gone (one in TIME_WAIT has no counters,
+        // and its notice can come late on a loaded machine).
         read(notices, waiting: .zero, for: .milliseconds(500))
         poll(on: poller)
         read(notices, waiting: .zero, for: .milliseconds(100))
+        let patience = ContinuousClock.now + .seconds(1)
+        while sockets.withLock({ $0.awaitsNotices }), ContinuousClock.now < patience {
+            read(notices, waiting: .milliseconds(50), for: .milliseconds(100))
+        }
         sockets.withLock { $0.forgetAll() }
         finished.signal()
     }
