@@ -15,7 +15,7 @@ BENCH_PKGS   := python3-opendht dhtnode wrk iperf3 nghttp2-client socat
 # Debian's python3 under .build/fuzz-http-venv.
 FUZZ_HTTP_PKGS := python3 python3-venv
 # Suites and tests that `make test` runs after the others, one test at a time (a regular expression).
-SERIAL_TESTS := AdversarialTests|ProxyWebSocketLimitsTests|aTestnetStopsOnCtrlCWhileItsNodesJoin|ShadowRelayTests|ShadowLimitsTests|ShadowSpareTests|ShadowThroughNATTests|NetworkLabTests
+SERIAL_TESTS := AdversarialTests|ProxyWebSocketLimitsTests|aTestnetStopsOnCtrlCWhileItsNodesJoin|ShadowRelayTests|ShadowLimitsTests|ShadowSpareTests|ShadowThroughNATTests|NetworkLabTests|ThreadingModelTests
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.

@@ -20,7 +20,7 @@ struct UDPTransportTests {
     }
 
     @Test func aConsumerThatFallsBehindLosesTheNewestDatagramsNotTheProcess() async throws {
-        let receiver = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!, inboundQueueLimit: 4)
+        let receiver = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!, delivery: .queued(limit: 4))
         let sender = try await UDPTransport(binding: Endpoint("127.0.0.1:0")!)
         for index in 0..<100 { sender.send([UInt8(index)], to: receiver.localEndpoint) }
         _ = await eventually(within: .seconds(1)) { receiver.droppedInbound >= 96 }

@@ -25,7 +25,7 @@ struct SupernodeMetricsTests {
         supernode.metrics.addUsage(plugin: "org.example", meter: "writes", 3)
 
         let first = try await Self.get("\(base)/metrics")
-        for name in ["datagrams_received", "datagrams_sent", "requests_answered", "throttled", "inbound_queue_full", "envelope_rejected",
+        for name in ["datagrams_received", "datagrams_sent", "requests_answered", "throttled", "socket_buffer_drops", "envelope_rejected",
                      "malformed_messages", "messages_with_ignored_fields", "unmatched_responses", "node_lists_discarded",
                      "requests_timed_out", "reconnect_attempts", "reconnections", "retries",
                      "outbound_throttled", "outbound_paced"] {

@@ -1,4 +1,5 @@
 import CarrierCore
+import NIOCore
 
 /// Outbound requests: sealing, the outbound rate limit, adaptive timeouts and retries.
 extension DHTNode {
@@ -41,16 +42,17 @@ extension DHTNode {
         tables[destination.family]?.recordRequestSent(to: node.id, now: monotonic)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                pending[txid] = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
+                var call = PendingCall(node: node, method: body.method, sentAt: .now, continuation: continuation)
+                // On the node's loop: an answer read before the deadline is handled before it.
+                call.timeout = eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in
+                    self?.assumeIsolated { $0.finishCall(txid, with: .failure(.timeout)) }
+                }
+                pending[txid] = call
                 transport.send(datagram, to: destination)
                 counted.datagramsSent += 1
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    await self?.finishCall(txid, with: .failure(.timeout))
-                }
             }
         } onCancel: {
-            Task { [weak self] in await self?.finishCall(txid, with: .failure(.cancelled)) }
+            eventLoop.execute { [weak self] in self?.assumeIsolated { $0.finishCall(txid, with: .failure(.cancelled)) } }
         }
     }
 
@@ -74,6 +76,7 @@ extension DHTNode {
 
     func finishCall(_ txid: UInt64, with result: Result<Message.Body, CallFailure>) {
         guard let call = pending.removeValue(forKey: txid) else { return }
+        call.timeout?.cancel()
         if case .failure(.timeout) = result {
             counted.requestsTimedOut += 1
             tables[Endpoint(address: call.node.address, port: call.node.port).family]?.recordTimeout(of: call.node.id, now: monotonic)

@@ -34,11 +34,11 @@ extension DHTNode {
     }
 
     private func answer(_ request: Message, from sender: NodeInfo, family: AddressFamily) {
-        // A write is answered once durable, from the storage's writer thread: back on the actor.
+        // A write is answered once durable, from the storage's writer thread: back on the loop.
         let txid = request.txid
+        let loop = eventLoop
         let whenDurable: @Sendable (Message.Body) -> Void = { [weak self] answer in
-            guard let self else { return }
-            Task { await self.reply(to: sender, family: family, txid: txid, answer) }
+            loop.execute { self?.assumeIsolated { $0.reply(to: sender, family: family, txid: txid, answer) } }
         }
         if case .reply(let answer) = handler.answer(request.body, from: sender, family: family, ipv4: tables[.ipv4], ipv6: tables[.ipv6],
                                                     now: monotonic, wallClock: wallClock, whenDurable: whenDurable) {
@@ -65,6 +65,7 @@ extension DHTNode {
             return
         }
         pending[message.txid] = nil
+        call.timeout?.cancel()
         inboundGate.recordAnswer(from: Endpoint(address: sender.address, port: sender.port))
         let elapsed = ContinuousClock.now - call.sentAt
         let rtt = max(0.01, elapsed.seconds * 1000)
@@ -96,7 +97,7 @@ extension DHTNode {
     /// or one whose last answer is getting old (`AnsweredEndpoints`).
     func pingContact(_ node: NodeInfo) {
         guard pinging.insert(node.id).inserted else { return }
-        Task {
+        Task {  // on the actor, so on its loop
             _ = await call(.pingRequest, to: node)
             pinging.remove(node.id)
         }

@@ -18,7 +18,7 @@ extension DHTNode {
             while !Task.isCancelled {
                 for node in lookup.nextRequests() {
                     inFlight += 1
-                    group.addTask { (node, await self.call(body, to: node)) }
+                    group.addTask(executorPreference: taskExecutor) { (node, await self.call(body, to: node)) }
                 }
                 guard inFlight > 0, let (node, result) = await group.next() else { break }
                 inFlight -= 1
@@ -51,7 +51,7 @@ extension DHTNode {
         return await withTaskGroup(of: (Id, WriteAnswer).self) { group in
             for node in closest {
                 guard let token = tokens[node.id] else { continue }
-                group.addTask {
+                group.addTask(executorPreference: taskExecutor) {
                     switch await self.call(request(token), to: node, attempts: attempts) {
                     case .success: (node.id, .accepted)
                     case .failure(.remote(let code, _)) where code == ErrorCode.casFail.rawValue: (node.id, .conflict)

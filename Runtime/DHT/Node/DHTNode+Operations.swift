@@ -10,7 +10,7 @@ extension DHTNode {
     public func bootstrap(_ nodes: [NodeInfo]) async -> Int {
         for node in nodes where bootstrapNodes.count < 64 && !bootstrapNodes.contains(node) { bootstrapNodes.append(node) }
         let answered = await withTaskGroup(of: Bool.self) { group in
-            for node in nodes { group.addTask { await self.ping(node) } }
+            for node in nodes { group.addTask(executorPreference: taskExecutor) { await self.ping(node) } }
             var answered = 0
             for await reached in group where reached { answered += 1 }
             return answered
@@ -148,7 +148,7 @@ extension DHTNode {
         let families = self.families
         if families.count == 1 { return [await body(self, families[0])] }
         return await withTaskGroup(of: (Int, T).self) { group in
-            for (index, family) in families.enumerated() { group.addTask { (index, await body(self, family)) } }
+            for (index, family) in families.enumerated() { group.addTask(executorPreference: taskExecutor) { (index, await body(self, family)) } }
             var results: [(Int, T)] = []
             for await result in group {
                 results.append(result)

@@ -42,7 +42,7 @@ extension DHTNode {
         counted.reconnectAttempts += 1
         let answered = await withTaskGroup(of: Bool.self) { group in
             for node in candidates {
-                group.addTask {
+                group.addTask(executorPreference: taskExecutor) {
                     if case .success = await self.call(.pingRequest, to: node) { return true }
                     return false
                 }

@@ -1,6 +1,8 @@
 import CarrierCore
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
 /// A Boson DHT node: one identity on one UDP socket per address family (IPv4, IPv6 or both, each
 /// with its own routing table, as the reference runs them), one storage. It answers requests, keeps
@@ -11,6 +13,13 @@ import Logging
 /// either answered (`RequestAnswerer`) or matched to an outstanding call by txid, address, method
 /// and node id. Every outbound request is rate-limited per destination source unit too. Everything
 /// refused is counted in `statistics`. The work is split by purpose over `DHTNode+*.swift`.
+///
+/// Threads: the actor runs on one SwiftNIO event loop (`eventLoop`, its `unownedExecutor`), the
+/// loop its sockets are served on. A datagram is opened, decoded and answered on that loop as it is
+/// read, with no hop; request timeouts are `scheduleTask`s on it; the child tasks of lookups and
+/// writes prefer it (`taskExecutor`). So the node's work waits only for the node's own work, never
+/// for the global cooperative pool. Storage writes run on the storage's writer thread and their
+/// answers come back to the loop (`docs/threading.md`).
 public actor DHTNode {
     /// How a node runs.
     public struct Configuration: Sendable {
@@ -21,6 +30,8 @@ public actor DHTNode {
         /// A store file shared with other nodes of this process (a testnet), each keeping its
         /// items under its own id; nil (the default): `dataDirectory/dht.sqlite`, the node's own.
         public var store: DHTStore?
+        /// The event loops the node takes its one loop from (`next()`).
+        public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         /// Accept loopback and private addresses (local testnets).
         public var allowLocal = false
         public var k = 16
@@ -76,8 +87,15 @@ public actor DHTNode {
         let method: Message.Method?
         let sentAt: ContinuousClock.Instant
         let continuation: CheckedContinuation<Result<Message.Body, CallFailure>, Never>
+        /// Fails the call with `.timeout`; cancelled when it is answered.
+        var timeout: Scheduled<Void>?
     }
 
+    /// The loop the actor, its sockets and its timers run on.
+    public nonisolated let eventLoop: any EventLoop
+    /// The same loop, for the node's child tasks.
+    nonisolated let taskExecutor: EventLoopTaskExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
     public nonisolated let identity: KeyPair
     public nonisolated let configuration: Configuration
     public nonisolated let storage: DHTStorage
@@ -87,7 +105,6 @@ public actor DHTNode {
     let handler: RequestAnswerer
     var tables: [AddressFamily: RoutingTable] = [:]
     var transports: [AddressFamily: UDPTransport] = [:]
-    var receiveTasks: [Task<Void, Never>] = []
     var maintenanceTask: Task<Void, Never>?
     /// Checks every second whether a family is cut off (`DHTNode+Recovery`).
     var recoveryTask: Task<Void, Never>?
@@ -115,6 +132,8 @@ public actor DHTNode {
         guard !families.isEmpty, Set(families).count == families.count else {
             throw NodeConfigurationError("listen on one IPv4 and/or one IPv6 endpoint (got \(configuration.listen.map(\.description)))")
         }
+        self.eventLoop = configuration.eventLoopGroup.next()
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop)
         self.identity = identity
         self.configuration = configuration
         self.families = families
@@ -143,8 +162,8 @@ public actor DHTNode {
     public var statistics: NodeStatistics {
         var statistics = counted
         statistics.throttled = inboundGate.throttled + transports.values.reduce(0) { $0 + $1.throttledInbound }
-        statistics.inboundQueueFull = transports.values.reduce(0) { $0 + $1.droppedInbound }
-        statistics.datagramsReceived += statistics.throttled + statistics.inboundQueueFull
+        statistics.datagramsReceived += statistics.throttled
+        statistics.socketBufferDrops = transports.values.reduce(0) { $0 + ($1.kernelDrops() ?? 0) }
         return statistics
     }
 
@@ -187,26 +206,26 @@ public actor DHTNode {
             }
         }
         for endpoint in configuration.listen {
+            let family = endpoint.family
+            // Read on the node's loop, so the handler is on the actor's executor.
+            let delivery = UDPTransport.Delivery.onEventLoop { [weak self] datagram in
+                self?.assumeIsolated { $0.receive(datagram, family: family) }
+            }
             do {
-                transports[endpoint.family] = try await UDPTransport(binding: endpoint, admit: inboundGate.admit)
+                transports[family] = try await UDPTransport(binding: endpoint, delivery: delivery, admit: inboundGate.admit, group: eventLoop)
             } catch {
                 for transport in transports.values { await transport.close() }
                 transports = [:]
                 throw ListenError(endpoint: endpoint, reason: "\(error)")
             }
         }
-        for (family, transport) in transports {
-            receiveTasks.append(Task { [weak self] in
-                await transport.receive { datagram in await self?.receive(datagram, family: family) }
-            })
-        }
-        maintenanceTask = Task { [weak self] in
+        maintenanceTask = Task(executorPreference: taskExecutor) { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(10))
                 await self?.maintain()
             }
         }
-        recoveryTask = Task { [weak self] in
+        recoveryTask = Task(executorPreference: taskExecutor) { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 await self?.checkConnectivity()
@@ -238,9 +257,10 @@ public actor DHTNode {
         recoveryTask?.cancel()
         saveRoutingTables()
         for transport in transports.values { await transport.close() }
-        for task in receiveTasks { task.cancel() }
-        receiveTasks = []
-        for (_, call) in pending { call.continuation.resume(returning: .failure(.cancelled)) }
+        for (_, call) in pending {
+            call.timeout?.cancel()
+            call.continuation.resume(returning: .failure(.cancelled))
+        }
         pending = [:]
         transports = [:]
     }

@@ -5,8 +5,9 @@ public struct NodeStatistics: Sendable, Codable {
     public var requestsAnswered = 0
     /// Datagrams dropped by the inbound rate limit, on the socket's event loop.
     public var throttled = 0
-    /// Datagrams dropped because the node was `inboundQueueLimit` behind (after the rate limit).
-    public var inboundQueueFull = 0
+    /// Datagrams the kernel dropped because the node's socket buffers were full (the node fell
+    /// behind): the kernel's count, and not among `datagramsReceived`.
+    public var socketBufferDrops = 0
     /// Datagrams the envelope refused (truncated, oversized, forged, replayed, reflected, ...).
     public var envelopeRejected = 0
     /// Authenticated datagrams that were not a valid message.

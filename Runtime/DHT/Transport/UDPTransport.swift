@@ -3,15 +3,16 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A bound UDP socket (SwiftNIO): datagrams in as an async sequence, datagrams out to any address.
+/// A bound UDP socket (SwiftNIO): datagrams in, on its event loop or through a queue, and
+/// datagrams out to any address.
 ///
 /// Each inbound datagram is first offered to `admit` on the event loop, before it is copied or
-/// queued (the node's `InboundGate`: per-source rate limits), so one source's flood is dropped where
-/// it arrives. A refusal says until when; until then the same source's datagrams are dropped on
-/// a comparison of socket addresses, without asking again (`throttledInbound`). Admitted datagrams wait in a bounded queue (`inboundQueueLimit`); when the consumer
-/// falls that far behind, the newest are dropped, as a full socket buffer would, and counted in
-/// `droppedInbound`. Datagrams are read 16 at a time (`recvmmsg`), so a flood costs fewer system
-/// calls per datagram.
+/// delivered (the node's `InboundGate`: per-source rate limits), so one source's flood is dropped
+/// where it arrives. A refusal says until when; until then the same source's datagrams are dropped
+/// on a comparison of socket addresses, without asking again (`throttledInbound`). Admitted
+/// datagrams go where `Delivery` says: to a handler on the event loop (a `DHTNode`, whose actor runs
+/// on that loop), or into a bounded queue read with `receive` (test peers, benchmarks). Datagrams
+/// are read 16 at a time (`recvmmsg`), so a flood costs fewer system calls per datagram.
 public final class UDPTransport: Sendable {
     /// One received datagram.
     public struct Datagram: Sendable {
@@ -23,6 +24,17 @@ public final class UDPTransport: Sendable {
     /// source is refused.
     public typealias Admission = @Sendable (Endpoint) -> ContinuousClock.Instant?
 
+    /// Where admitted datagrams go.
+    public enum Delivery: Sendable {
+        /// Into a queue of at most `limit` datagrams, read with `receive`; when the reader falls
+        /// that far behind, the newest are dropped, as a full socket buffer would, and counted in
+        /// `droppedInbound`.
+        case queued(limit: Int)
+        /// To the handler, on the socket's event loop, as each is read. A handler slower than the
+        /// datagrams leaves them in the socket's buffer (4 MiB), past which the kernel drops them.
+        case onEventLoop(@Sendable (Datagram) -> Void)
+    }
+
     /// Datagrams read with one system call.
     static let messagesPerRead = 16
 
@@ -32,14 +44,34 @@ public final class UDPTransport: Sendable {
     private let inbound: AsyncStream<Datagram>
     private let handler: InboundHandler
 
-    /// Binds `endpoint` (port 0 picks a free port). No `SO_REUSEADDR`: UDP has no TIME_WAIT to skip,
-    /// and with it Linux hands out a port 0 that another such socket already holds, so two nodes
-    /// would share a port and one would lose the other's replies. An IPv6 socket is IPv6-only, so
-    /// `[::]:P` and `0.0.0.0:P` can be bound side by side (one DHT per family).
-    public init(binding endpoint: Endpoint, inboundQueueLimit: Int = 8192, admit: Admission? = nil,
+    /// Binds `endpoint` (port 0 picks a free port) on one event loop of `group`. No `SO_REUSEADDR`:
+    /// UDP has no TIME_WAIT to skip, and with it Linux hands out a port 0 that another such socket
+    /// already holds, so two nodes would share a port and one would lose the other's replies. An
+    /// IPv6 socket is IPv6-only, so `[::]:P` and `0.0.0.0:P` can be bound side by side (one DHT per
+    /// family).
+    public init(binding endpoint: Endpoint, delivery: Delivery = .queued(limit: 8192), admit: Admission? = nil,
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        let (stream, continuation) = AsyncStream.makeStream(of: Datagram.self, bufferingPolicy: .bufferingOldest(inboundQueueLimit))
-        let handler = InboundHandler(continuation, admit: admit)
+        let stream: AsyncStream<Datagram>
+        let deliver: @Sendable (Datagram) -> Bool
+        let finish: @Sendable () -> Void
+        switch delivery {
+        case .queued(let limit):
+            let (queue, continuation) = AsyncStream.makeStream(of: Datagram.self, bufferingPolicy: .bufferingOldest(limit))
+            stream = queue
+            deliver = { datagram in
+                if case .dropped = continuation.yield(datagram) { return false }
+                return true
+            }
+            finish = { continuation.finish() }
+        case .onEventLoop(let handler):
+            stream = AsyncStream { $0.finish() }
+            deliver = { datagram in
+                handler(datagram)
+                return true
+            }
+            finish = {}
+        }
+        let handler = InboundHandler(deliver: deliver, admit: admit, finished: finish)
         var bootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
@@ -60,13 +92,30 @@ public final class UDPTransport: Sendable {
         self.handler = handler
     }
 
-    /// Datagrams dropped because the consumer was `inboundQueueLimit` behind.
+    /// Datagrams dropped because the reader of a `.queued` delivery was its `limit` behind.
     public var droppedInbound: Int { handler.dropped.load(ordering: .relaxed) }
 
     /// Datagrams dropped because their source was refused a moment before (`admit` not asked).
     public var throttledInbound: Int { handler.refusedAgain.load(ordering: .relaxed) }
 
-    /// Calls `handle` for each datagram until the socket is closed.
+    /// Datagrams the kernel dropped at this socket because its receive buffer was full (the
+    /// socket's `SO_MEMINFO` drop count); nil when the kernel does not say. On the socket's event
+    /// loop only, where the answer is immediate.
+    public func kernelDrops() -> Int? {
+        channel.eventLoop.preconditionInEventLoop()
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        typealias MemoryInfo = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+        let answer: EventLoopFuture<MemoryInfo> = provider.unsafeGetSocketOption(level: .socket, name: Self.memoryInfoOption)
+        var drops: Int?
+        answer.assumeIsolated().whenSuccess { drops = Int($0.8) }  // SK_MEMINFO_DROPS
+        return drops
+    }
+
+    /// Linux's `SO_MEMINFO`: the socket's memory counters, `SK_MEMINFO_VARS` (9) of them.
+    private static let memoryInfoOption = NIOBSDSocket.Option(rawValue: 55)
+
+    /// Calls `handle` for each datagram of a `.queued` delivery until the socket is closed (returns
+    /// at once for `.onEventLoop`).
     public func receive(_ handle: (Datagram) async -> Void) async {
         for await datagram in inbound { await handle(datagram) }
     }
@@ -83,21 +132,24 @@ public final class UDPTransport: Sendable {
     }
 }
 
-/// Moves admitted datagrams from the event loop into the transport's queue.
+/// Hands admitted datagrams over on the event loop.
 private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
     // @unchecked: `lastRefused` is touched on the channel's event loop only.
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     let dropped = Atomic<Int>(0)
     let refusedAgain = Atomic<Int>(0)
-    private let continuation: AsyncStream<UDPTransport.Datagram>.Continuation
+    /// Takes a datagram; false when it was dropped.
+    private let deliver: @Sendable (UDPTransport.Datagram) -> Bool
     private let admit: UDPTransport.Admission?
+    private let finished: @Sendable () -> Void
     /// The last source refused, and until when.
     private var lastRefused: (source: SocketAddress, until: ContinuousClock.Instant)?
 
-    init(_ continuation: AsyncStream<UDPTransport.Datagram>.Continuation, admit: UDPTransport.Admission?) {
-        self.continuation = continuation
+    init(deliver: @escaping @Sendable (UDPTransport.Datagram) -> Bool, admit: UDPTransport.Admission?, finished: @escaping @Sendable () -> Void) {
+        self.deliver = deliver
         self.admit = admit
+        self.finished = finished
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -111,13 +163,13 @@ private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
             lastRefused = (envelope.remoteAddress, until)
             return
         }
-        if case .dropped = continuation.yield(UDPTransport.Datagram(bytes: Array(envelope.data.readableBytesView), sender: sender)) {
+        if !deliver(UDPTransport.Datagram(bytes: Array(envelope.data.readableBytesView), sender: sender)) {
             dropped.add(1, ordering: .relaxed)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
+        finished()
         context.fireChannelInactive()
     }
 

@@ -49,7 +49,7 @@ enum SupernodeMetrics {
          ("carrier_dht_datagrams_sent_total", statistics.datagramsSent),
          ("carrier_dht_requests_answered_total", statistics.requestsAnswered),
          ("carrier_dht_throttled_total", statistics.throttled),
-         ("carrier_dht_inbound_queue_full_total", statistics.inboundQueueFull),
+         ("carrier_dht_socket_buffer_drops_total", statistics.socketBufferDrops),
          ("carrier_dht_envelope_rejected_total", statistics.envelopeRejected),
          ("carrier_dht_malformed_messages_total", statistics.malformedMessages),
          ("carrier_dht_messages_with_ignored_fields_total", statistics.messagesWithIgnoredFields),
