@@ -44,7 +44,7 @@ struct ThreadingModelTests {
         let value = Value.signed(by: KeyPair.random(), sequenceNumber: 1, data: Array("while the pool sleeps".utf8))
         // Started on a node's loop: neither the work nor this task needs the pool.
         let work = Task(executorPreference: writer.taskExecutor) {
-            let accepted = try await writer.storeValue(value, persistent: false)
+            let accepted = try await writer.storeValue(value)
             let found = await reader.findValue(value.id)
             return (accepted: accepted.values.count { $0 }, found: found, whilePoolBlocked: !released.isSet)
         }

@@ -26,7 +26,7 @@ extension DHTNode {
         }
         if wait > 0 {
             counted.outboundPaced += 1
-            try? await Task.sleep(for: .milliseconds(wait))
+            await pause(for: .milliseconds(wait))
             guard !Task.isCancelled else { return .failure(.cancelled) }
         }
         // Looked up again: the node may have stopped while this request waited its turn.

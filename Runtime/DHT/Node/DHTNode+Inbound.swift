@@ -86,9 +86,10 @@ extension DHTNode {
             message = Message(txid: txid, body: .error(method: body.method, ErrorBody(code: ErrorCode.messageTooBig.rawValue, message: "message too big")))
             bytes = message.cbor
         }
+        // None before the socket is stored at start, or after stop: nothing sent, nothing counted.
+        guard let transport = transports[family], let datagram = try? envelope.seal(bytes, to: node.id, family: family) else { return }
         if case .error(_, let error) = message.body { counted.errorsSent[error.code, default: 0] += 1 } else { counted.requestsAnswered += 1 }
-        guard let datagram = try? envelope.seal(bytes, to: node.id, family: family) else { return }
-        transports[family]?.send(datagram, to: Endpoint(address: node.address, port: node.port))
+        transport.send(datagram, to: Endpoint(address: node.address, port: node.port))
         counted.datagramsSent += 1
     }
 

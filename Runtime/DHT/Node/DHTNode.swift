@@ -16,9 +16,9 @@ import NIOPosix
 ///
 /// Threads: the actor runs on one SwiftNIO event loop (`eventLoop`, its `unownedExecutor`), the
 /// loop its sockets are served on. A datagram is opened, decoded and answered on that loop as it is
-/// read, with no hop; request timeouts are `scheduleTask`s on it; the child tasks of lookups and
-/// writes prefer it (`taskExecutor`). So the node's work waits only for the node's own work, never
-/// for the global cooperative pool. Storage writes run on the storage's writer thread and their
+/// read, with no hop; request timeouts and pauses are `scheduleTask`s on it; the child tasks of
+/// lookups and writes, and the node's storage writes, prefer it (`taskExecutor`). So the node's work
+/// does not wait for the global cooperative pool. Storage writes run on the storage's writer thread and their
 /// answers come back to the loop (`docs/threading.md`).
 public actor DHTNode {
     /// How a node runs.
@@ -114,6 +114,9 @@ public actor DHTNode {
     /// Families with a reconnection round running.
     var reconnecting: Set<AddressFamily> = []
     var pending: [UInt64: PendingCall] = [:]
+    /// Pauses timed on the loop (`DHTNode+Loop`), by id.
+    var pauses: [UInt64: Pause] = [:]
+    var nextPause: UInt64 = 0
     /// The inbound limit, applied by the transports on their event loops.
     nonisolated let inboundGate: InboundGate
     var outboundLimiter: TokenBuckets<RateKey>
@@ -132,7 +135,13 @@ public actor DHTNode {
         guard !families.isEmpty, Set(families).count == families.count else {
             throw NodeConfigurationError("listen on one IPv4 and/or one IPv6 endpoint (got \(configuration.listen.map(\.description)))")
         }
-        self.eventLoop = configuration.eventLoopGroup.next()
+        let eventLoop = configuration.eventLoopGroup.next()
+        // The actor's executor is the loop itself: only a loop that is a serial executor (NIO's
+        // own) can be one, and check `assumeIsolated`.
+        guard eventLoop is any NIOSerialEventLoopExecutor else {
+            throw NodeConfigurationError("the event loop group must be a MultiThreadedEventLoopGroup (got \(type(of: eventLoop)))")
+        }
+        self.eventLoop = eventLoop
         self.taskExecutor = EventLoopTaskExecutor(eventLoop)
         self.identity = identity
         self.configuration = configuration
@@ -219,15 +228,21 @@ public actor DHTNode {
                 throw ListenError(endpoint: endpoint, reason: "\(error)")
             }
         }
+        for transport in transports.values where transport.receiveBufferSize < UDPTransport.receiveBufferWanted {
+            logger.notice("the DHT socket got a smaller receive buffer than asked: bursts past it are dropped (raise net.core.rmem_max, or run with CAP_NET_ADMIN)",
+                          metadata: ["bytes": "\(transport.receiveBufferSize)", "asked": "\(UDPTransport.receiveBufferWanted)", "socket": "\(transport.localEndpoint)"])
+        }
         maintenanceTask = Task(executorPreference: taskExecutor) { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(10))
+                await self?.pause(for: .seconds(10))
+                guard !Task.isCancelled else { return }
                 await self?.maintain()
             }
         }
         recoveryTask = Task(executorPreference: taskExecutor) { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                await self?.pause(for: .seconds(1))
+                guard !Task.isCancelled else { return }
                 await self?.checkConnectivity()
             }
         }

@@ -5,8 +5,9 @@ public struct NodeStatistics: Sendable, Codable {
     public var requestsAnswered = 0
     /// Datagrams dropped by the inbound rate limit, on the socket's event loop.
     public var throttled = 0
-    /// Datagrams the kernel dropped because the node's socket buffers were full (the node fell
-    /// behind): the kernel's count, and not among `datagramsReceived`.
+    /// Datagrams the kernel dropped at the node's sockets, nearly all because their receive
+    /// buffers were full (the node fell behind; also bad checksums): `SO_MEMINFO`'s count, not
+    /// among `datagramsReceived`, and reset when a socket closes.
     public var socketBufferDrops = 0
     /// Datagrams the envelope refused (truncated, oversized, forged, replayed, reflected, ...).
     public var envelopeRejected = 0

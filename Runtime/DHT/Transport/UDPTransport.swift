@@ -38,6 +38,16 @@ public final class UDPTransport: Sendable {
     /// Datagrams read with one system call.
     static let messagesPerRead = 16
 
+    /// The receive buffer asked for: 4 MiB, about 1,800 datagrams waiting while the loop works.
+    public static let receiveBufferWanted = 4 << 20
+    /// Linux's `SO_RCVBUFFORCE`: `SO_RCVBUF` past `net.core.rmem_max`, for a process with
+    /// `CAP_NET_ADMIN`.
+    private static let forcedReceiveBufferOption = NIOBSDSocket.Option(rawValue: 33)
+
+    /// The receive buffer the kernel granted, in bytes as it counts them (twice the payload it
+    /// holds); below `receiveBufferWanted` when `net.core.rmem_max` capped it.
+    public let receiveBufferSize: Int
+
     /// The address and port the socket is bound to.
     public let localEndpoint: Endpoint
     private let channel: any Channel
@@ -73,7 +83,7 @@ public final class UDPTransport: Sendable {
         }
         let handler = InboundHandler(deliver: deliver, admit: admit, finished: finish)
         var bootstrap = DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(Self.receiveBufferWanted))
             .channelOption(.datagramVectorReadMessageCount, value: Self.messagesPerRead)
             // NIO divides one read's buffer between its messages: 2 KiB each (a node accepts
             // datagrams of at most 1,912 bytes).
@@ -87,6 +97,10 @@ public final class UDPTransport: Sendable {
             try? await channel.close()
             throw TransportError("cannot read the bound address of \(endpoint)")
         }
+        // Past the cap where the process may; the kernel doubles what it is given.
+        try? await channel.setOption(ChannelOptions.Types.SocketOption(level: .socket, name: Self.forcedReceiveBufferOption),
+                                     value: SocketOptionValue(Self.receiveBufferWanted)).get()
+        receiveBufferSize = Int((try? await channel.getOption(.socketOption(.so_rcvbuf)).get()) ?? 0)
         localEndpoint = bound
         inbound = stream
         self.handler = handler
@@ -101,7 +115,7 @@ public final class UDPTransport: Sendable {
     /// Datagrams the kernel dropped at this socket because its receive buffer was full (the
     /// socket's `SO_MEMINFO` drop count); nil when the kernel does not say. On the socket's event
     /// loop only, where the answer is immediate.
-    public func kernelDrops() -> Int? {
+    func kernelDrops() -> Int? {
         channel.eventLoop.preconditionInEventLoop()
         guard let provider = channel as? any SocketOptionProvider else { return nil }
         typealias MemoryInfo = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
