@@ -233,17 +233,18 @@ public actor DHTNode {
                           metadata: ["bytes": "\(transport.receiveBufferSize)", "asked": "\(UDPTransport.receiveBufferWanted)", "socket": "\(transport.localEndpoint)"])
         }
         maintenanceTask = Task(executorPreference: taskExecutor) { [weak self] in
-            while !Task.isCancelled {
-                await self?.pause(for: .seconds(10))
+            // Ends with the node too: a released node leaves nothing looping.
+            while !Task.isCancelled, let node = self {
+                await node.pause(for: .seconds(10))
                 guard !Task.isCancelled else { return }
-                await self?.maintain()
+                await node.maintain()
             }
         }
         recoveryTask = Task(executorPreference: taskExecutor) { [weak self] in
-            while !Task.isCancelled {
-                await self?.pause(for: .seconds(1))
+            while !Task.isCancelled, let node = self {
+                await node.pause(for: .seconds(1))
                 guard !Task.isCancelled else { return }
-                await self?.checkConnectivity()
+                await node.checkConnectivity()
             }
         }
         return localEndpoints
