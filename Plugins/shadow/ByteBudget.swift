@@ -71,19 +71,22 @@ struct DatagramBudgets: Sendable {
     /// queries cannot starve the answers to the queries already relayed. (Only the mapping's own
     /// budget keeps a reserve: on the client's, a busy TCP stream would keep it from ever passing.)
     func admitFromOutside(_ bytes: Int) -> Bool {
-        admit(bytes) { budget, now in budget.holds(budget === mapping ? bytes : 0, aboveHalf: budget === mapping, now: now) }
+        let now = NIODeadline.now()
+        guard client?.holds(0, aboveHalf: false, now: now) ?? true, mapping?.holds(bytes, aboveHalf: true, now: now) ?? true else { return false }
+        spend(bytes, now: now)
+        return true
     }
 
     /// An answer (client to outside) passes when neither budget is in debt.
     func admitAnswer(_ bytes: Int) -> Bool {
-        admit(bytes) { budget, now in budget.holds(0, aboveHalf: false, now: now) }
+        let now = NIODeadline.now()
+        guard client?.holds(0, aboveHalf: false, now: now) ?? true, mapping?.holds(0, aboveHalf: false, now: now) ?? true else { return false }
+        spend(bytes, now: now)
+        return true
     }
 
-    private func admit(_ bytes: Int, when passes: (ByteBudget, NIODeadline) -> Bool) -> Bool {
-        let now = NIODeadline.now()
-        let budgets = [client, mapping].compactMap { $0 }
-        guard budgets.allSatisfy({ passes($0, now) }) else { return false }
-        for budget in budgets { _ = budget.spend(bytes, now: now) }
-        return true
+    private func spend(_ bytes: Int, now: NIODeadline) {
+        _ = client?.spend(bytes, now: now)
+        _ = mapping?.spend(bytes, now: now)
     }
 }

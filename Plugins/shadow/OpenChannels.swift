@@ -33,6 +33,20 @@ final class OpenChannels: Sendable {
         return true
     }
 
+    /// The channel `bound` opens (a bind), tracked; fails with `Stopping` when the plugin is
+    /// stopping, the channel closed, so that no one hands out a port that is already going.
+    func track(bound: EventLoopFuture<Channel>) -> EventLoopFuture<Channel> {
+        bound.flatMapThrowing { channel in
+            guard self.track(channel) else { throw Stopping() }
+            return channel
+        }
+    }
+
+    /// A bind that completed while the plugin stops.
+    struct Stopping: Error, CustomStringConvertible {
+        var description: String { "the Shadow service is stopping" }
+    }
+
     /// Closes every open channel, and any tracked from now on; the futures complete as each has
     /// closed, a relay's partner included (it is tracked too).
     func closeAll() -> [EventLoopFuture<Void>] {

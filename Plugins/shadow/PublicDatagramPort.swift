@@ -146,15 +146,11 @@ final class PublicDatagramHandler: ChannelDuplexHandler {
 enum PublicDatagramPort {
     static func bind(host: String, port: Int, group: EventLoopGroup, tracking open: OpenChannels,
                      handler: @escaping @Sendable () -> PublicDatagramHandler) -> EventLoopFuture<Channel> {
-        DatagramBootstrap(group: group)
+        open.track(bound: DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
             }
-            .bind(host: host, port: port)
-            .map { port in
-                open.track(port)
-                return port
-            }
+            .bind(host: host, port: port))
     }
 }

@@ -6,7 +6,7 @@ import NIOPosix
 enum PublicListener {
     static func bind(host: String, port: Int, group: EventLoopGroup, tracking open: OpenChannels,
                      accepted: @escaping @Sendable (Channel) -> Void) -> EventLoopFuture<Channel> {
-        ServerBootstrap(group: group)
+        open.track(bound: ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.autoRead, value: false)
@@ -16,10 +16,6 @@ enum PublicListener {
                 if open.track(channel) { accepted(channel) }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
-            .bind(host: host, port: port)
-            .map { listener in
-                open.track(listener)
-                return listener
-            }
+            .bind(host: host, port: port))
     }
 }

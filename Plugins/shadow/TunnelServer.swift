@@ -8,7 +8,7 @@ import NIOPosix
 enum TunnelServer {
     static func bind(host: String, port: Int, node: Id, relay: ShadowRelay, signing: NIOThreadPool,
                      sign: @escaping ServerHandshakeHandler.Signer, count: @escaping @Sendable (String) -> Void) -> EventLoopFuture<Channel> {
-        ServerBootstrap(group: relay.group)
+        relay.openChannels.track(bound: ServerBootstrap(group: relay.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -22,10 +22,6 @@ enum TunnelServer {
                     ])
                 }
             }
-            .bind(host: host, port: port)
-            .map { listener in
-                relay.openChannels.track(listener)
-                return listener
-            }
+            .bind(host: host, port: port))
     }
 }

@@ -55,7 +55,7 @@ public final class GroupCommitWriter: Sendable {
         let thread = Mutex<ObjectIdentifier?>(nil)
         let wake = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
-        /// Groups committed and writes they held, for metrics and tests.
+        /// Groups committed and writes they held (`groupsCommitted`, `writesDone`; not on `/metrics` yet).
         let groups = Atomic<Int>(0)
         let writes = Atomic<Int>(0)
     }
@@ -165,20 +165,20 @@ public final class GroupCommitWriter: Sendable {
         do {
             if connection.database == nil { connection.database = try SQLiteDatabase(path: connection.path) }
             guard let database = connection.database else { throw StorageError("\(connection.path): no connection") }
-            try database.execute("BEGIN IMMEDIATE")
-            for job in group {
-                try database.execute("SAVEPOINT carrier_group_write")
-                let outcome = job.run(database)
-                if !outcome.succeeded { try database.execute("ROLLBACK TO carrier_group_write") }
-                try database.execute("RELEASE carrier_group_write")
-                finishes.append(outcome.finish)
+            try database.transaction { () throws(StorageError) in
+                for job in group {
+                    try database.execute("SAVEPOINT carrier_group_write")
+                    let outcome = job.run(database)
+                    if !outcome.succeeded { try database.execute("ROLLBACK TO carrier_group_write") }
+                    try database.execute("RELEASE carrier_group_write")
+                    finishes.append(outcome.finish)
+                }
             }
-            try database.execute("COMMIT")
             shared.groups.add(1, ordering: .relaxed)
             shared.writes.add(group.count, ordering: .relaxed)
         } catch {
-            try? connection.database?.execute("ROLLBACK")
-            // A connection still inside a transaction would refuse every later BEGIN: reopen it.
+            // A connection still inside a transaction (its ROLLBACK failed too) would refuse every
+            // later BEGIN: reopen it.
             if connection.database?.isInTransaction == true { connection.database = nil }
             failure = error
         }

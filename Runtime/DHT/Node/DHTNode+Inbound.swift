@@ -64,18 +64,17 @@ extension DHTNode {
             counted.unmatchedResponses += 1
             return
         }
-        pending[message.txid] = nil
-        call.timeout?.cancel()
         inboundGate.recordAnswer(from: Endpoint(address: sender.address, port: sender.port))
         let elapsed = ContinuousClock.now - call.sentAt
         let rtt = max(0.01, elapsed.seconds * 1000)
         averageRTT = averageRTT == 0 ? rtt : averageRTT * 0.9 + rtt * 0.1
         tables[Endpoint(address: sender.address, port: sender.port).family]?.recordResponse(from: sender, rtt: rtt, now: monotonic)
-        if case .error(_, let error) = message.body {
-            call.continuation.resume(returning: .failure(.remote(code: error.code, message: error.message)))
+        let result: Result<Message.Body, CallFailure> = if case .error(_, let error) = message.body {
+            .failure(.remote(code: error.code, message: error.message))
         } else {
-            call.continuation.resume(returning: .success(message.body))
+            .success(message.body)
         }
+        finishCall(message.txid, with: result)
     }
 
     /// Sends an answer; one too big for the family's datagram limit becomes error 207.

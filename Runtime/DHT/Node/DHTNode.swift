@@ -228,7 +228,7 @@ public actor DHTNode {
                 throw ListenError(endpoint: endpoint, reason: "\(error)")
             }
         }
-        for transport in transports.values where transport.receiveBufferSize < UDPTransport.receiveBufferWanted {
+        for transport in transports.values where transport.receiveBufferCapped {
             logger.notice("the DHT socket got a smaller receive buffer than asked: bursts past it are dropped (raise net.core.rmem_max, or run with CAP_NET_ADMIN)",
                           metadata: ["bytes": "\(transport.receiveBufferSize)", "asked": "\(UDPTransport.receiveBufferWanted)", "socket": "\(transport.localEndpoint)"])
         }
@@ -273,11 +273,7 @@ public actor DHTNode {
         recoveryTask?.cancel()
         saveRoutingTables()
         for transport in transports.values { await transport.close() }
-        for (_, call) in pending {
-            call.timeout?.cancel()
-            call.continuation.resume(returning: .failure(.cancelled))
-        }
-        pending = [:]
+        for txid in Array(pending.keys) { finishCall(txid, with: .failure(.cancelled)) }
         transports = [:]
     }
 }

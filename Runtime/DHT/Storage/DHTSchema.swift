@@ -5,8 +5,9 @@ import CarrierCore
 /// - Version 1 is the layout written before the store carried a version: one node's items.
 /// - Version 2 adds `owner`, the id of the node an item is stored by, to every key, so the nodes
 ///   of one process (a testnet) can share one file, one writer and one fsync per group of writes.
-///   Items migrated from version 1 get an empty owner, and the first node to open the file claims
-///   them (`DHTStorage.init`).
+///   Items migrated from version 1 get an empty owner. A node that opens the file as its own
+///   (`DHTStorage(path:owner:)`) claims them; a shared store (`DHTStorage(store:owner:)`, a
+///   testnet's) claims nothing, so a version-1 file opened as one keeps them unowned.
 enum DHTSchema {
     static let schema = SQLiteSchema(name: "DHT store", version: 2, layout: layout, unversioned: version1, migrations: [1: toVersion2])
 

@@ -84,9 +84,7 @@ public final class DHTStorage: Sendable {
     /// `putValue`, awaited: whether the content changed, once durable.
     @discardableResult
     public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
-        try await withCheckedContinuation { continuation in
-            putValue(value, cas: cas, persistent: persistent, now: now) { continuation.resume(returning: $0) }
-        }.get()
+        try await durably { putValue(value, cas: cas, persistent: persistent, now: now, completion: $0) }
     }
 
     /// The write of `putValue`, in the writer's transaction.
@@ -174,9 +172,7 @@ public final class DHTStorage: Sendable {
     /// `putPeer`, awaited: whether the record is new or newer, once durable.
     @discardableResult
     public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
-        try await withCheckedContinuation { continuation in
-            putPeer(peer, cas: cas, persistent: persistent, now: now) { continuation.resume(returning: $0) }
-        }.get()
+        try await durably { putPeer(peer, cas: cas, persistent: persistent, now: now, completion: $0) }
     }
 
     /// The write of `putPeer`, in the writer's transaction.
@@ -317,6 +313,11 @@ public final class DHTStorage: Sendable {
             if case .success(true) = outcome { changes.send(event) }
             completion(outcome)
         }
+    }
+
+    /// A protocol write started with its completion, awaited until durable.
+    private func durably(_ start: (@escaping @Sendable (Result<Bool, ProtocolError>) -> Void) -> Void) async throws(ProtocolError) -> Bool {
+        try await withCheckedContinuation { continuation in start { continuation.resume(returning: $0) } }.get()
     }
 
     /// A maintenance write through the writer, awaited until durable.

@@ -44,14 +44,18 @@ public final class UDPTransport: Sendable {
     /// `CAP_NET_ADMIN`.
     private static let forcedReceiveBufferOption = NIOBSDSocket.Option(rawValue: 33)
 
-    /// The receive buffer the kernel granted, in bytes as it counts them (twice the payload it
-    /// holds); below `receiveBufferWanted` when `net.core.rmem_max` capped it.
+    /// The receive buffer the kernel granted, in bytes as it counts them: Linux doubles what it
+    /// grants (the other half is its bookkeeping), so a full grant reads `2 * receiveBufferWanted`.
     public let receiveBufferSize: Int
+
+    /// Whether `net.core.rmem_max` capped the receive buffer below `receiveBufferWanted`.
+    public var receiveBufferCapped: Bool { receiveBufferSize < 2 * Self.receiveBufferWanted }
 
     /// The address and port the socket is bound to.
     public let localEndpoint: Endpoint
     private let channel: any Channel
-    private let inbound: AsyncStream<Datagram>
+    /// The queue of a `.queued` delivery.
+    private let inbound: AsyncStream<Datagram>?
     private let handler: InboundHandler
 
     /// Binds `endpoint` (port 0 picks a free port) on one event loop of `group`. No `SO_REUSEADDR`:
@@ -61,7 +65,7 @@ public final class UDPTransport: Sendable {
     /// family).
     public init(binding endpoint: Endpoint, delivery: Delivery = .queued(limit: 8192), admit: Admission? = nil,
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        let stream: AsyncStream<Datagram>
+        let stream: AsyncStream<Datagram>?
         let deliver: @Sendable (Datagram) -> Bool
         let finish: @Sendable () -> Void
         switch delivery {
@@ -74,7 +78,7 @@ public final class UDPTransport: Sendable {
             }
             finish = { continuation.finish() }
         case .onEventLoop(let handler):
-            stream = AsyncStream { $0.finish() }
+            stream = nil
             deliver = { datagram in
                 handler(datagram)
                 return true
@@ -131,6 +135,7 @@ public final class UDPTransport: Sendable {
     /// Calls `handle` for each datagram of a `.queued` delivery until the socket is closed (returns
     /// at once for `.onEventLoop`).
     public func receive(_ handle: (Datagram) async -> Void) async {
+        guard let inbound else { return }
         for await datagram in inbound { await handle(datagram) }
     }
 
