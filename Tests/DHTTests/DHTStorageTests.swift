@@ -68,6 +68,13 @@ struct DHTStorageTests {
         try await storage.putValue(nine, cas: 4, now: 1)
         #expect(try await storage.putValue(nine, cas: 4, now: 1) == false,
                 "the same value again with its cas (a retry whose first answer was lost) is a refresh, not 301")
+        // The same for a peer record.
+        try await storage.putPeer(PeerInfo.create(owner: owner, fingerprint: 7, sequenceNumber: 4, endpoint: "tcp://192.0.2.1:4"), now: 0)
+        let record = PeerInfo.create(owner: owner, fingerprint: 7, sequenceNumber: 9, endpoint: "tcp://192.0.2.1:9")
+        try await storage.putPeer(record, cas: 4, now: 1)
+        #expect(try await storage.putPeer(record, cas: 4, now: 1) == false, "a peer record resent with its cas is a refresh, not 301")
+        let unread = PeerInfo.create(owner: owner, fingerprint: 7, sequenceNumber: 10, endpoint: "tcp://192.0.2.1:10")
+        #expect(await code { try await storage.putPeer(unread, cas: 4, now: 2) } == .casFail)
         var forged = Value.signed(by: owner, sequenceNumber: 10, data: [3])
         forged.data = [4]
         #expect(await code { try await storage.putValue(forged, now: 2) } == .invalidValue)

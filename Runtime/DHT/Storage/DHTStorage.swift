@@ -16,8 +16,8 @@ import Synchronization
 /// cannot change between mutable and immutable (303); invalid values and records are refused with
 /// 401/402. Where the reference silently keeps the stored value and answers success to a lower
 /// `seq`, or to other content at the same `seq`, Carrier refuses with 302 (SequenceNotMonotonic), so
-/// the writer learns its write was not taken (docs/decisions.md). The very value stored, sent again
-/// with the `cas` it first met, is a refresh, not a 301: a retried conditional store must not fail
+/// the writer learns its write was not taken (docs/decisions.md). The very value or peer record
+/// stored, sent again with the `cas` it first met, is a refresh, not a 301: a retried conditional store must not fail
 /// because its first attempt succeeded. Carrier adds per-node limits (the
 /// reference has none), refused with 201. Items the node
 /// publishes itself are `persistent`: never purged, and listed for republishing. Times are wall-clock
@@ -102,12 +102,7 @@ public final class DHTStorage: Sendable {
             guard storedMutable == (value.publicKey != nil) else {
                 throw ProtocolError(.immutableSubstitutionFail, "a value with this id exists as \(storedMutable ? "mutable" : "immutable")")
             }
-            // The very value stored, sent again (a retry whose first answer was late or lost), is
-            // a refresh: its `cas` was met when it was first stored.
-            let isResent = storedSequence == value.sequenceNumber && storedSignature == value.signature
-            if let cas, storedSequence > cas, !isResent {
-                throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)")
-            }
+            try Self.check(cas: cas, stored: storedSequence, resent: storedSequence == value.sequenceNumber && storedSignature == value.signature)
             if value.publicKey != nil {
                 if storedSequence > value.sequenceNumber {
                     throw ProtocolError(.sequenceNotMonotonic, "stored seq \(storedSequence) is greater than \(value.sequenceNumber)")
@@ -180,11 +175,13 @@ public final class DHTStorage: Sendable {
                                   in database: SQLiteDatabase) throws(ProtocolError) -> Bool {
         let key: [SQLiteValue] = [.blob(owner.bytes), .blob(peer.peerId.bytes), .integer(peer.fingerprint)]
         let existing = try storageCall { () throws(StorageError) in
-            try database.query("SELECT seq FROM dht_peers WHERE owner = ? AND id = ? AND fingerprint = ?", key).first
+            try database.query("SELECT seq, signature FROM dht_peers WHERE owner = ? AND id = ? AND fingerprint = ?", key).first
         }
         if let existing {
-            let storedSequence = try storageCall { () throws(StorageError) in Int32(truncatingIfNeeded: try existing.integer(0)) }
-            if let cas, storedSequence > cas { throw ProtocolError(.casFail, "stored seq \(storedSequence) is greater than cas \(cas)") }
+            let (storedSequence, storedSignature) = try storageCall { () throws(StorageError) in
+                (Int32(truncatingIfNeeded: try existing.integer(0)), try existing.blob(1))
+            }
+            try Self.check(cas: cas, stored: storedSequence, resent: storedSequence == peer.sequenceNumber && storedSignature == peer.signature)
             return try storageCall { () throws(StorageError) -> Bool in
                 if peer.sequenceNumber > storedSequence {
                     try database.query("""
@@ -313,6 +310,13 @@ public final class DHTStorage: Sendable {
             if case .success(true) = outcome { changes.send(event) }
             completion(outcome)
         }
+    }
+
+    /// A write's `cas` against the stored item's `seq`: CasFail when the item is newer than what
+    /// the writer read, unless the write is the very item stored, sent again (a retry whose first
+    /// answer was late or lost), which met its `cas` when it was first stored: a refresh.
+    private static func check(cas: Int32?, stored: Int32, resent: Bool) throws(ProtocolError) {
+        if let cas, stored > cas, !resent { throw ProtocolError(.casFail, "stored seq \(stored) is greater than cas \(cas)") }
     }
 
     /// A protocol write started with its completion, awaited until durable.
