@@ -60,6 +60,14 @@ struct DHTStorageTests {
         #expect(try storage.value(owner.publicKey, cas: 5, now: 1400) == v5)
     }
 
+    @Test func aSharedStoreIsPurgedOncePerIntervalWhicheverNodeAsks() throws {
+        let store = try DHTStore(path: path)
+        #expect(store.claimPurge(now: 100_000))
+        #expect(!store.claimPurge(now: 100_000 + DHTStore.purgeInterval - 1), "another node's maintenance, within the interval")
+        #expect(store.claimPurge(now: 100_000 + DHTStore.purgeInterval))
+        #expect(store.claimPurge(now: 50_000), "a wall clock set back does not stop the purges")
+    }
+
     @Test func protocolErrorsCarryTheirCodes() async throws {
         let storage = try DHTStorage(path: path, owner: node)
         try await storage.putValue(Value.signed(by: owner, sequenceNumber: 4, data: [1]), now: 0)

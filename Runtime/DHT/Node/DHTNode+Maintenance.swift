@@ -30,7 +30,9 @@ extension DHTNode {
                 _ = await lookup(target, in: family) { want in .findNodeRequest(FindNodeRequest(target: target, want: want)) } onAnswer: { _, _ in false }
             }
         }
-        _ = try? await onLoop { () throws(StorageError) in try await storage.purgeExpired(now: wallClock) }
+        if storage.store.claimPurge(now: wallClock) {
+            _ = try? await onLoop { () throws(StorageError) in try await storage.purgeExpired(now: wallClock) }
+        }
     }
 
     /// Re-announces our own values and peer records last announced more than 110 minutes ago.

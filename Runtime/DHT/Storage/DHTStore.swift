@@ -17,6 +17,11 @@ public final class DHTStore: Sendable {
     /// The reading connection (WAL: it reads the last committed state, never waiting for a commit).
     let reader: Mutex<SQLiteDatabase>
     let writer: GroupCommitWriter
+    /// When the last purge of expired items was claimed (wall-clock ms).
+    private let lastPurge = Mutex<Int64?>(nil)
+
+    /// How often the store's expired items are purged, whichever of its nodes asks.
+    public static let purgeInterval: Int64 = 10_000
 
     /// Opens (creating when missing) the store file at `path`; one of a newer version or of an
     /// unknown layout is refused (`DHTSchema`).
@@ -26,6 +31,18 @@ public final class DHTStore: Sendable {
         self.path = path
         reader = Mutex(database)
         writer = try GroupCommitWriter(path: path)
+    }
+
+    /// Whether a purge of the store's expired items is due at `now`, claiming it when it is: once
+    /// per `purgeInterval` for the whole store, since a purge covers every node's items (each
+    /// node's maintenance asks every 10 s; 256 nodes sharing a store would purge it 25 times a
+    /// second).
+    public func claimPurge(now: Int64) -> Bool {
+        lastPurge.withLock { last in
+            if let last, now - last < Self.purgeInterval, now >= last { return false }
+            last = now
+            return true
+        }
     }
 
     /// Transactions committed by the writer, and the writes they held (one fsync each group).
