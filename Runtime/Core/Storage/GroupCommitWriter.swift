@@ -119,7 +119,7 @@ public final class GroupCommitWriter: Sendable {
     }
 
     /// `body`'s result once it is durable.
-    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+    public nonisolated(nonsending) func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             submit(body) { continuation.resume(with: $0) }
         }

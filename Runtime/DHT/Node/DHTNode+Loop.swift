@@ -1,8 +1,9 @@
 import NIOCore
 
-/// Waiting without the global cooperative pool: a pause timed by the node's event loop, and
-/// nonisolated async work (storage writes) run with the loop as its task executor. `Task.sleep`
-/// and a call with no executor preference would each need a pool thread to go on.
+/// Waiting without the global cooperative pool: a pause timed by the node's event loop, where
+/// `Task.sleep` would need a pool thread to wake. (The node's storage writes need nothing here:
+/// `DHTStorage`'s async methods are `nonisolated(nonsending)`, so they run and resume on the
+/// node's executor.)
 extension DHTNode {
     /// A pause that `pause(for:)` has not ended yet: its continuation and its timer.
     struct Pause {
@@ -32,11 +33,5 @@ extension DHTNode {
         guard let pause = pauses.removeValue(forKey: id) else { return }
         pause.timer.cancel()
         pause.continuation.resume()
-    }
-
-    /// Runs `operation` with the node's loop as its task executor (a nonisolated async call, such
-    /// as a storage write awaited from the actor, otherwise runs and resumes on the pool).
-    func onLoop<T, Failure: Error>(_ operation: () async throws(Failure) -> T) async throws(Failure) -> T {
-        try await withTaskExecutorPreference(taskExecutor, operation: operation)
     }
 }

@@ -31,7 +31,7 @@ extension DHTNode {
             }
         }
         if storage.store.claimPurge(now: wallClock) {
-            _ = try? await onLoop { () throws(StorageError) in try await storage.purgeExpired(now: wallClock) }
+            _ = try? await storage.purgeExpired(now: wallClock)
         }
     }
 
@@ -40,11 +40,11 @@ extension DHTNode {
         let age: Int64 = 110 * 60_000
         for value in (try? storage.valuesToRepublish(now: wallClock, olderThan: age)) ?? [] {
             _ = await writeEverywhere(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, value: value)) }
-            try? await onLoop { () throws(StorageError) in try await storage.markValueAnnounced(value.id, now: wallClock) }
+            try? await storage.markValueAnnounced(value.id, now: wallClock)
         }
         for peer in (try? storage.peersToRepublish(now: wallClock, olderThan: age)) ?? [] {
             _ = await writeEverywhere(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
-            try? await onLoop { () throws(StorageError) in try await storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
+            try? await storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock)
         }
     }
 

@@ -65,9 +65,9 @@ extension DHTNode {
     /// (the node is cut off), as opposed to nodes that answered and refused.
     public func storeValueAnswers(_ value: Value, cas: Int32?, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try value.validate()
-        if persistent { _ = try await onLoop { () throws(ProtocolError) in try await storage.putValue(value, cas: cas, persistent: true, now: wallClock) } }
+        if persistent { try await storage.putValue(value, cas: cas, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: value.id) { token in .storeValueRequest(StoreValueRequest(token: token, cas: cas, value: value)) }
-        if persistent { try? await onLoop { () throws(StorageError) in try await storage.markValueAnnounced(value.id, now: wallClock) } }
+        if persistent { try? await storage.markValueAnnounced(value.id, now: wallClock) }
         return cas == nil ? outcome.mapValues { $0 == .conflict ? .failed : $0 } : outcome
     }
 
@@ -100,9 +100,9 @@ extension DHTNode {
     /// failed); empty when no node could be reached.
     public func announcePeerAnswers(_ peer: PeerInfo, persistent: Bool) async throws(ProtocolError) -> [Id: WriteAnswer] {
         try peer.validate()
-        if persistent { _ = try await onLoop { () throws(ProtocolError) in try await storage.putPeer(peer, persistent: true, now: wallClock) } }
+        if persistent { try await storage.putPeer(peer, persistent: true, now: wallClock) }
         let outcome = await writeEverywhere(to: peer.peerId) { token in .announcePeerRequest(AnnouncePeerRequest(token: token, peer: peer)) }
-        if persistent { try? await onLoop { () throws(StorageError) in try await storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) } }
+        if persistent { try? await storage.markPeerAnnounced(peer.peerId, fingerprint: peer.fingerprint, now: wallClock) }
         return outcome.mapValues { $0 == .conflict ? .failed : $0 }
     }
 

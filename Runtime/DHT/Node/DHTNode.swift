@@ -17,7 +17,8 @@ import NIOPosix
 /// Threads: the actor runs on one SwiftNIO event loop (`eventLoop`, its `unownedExecutor`), the
 /// loop its sockets are served on. A datagram is opened, decoded and answered on that loop as it is
 /// read, with no hop; request timeouts and pauses are `scheduleTask`s on it; the child tasks of
-/// lookups and writes, and the node's storage writes, prefer it (`taskExecutor`). So the node's work
+/// lookups and writes prefer it (`taskExecutor`), and the storage's async writes run where their
+/// caller is (`nonisolated(nonsending)`). So the node's work
 /// does not wait for the global cooperative pool. Storage writes run on the storage's writer thread and their
 /// answers come back to the loop (`docs/threading.md`).
 public actor DHTNode {

@@ -83,7 +83,7 @@ public final class DHTStorage: Sendable {
 
     /// `putValue`, awaited: whether the content changed, once durable.
     @discardableResult
-    public func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
+    public nonisolated(nonsending) func putValue(_ value: Value, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
         try await durably { putValue(value, cas: cas, persistent: persistent, now: now, completion: $0) }
     }
 
@@ -166,7 +166,7 @@ public final class DHTStorage: Sendable {
 
     /// `putPeer`, awaited: whether the record is new or newer, once durable.
     @discardableResult
-    public func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
+    public nonisolated(nonsending) func putPeer(_ peer: PeerInfo, cas: Int32? = nil, persistent: Bool = false, now: Int64) async throws(ProtocolError) -> Bool {
         try await durably { putPeer(peer, cas: cas, persistent: persistent, now: now, completion: $0) }
     }
 
@@ -232,7 +232,7 @@ public final class DHTStorage: Sendable {
     /// store (whichever node stored them: one that left a shared store leaves none behind);
     /// returns how many, once durable.
     @discardableResult
-    public func purgeExpired(now: Int64) async throws(StorageError) -> Int {
+    public nonisolated(nonsending) func purgeExpired(now: Int64) async throws(StorageError) -> Int {
         try await write { database throws(StorageError) in
             let cutoff: [SQLiteValue] = [.integer(now - Self.maxAge)]
             let values = try database.query("DELETE FROM dht_values WHERE persistent = 0 AND updated <= ? RETURNING 1", cutoff).count
@@ -263,7 +263,7 @@ public final class DHTStorage: Sendable {
     }
 
     /// Records that our value `id` was just announced to the network.
-    public func markValueAnnounced(_ id: Id, now: Int64) async throws(StorageError) {
+    public nonisolated(nonsending) func markValueAnnounced(_ id: Id, now: Int64) async throws(StorageError) {
         let owner = self.owner
         _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_values SET announced = ? WHERE owner = ? AND id = ?", [.integer(now), .blob(owner.bytes), .blob(id.bytes)])
@@ -271,7 +271,7 @@ public final class DHTStorage: Sendable {
     }
 
     /// Records that our peer record (`peerId`, `fingerprint`) was just announced.
-    public func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) async throws(StorageError) {
+    public nonisolated(nonsending) func markPeerAnnounced(_ peerId: Id, fingerprint: Int64, now: Int64) async throws(StorageError) {
         let owner = self.owner
         _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_peers SET announced = ? WHERE owner = ? AND id = ? AND fingerprint = ?",
@@ -281,7 +281,7 @@ public final class DHTStorage: Sendable {
 
     /// Stops republishing our peer record (`peerId`, `fingerprint`) if it still has
     /// `sequenceNumber` (a newer record stays): it then expires like any other.
-    public func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) async throws(StorageError) {
+    public nonisolated(nonsending) func forgetPersistentPeer(_ peerId: Id, fingerprint: Int64, sequenceNumber: Int32) async throws(StorageError) {
         let owner = self.owner
         _ = try await write { database throws(StorageError) in
             try database.query("UPDATE dht_peers SET persistent = 0 WHERE owner = ? AND id = ? AND fingerprint = ? AND seq = ?",
@@ -320,12 +320,12 @@ public final class DHTStorage: Sendable {
     }
 
     /// A protocol write started with its completion, awaited until durable.
-    private func durably(_ start: (@escaping @Sendable (Result<Bool, ProtocolError>) -> Void) -> Void) async throws(ProtocolError) -> Bool {
+    private nonisolated(nonsending) func durably(_ start: (@escaping @Sendable (Result<Bool, ProtocolError>) -> Void) -> Void) async throws(ProtocolError) -> Bool {
         try await withCheckedContinuation { continuation in start { continuation.resume(returning: $0) } }.get()
     }
 
     /// A maintenance write through the writer, awaited until durable.
-    private func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(StorageError) -> T) async throws(StorageError) -> T {
+    private nonisolated(nonsending) func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(StorageError) -> T) async throws(StorageError) -> T {
         do {
             return try await writer.write(body)
         } catch let error as StorageError {
