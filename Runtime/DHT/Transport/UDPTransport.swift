@@ -41,7 +41,7 @@ public final class UDPTransport: Sendable {
     /// The receive buffer asked for: 4 MiB, about 1,800 datagrams waiting while the loop works.
     public static let receiveBufferWanted = 4 << 20
     /// Linux's `SO_RCVBUFFORCE`: `SO_RCVBUF` past `net.core.rmem_max`, for a process with
-    /// `CAP_NET_ADMIN`.
+    /// `CAP_NET_ADMIN` (Linux's number; used on Linux only, as is `memoryInfoOption`).
     private static let forcedReceiveBufferOption = NIOBSDSocket.Option(rawValue: 33)
 
     /// The receive buffer the kernel granted, in bytes as it counts them: Linux doubles what it
@@ -101,9 +101,11 @@ public final class UDPTransport: Sendable {
             try? await channel.close()
             throw TransportError("cannot read the bound address of \(endpoint)")
         }
-        // Past the cap where the process may; the kernel doubles what it is given.
+        // Past the cap where the process may (Linux); the kernel doubles what it is given.
+        #if os(Linux)
         try? await channel.setOption(ChannelOptions.Types.SocketOption(level: .socket, name: Self.forcedReceiveBufferOption),
                                      value: SocketOptionValue(Self.receiveBufferWanted)).get()
+        #endif
         receiveBufferSize = Int((try? await channel.getOption(.socketOption(.so_rcvbuf)).get()) ?? 0)
         localEndpoint = bound
         inbound = stream
@@ -121,12 +123,16 @@ public final class UDPTransport: Sendable {
     /// loop only, where the answer is immediate.
     func kernelDrops() -> Int? {
         channel.eventLoop.preconditionInEventLoop()
+        #if os(Linux)
         guard let provider = channel as? any SocketOptionProvider else { return nil }
         typealias MemoryInfo = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
         let answer: EventLoopFuture<MemoryInfo> = provider.unsafeGetSocketOption(level: .socket, name: Self.memoryInfoOption)
         var drops: Int?
         answer.assumeIsolated().whenSuccess { drops = Int($0.8) }  // SK_MEMINFO_DROPS
         return drops
+        #else
+        return nil
+        #endif
     }
 
     /// Linux's `SO_MEMINFO`: the socket's memory counters, `SK_MEMINFO_VARS` (9) of them.
