@@ -38,14 +38,31 @@ struct SupernodeCommandTests {
         #expect(major.status == 1 && major.standardError.contains("built for ABI major 2"), "\(major.standardError)")
     }
 
+    /// Returns once process `pid` catches or ignores SIGHUP (its bit in `SigCgt` or `SigIgn` of
+    /// /proc/PID/status); throws after 30 s.
+    private func waitUntilHandlesHangups(_ pid: Int32) async throws {
+        let bit = UInt64(1) << UInt64(SIGHUP - 1)
+        for _ in 0..<3000 {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let masks = status.split(separator: "\n").compactMap { line -> UInt64? in
+                guard line.hasPrefix("SigCgt:") || line.hasPrefix("SigIgn:") else { return nil }
+                return UInt64(line.split(separator: "\t").last ?? "", radix: 16)
+            }
+            if masks.contains(where: { $0 & bit != 0 }) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw SupernodeTestFailure("process \(pid) did not handle SIGHUP within 30 s")
+    }
+
     @Test func aSupernodeStopsInOrderOnSIGTERMAndASIGHUPDuringItsStartReloadsOnceStarted() async throws {
         let directory = try folder()
         try "data_dir = \"data\"\nlisten = [\"127.0.0.1:0\"]\nallow_local = true\nadmin = \"127.0.0.1:0\"\n"
             .write(toFile: "\(directory)/node.toml", atomically: true, encoding: .utf8)
         let (supernode, output, errors) = try startSupernode(directory)
         defer { if supernode.isRunning { supernode.terminate() } }
-        // Once the process is up, but (most likely) before the supernode has started.
-        usleep(200_000)
+        // Once the process handles SIGHUP (before that, its default action ends any process), but
+        // (most likely) before the supernode has started.
+        try await waitUntilHandlesHangups(supernode.processIdentifier)
         kill(supernode.processIdentifier, SIGHUP)
         #expect(output.fileHandleForReading.availableLine().hasPrefix("Carrier supernode "))
         usleep(500_000)
@@ -232,4 +249,10 @@ enum HTTP {
         let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+/// A supernode under test did not get where the test needs it.
+struct SupernodeTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -225,12 +225,12 @@ public final class ShadowClient: Sendable {
             control.closeFuture.whenComplete { _ in
                 channel.eventLoop.execute { if !bound.value.isOpen { channel.close(promise: nil) } }
             }
-            channel.closeFuture.whenComplete { _ in
+            channel.closeFuture.whenComplete { [weak self] _ in
                 let handler = bound.value
-                guard !handler.isOpen else { return }
-                self?.countSpare(-1, of: control, refused: handler.wasRefused)
+                guard !handler.isOpen, let client = self else { return }
+                client.countSpare(-1, of: control, refused: handler.wasRefused)
                 guard control.isActive, !handler.wasRefused else { return }
-                channel.eventLoop.scheduleTask(in: .seconds(1)) { self?.dialSpare(control: control, events: events) }
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { [weak client] in client?.dialSpare(control: control, events: events) }
             }
             do {
                 try channel.pipeline.syncOperations.addHandler(spare)
