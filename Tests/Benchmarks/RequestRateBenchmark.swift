@@ -3,6 +3,7 @@ import CarrierCore
 import CarrierDHT
 import Foundation
 import Glibc
+import Synchronization
 
 /// One node's request-handling rate: encrypted PING and FIND_NODE requests answered per second by a
 /// `DHTNode` on one core, with a trivial UDP echo measured in the same run as the limit.
@@ -258,8 +259,12 @@ enum RequestRateBenchmark {
             announce(port: localPort(of: socket), id: nil)
             await standardInputClosed()
         case .echo:
-            let transport = try await UDPTransport(binding: loopback)
-            Task { await transport.receive { transport.send($0.bytes, to: $0.sender) } }
+            // Delivered on the event loop, as to a node, so answers leave with their read's flush.
+            let echoing = Mutex<UDPTransport?>(nil)
+            let transport = try await UDPTransport(binding: loopback, delivery: .onEventLoop { datagram in
+                echoing.withLock { $0 }?.send(datagram.bytes, to: datagram.sender)
+            })
+            echoing.withLock { $0 = transport }
             announce(port: transport.localEndpoint.port, id: nil)
             await standardInputClosed()
             await transport.close()

@@ -36,9 +36,8 @@ extension DHTNode {
     private func answer(_ request: Message, from sender: NodeInfo, family: AddressFamily) {
         // A write is answered once durable, from the storage's writer thread: back on the loop.
         let txid = request.txid
-        let loop = eventLoop
         let whenDurable: @Sendable (Message.Body) -> Void = { [weak self] answer in
-            loop.execute { self?.assumeIsolated { $0.reply(to: sender, family: family, txid: txid, answer) } }
+            self?.postDurableAnswer(DurableAnswers.Answer(node: sender, family: family, txid: txid, body: answer))
         }
         if case .reply(let answer) = handler.answer(request.body, from: sender, family: family, ipv4: tables[.ipv4], ipv6: tables[.ipv6],
                                                     now: monotonic, wallClock: wallClock, whenDurable: whenDurable) {
@@ -75,6 +74,28 @@ extension DHTNode {
             .success(message.body)
         }
         finishCall(message.txid, with: result)
+    }
+
+    /// Queues a write's answer, once the write is durable (from the storage's writer thread): the
+    /// first of a batch queues the loop task that sends them all.
+    nonisolated func postDurableAnswer(_ answer: DurableAnswers.Answer) {
+        guard durableAnswers.post(answer) else { return }
+        eventLoop.execute { [weak self] in self?.assumeIsolated { $0.sendDurableAnswers() } }
+    }
+
+    /// Sends the durable answers posted so far, flushed together.
+    private func sendDurableAnswers() {
+        let answers = durableAnswers.take()
+        sendingTogether(on: families[...]) {
+            for answer in answers { reply(to: answer.node, family: answer.family, txid: answer.txid, answer.body) }
+        }
+    }
+
+    /// Runs `body`, its sends on the sockets of `families` flushed together when it returns.
+    private func sendingTogether(on families: ArraySlice<AddressFamily>, _ body: () -> Void) {
+        guard let family = families.first else { return body() }
+        guard let transport = transports[family] else { return sendingTogether(on: families.dropFirst(), body) }
+        transport.sendingTogether { sendingTogether(on: families.dropFirst(), body) }
     }
 
     /// Sends an answer; one too big for the family's datagram limit becomes error 207.

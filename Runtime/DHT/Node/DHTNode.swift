@@ -128,6 +128,8 @@ public actor DHTNode {
     let logger = Logger(label: "carrier.dht")
     /// What the actor has counted (`statistics` adds what the transports counted).
     var counted = NodeStatistics()
+    /// Answers to durable writes, on their way from the writer thread to the loop.
+    nonisolated let durableAnswers = DurableAnswers()
 
     /// A node that will listen on `configuration.listen` once started. Throws if the listen list is
     /// empty or names a family twice, or if the storage cannot be opened.

@@ -146,9 +146,26 @@ public final class UDPTransport: Sendable {
     }
 
     /// Sends `bytes` to `endpoint`; a send failure (unreachable network, full buffer) drops it, as UDP does.
+    ///
+    /// From any thread. A send made on the event loop while a read's datagrams are being handed
+    /// over (an answer to one of them) is written at once and flushed with the others of that read,
+    /// so one read's answers leave in one `sendmmsg`; any other send is flushed on its own.
     public func send(_ bytes: [UInt8], to endpoint: Endpoint) {
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.socketAddress, data: channel.allocator.buffer(bytes: bytes)),
-                              promise: nil)
+        let envelope = AddressedEnvelope(remoteAddress: endpoint.socketAddress, data: channel.allocator.buffer(bytes: bytes))
+        if channel.eventLoop.inEventLoop, handler.deferFlush() {
+            channel.write(envelope, promise: nil)
+        } else {
+            channel.writeAndFlush(envelope, promise: nil)
+        }
+    }
+
+    /// Runs `body` with the sends it makes written at once and flushed together when it returns
+    /// (one `sendmmsg`), as the answers to one read are. On the socket's event loop only.
+    func sendingTogether(_ body: () -> Void) {
+        channel.eventLoop.preconditionInEventLoop()
+        guard handler.beginBatch() else { return body() }
+        body()
+        if handler.endBatch() { channel.flush() }
     }
 
     /// Closes the socket; `receive` returns once the queued datagrams are handled.
@@ -170,6 +187,11 @@ private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
     private let finished: @Sendable () -> Void
     /// The last source refused, and until when.
     private var lastRefused: (source: SocketAddress, until: ContinuousClock.Instant)?
+    /// Whether sends are being batched (a read's datagrams are being handed over, from its first
+    /// `channelRead` to its `channelReadComplete`, or `sendingTogether` runs), and whether writes
+    /// made meanwhile wait for the batch's flush.
+    private var batching = false
+    private var flushPending = false
 
     init(deliver: @escaping @Sendable (UDPTransport.Datagram) -> Bool, admit: UDPTransport.Admission?, finished: @escaping @Sendable () -> Void) {
         self.deliver = deliver
@@ -177,7 +199,29 @@ private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
         self.finished = finished
     }
 
+    /// Whether a write made now may wait for the batch's flush (it then will). On the event loop only.
+    func deferFlush() -> Bool {
+        guard batching else { return false }
+        flushPending = true
+        return true
+    }
+
+    /// Starts a batch of sends; false if one is running already (its end flushes). On the event loop only.
+    func beginBatch() -> Bool {
+        guard !batching else { return false }
+        batching = true
+        return true
+    }
+
+    /// Ends the batch; true when writes wait for a flush. On the event loop only.
+    func endBatch() -> Bool {
+        batching = false
+        defer { flushPending = false }
+        return flushPending
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        batching = true
         let envelope = unwrapInboundIn(data)
         if let refused = lastRefused, refused.source == envelope.remoteAddress, ContinuousClock.now < refused.until {
             refusedAgain.add(1, ordering: .relaxed)
@@ -191,6 +235,11 @@ private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
         if !deliver(UDPTransport.Datagram(bytes: Array(envelope.data.readableBytesView), sender: sender)) {
             dropped.add(1, ordering: .relaxed)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if endBatch() { context.flush() }
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
