@@ -2,6 +2,11 @@
 // Carrier: a supernode runtime for the Boson v3.1 DHT. See README.md and docs/.
 import PackageDescription
 
+/// Release builds of the modules on the datagram path export their bodies to the modules using
+/// them, so generics such as `TokenBuckets<RateKey>` and the wire types are specialized where used
+/// rather than run through witness tables (docs/decisions.md, "Cross-module optimization").
+let crossModuleOptimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Carrier",
     platforms: [.macOS(.v15)],
@@ -57,7 +62,7 @@ let package = Package(
         // the TCP sockets plugins hand it (Runtime/Host/Metering).
         .systemLibrary(name: "CLinuxDiag", path: "Runtime/CLinuxDiag"),
         // Id, Base58, keys, CBOR, JSON, the Boson wire messages, Value, PeerInfo, the SQLite wrapper.
-        .target(name: "CarrierCore", dependencies: ["CSodium", "CSQLite"], path: "Runtime/Core"),
+        .target(name: "CarrierCore", dependencies: ["CSodium", "CSQLite"], path: "Runtime/Core", swiftSettings: crossModuleOptimized),
         // The DHT: UDP transport, sealed datagram envelope, routing tables, lookups, write tokens,
         // storage, and `DHTNode`.
         .target(
@@ -68,7 +73,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Runtime/DHT"
+            path: "Runtime/DHT",
+            swiftSettings: crossModuleOptimized
         ),
         // The plugin contract: PluginSDK/include/carrier_plugin.h (the C ABI), and a C file that
         // pins its layout at compile time.

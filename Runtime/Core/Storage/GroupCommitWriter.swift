@@ -167,10 +167,10 @@ public final class GroupCommitWriter: Sendable {
             guard let database = connection.database else { throw StorageError("\(connection.path): no connection") }
             try database.transaction { () throws(StorageError) in
                 for job in group {
-                    try database.execute("SAVEPOINT carrier_group_write")
+                    try database.query("SAVEPOINT carrier_group_write")
                     let outcome = job.run(database)
-                    if !outcome.succeeded { try database.execute("ROLLBACK TO carrier_group_write") }
-                    try database.execute("RELEASE carrier_group_write")
+                    if !outcome.succeeded { try database.query("ROLLBACK TO carrier_group_write") }
+                    try database.query("RELEASE carrier_group_write")
                     finishes.append(outcome.finish)
                 }
             }

@@ -3,9 +3,17 @@ import CSQLite
 /// A thin, strict wrapper over one SQLite connection: WAL journal, `synchronous = FULL` (a
 /// committed write is on disk before the call returns), prepared statements with typed binds.
 /// Not thread-safe; its owner serialises access.
+///
+/// The statements `query` prepares are kept, by their SQL text, and reused (reset and rebound)
+/// when the same text comes again, so a write repeated thousands of times a second is parsed
+/// once; at most `maxCachedStatements` are kept, and text beyond that is prepared each time.
 public final class SQLiteDatabase {
+    /// Most prepared statements kept for reuse.
+    public static let maxCachedStatements = 64
+
     private let handle: OpaquePointer
     public let path: String
+    private var statements: [String: OpaquePointer] = [:]
 
     public init(path: String) throws(StorageError) {
         var handle: OpaquePointer?
@@ -21,7 +29,10 @@ public final class SQLiteDatabase {
         try execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
 
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(StorageError) {
@@ -35,25 +46,27 @@ public final class SQLiteDatabase {
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     public func transaction<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
-        try execute("BEGIN IMMEDIATE")
+        try query("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try query("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            _ = try? query("ROLLBACK")
             throw error
         }
     }
 
-    /// Prepares `sql`, binds `values` to its `?` parameters in order, and returns the rows it yields.
+    /// Prepares `sql` (or reuses its kept statement), binds `values` to its `?` parameters in
+    /// order, and returns the rows it yields. `sql` is one statement.
     @discardableResult
     public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StorageError("\(path): \(lastError) in \(sql)")
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            if statements[sql] != statement { sqlite3_finalize(statement) }
         }
-        defer { sqlite3_finalize(statement) }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32 = switch value {
@@ -73,6 +86,17 @@ public final class SQLiteDatabase {
             default: throw StorageError("\(path): \(lastError) in \(sql)")
             }
         }
+    }
+
+    /// `sql`'s kept statement, or a new one (kept while there is room).
+    private func prepared(_ sql: String) throws(StorageError) -> OpaquePointer {
+        if let kept = statements[sql] { return kept }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw StorageError("\(path): \(lastError) in \(sql)")
+        }
+        if statements.count < Self.maxCachedStatements { statements[sql] = statement }
+        return statement
     }
 
     /// Whether a transaction is open on this connection (SQLite is not in autocommit mode).
