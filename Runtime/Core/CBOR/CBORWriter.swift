@@ -10,19 +10,19 @@ public struct CBORWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// The item's header: the major type and its argument, in the shortest form (no array
+    /// temporaries: this runs for every item of every datagram).
     private mutating func header(major: UInt8, argument: UInt64) {
         let type = major << 5
-        switch argument {
-        case 0..<24: bytes.append(type | UInt8(argument))
-        case 24...0xFF: bytes.append(contentsOf: [type | 24, UInt8(argument)])
-        case 0x100...0xFFFF: bytes.append(contentsOf: [type | 25, UInt8(argument >> 8), UInt8(truncatingIfNeeded: argument)])
-        case 0x1_0000...0xFFFF_FFFF:
-            bytes.append(type | 26)
-            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift))) }
-        default:
-            bytes.append(type | 27)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift))) }
+        guard argument >= 24 else { return bytes.append(type | UInt8(argument)) }
+        let (additional, width): (UInt8, Int) = switch argument {
+        case ...0xFF: (24, 1)
+        case ...0xFFFF: (25, 2)
+        case ...0xFFFF_FFFF: (26, 4)
+        default: (27, 8)
         }
+        bytes.append(type | additional)
+        for index in stride(from: width - 1, through: 0, by: -1) { bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(index * 8))) }
     }
 
     /// A non-negative integer (major type 0).
@@ -37,6 +37,12 @@ public struct CBORWriter {
     public mutating func byteString<Bytes: Collection>(_ value: Bytes) where Bytes.Element == UInt8 {
         header(major: 2, argument: UInt64(value.count))
         bytes.append(contentsOf: value)
+    }
+
+    /// An id as a definite 32-byte string, written from its words.
+    public mutating func byteString(_ id: Id) {
+        header(major: 2, argument: UInt64(Id.byteCount))
+        id.append(to: &bytes)
     }
 
     /// A definite text string.

@@ -62,10 +62,22 @@ public struct Id: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The 32 bytes, big-endian.
     public var bytes: [UInt8] {
         [UInt8](unsafeUninitializedCapacity: Id.byteCount) { buffer, count in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
-            for (index, word) in [w0, w1, w2, w3].enumerated() { raw.storeBytes(of: word.bigEndian, toByteOffset: index * 8, as: UInt64.self) }
+            store(into: UnsafeMutableRawBufferPointer(buffer))
             count = Id.byteCount
         }
+    }
+
+    /// Appends the 32 bytes to `output`.
+    func append(to output: inout [UInt8]) {
+        withUnsafeBytes(of: (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)) { output.append(contentsOf: $0) }
+    }
+
+    /// Writes the 32 bytes at the start of `raw` (which holds at least that many).
+    private func store(into raw: UnsafeMutableRawBufferPointer) {
+        raw.storeBytes(of: w0.bigEndian, toByteOffset: 0, as: UInt64.self)
+        raw.storeBytes(of: w1.bigEndian, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: w2.bigEndian, toByteOffset: 16, as: UInt64.self)
+        raw.storeBytes(of: w3.bigEndian, toByteOffset: 24, as: UInt64.self)
     }
 
     /// Base58 text form.
@@ -83,10 +95,10 @@ public struct Id: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Number of leading zero bits (256 for the zero id).
     public var leadingZeroBitCount: Int {
-        for (index, word) in [w0, w1, w2, w3].enumerated() where word != 0 {
-            return index * 64 + word.leadingZeroBitCount
-        }
-        return 256
+        if w0 != 0 { return w0.leadingZeroBitCount }
+        if w1 != 0 { return 64 + w1.leadingZeroBitCount }
+        if w2 != 0 { return 128 + w2.leadingZeroBitCount }
+        return 192 + w3.leadingZeroBitCount  // 256 when all are zero
     }
 
     /// `256 − leadingZeroBits(a XOR b)`: the index of the highest differing bit, counted from 1; 0 for equal ids.

@@ -27,10 +27,10 @@ struct CBORWireWriter: WireWriter {
     mutating func key(_ key: String) { output.textString(key) }
     mutating func unsigned(_ value: UInt64) { output.unsigned(value) }
     mutating func signed(_ value: Int64) { output.signed(value) }
-    mutating func id(_ id: Id) { output.byteString(id.bytes) }
+    mutating func id(_ id: Id) { output.byteString(id) }
     mutating func binary(_ bytes: [UInt8]) { output.byteString(bytes) }
     mutating func text(_ text: String) { output.textString(text) }
-    mutating func ipAddress(_ address: IPAddress) { output.byteString(address.bytes) }
+    mutating func ipAddress(_ address: IPAddress) { address.withUnsafeBytes { output.byteString($0) } }
     mutating func beginList(count: Int) { output.beginArray(count: count) }
     mutating func endList() {}
     mutating func beginNodeInfo() { output.beginIndefiniteArray() }

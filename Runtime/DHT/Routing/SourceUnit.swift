@@ -8,14 +8,7 @@ public enum SourceUnit: Hashable, Sendable {
     case ipv6(prefix: UInt64)
 
     public init(_ address: IPAddress) {
-        let bytes = address.bytes
-        if bytes.count == 4 {
-            self = .ipv4(bytes.reduce(0) { $0 << 8 | UInt32($1) })
-        } else if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            self = .ipv4(bytes[12..<16].reduce(0) { $0 << 8 | UInt32($1) })
-        } else {
-            self = .ipv6(prefix: bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) })
-        }
+        self = address.embeddedIPv4.map { .ipv4($0) } ?? .ipv6(prefix: address.ipv6Prefix)
     }
 }
 
@@ -24,12 +17,10 @@ extension IPAddress {
     /// (RFC 1918, fc00::/7), link-local, CGNAT (100.64/10), multicast, documentation or reserved.
     /// Non-global addresses are accepted only where the operator allows local networks.
     public var isGlobalUnicast: Bool {
-        let b = bytes
-        if b.count == 4 { return Self.isGlobalIPv4(b[0], b[1], b[2]) }
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Self.isGlobalIPv4(b[12], b[13], b[14]) }
+        if let v4 = embeddedIPv4 { return Self.isGlobalIPv4(UInt8(v4 >> 24), UInt8(truncatingIfNeeded: v4 >> 16), UInt8(truncatingIfNeeded: v4 >> 8)) }
         // Global unicast is 2000::/3, minus documentation (2001:db8::/32).
-        guard b[0] & 0xE0 == 0x20 else { return false }
-        return !(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8)
+        guard ipv6Prefix >> 61 == 0b001 else { return false }
+        return ipv6Prefix >> 32 != 0x2001_0DB8
     }
 
     private static func isGlobalIPv4(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Bool {

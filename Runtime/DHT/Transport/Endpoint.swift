@@ -35,18 +35,18 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
     /// From the socket address's bytes (no text round trip: this runs for every datagram).
     init?(_ socketAddress: SocketAddress) {
-        let bytes: [UInt8], port: UInt16
+        let address: IPAddress?, port: UInt16
         switch socketAddress {
         case .v4(let v4):
-            bytes = withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+            address = withUnsafeBytes(of: v4.address.sin_addr) { IPAddress(bytes: $0) }
             port = UInt16(bigEndian: v4.address.sin_port)
         case .v6(let v6):
-            bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            address = withUnsafeBytes(of: v6.address.sin6_addr) { IPAddress(bytes: $0) }
             port = UInt16(bigEndian: v6.address.sin6_port)
         case .unixDomainSocket:
             return nil
         }
-        guard let address = IPAddress(bytes: bytes) else { return nil }
+        guard let address else { return nil }
         self.init(address: address, port: port)
     }
 
@@ -56,13 +56,13 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             var v4 = sockaddr_in()
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &v4.sin_addr) { $0.copyBytes(from: address.bytes) }
+            withUnsafeMutableBytes(of: &v4.sin_addr) { target in address.withUnsafeBytes { target.copyMemory(from: $0) } }
             return SocketAddress(v4, host: "")
         }
         var v6 = sockaddr_in6()
         v6.sin6_family = sa_family_t(AF_INET6)
         v6.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &v6.sin6_addr) { $0.copyBytes(from: address.bytes) }
+        withUnsafeMutableBytes(of: &v6.sin6_addr) { target in address.withUnsafeBytes { target.copyMemory(from: $0) } }
         return SocketAddress(v6, host: "")
     }
 
