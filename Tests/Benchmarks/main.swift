@@ -175,7 +175,8 @@ if selected("loopback") {
         }
     }
     print("\"true K\" = share of lookups that ended on the true K closest nodes (each implementation's own K).")
-    print("KiB/node = growth of the process's resident memory after the nodes started, divided by their number.")
+    print("KiB/node = growth of the process's resident memory from the first node's start to the settle's end, divided by the nodes")
+    print("started after it (what a process pays once, its threads and the first use of its libraries, is not per node).")
     for note in notes { print(note) }
 }
 
