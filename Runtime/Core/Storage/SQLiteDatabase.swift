@@ -61,11 +61,11 @@ public final class SQLiteDatabase {
     /// order, and returns the rows it yields. `sql` is one statement.
     @discardableResult
     public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StorageError) -> [SQLiteRow] {
-        let statement = try prepared(sql)
+        let (statement, kept) = try prepared(sql)
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
-            if statements[sql] != statement { sqlite3_finalize(statement) }
+            if !kept { sqlite3_finalize(statement) }
         }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
@@ -88,15 +88,16 @@ public final class SQLiteDatabase {
         }
     }
 
-    /// `sql`'s kept statement, or a new one (kept while there is room).
-    private func prepared(_ sql: String) throws(StorageError) -> OpaquePointer {
-        if let kept = statements[sql] { return kept }
+    /// `sql`'s kept statement, or a new one, kept while there is room; whether it is kept.
+    private func prepared(_ sql: String) throws(StorageError) -> (statement: OpaquePointer, kept: Bool) {
+        if let kept = statements[sql] { return (kept, true) }
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw StorageError("\(path): \(lastError) in \(sql)")
         }
-        if statements.count < Self.maxCachedStatements { statements[sql] = statement }
-        return statement
+        guard statements.count < Self.maxCachedStatements else { return (statement, false) }
+        statements[sql] = statement
+        return (statement, true)
     }
 
     /// Whether a transaction is open on this connection (SQLite is not in autocommit mode).

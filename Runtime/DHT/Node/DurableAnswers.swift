@@ -31,7 +31,7 @@ final class DurableAnswers: Sendable {
     /// Every answer posted since the last call.
     func take() -> [Answer] {
         waiting.withLock { waiting in
-            defer { waiting.removeAll(keepingCapacity: true) }
+            defer { waiting = [] }
             return waiting
         }
     }

@@ -176,7 +176,7 @@ public final class UDPTransport: Sendable {
 
 /// Hands admitted datagrams over on the event loop.
 private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: `lastRefused` is touched on the channel's event loop only.
+    // @unchecked: `lastRefused`, `batching` and `flushPending` are touched on the channel's event loop only.
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     let dropped = Atomic<Int>(0)

@@ -22,8 +22,10 @@ enum CRecords {
     static func nodeInfo(_ node: NodeInfo) -> carrier_node_info {
         var result = carrier_node_info()
         result.id = id(node.id)
-        withUnsafeMutableBytes(of: &result.address) { $0.copyBytes(from: node.address.bytes) }
-        result.address_length = UInt8(node.address.bytes.count)
+        node.address.withUnsafeBytes { bytes in
+            withUnsafeMutableBytes(of: &result.address) { $0.copyMemory(from: bytes) }
+        }
+        result.address_length = node.address.isIPv4 ? 4 : 16
         result.port = node.port
         return result
     }
